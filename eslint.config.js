@@ -1,0 +1,98 @@
+// ESLint flat config: type-checked rules everywhere, and a hard wall around workflows/.
+// Workflow code runs in Temporal's deterministic sandbox: Node built-ins, database drivers,
+// file I/O and the activity/client/worker SDK packages must never be value-imported there
+// (STYLE.md, "Mistakes Temporal TypeScript users keep reporting" #1).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'coverage/**', 'out/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts', 'domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'No Node built-ins in workflow or domain code.',
+            })),
+            ...['pg', 'pg-copy-streams', 'exceljs', 'iconv-lite', 'node-pg-migrate'].map((name) => ({
+              name,
+              message: 'No I/O packages in workflow or domain code: do the I/O in an activity.',
+            })),
+            ...[
+              '@temporalio/activity',
+              '@temporalio/client',
+              '@temporalio/worker',
+              '@temporalio/testing',
+            ].map((name) => ({
+              name,
+              message: 'Only @temporalio/workflow (and type-only imports) belong in workflow code.',
+              allowTypeImports: true,
+            })),
+          ],
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/worker', '**/worker/**', '**/client', '**/client/**', '**/infra', '**/infra/**'],
+              message: 'Workflow and domain code may import only types from these layers.',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'The domain layer is pure: no Node built-ins.',
+            })),
+            ...[
+              '@temporalio/workflow',
+              '@temporalio/activity',
+              '@temporalio/client',
+              '@temporalio/worker',
+              'pg',
+            ].map((name) => ({
+              name,
+              message: 'The domain layer is pure: no Temporal or database packages.',
+            })),
+          ],
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/worker', '**/worker/**', '**/client', '**/client/**', '**/infra', '**/infra/**', '**/workflows', '**/workflows/**'],
+              message: 'The domain layer imports nothing from the outer layers.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,338 @@
+/**
+ * PostgreSQL for the worker, the CLI, the demo and the tests.
+ *
+ * `DATABASE_URL` wins when given. Otherwise a project-local cluster is used: created with initdb from the
+ * machine's PostgreSQL 15+ server binaries (Debian's `postgresql` package is installed when they are
+ * missing and we are root), kept in the cache, started on demand on a free loopback port and reused by
+ * every later run.
+ *
+ * PostgreSQL refuses to run as root, and the `postgres` user cannot enter root's home directory, so when
+ * running as root the cluster lives in /var/cache/resident-medins (the system's cache directory) and runs
+ * as the `postgres` user; otherwise it lives in $HOME/.cache/resident-medins.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import {
+  cacheRoot,
+  freePort,
+  isExecutable,
+  isPortFree,
+  PROJECT,
+  ProvisioningError,
+  quietLogger,
+  run,
+  which,
+  withLock,
+  type Logger,
+} from './support';
+
+export const MIN_PG_MAJOR = 15;
+const SUPERUSER = 'medins_admin';
+
+export interface PostgresServer {
+  /** Connection string of the maintenance database, as a superuser. */
+  adminUrl: string;
+  source: 'DATABASE_URL' | 'local-cluster';
+}
+
+async function majorVersion(binDir: string): Promise<number | undefined> {
+  try {
+    const { stdout } = await run(join(binDir, 'initdb'), ['--version'], { timeoutMs: 10_000 });
+    const match = /(\d+)(?:\.\d+)?/.exec(stdout);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Server binaries (initdb, pg_ctl, postgres) of version 15 or newer, newest first. */
+export async function findServerBinaries(): Promise<{ binDir: string; major: number } | undefined> {
+  const candidates: string[] = [];
+  if (process.env.PG_BIN_DIR) candidates.push(process.env.PG_BIN_DIR);
+  const debianRoot = '/usr/lib/postgresql';
+  if (existsSync(debianRoot)) {
+    for (const version of readdirSync(debianRoot).sort((a, b) => Number(b) - Number(a))) {
+      candidates.push(join(debianRoot, version, 'bin'));
+    }
+  }
+  const initdb = which('initdb');
+  if (initdb) candidates.push(join(initdb, '..'));
+  for (const binDir of candidates) {
+    if (!['initdb', 'pg_ctl', 'postgres'].every((p) => isExecutable(join(binDir, p)))) continue;
+    const major = await majorVersion(binDir);
+    if (major !== undefined && major >= MIN_PG_MAJOR) return { binDir, major };
+  }
+  return undefined;
+}
+
+async function installDebianPostgres(log: Logger): Promise<void> {
+  log("PostgreSQL server binaries are missing: installing Debian's postgresql package (apt-get)");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
+  const install = await run('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+    env,
+    timeoutMs: 20 * 60_000,
+  });
+  if (update.code !== 0 || install.code !== 0) {
+    throw new ProvisioningError(
+      `Installing Debian's postgresql package failed (apt-get update exit ${update.code}, install exit ${install.code}): ` +
+        `${install.stderr.trim().split('\n').slice(-3).join(' | ')}. Install PostgreSQL ${MIN_PG_MAJOR} or newer ` +
+        `yourself, or set DATABASE_URL to a database you can use.`,
+    );
+  }
+}
+
+interface ClusterLayout {
+  dir: string;
+  data: string;
+  socketDir: string;
+  logFile: string;
+  passwordFile: string;
+  portFile: string;
+  /** The user the server runs as when we are root (PostgreSQL refuses root). */
+  runAs: { uid: number; gid: number; name: string } | undefined;
+}
+
+async function systemUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  const result = await run('id', ['-u', name]);
+  if (result.code !== 0) return undefined;
+  const gid = await run('id', ['-g', name]);
+  return { uid: Number(result.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+async function clusterLayout(major: number, log: Logger): Promise<ClusterLayout> {
+  const isRoot = process.getuid?.() === 0;
+  const base = isRoot && !process.env.MEDINS_CACHE_DIR ? join('/var/cache', PROJECT) : cacheRoot();
+  const dir = join(base, `pg${major}`);
+  let runAs: ClusterLayout['runAs'];
+  if (isRoot) {
+    let user = await systemUser('postgres');
+    if (!user) {
+      log('creating the system user postgres to run the local PostgreSQL cluster');
+      await run('useradd', [
+        '--system',
+        '--home-dir',
+        '/var/lib/postgresql',
+        '--shell',
+        '/bin/sh',
+        'postgres',
+      ]);
+      user = await systemUser('postgres');
+    }
+    if (!user)
+      throw new ProvisioningError(
+        'Running as root, but the postgres system user could not be found or created.',
+      );
+    runAs = { ...user, name: 'postgres' };
+  }
+  return {
+    dir,
+    data: join(dir, 'data'),
+    socketDir: join(dir, 'run'),
+    logFile: join(dir, 'server.log'),
+    passwordFile: join(dir, 'password'),
+    portFile: join(dir, 'port'),
+    runAs,
+  };
+}
+
+/** Runs a server binary, as the postgres user when we are root. */
+function runPg(layout: ClusterLayout, binary: string, args: string[], timeoutMs = 120_000) {
+  if (!layout.runAs) return run(binary, args, { timeoutMs });
+  return run(
+    'setpriv',
+    [
+      `--reuid=${layout.runAs.uid}`,
+      `--regid=${layout.runAs.gid}`,
+      '--init-groups',
+      '--reset-env',
+      binary,
+      ...args,
+    ],
+    { timeoutMs, cwd: layout.dir },
+  );
+}
+
+function own(layout: ClusterLayout, path: string) {
+  if (layout.runAs) chownSync(path, layout.runAs.uid, layout.runAs.gid);
+}
+
+async function runningPort(layout: ClusterLayout, binDir: string): Promise<number | undefined> {
+  const status = await runPg(layout, join(binDir, 'pg_ctl'), ['status', '-D', layout.data], 20_000);
+  if (status.code !== 0) return undefined;
+  const pidFile = readFileSync(join(layout.data, 'postmaster.pid'), 'utf8').split('\n');
+  const port = Number(pidFile[3]);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+export async function ensurePostgres(log: Logger = quietLogger): Promise<PostgresServer> {
+  if (process.env.DATABASE_URL) {
+    const url = new URL(process.env.DATABASE_URL);
+    url.pathname = '/postgres';
+    return { adminUrl: url.toString(), source: 'DATABASE_URL' };
+  }
+
+  let binaries = await findServerBinaries();
+  if (!binaries) {
+    if (process.getuid?.() === 0 && which('apt-get')) {
+      await installDebianPostgres(log);
+      binaries = await findServerBinaries();
+    }
+    if (!binaries) {
+      throw new ProvisioningError(
+        `No PostgreSQL ${MIN_PG_MAJOR}+ server binaries (initdb, pg_ctl, postgres) were found in PG_BIN_DIR, ` +
+          `/usr/lib/postgresql/*/bin or on PATH${process.getuid?.() === 0 ? ', and apt-get is not available to install them' : ''}. ` +
+          `Install PostgreSQL ${MIN_PG_MAJOR} or newer (Debian: \`sudo apt-get install postgresql\`; macOS: ` +
+          `\`brew install postgresql@16\`), or set DATABASE_URL to a PostgreSQL database this project may use.`,
+      );
+    }
+  }
+  const { binDir, major } = binaries;
+  const layout = await clusterLayout(major, log);
+
+  return withLock(join(cacheRoot(), 'locks', `pg${major}`), async () => {
+    mkdirSync(layout.dir, { recursive: true });
+    own(layout, layout.dir);
+    if (!existsSync(join(layout.data, 'PG_VERSION'))) {
+      log(`creating a PostgreSQL ${major} cluster in ${layout.data}`);
+      const password = randomBytes(18).toString('base64url');
+      const pwfile = join(layout.dir, 'initdb.pw');
+      writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+      own(layout, pwfile);
+      const init = await runPg(layout, join(binDir, 'initdb'), [
+        '-D',
+        layout.data,
+        '-U',
+        SUPERUSER,
+        `--pwfile=${pwfile}`,
+        '--auth-host=scram-sha-256',
+        '--auth-local=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ]);
+      rmSync(pwfile, { force: true });
+      if (init.code !== 0) {
+        throw new ProvisioningError(
+          `initdb failed in ${layout.data} (exit ${init.code}): ${init.stderr.trim()}`,
+        );
+      }
+      writeFileSync(layout.passwordFile, password, { mode: 0o600 });
+    }
+    const password = readFileSync(layout.passwordFile, 'utf8').trim();
+
+    let port = await runningPort(layout, binDir);
+    if (port === undefined) {
+      const remembered = existsSync(layout.portFile) ? Number(readFileSync(layout.portFile, 'utf8')) : NaN;
+      port = Number.isInteger(remembered) && (await isPortFree(remembered)) ? remembered : await freePort();
+      mkdirSync(layout.socketDir, { recursive: true });
+      own(layout, layout.socketDir);
+      chmodSync(layout.socketDir, 0o700);
+      log(`starting PostgreSQL ${major} on 127.0.0.1:${port}`);
+      const options = [
+        `-p ${port}`,
+        '-c listen_addresses=127.0.0.1',
+        `-c unix_socket_directories=${layout.socketDir}`,
+        '-c max_connections=200',
+        '-c shared_buffers=256MB',
+        '-c fsync=on',
+      ].join(' ');
+      const start = await runPg(layout, join(binDir, 'pg_ctl'), [
+        'start',
+        '-D',
+        layout.data,
+        '-l',
+        layout.logFile,
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        options,
+      ]);
+      if (start.code !== 0) {
+        let tail = '';
+        try {
+          tail = readFileSync(layout.logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+        } catch {
+          // no log written
+        }
+        throw new ProvisioningError(
+          `PostgreSQL did not start from ${layout.data} (pg_ctl exit ${start.code}): ${start.stderr.trim()} ${tail}`,
+        );
+      }
+      writeFileSync(layout.portFile, String(port));
+    }
+    const adminUrl = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    return { adminUrl, source: 'local-cluster' as const };
+  });
+}
+
+/** Stops the project-local cluster if it runs (the `provision stop` command). */
+export async function stopPostgres(log: Logger = quietLogger): Promise<boolean> {
+  const binaries = await findServerBinaries();
+  if (!binaries) return false;
+  const layout = await clusterLayout(binaries.major, log);
+  if (!existsSync(join(layout.data, 'PG_VERSION'))) return false;
+  const result = await runPg(layout, join(binaries.binDir, 'pg_ctl'), [
+    'stop',
+    '-D',
+    layout.data,
+    '-m',
+    'fast',
+    '-w',
+  ]);
+  return result.code === 0;
+}
+
+/** The connection string of database `name` on the server, created if it does not exist yet. */
+export async function ensureDatabase(server: PostgresServer, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name ${name}`);
+  const client = new pg.Client({ connectionString: server.adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0`);
+      } catch (error) {
+        // another process created it between our check and our CREATE
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  const url = new URL(server.adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropDatabase(server: PostgresServer, name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name ${name}`);
+  const client = new pg.Client({ connectionString: server.adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The application's database: DATABASE_URL as given, or database `name` on the local cluster
+ * (created on first use).
+ */
+export async function resolveDatabaseUrl(name = 'medins', log: Logger = quietLogger): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  return ensureDatabase(await ensurePostgres(log), name);
+}

@@ -1,0 +1,184 @@
+/**
+ * Shared plumbing for provisioning: where the cache lives, how to find a program, how to run one with a
+ * deadline, how to find a free loopback port, and a cross-process lock so that a worker, a CLI and a
+ * test run starting at the same moment do not build or initialise the same thing twice.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export const PROJECT = 'resident-medins';
+
+/** `$HOME/.cache/resident-medins`, or `MEDINS_CACHE_DIR` when set (tests point it elsewhere). */
+export function cacheRoot(): string {
+  return process.env.MEDINS_CACHE_DIR ?? join(homedir(), '.cache', PROJECT);
+}
+
+/**
+ * Provisioning cannot succeed: the message is one paragraph that says what was tried and exactly what
+ * to install, so an operator can act on it without reading code.
+ */
+export class ProvisioningError extends Error {
+  override name = 'ProvisioningError';
+}
+
+export type Logger = (message: string) => void;
+export const quietLogger: Logger = () => undefined;
+export const stderrLogger: Logger = (message) => process.stderr.write(`[provision] ${message}\n`);
+
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable called `name` on PATH, like `command -v`. */
+export function which(name: string, pathVar = process.env.PATH ?? ''): string | undefined {
+  for (const dir of pathVar.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion, killing it when `timeoutMs` passes. Never throws on a non-zero exit. */
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onLine?: Logger } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          stderr += `\n(killed after ${options.timeoutMs} ms)`;
+          child.kill('SIGKILL');
+        }, options.timeoutMs)
+      : undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      stderr += text;
+      if (options.onLine) for (const line of text.split('\n')) if (line.trim()) options.onLine(line.trim());
+    });
+    child.on('error', (error) => {
+      if (timer) clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A TCP port that nothing listens on at 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        server.close();
+        reject(new Error('could not read the port of a loopback listener'));
+        return;
+      }
+      const { port } = address;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Holds a directory lock (mkdir is atomic) while `fn` runs. A lock whose owner process has died is taken
+ * over, so a killed build never blocks the next run.
+ */
+export async function withLock<T>(lockDir: string, fn: () => Promise<T>, waitMs = 45 * 60_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lockDir, { recursive: false });
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        mkdirSync(join(lockDir, '..'), { recursive: true });
+        continue;
+      }
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(join(lockDir, 'pid'), 'utf8'));
+      } catch {
+        // the owner has made the directory but not yet written its pid
+      }
+      if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - started > waitMs) {
+        throw new ProvisioningError(`Timed out waiting for the lock ${lockDir} held by process ${owner}.`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whether the internet (the host the Temporal SDK downloads its servers from) answers within a few
+ * seconds. `MEDINS_DOWNLOAD_PROBE_URL` points the probe elsewhere (the offline test uses a closed port).
+ */
+export async function sdkDownloadReachable(timeoutMs = 5000): Promise<boolean> {
+  const url = process.env.MEDINS_DOWNLOAD_PROBE_URL ?? 'https://temporal.download/';
+  try {
+    await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+    return true;
+  } catch {
+    return false;
+  }
+}

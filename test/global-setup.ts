@@ -1,0 +1,33 @@
+/**
+ * Once per test run: provision every server the tests need, or fail loudly. Nothing is skipped when a
+ * server is missing.
+ * - PostgreSQL: DATABASE_URL's server, or the local cluster (started on demand, reused).
+ * - The time-skipping test server (Maven Central jar + wrapper, cached).
+ * - A fresh in-memory Temporal dev server on free loopback ports, stopped at the end.
+ */
+import type { TestProject } from 'vitest/node';
+import { startDevServer, type DevServer } from '../infra/dev-server';
+import { ensurePostgres } from '../infra/postgres';
+import { stderrLogger } from '../infra/support';
+import { resolveTestServer, type ServerExecutable } from '../infra/temporal';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminDatabaseUrl: string;
+    testServer: ServerExecutable;
+    devServerAddress: string;
+  }
+}
+
+let devServer: DevServer | undefined;
+
+export default async function setup(project: TestProject) {
+  const [pg, testServer] = await Promise.all([ensurePostgres(stderrLogger), resolveTestServer(stderrLogger)]);
+  devServer = await startDevServer({ log: stderrLogger });
+  project.provide('adminDatabaseUrl', pg.adminUrl);
+  project.provide('testServer', testServer);
+  project.provide('devServerAddress', devServer.address);
+  return async () => {
+    await devServer?.stop();
+  };
+}

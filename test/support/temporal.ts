@@ -1,0 +1,49 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { inject } from 'vitest';
+import { WORKFLOWS_PATH } from '../../worker/create-worker';
+
+let runtimeInstalled = false;
+/** Quiet the SDK's own logging in tests: warnings and errors only. */
+export function quietRuntime() {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
+/** The time-skipping test server provisioned by the global setup. */
+export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const server = inject('testServer');
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: {
+      executable:
+        server.kind === 'path' ? { type: 'existing-path', path: server.path } : { type: 'cached-download' },
+    },
+  });
+}
+
+/** The dev server started by the global setup (a real Temporal server). */
+export async function devServerEnvironment(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createFromExistingServer({ address: inject('devServerAddress') });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+let counter = 0;
+/** A task queue of this test alone. */
+export function uniqueTaskQueue(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}-${Date.now()}`;
+}

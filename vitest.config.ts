@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Worker threads crash Temporal's native bridge: every test file runs in its own forked process.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    // The global setup may build the Temporal CLI on a fresh machine (minutes, once).
+    teardownTimeout: 60_000,
+  },
+});

@@ -1,0 +1,26 @@
+/** Runtime configuration from the environment, parsed once with zod so a typo fails at start-up. */
+import { z } from 'zod';
+import { TASK_QUEUE } from '../workflows/names';
+
+const Env = z.object({
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
+  /** Database name on the local cluster when DATABASE_URL is not given. */
+  MEDINS_DATABASE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and underscores only')
+    .default('medins'),
+  MEDINS_OPERATOR: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof Env>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid environment: ${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,39 @@
+/**
+ * `npm run worker`: connects to PostgreSQL (DATABASE_URL, or the local cluster it starts on demand),
+ * applies pending migrations, connects to Temporal at TEMPORAL_ADDRESS and serves the task queue until
+ * SIGINT/SIGTERM.
+ */
+import pg from 'pg';
+import { migrate } from '../activities/db/migrate';
+import { resolveDatabaseUrl } from '../infra/postgres';
+import { stderrLogger } from '../infra/support';
+import { loadConfig } from './config';
+import { createWorker, NativeConnection } from './create-worker';
+
+async function main() {
+  const config = loadConfig();
+  const databaseUrl = await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger);
+  await migrate(databaseUrl, stderrLogger);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const worker = await createWorker({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      pool,
+    });
+    process.stderr.write(
+      `worker serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})\n`,
+    );
+    await worker.run();
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
