@@ -54,7 +54,16 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: ['**/activities', '**/activities/**', '**/worker', '**/worker/**', '**/client', '**/client/**', '**/infra', '**/infra/**'],
+              group: [
+                '**/activities',
+                '**/activities/**',
+                '**/worker',
+                '**/worker/**',
+                '**/client',
+                '**/client/**',
+                '**/infra',
+                '**/infra/**',
+              ],
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -87,7 +96,18 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: ['**/activities', '**/activities/**', '**/worker', '**/worker/**', '**/client', '**/client/**', '**/infra', '**/infra/**', '**/workflows', '**/workflows/**'],
+              group: [
+                '**/activities',
+                '**/activities/**',
+                '**/worker',
+                '**/worker/**',
+                '**/client',
+                '**/client/**',
+                '**/infra',
+                '**/infra/**',
+                '**/workflows',
+                '**/workflows/**',
+              ],
               message: 'The domain layer imports nothing from the outer layers.',
             },
           ],

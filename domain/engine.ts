@@ -1,0 +1,754 @@
+/**
+ * The policy engine: pure, deterministic functions over (policy, person, event) that say who pays what,
+ * from which fund, from when a person is covered, which years they owe, whether a refund is due and how a
+ * failed deduction is handled, each answer with the list of rules (and their sources) that produced it.
+ * Workflows, activities and the CLI all call these functions; no city is named here.
+ */
+import { z } from 'zod';
+import {
+  addDays,
+  addMonths,
+  addYears,
+  compareDates,
+  daysBetween,
+  firstOfMonth,
+  firstOfNextMonth,
+  instantOf,
+  isIsoDate,
+  dateOfSpec,
+  yearOf,
+  type IsoDate,
+} from './dates';
+import { ageOn, checkIdNumber, maskIdNumber } from './id-number';
+import { shareOf, type Fen } from './money';
+import type { Category, Condition, FundingSource, Policy } from './policy';
+
+const DateField = z.string().refine(isIsoDate, 'a calendar date YYYY-MM-DD');
+
+export const EventKind = z.enum([
+  'centralised-payment',
+  'mid-year-enrollment',
+  'newborn-enrollment',
+  'special-enrollment',
+  'difficulty-registration',
+  'refund-request',
+  'identity-ended',
+]);
+export type EventKind = z.infer<typeof EventKind>;
+
+export const PersonInput = z.object({
+  idNumber: z.string().min(1),
+  birthDate: DateField.optional(),
+  categories: z.array(z.string().min(1)).default([]),
+  age: z.number().int().min(0).max(150).optional(),
+  disabilityGrade: z.number().int().min(1).max(4).optional(),
+  lowIncomeFamily: z.boolean().optional(),
+});
+export type PersonInput = z.input<typeof PersonInput>;
+
+export const EventInput = z.object({
+  kind: EventKind,
+  /** The payment, registration, request or end date, as the kind says. */
+  date: DateField,
+  reason: z.string().min(1).optional(),
+  /** The day employee insurance stopped (its last covered day). */
+  lapseDate: DateField.optional(),
+  /** For a refund request: when the person's benefits start(ed); default the benefit year's start. */
+  benefitStart: DateField.optional(),
+});
+export type EventInput = z.input<typeof EventInput>;
+
+export const ExplainInput = z.object({
+  jurisdiction: z.string().min(1),
+  year: z.number().int(),
+  person: PersonInput,
+  event: EventInput,
+});
+export type ExplainInput = z.input<typeof ExplainInput>;
+
+export interface RuleRef {
+  id: string;
+  source: string;
+  says: string;
+}
+
+export interface Contribution {
+  totalFen: Fen;
+  personalFen: Fen;
+  subsidyFen: Fen;
+  fundingSource: FundingSource;
+  /** 先缴后补: the person pays the whole contribution now and is reimbursed later. */
+  reimbursedLater?: { by: string; basis: string; amountFen: Fen | null };
+}
+
+export interface HeldCategory {
+  id: string;
+  name: string;
+  department: string;
+  eligible: boolean;
+  why?: string;
+}
+
+export interface Explanation {
+  jurisdiction: string;
+  year: number;
+  person: { idNumber: string; birthDate: IsoDate; sex: 'male' | 'female'; ageOnEvent: number };
+  event: { kind: EventKind; date: IsoDate; reason?: string };
+  heldCategories: HeldCategory[];
+  effectiveCategory: string | null;
+  effectiveCategoryName: string | null;
+  contribution: Contribution;
+  /** Whether the tax bureau is sent a levy for this person (a personal share to deduct). */
+  levied: boolean;
+  benefitStart: IsoDate | null;
+  /** Meishan's employee-insurance lapse: benefits also cover the gap from this day. */
+  gapCoveredFrom?: IsoDate;
+  contributionYears: number[];
+  refund?: { eligible: boolean; reason: string };
+  subsidyEndsFrom?: IsoDate;
+  rules: RuleRef[];
+}
+
+/** Input that is well-formed but contradicts the policy: names the field at fault. */
+export class ExplainError extends Error {
+  override name = 'ExplainError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+interface PersonFacts {
+  birthDate: IsoDate;
+  age: number;
+  disabilityGrade?: number;
+  lowIncomeFamily?: boolean;
+}
+
+function conditionHolds(condition: Condition, facts: PersonFacts): { holds: boolean; why: string } {
+  switch (condition.kind) {
+    case 'age': {
+      const ok =
+        (condition.min === undefined || facts.age >= condition.min) &&
+        (condition.max === undefined || facts.age <= condition.max);
+      const range =
+        condition.min !== undefined && condition.max !== undefined
+          ? `${condition.min}..${condition.max}`
+          : condition.min !== undefined
+            ? `${condition.min} or older`
+            : `${condition.max} or younger`;
+      return { holds: ok, why: `age ${facts.age} ${ok ? 'is' : 'is not'} ${range}` };
+    }
+    case 'disability-grade': {
+      if (facts.disabilityGrade === undefined) return { holds: false, why: 'no disability grade given' };
+      const ok = condition.grades.includes(facts.disabilityGrade);
+      return {
+        holds: ok,
+        why: `disability grade ${facts.disabilityGrade} ${ok ? 'is' : 'is not'} ${condition.grades.join('/')}`,
+      };
+    }
+    case 'low-income-family':
+      return facts.lowIncomeFamily
+        ? { holds: true, why: 'member of a certified low-income family' }
+        : { holds: false, why: 'not shown to be in a certified low-income family' };
+    case 'any-of': {
+      const results = condition.conditions.map((c) => conditionHolds(c, facts));
+      const met = results.find((r) => r.holds);
+      return met ?? { holds: false, why: results.map((r) => r.why).join('; ') };
+    }
+  }
+}
+
+export interface CategoryDecision {
+  held: HeldCategory[];
+  effective: Category | undefined;
+  rules: RuleRef[];
+}
+
+/** Which of the person's categories apply on `on`, and which one wins under the policy's precedence. */
+export function effectiveCategory(
+  policy: Policy,
+  categoryIds: readonly string[],
+  facts: PersonFacts,
+  field = 'person.categories',
+): CategoryDecision {
+  const rules: RuleRef[] = [];
+  const held: HeldCategory[] = [];
+  const eligible: Category[] = [];
+  categoryIds.forEach((id, index) => {
+    const category = policy.categories.find((c) => c.id === id);
+    if (!category) {
+      throw new ExplainError(
+        `${field}[${index}]`,
+        `${id} is not a category of ${policy.jurisdiction} ${policy.year} (known: ${policy.categories.map((c) => c.id).join(', ')})`,
+      );
+    }
+    const failed = category.conditions.map((c) => conditionHolds(c, facts)).find((r) => !r.holds);
+    held.push({
+      id: category.id,
+      name: category.name,
+      department: category.department,
+      eligible: !failed,
+      ...(failed ? { why: failed.why } : {}),
+    });
+    rules.push({
+      id: `category.${category.id}`,
+      source: category.source,
+      says: failed
+        ? `${category.name}: condition not met (${failed.why})`
+        : `${category.name}: certified by ${category.department}, subsidy ${category.subsidyShareBp / 100}% from ${category.fundingSource}`,
+    });
+    if (!failed) eligible.push(category);
+  });
+  if (eligible.length === 0) return { held, effective: undefined, rules };
+  let effective: Category;
+  const p = policy.precedence;
+  if (p.kind === 'later-import-wins') {
+    effective = eligible.reduce((a, b) => (p.order.indexOf(b.id) > p.order.indexOf(a.id) ? b : a));
+  } else {
+    const docIndex = (c: Category) => policy.categories.indexOf(c);
+    effective = eligible.reduce((a, b) =>
+      b.subsidyShareBp > a.subsidyShareBp ||
+      (b.subsidyShareBp === a.subsidyShareBp && docIndex(b) < docIndex(a))
+        ? b
+        : a,
+    );
+  }
+  if (eligible.length > 1) {
+    rules.push({
+      id: 'precedence',
+      source: p.source,
+      says: `${eligible.map((c) => c.id).join(', ')} all apply; ${effective.id} wins (${p.kind})`,
+    });
+  }
+  return { held, effective, rules };
+}
+
+/** What the person pays, what the subsidy pays, and from which fund. */
+export function contributionFor(
+  policy: Policy,
+  category: Category | undefined,
+): { contribution: Contribution; rules: RuleRef[] } {
+  const total = policy.contribution.personalFen;
+  const rules: RuleRef[] = [
+    {
+      id: 'contribution.standard',
+      source: policy.contribution.source,
+      says: `contribution ${total / 100} yuan per person per year`,
+    },
+  ];
+  if (!category) {
+    return {
+      contribution: { totalFen: total, personalFen: total, subsidyFen: 0, fundingSource: 'personal' },
+      rules,
+    };
+  }
+  if (category.paysFirstSubsidisedLater) {
+    rules.push({
+      id: 'contribution.pays-first',
+      source: category.source,
+      says: `先缴后补: pays ${total / 100} yuan first, reimbursed later by ${category.department} (${category.paysFirstSubsidisedLater.basis})`,
+    });
+    return {
+      contribution: {
+        totalFen: total,
+        personalFen: total,
+        subsidyFen: 0,
+        fundingSource: category.fundingSource,
+        reimbursedLater: {
+          by: category.department,
+          basis: category.paysFirstSubsidisedLater.basis,
+          amountFen: category.paysFirstSubsidisedLater.reimbursementFen,
+        },
+      },
+      rules,
+    };
+  }
+  const subsidy = shareOf(total, category.subsidyShareBp);
+  rules.push({
+    id: `contribution.subsidy.${category.subsidyShareBp}`,
+    source: category.source,
+    says: `subsidy ${subsidy / 100} yuan (${category.subsidyShareBp / 100}%) from ${category.fundingSource}; personal share ${(total - subsidy) / 100} yuan`,
+  });
+  return {
+    contribution: {
+      totalFen: total,
+      personalFen: total - subsidy,
+      subsidyFen: subsidy,
+      fundingSource: category.fundingSource,
+    },
+    rules,
+  };
+}
+
+function inCentralisedPeriod(policy: Policy, date: IsoDate): boolean {
+  const from = dateOfSpec(policy.calendar.centralisedPeriod.from);
+  const to = dateOfSpec(policy.calendar.centralisedPeriod.to);
+  return date >= from && date <= to;
+}
+
+function midYearStart(policy: Policy, date: IsoDate): { start: IsoDate; rule: RuleRef } {
+  const m = policy.benefitStart.midYear;
+  if (m.kind === 'first-of-month-after-payment') {
+    return {
+      start: firstOfNextMonth(date),
+      rule: {
+        id: 'benefit.mid-year',
+        source: m.source,
+        says: 'benefits from the 1st of the month after payment',
+      },
+    };
+  }
+  return {
+    start: addMonths(firstOfMonth(date), m.n - 1),
+    rule: {
+      id: 'benefit.mid-year',
+      source: m.source,
+      says: `benefits from month ${m.n} counting the payment month`,
+    },
+  };
+}
+
+interface BenefitAnswer {
+  benefitStart: IsoDate | null;
+  gapCoveredFrom?: IsoDate;
+  contributionYears: number[];
+  rules: RuleRef[];
+}
+
+function benefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthDate: IsoDate): BenefitAnswer {
+  const b = policy.benefitStart;
+  const yearStart = policy.calendar.benefitYearStart.date;
+  const date = event.date;
+  const years = [policy.year];
+  const periodFrom = dateOfSpec(policy.calendar.centralisedPeriod.from);
+
+  switch (event.kind) {
+    case 'centralised-payment': {
+      if (date < periodFrom) {
+        throw new ExplainError(
+          'event.date',
+          `${date} is before the centralised period, which opens ${periodFrom}`,
+        );
+      }
+      if (inCentralisedPeriod(policy, date)) {
+        return {
+          benefitStart: yearStart,
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.centralised',
+              source: b.centralised.source,
+              says: `paid in the centralised period: benefits from ${yearStart}`,
+            },
+          ],
+        };
+      }
+      const mid = midYearStart(policy, date);
+      return {
+        benefitStart: mid.start,
+        contributionYears: years,
+        rules: [
+          {
+            id: 'event.after-centralised-period',
+            source: policy.calendar.centralisedPeriod.source,
+            says: `${date} is after the centralised period: a mid-year enrollment`,
+          },
+          mid.rule,
+        ],
+      };
+    }
+    case 'mid-year-enrollment': {
+      if (inCentralisedPeriod(policy, date)) {
+        return {
+          benefitStart: yearStart,
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.centralised',
+              source: b.centralised.source,
+              says: `${date} is inside the centralised period: benefits from ${yearStart}`,
+            },
+          ],
+        };
+      }
+      const lapse = b.employeeInsuranceLapse;
+      if (event.reason === 'employee-insurance-lapse') {
+        if (!event.lapseDate)
+          throw new ExplainError('event.lapseDate', 'required when the reason is employee-insurance-lapse');
+        if (lapse && date <= addMonths(event.lapseDate, lapse.withinMonths)) {
+          const gap = addDays(event.lapseDate, 1);
+          return {
+            benefitStart: date,
+            ...(lapse.gapCovered ? { gapCoveredFrom: gap } : {}),
+            contributionYears: years,
+            rules: [
+              {
+                id: 'benefit.employee-insurance-lapse',
+                source: lapse.source,
+                says: `joined within ${lapse.withinMonths} months of leaving employee insurance: benefits from the payment day, the gap from ${gap} covered`,
+              },
+            ],
+          };
+        }
+        const mid = midYearStart(policy, date);
+        return {
+          benefitStart: mid.start,
+          contributionYears: years,
+          rules: [
+            lapse
+              ? {
+                  id: 'benefit.employee-insurance-lapse',
+                  source: lapse.source,
+                  says: `more than ${lapse.withinMonths} months after leaving employee insurance: the ordinary mid-year rule`,
+                }
+              : {
+                  id: 'benefit.employee-insurance-lapse',
+                  source: b.midYear.source,
+                  says: 'the plan has no rule for leaving employee insurance: the ordinary mid-year rule',
+                },
+            mid.rule,
+          ],
+        };
+      }
+      const mid = midYearStart(policy, date);
+      return { benefitStart: mid.start, contributionYears: years, rules: [mid.rule] };
+    }
+    case 'special-enrollment': {
+      const special = b.special;
+      if (!special)
+        throw new ExplainError(
+          'event.kind',
+          `${policy.jurisdiction} ${policy.year} has no special-enrollment rule`,
+        );
+      if (!event.reason || !special.reasons.includes(event.reason)) {
+        throw new ExplainError('event.reason', `must be one of ${special.reasons.join(', ')}`);
+      }
+      if (special.benefitStart === 'day-after-payment') {
+        return {
+          benefitStart: addDays(date, 1),
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.special',
+              source: special.source,
+              says: `${event.reason}: may enroll at any time, benefits from the day after payment`,
+            },
+          ],
+        };
+      }
+      const mid = midYearStart(policy, date);
+      return {
+        benefitStart: inCentralisedPeriod(policy, date) ? yearStart : mid.start,
+        contributionYears: years,
+        rules: [
+          {
+            id: 'benefit.special',
+            source: special.source,
+            says: `${event.reason}: enrolls as a mid-year enrollee`,
+          },
+          mid.rule,
+        ],
+      };
+    }
+    case 'newborn-enrollment': {
+      const n = b.newborn;
+      if (yearOf(birthDate) > policy.year) {
+        throw new ExplainError(
+          'person.birthDate',
+          `born ${birthDate}, after the ${policy.year} benefit year: a later year's policy applies`,
+        );
+      }
+      if (n.kind === 'months-from-first-of-next-month') {
+        if (date < birthDate) {
+          if (n.preEnrollmentFromPregnancyWeek === undefined)
+            throw new ExplainError('event.date', 'payment before birth');
+          return {
+            benefitStart: birthDate,
+            contributionYears: n.crossYearPaysBothYears ? range(yearOf(birthDate), policy.year) : years,
+            rules: [
+              {
+                id: 'benefit.newborn.pre-enrollment',
+                source: n.source,
+                says: `pre-enrolled from week ${n.preEnrollmentFromPregnancyWeek} of pregnancy: covered from birth`,
+              },
+            ],
+          };
+        }
+        const windowStart = firstOfNextMonth(birthDate);
+        const windowEnd = addDays(addMonths(windowStart, n.months), -1);
+        if (date <= windowEnd) {
+          const contributionYears = n.crossYearPaysBothYears ? range(yearOf(birthDate), policy.year) : years;
+          const rules: RuleRef[] = [
+            {
+              id: 'benefit.newborn.within-window',
+              source: n.source,
+              says: `paid by ${windowEnd}, within ${n.months} months from ${windowStart}: covered from birth ${birthDate}`,
+            },
+          ];
+          if (contributionYears.length > 1) {
+            rules.push({
+              id: 'benefit.newborn.cross-year',
+              source: n.source,
+              says: `benefits from ${birthDate} span ${contributionYears.join(' and ')}: both years are paid`,
+            });
+          }
+          return { benefitStart: birthDate, contributionYears, rules };
+        }
+        return {
+          benefitStart: inCentralisedPeriod(policy, date) ? yearStart : firstOfNextMonth(date),
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.newborn.after-window',
+              source: n.source,
+              says: `paid after ${windowEnd}: benefits from the 1st of the month after payment`,
+            },
+          ],
+        };
+      }
+      const days = daysBetween(birthDate, date);
+      if (days < 0)
+        throw new ExplainError(
+          'event.date',
+          `payment ${date} before birth ${birthDate}: the plan has no pre-enrollment`,
+        );
+      if (days <= n.days) {
+        return {
+          benefitStart: birthDate,
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.newborn.within-window',
+              source: n.source,
+              says: `paid ${days} days after birth (within ${n.days}): covered from birth ${birthDate}`,
+            },
+          ],
+        };
+      }
+      if (date < addYears(birthDate, n.withinYears)) {
+        return {
+          benefitStart: addDays(date, 1),
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.newborn.after-window',
+              source: n.source,
+              says: `paid ${days} days after birth (after ${n.days}, within ${n.withinYears} year): benefits from the day after payment`,
+            },
+          ],
+        };
+      }
+      const mid = midYearStart(policy, date);
+      return {
+        benefitStart: mid.start,
+        contributionYears: years,
+        rules: [
+          {
+            id: 'benefit.newborn.over-a-year',
+            source: n.source,
+            says: `more than ${n.withinYears} year after birth: no newborn rule applies`,
+          },
+          mid.rule,
+        ],
+      };
+    }
+    case 'difficulty-registration': {
+      const d = b.difficultyRegistration;
+      if (d.rule === 'registration-day') {
+        return {
+          benefitStart: date,
+          contributionYears: years,
+          rules: [
+            {
+              id: 'benefit.difficulty-registration',
+              source: d.source,
+              says: `register first, subsidy later: benefits from the registration and identity marking on ${date}`,
+            },
+          ],
+        };
+      }
+      const start = date < yearStart ? yearStart : date;
+      return {
+        benefitStart: start,
+        contributionYears: years,
+        rules: [
+          {
+            id: 'benefit.difficulty-registration',
+            source: d.source,
+            says:
+              date < yearStart
+                ? `registered before the benefit year: benefits from ${yearStart}`
+                : `registered within the benefit year: covered from ${date}`,
+          },
+        ],
+      };
+    }
+    case 'refund-request':
+    case 'identity-ended':
+      return { benefitStart: null, contributionYears: [], rules: [] };
+  }
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let y = from; y <= to; y += 1) out.push(y);
+  return out;
+}
+
+/** Whether a paid contribution is refunded on application. */
+export function refundFor(
+  policy: Policy,
+  reason: string | undefined,
+  requestDate: IsoDate,
+  benefitStart: IsoDate,
+): { eligible: boolean; reason: string; rule: RuleRef } {
+  const r = policy.refunds;
+  if (!reason)
+    throw new ExplainError(
+      'event.reason',
+      `a refund request needs a reason (${r.beforeBenefitStart.join(', ')})`,
+    );
+  if (compareDates(requestDate, benefitStart) >= 0) {
+    const says =
+      r.afterBenefitStart === 'no-refund'
+        ? `the benefit period began ${benefitStart}: the personal contribution is not returned`
+        : `the benefit period began ${benefitStart}; the plan provides no refund after it`;
+    return {
+      eligible: false,
+      reason: says,
+      rule: { id: 'refund.after-benefit-start', source: r.source, says },
+    };
+  }
+  if (!(r.beforeBenefitStart as string[]).includes(reason)) {
+    const says = `${reason} is not a refund reason of this plan (${r.beforeBenefitStart.join(', ')})${r.note ? `. ${r.note}` : ''}`;
+    return { eligible: false, reason: says, rule: { id: 'refund.reason', source: r.source, says } };
+  }
+  const says = `${reason} before the benefit period (${benefitStart}): refunded on application, ending the enrollment`;
+  return {
+    eligible: true,
+    reason: says,
+    rule: { id: 'refund.before-benefit-start', source: r.source, says },
+  };
+}
+
+export type FailureClass = 'personal' | 'systemic';
+
+/**
+ * How a failed deduction is handled: personal reasons (insufficient balance, abnormal account) go to the
+ * town for follow-up and, at the cut-off, become what the policy says; anything not caused by the person
+ * is systemic and is re-sent automatically.
+ */
+export function classifyDeductionFailure(
+  policy: Policy,
+  code: string,
+): { class: FailureClass; outcome: string; rule: RuleRef } {
+  const f = policy.deductionFailures;
+  if (f.personal.includes(code)) {
+    const outcome =
+      f.personalAtCutoff === 'abandoned'
+        ? 'follow-up by town and village; abandoned (视为自动弃保) if still unpaid at the cut-off'
+        : 'follow-up by town and village; kept on the not-enrolled ledgers after the cut-off';
+    return {
+      class: 'personal',
+      outcome,
+      rule: {
+        id: 'deduction-failure.personal',
+        source: f.source,
+        says: `${code} is caused by the person: ${outcome}`,
+      },
+    };
+  }
+  return {
+    class: 'systemic',
+    outcome: 're-sent to the tax bureau automatically',
+    rule: {
+      id: 'deduction-failure.systemic',
+      source: f.source,
+      says: `${code} is not caused by the person: re-sent for deduction`,
+    },
+  };
+}
+
+/** Everything the engine says about one person and one event, with the rules behind it. */
+export function explain(policy: Policy, rawInput: ExplainInput): Explanation {
+  const input = ExplainInput.parse(rawInput);
+  if (input.jurisdiction !== policy.jurisdiction || input.year !== policy.year) {
+    throw new ExplainError(
+      'jurisdiction',
+      `the input is for ${input.jurisdiction} ${input.year}, the policy is ${policy.jurisdiction} ${policy.year}`,
+    );
+  }
+  const { person, event } = input;
+  const id = checkIdNumber(person.idNumber);
+  if (!id.ok) throw new ExplainError('person.idNumber', id.message);
+  if (person.birthDate && person.birthDate !== id.birthDate) {
+    throw new ExplainError(
+      'person.birthDate',
+      `${person.birthDate} differs from the birth date ${id.birthDate} in the ID number`,
+    );
+  }
+  const birthDate = id.birthDate;
+  const age = person.age ?? ageOn(birthDate, event.date);
+  const facts: PersonFacts = {
+    birthDate,
+    age,
+    ...(person.disabilityGrade !== undefined ? { disabilityGrade: person.disabilityGrade } : {}),
+    ...(person.lowIncomeFamily !== undefined ? { lowIncomeFamily: person.lowIncomeFamily } : {}),
+  };
+  const decision = effectiveCategory(policy, person.categories, facts);
+  const { contribution, rules: contributionRules } = contributionFor(policy, decision.effective);
+  const benefit = benefitFor(policy, event, birthDate);
+  const rules = [...decision.rules, ...contributionRules, ...benefit.rules];
+
+  const explanation: Explanation = {
+    jurisdiction: policy.jurisdiction,
+    year: policy.year,
+    person: { idNumber: maskIdNumber(id.idNumber), birthDate, sex: id.sex, ageOnEvent: age },
+    event: { kind: event.kind, date: event.date, ...(event.reason ? { reason: event.reason } : {}) },
+    heldCategories: decision.held,
+    effectiveCategory: decision.effective?.id ?? null,
+    effectiveCategoryName: decision.effective?.name ?? null,
+    contribution,
+    levied: contribution.personalFen > 0,
+    benefitStart: benefit.benefitStart,
+    ...(benefit.gapCoveredFrom ? { gapCoveredFrom: benefit.gapCoveredFrom } : {}),
+    contributionYears: benefit.contributionYears,
+    rules,
+  };
+
+  if (event.kind === 'refund-request') {
+    const start = event.benefitStart ?? policy.calendar.benefitYearStart.date;
+    const refund = refundFor(policy, event.reason, event.date, start);
+    explanation.refund = { eligible: refund.eligible, reason: refund.reason };
+    rules.push(refund.rule);
+  }
+  if (event.kind === 'identity-ended') {
+    const change = policy.identityChange;
+    if (change) {
+      explanation.subsidyEndsFrom = firstOfNextMonth(event.date);
+      rules.push({
+        id: 'identity.ended',
+        source: change.source,
+        says: `no longer certified on ${event.date}: the subsidised standard ends from ${explanation.subsidyEndsFrom}; nothing refunded or collected back within the year`,
+      });
+    } else {
+      rules.push({
+        id: 'identity.ended',
+        source: policy.document.file,
+        says: 'the plan sets no rule for an identity ending within the year',
+      });
+    }
+  }
+  return explanation;
+}
+
+/** Whether an instant lies in the centralised period (used by the campaign to label events). */
+export function isWithinCentralisedPeriod(policy: Policy, epochMs: number): boolean {
+  return (
+    epochMs >= instantOf(policy.calendar.centralisedPeriod.from, 'start') &&
+    epochMs < instantOf(policy.calendar.centralisedPeriod.to, 'end')
+  );
+}

@@ -1,0 +1,356 @@
+/**
+ * A jurisdiction-year policy: every rule of an official plan as data. Each field that encodes a rule
+ * carries `source`, the document and section it comes from ("000 五(一)" = file 000, section 五(一)).
+ * Where a plan leaves something open and the policy had to choose, the source says so in words.
+ *
+ * One engine reads every policy: nothing in the code is named after a city.
+ */
+import { z } from 'zod';
+import { instantOf, isInstantSpec, isIsoDate } from './dates';
+
+const Source = z.string().min(3, 'every rule cites its document and section');
+const IsoDateSchema = z.string().refine(isIsoDate, 'a calendar date YYYY-MM-DD');
+/** A calendar point: a date (that day in China) or a full ISO date-time (drill policies). */
+const InstantSpec = z.string().refine(isInstantSpec, 'a date YYYY-MM-DD or an ISO date-time with offset');
+
+export const Dated = z.object({ at: InstantSpec, source: Source });
+export type Dated = z.infer<typeof Dated>;
+
+export const DepartmentId = z.enum([
+  'civil-affairs',
+  'rural-revitalization',
+  'disabled-persons-federation',
+  'veterans-affairs',
+  'health',
+  'natural-resources',
+]);
+export type DepartmentId = z.infer<typeof DepartmentId>;
+
+export const FundingSource = z.enum([
+  /** 个人缴费财政补助金, claimed from finance by the insurance center (000 五(一)). */
+  'fiscal-subsidy-for-personal-contribution',
+  /** 医疗救助资金 */
+  'medical-assistance-fund',
+  /** 乡村振兴部门安排资金 */
+  'rural-revitalization-funds',
+  /** 残疾人就业保障基金 */
+  'disability-employment-security-fund',
+  /** 核定部门给予补助 (Heshan 困境儿童) */
+  'certifying-department-funds',
+  /** 退役军人事务部门 */
+  'veterans-affairs-funds',
+  /** 卫生健康部门 */
+  'health-department-funds',
+  /** 财政专项资金, applied for by the county department (Meishan) */
+  'special-fiscal-funds',
+  /** 个人缴费: no subsidy */
+  'personal',
+]);
+export type FundingSource = z.infer<typeof FundingSource>;
+
+export type Condition =
+  | { kind: 'age'; min?: number; max?: number }
+  | { kind: 'disability-grade'; grades: number[] }
+  | { kind: 'low-income-family' }
+  | { kind: 'any-of'; conditions: Condition[] };
+
+/** A condition on the person for a category's subsidy to apply. */
+const Condition: z.ZodType<Condition> = z.lazy(() =>
+  z.discriminatedUnion('kind', [
+    /** age in whole years on the event date: min <= age <= max */
+    z.object({ kind: z.literal('age'), min: z.number().int().optional(), max: z.number().int().optional() }),
+    z.object({ kind: z.literal('disability-grade'), grades: z.array(z.number().int().min(1).max(4)).min(1) }),
+    z.object({ kind: z.literal('low-income-family') }),
+    z.object({ kind: z.literal('any-of'), conditions: z.array(Condition).min(1) }),
+  ]),
+);
+
+export const Category = z.object({
+  /** The document's own identifier: Jiangmen ordinals "1".."11", Meishan identity codes "2303". */
+  id: z.string().min(1),
+  name: z.string().min(1),
+  /** The group the category belongs to (Meishan's veterans' codes share one tier). */
+  group: z.string().optional(),
+  department: DepartmentId,
+  /** Share of the contribution paid by the subsidy, in basis points (10000 = full, 7500, 2500). */
+  subsidyShareBp: z.number().int().min(0).max(10000),
+  fundingSource: FundingSource,
+  /** All must hold for the subsidy to apply (age is taken on the event date). */
+  conditions: z.array(Condition).default([]),
+  /** 先缴后补: the person pays the whole contribution, the department reimburses later. */
+  paysFirstSubsidisedLater: z
+    .object({ basis: z.string().min(1), reimbursementFen: z.number().int().nullable() })
+    .optional(),
+  source: Source,
+});
+export type Category = z.infer<typeof Category>;
+
+const ProgressCadence = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('weekly'),
+    weekday: z.number().int().min(1).max(7),
+    from: IsoDateSchema,
+    until: IsoDateSchema,
+    holidayShift: z.enum(['none', 'next-working-day']),
+    source: Source,
+  }),
+  z.object({
+    kind: z.literal('days-of-month'),
+    days: z.array(z.number().int().min(1).max(28)).min(1),
+    from: IsoDateSchema,
+    until: IsoDateSchema,
+    holidayShift: z.enum(['none', 'next-working-day']),
+    source: Source,
+  }),
+  /** Drill policies: every N minutes between two instants. */
+  z.object({
+    kind: z.literal('every-minutes'),
+    minutes: z.number().int().min(1),
+    from: InstantSpec,
+    until: InstantSpec,
+    source: Source,
+  }),
+]);
+export type ProgressCadence = z.infer<typeof ProgressCadence>;
+
+const Newborn = z.discriminatedUnion('kind', [
+  /** Paid within N months counted from the 1st of the month after birth: covered from birth. */
+  z.object({
+    kind: z.literal('months-from-first-of-next-month'),
+    months: z.number().int().min(1),
+    otherwise: z.literal('first-of-month-after-payment'),
+    crossYearPaysBothYears: z.boolean(),
+    preEnrollmentFromPregnancyWeek: z.number().int().optional(),
+    source: Source,
+  }),
+  /** Paid within N days of birth (inclusive): covered from birth; later, within a year: the next day. */
+  z.object({
+    kind: z.literal('days-from-birth'),
+    days: z.number().int().min(1),
+    otherwise: z.literal('day-after-payment'),
+    withinYears: z.number().int().min(1),
+    source: Source,
+  }),
+]);
+
+const MidYear = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('first-of-month-after-payment'), source: Source }),
+  /** Benefits from the Nth month, counting the payment month as the first. */
+  z.object({
+    kind: z.literal('nth-month-counting-payment-month'),
+    n: z.number().int().min(1),
+    source: Source,
+  }),
+]);
+
+const SpecialEnrollment = z.object({
+  reasons: z.array(z.string().min(1)).min(1),
+  benefitStart: z.enum(['day-after-payment', 'as-mid-year']),
+  source: Source,
+});
+
+export const PolicySchema = z
+  .object({
+    jurisdiction: z.string().regex(/^[a-z][a-z0-9-]*$/),
+    name: z.string().min(1),
+    province: z.string().min(1),
+    year: z.number().int().min(2000).max(2100),
+    /** A drill policy runs the same code on a compressed calendar; it is never a real campaign. */
+    drill: z.boolean().default(false),
+    document: z.object({
+      file: z.string(),
+      title: z.string(),
+      reference: z.string().optional(),
+      issued: IsoDateSchema.optional(),
+    }),
+    /** Region codes (GB/T 2260, first 6 digits of ID numbers) of the jurisdiction's districts. */
+    regionCodes: z.array(z.string().regex(/^\d{6}$/)).min(1),
+    contribution: z.object({ personalFen: z.number().int().positive(), source: Source }),
+    coverageGoal: z.union([
+      z.object({ kind: z.literal('coverage-rate'), percent: z.number().min(0).max(100), source: Source }),
+      z.object({ kind: z.literal('not-below-last-year'), source: Source }),
+    ]),
+    departments: z.array(z.object({ id: DepartmentId, name: z.string().min(1), source: Source })).min(1),
+    categories: z.array(Category).min(1),
+    precedence: z.discriminatedUnion('kind', [
+      /** The identity imported last wins; `order` is the import order. */
+      z.object({ kind: z.literal('later-import-wins'), order: z.array(z.string()).min(1), source: Source }),
+      /** The largest subsidy wins; ties go to the earlier category in the document's order. */
+      z.object({ kind: z.literal('most-favourable-then-document-order'), source: Source }),
+    ]),
+    calendar: z.object({
+      rosterAsOf: Dated,
+      rosterDeadline: Dated,
+      changeStopDeadline: Dated,
+      newEnrollmentDeadline: Dated,
+      centralisedPeriod: z.object({ from: InstantSpec, to: InstantSpec, source: Source }),
+      firstBatchDeduction: Dated,
+      reDeduction: z.object({ everyMinutes: z.number().int().positive(), source: Source }),
+      /** Partly subsidised people pay their own share by this date (Meishan 12-20). */
+      partialPaymentDeadline: Dated.optional(),
+      cutoff: Dated,
+      benefitYearStart: z.object({ date: IsoDateSchema, source: Source }),
+      subsidyClaims: z
+        .array(z.object({ fundingSources: z.array(FundingSource).min(1), at: InstantSpec, source: Source }))
+        .min(1),
+      monthlyDelta: z.object({ day: z.number().int().min(1).max(28), source: Source }),
+      progressReports: ProgressCadence,
+    }),
+    benefitStart: z.object({
+      centralised: z.object({ source: Source }),
+      difficultyRegistration: z.object({
+        rule: z.enum(['registration-day', 'benefit-year-start-or-registration-day']),
+        source: Source,
+      }),
+      midYear: MidYear,
+      employeeInsuranceLapse: z
+        .object({ withinMonths: z.number().int().positive(), gapCovered: z.boolean(), source: Source })
+        .optional(),
+      special: SpecialEnrollment.optional(),
+      newborn: Newborn,
+    }),
+    /** Absent where the plan says nothing about identity changes within the year. */
+    identityChange: z
+      .object({
+        noRefundNoBackCollection: z.boolean(),
+        loseSubsidyFrom: z.literal('first-of-next-month'),
+        source: Source,
+      })
+      .optional(),
+    /** Dated milestones the plan names that drive no step of their own (reported on the timeline). */
+    milestones: z.array(z.object({ name: z.string().min(1), at: InstantSpec, source: Source })).default([]),
+    refunds: z.object({
+      beforeBenefitStart: z.array(
+        z.enum(['death', 'duplicate-payment', 'joined-employee-insurance', 'duplicate-enrollment-elsewhere']),
+      ),
+      afterBenefitStart: z.literal('no-refund').optional(),
+      note: z.string().optional(),
+      source: Source,
+    }),
+    deductionFailures: z.object({
+      personal: z.array(z.string().min(1)).min(1),
+      /** What a personal failure left at the cut-off becomes. */
+      personalAtCutoff: z.enum(['abandoned', 'unenrolled-follow-up']),
+      systemic: z.literal('resend-automatically'),
+      source: Source,
+    }),
+    /** No central subsidy claim for a person whose identity information is missing or wrong. */
+    claimExcludesInvalidIdentity: z.object({ source: Source }).optional(),
+    /** The id of the public-holiday calendar used for "next working day" (seeds/calendars/). */
+    holidayCalendar: z.string().min(1),
+  })
+  .superRefine((p, ctx) => {
+    const ids = new Set<string>();
+    for (const [i, c] of p.categories.entries()) {
+      if (ids.has(c.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['categories', i, 'id'],
+          message: `category ${c.id} appears twice`,
+        });
+      ids.add(c.id);
+      if (!p.departments.some((d) => d.id === c.department)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['categories', i, 'department'],
+          message: `department ${c.department} is not listed in departments`,
+        });
+      }
+    }
+    if (p.precedence.kind === 'later-import-wins') {
+      for (const id of ids) {
+        if (!p.precedence.order.includes(id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['precedence', 'order'],
+            message: `category ${id} has no place in the import order`,
+          });
+        }
+      }
+    }
+    // The calendar must run forwards: each of these pairs is (earlier, later).
+    const c = p.calendar;
+    const pairs: [string, string, string, string][] = [
+      ['rosterAsOf', c.rosterAsOf.at, 'rosterDeadline', c.rosterDeadline.at],
+      ['centralisedPeriod.from', c.centralisedPeriod.from, 'centralisedPeriod.to', c.centralisedPeriod.to],
+      ['rosterDeadline', c.rosterDeadline.at, 'firstBatchDeduction', c.firstBatchDeduction.at],
+      ['changeStopDeadline', c.changeStopDeadline.at, 'firstBatchDeduction', c.firstBatchDeduction.at],
+      ['firstBatchDeduction', c.firstBatchDeduction.at, 'cutoff', c.cutoff.at],
+      ['newEnrollmentDeadline', c.newEnrollmentDeadline.at, 'cutoff', c.cutoff.at],
+      ...c.subsidyClaims.map((s, i): [string, string, string, string] => [
+        'firstBatchDeduction',
+        c.firstBatchDeduction.at,
+        `subsidyClaims.${i}`,
+        s.at,
+      ]),
+    ];
+    if (c.partialPaymentDeadline)
+      pairs.push([
+        'firstBatchDeduction',
+        c.firstBatchDeduction.at,
+        'partialPaymentDeadline',
+        c.partialPaymentDeadline.at,
+      ]);
+    for (const [a, av, b, bv] of pairs) {
+      if (instantOf(av, 'start') > instantOf(bv, 'start')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['calendar', ...b.split('.')],
+          message: `calendar out of order: ${a} (${av}) must not be after ${b} (${bv})`,
+        });
+      }
+    }
+  });
+
+export const WorkingDayCalendar = z.object({
+  id: z.string().min(1),
+  title: z.string().min(1),
+  source: Source,
+  holidays: z.array(IsoDateSchema),
+  makeUpWorkdays: z.array(IsoDateSchema),
+});
+export type WorkingDayCalendar = z.infer<typeof WorkingDayCalendar>;
+
+/** A policy file as written in seeds/. */
+export const PolicyFile = PolicySchema;
+/** A loaded policy: the file plus the working-day calendar it names, ready to snapshot into a workflow. */
+export type Policy = z.infer<typeof PolicySchema> & { workingDays: WorkingDayCalendar };
+
+export class PolicyValidationError extends Error {
+  override name = 'PolicyValidationError';
+  constructor(
+    readonly origin: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(
+      `${origin}: invalid policy:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`,
+    );
+  }
+}
+
+/**
+ * Validates a policy file and attaches its working-day calendar. `origin` (a file name) is named in
+ * every error, with the path of each field at fault.
+ */
+export function loadPolicy(json: unknown, calendars: readonly unknown[], origin = 'policy'): Policy {
+  const parsed = PolicySchema.safeParse(json);
+  if (!parsed.success) {
+    throw new PolicyValidationError(
+      origin,
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  const calendar = calendars
+    .map((c) => WorkingDayCalendar.parse(c))
+    .find((c) => c.id === parsed.data.holidayCalendar);
+  if (!calendar) {
+    throw new PolicyValidationError(origin, [
+      { path: 'holidayCalendar', message: `no working-day calendar ${parsed.data.holidayCalendar}` },
+    ]);
+  }
+  return { ...parsed.data, workingDays: calendar };
+}
+
+export function categoryById(policy: Policy, id: string): Category | undefined {
+  return policy.categories.find((c) => c.id === id);
+}

@@ -1,0 +1,43 @@
+/**
+ * The seeds as data: the three official plans' policies, the public-holiday calendar and the Kaiping
+ * target table. Static JSON imports, no file system: usable from every layer. Operators may also load
+ * a policy from a file (`campaign start --policy FILE`) through the same `loadPolicy` validation.
+ */
+import { loadPolicy, type Policy } from '../domain/policy';
+import { checkTargetTable, TargetTableFile, type CheckedTargetTable } from '../domain/targets';
+import holidays from './calendars/cn-state-council-2023-2024.json';
+import heshan2024 from './policies/heshan-2024.json';
+import kaiping2024 from './policies/kaiping-2024.json';
+import meishan2024 from './policies/meishan-2024.json';
+import kaipingTargets2024 from './targets/kaiping-2024.json';
+
+export const WORKING_DAY_CALENDARS: readonly unknown[] = [holidays];
+
+const POLICY_FILES: Record<string, unknown> = {
+  'kaiping-2024': kaiping2024,
+  'heshan-2024': heshan2024,
+  'meishan-2024': meishan2024,
+};
+
+const TARGET_FILES: Record<string, unknown> = { 'kaiping-2024': kaipingTargets2024 };
+
+export function seedPolicyKeys(): string[] {
+  return Object.keys(POLICY_FILES);
+}
+
+export function seedPolicy(jurisdiction: string, year: number): Policy {
+  const key = `${jurisdiction}-${year}`;
+  const file = POLICY_FILES[key];
+  if (!file)
+    throw new Error(
+      `no policy for ${jurisdiction} ${year} in seeds/policies (have: ${seedPolicyKeys().join(', ')})`,
+    );
+  return loadPolicy(file, WORKING_DAY_CALENDARS, `seeds/policies/${key}.json`);
+}
+
+export function seedTargets(jurisdiction: string, year: number): CheckedTargetTable {
+  const key = `${jurisdiction}-${year}`;
+  const file = TARGET_FILES[key];
+  if (!file) throw new Error(`no target table for ${jurisdiction} ${year} in seeds/targets`);
+  return checkTargetTable(TargetTableFile.parse(file));
+}
