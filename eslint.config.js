@@ -29,7 +29,10 @@ export default tseslint.config(
   {
     // vitest's asymmetric matchers (expect.stringMatching, expect.objectContaining) are typed `any`.
     files: ['test/**/*.ts'],
-    rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-argument': 'off' },
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+    },
   },
   {
     files: ['workflows/**/*.ts', 'domain/**/*.ts'],

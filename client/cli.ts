@@ -6,6 +6,13 @@ import { migrate } from '../activities/db/migrate';
 import { resolveDatabaseUrl } from '../infra/postgres';
 import { stderrLogger } from '../infra/support';
 import { loadConfig } from '../worker/config';
+import {
+  formatImport,
+  importCommand,
+  populationCommand,
+  rejectionsCommand,
+  statusCommand,
+} from './registry-commands';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
 import { userInfo } from 'node:os';
@@ -96,6 +103,109 @@ program
     const table = seedTargets(options.jurisdiction, options.year);
     process.stdout.write(options.json ? `${JSON.stringify(table, null, 2)}\n` : formatTargets(table));
   });
+
+const lists = program.command('lists').description("departments' lists: import, status, rejection reports");
+lists
+  .command('import')
+  .description('import a roster (full list as of a date) or a monthly delta, .xlsx or .csv (UTF-8 or GBK)')
+  .argument('<file>', 'the file the department sent')
+  .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
+  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .requiredOption(
+    '--department <d>',
+    'civil-affairs, rural-revitalization, disabled-persons-federation, veterans-affairs, health, natural-resources',
+  )
+  .requiredOption('--kind <k>', 'roster or delta')
+  .requiredOption('--period <p>', 'roster: as-of date YYYY-MM-DD; delta: month YYYY-MM')
+  .option(
+    '--effective-on <date>',
+    'the registration day the identities take effect (default: roster date, or today)',
+  )
+  .option('--rejections <file>', 'write the rejection report here (same format as received)')
+  .option('--json', 'print JSON')
+  .action(
+    async (
+      file: string,
+      o: {
+        jurisdiction: string;
+        year: number;
+        department: string;
+        kind: string;
+        period: string;
+        effectiveOn?: string;
+        rejections?: string;
+        json?: boolean;
+      },
+    ) => {
+      if (o.kind !== 'roster' && o.kind !== 'delta') throw new Error('--kind must be roster or delta');
+      const result = await importCommand(file, { ...o, kind: o.kind });
+      process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : formatImport(result));
+    },
+  );
+lists
+  .command('status')
+  .description('every list received, with its row counts')
+  .option('--jurisdiction <j>', 'only this jurisdiction')
+  .action(async (o: { jurisdiction?: string }) => {
+    process.stdout.write(await statusCommand(o.jurisdiction));
+  });
+lists
+  .command('rejections')
+  .description("write a submission's rejection report, in the format the department sent")
+  .requiredOption('--submission <id>', 'submission id', (v) => Number(v))
+  .requiredOption('--out <file>', 'output file')
+  .action(async (o: { submission: number; out: string }) => {
+    process.stdout.write(
+      `${await rejectionsCommand(o.submission, o.out)} rejected rows written to ${o.out}\n`,
+    );
+  });
+
+program
+  .command('population')
+  .description('synthetic population')
+  .command('generate')
+  .description(
+    'generate a seeded synthetic population into the ledger, and the files its departments would send',
+  )
+  .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
+  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--scale <s>', 'scale (Kaiping 1 = 附件3 exactly)', (v) => Number(v), 1)
+  .option('--seed <n>', 'seed', (v) => Number(v), 1)
+  .option('--defects <share>', 'share of department file rows with a defect', (v) => Number(v), 0.01)
+  .option('--deltas <months>', 'monthly delta files per department', (v) => Number(v), 0)
+  .option('--out <dir>', 'where the department files go')
+  .option('--json', 'print the manifest as JSON')
+  .action(
+    async (o: {
+      jurisdiction: string;
+      year: number;
+      scale: number;
+      seed: number;
+      defects: number;
+      deltas: number;
+      out?: string;
+      json?: boolean;
+    }) => {
+      const started = Date.now();
+      const m = await populationCommand(o);
+      if (o.json) return void process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+      process.stdout.write(
+        `${m.jurisdiction} ${m.year} x${m.scale} seed ${m.seed}: ${m.totals.residents} people in ${m.totals.households} households (${((Date.now() - started) / 1000).toFixed(1)} s)\n` +
+          m.towns
+            .map(
+              (t) =>
+                `  ${t.name}\tregistered ${t.registered}\temployee ${t.employeeInsured}\tto enroll ${t.toEnroll}\tpaid last year ${t.paidLastYear}`,
+            )
+            .join('\n') +
+          `\n  total\tregistered ${m.totals.registered}\temployee ${m.totals.employeeInsured}\tto enroll ${m.totals.toEnroll}\tpaid last year ${m.totals.paidLastYear}\n` +
+          `certified: ${Object.entries(m.certified)
+            .map(([d, n]) => `${d} ${n}`)
+            .join(', ')}\n` +
+          m.files.map((f) => `  ${f.path} (${f.rows} rows)`).join('\n') +
+          '\n',
+      );
+    },
+  );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

@@ -12,6 +12,8 @@ const Env = z.object({
     .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and underscores only')
     .default('medins'),
   MEDINS_OPERATOR: z.string().min(1).optional(),
+  /** Where every exchanged file is kept, by digest (default: the cache's exchange/ folder). */
+  MEDINS_EXCHANGE_DIR: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof Env>;

@@ -1,0 +1,529 @@
+/**
+ * Importing a department's list (a roster as of a date, or a monthly delta of additions and removals).
+ *
+ * Every row ends accepted or rejected with a reason and the field at fault; accepted + rejected = rows
+ * read, enforced by a CHECK. Rows are validated as they stream (zod for the request, GB 11643 and the
+ * policy for each row) and copied into `submission_rows` with COPY; duplicates, unknown residents and
+ * the merge into identities are set-based SQL, all in one transaction with the exchange log entry.
+ * The same file twice (same digest) changes nothing; a corrected resend supersedes the earlier file.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { z } from 'zod';
+import { checkIdNumber } from '../../domain/id-number';
+import type { Policy } from '../../domain/policy';
+import formats from '../../seeds/formats/department-lists.json';
+import { detectFile, ListFileError, normaliseHeader, readRows, type DetectedFile } from './list-files';
+
+export const ListImportRequest = z.object({
+  jurisdiction: z.string().min(1),
+  department: z.string().min(1),
+  kind: z.enum(['roster', 'delta']),
+  /** roster: its as-of date YYYY-MM-DD; delta: its month YYYY-MM */
+  period: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/),
+  /** The day the identities take effect (registration day); default: the roster date, or the import day. */
+  effectiveOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  fileName: z.string().min(1),
+  receivedBy: z.string().min(1),
+});
+export type ListImportRequest = z.infer<typeof ListImportRequest>;
+
+export type RejectionCode =
+  | 'missing-field'
+  | 'invalid-id'
+  | 'id-stored-as-number'
+  | 'unknown-category'
+  | 'category-not-certified-by-department'
+  | 'invalid-action'
+  | 'duplicate-in-file'
+  | 'not-registered-resident'
+  | 'resident-deceased'
+  | 'remove-without-identity';
+
+export interface ListImportResult {
+  submissionId: number;
+  /** true when this exact file had been imported before: nothing changed. */
+  alreadyImported: boolean;
+  supersededSubmissionId: number | null;
+  format: DetectedFile['format'];
+  encoding: string;
+  sha256: string;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  rejectedByReason: Record<string, number>;
+  identitiesOpened: number;
+  identitiesClosed: number;
+}
+
+type Field = 'idNumber' | 'name' | 'category' | 'action';
+const FIELD_HEADERS: Record<Field, string> = {
+  idNumber: '身份证号码',
+  name: '姓名',
+  category: '特殊群体类别',
+  action: '变动类型',
+};
+
+interface Aliases {
+  default: Record<string, string[]>;
+  departments: Record<string, Record<string, string[]>>;
+  actions: { add: string[]; remove: string[] };
+}
+const ALIASES = formats as Aliases;
+
+function columnMap(
+  header: string[],
+  department: string,
+  kind: 'roster' | 'delta',
+  file: string,
+): Record<Field, number> {
+  const normalised = header.map(normaliseHeader);
+  const required: Field[] =
+    kind === 'delta' ? ['idNumber', 'name', 'category', 'action'] : ['idNumber', 'name', 'category'];
+  const out: Partial<Record<Field, number>> = {};
+  const missing: string[] = [];
+  for (const field of required) {
+    const aliases = [
+      ...(ALIASES.departments[department]?.[field] ?? []),
+      ...(ALIASES.default[field] ?? []),
+    ].map(normaliseHeader);
+    const index = aliases.map((a) => normalised.indexOf(a)).find((i) => i >= 0);
+    if (index === undefined)
+      missing.push(`${FIELD_HEADERS[field]} (looked for ${[...new Set(aliases)].join('、')})`);
+    else out[field] = index;
+  }
+  if (missing.length) {
+    throw new ListFileError(
+      file,
+      'missing-columns',
+      `missing column(s): ${missing.join('; ')}. The header row read was: ${header.join(' | ')}`,
+    );
+  }
+  return out as Record<Field, number>;
+}
+
+/** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
+function copyField(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+export function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Content-addressed store of every exchanged file: the digest is the name, so a file is kept once. */
+export function storeExchangeFile(dir: string, bytes: Buffer, sha256: string): string {
+  const path = join(dir, sha256.slice(0, 2), sha256);
+  if (!existsSync(path)) {
+    mkdirSync(join(dir, sha256.slice(0, 2)), { recursive: true });
+    writeFileSync(path, bytes);
+  }
+  return path;
+}
+
+export interface ImportDeps {
+  pool: pg.Pool;
+  policy: Policy;
+  exchangeDir: string;
+}
+
+export async function importDepartmentList(
+  deps: ImportDeps,
+  rawRequest: ListImportRequest,
+  bytes: Buffer,
+): Promise<ListImportResult> {
+  const request = ListImportRequest.parse(rawRequest);
+  const { policy } = deps;
+  if (request.jurisdiction !== policy.jurisdiction) {
+    throw new Error(`the policy is ${policy.jurisdiction}, the list is for ${request.jurisdiction}`);
+  }
+  if (!policy.departments.some((d) => d.id === request.department)) {
+    throw new Error(
+      `${request.department} certifies no category in ${policy.jurisdiction} ${policy.year} (departments: ${policy.departments.map((d) => d.id).join(', ')})`,
+    );
+  }
+  const sha256 = sha256Hex(bytes);
+  const detected = detectFile(bytes, request.fileName);
+
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN');
+    // One import per department list at a time: a resend racing its original waits, then sees it.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+      `${request.jurisdiction}/${request.department}/${request.kind}/${request.period}`,
+    ]);
+    const existing = await client.query<{ id: string }>(
+      `SELECT id FROM submissions WHERE jurisdiction = $1 AND department = $2 AND kind = $3 AND period = $4 AND sha256 = $5`,
+      [request.jurisdiction, request.department, request.kind, request.period, sha256],
+    );
+    if (existing.rows[0]) {
+      await client.query('ROLLBACK');
+      return {
+        ...(await submissionSummary(deps.pool, Number(existing.rows[0].id))),
+        alreadyImported: true,
+        supersededSubmissionId: null,
+      };
+    }
+    const submissionId = Number(
+      (
+        await client.query<{ id: string }>(
+          `SELECT nextval(pg_get_serial_sequence('submissions', 'id')) AS id`,
+        )
+      ).rows[0]!.id,
+    );
+    const superseded = await supersedeCurrent(client, request, submissionId);
+    await client.query(
+      `INSERT INTO submissions (id, jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by)
+       OVERRIDING SYSTEM VALUE VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        request.jurisdiction,
+        request.department,
+        request.kind,
+        request.period,
+        request.effectiveOn,
+        request.fileName,
+        sha256,
+        bytes.length,
+        detected.format,
+        detected.encoding,
+        request.receivedBy,
+        submissionId,
+      ],
+    );
+
+    await copyRows(client, submissionId, request, bytes, detected, policy);
+    await rejectInSql(client, submissionId, request);
+    const { opened, closed } = await mergeIdentities(client, submissionId, request);
+
+    const counts = await client.query<{ read: number; accepted: number; rejected: number }>(
+      `SELECT count(*)::int AS read, count(*) FILTER (WHERE accepted)::int AS accepted, count(*) FILTER (WHERE NOT accepted)::int AS rejected
+       FROM submission_rows WHERE submission_id = $1`,
+      [submissionId],
+    );
+    const c = counts.rows[0]!;
+    await client.query(
+      `UPDATE submissions SET rows_read = $2, rows_accepted = $3, rows_rejected = $4 WHERE id = $1`,
+      [submissionId, c.read, c.accepted, c.rejected],
+    );
+    const stored = storeExchangeFile(deps.exchangeDir, bytes, sha256);
+    await client.query(
+      `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
+       VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        request.jurisdiction,
+        request.department,
+        `${request.kind}-list`,
+        request.period,
+        request.fileName,
+        c.read,
+        bytes.length,
+        sha256,
+        stored,
+      ],
+    );
+    await client.query('COMMIT');
+    const summary = await submissionSummary(deps.pool, submissionId);
+    return {
+      ...summary,
+      alreadyImported: false,
+      supersededSubmissionId: superseded,
+      identitiesOpened: opened,
+      identitiesClosed: closed,
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** A corrected resend undoes what the earlier file of the same department and period did. */
+async function supersedeCurrent(
+  client: pg.PoolClient,
+  request: ListImportRequest,
+  replacementId: number,
+): Promise<number | null> {
+  const current = await client.query<{ id: string }>(
+    `SELECT id FROM submissions WHERE jurisdiction = $1 AND department = $2 AND kind = $3 AND period = $4 AND status = 'current'`,
+    [request.jurisdiction, request.department, request.kind, request.period],
+  );
+  if (!current.rows[0]) return null;
+  const oldId = Number(current.rows[0].id);
+  const later = await client.query(
+    `SELECT 1 FROM identities i JOIN submissions s ON s.id IN (i.opened_by_submission, i.closed_by_submission)
+     WHERE i.jurisdiction = $1 AND i.department = $2 AND s.id > $3 AND s.status = 'current' LIMIT 1`,
+    [request.jurisdiction, request.department, oldId],
+  );
+  if (later.rowCount) {
+    throw new Error(
+      `cannot supersede ${request.kind} ${request.period} of ${request.department}: later lists of this department have been applied since; send the correction as a delta`,
+    );
+  }
+  await client.query(`DELETE FROM identities WHERE opened_by_submission = $1`, [oldId]);
+  await client.query(
+    `UPDATE identities SET valid_to = NULL, closed_by_submission = NULL WHERE closed_by_submission = $1`,
+    [oldId],
+  );
+  // the old file's own row verdicts stay, for the record
+  await client.query(`UPDATE submissions SET status = 'superseded', superseded_by = $2 WHERE id = $1`, [
+    oldId,
+    replacementId,
+  ]);
+  return oldId;
+}
+
+async function copyRows(
+  client: pg.PoolClient,
+  submissionId: number,
+  request: ListImportRequest,
+  bytes: Buffer,
+  detected: DetectedFile,
+  policy: Policy,
+) {
+  const categories = new Map<string, { id: string; department: string }>();
+  for (const c of policy.categories) {
+    categories.set(c.id, c);
+    categories.set(c.name, c);
+  }
+  const addWords = new Set(ALIASES.actions.add);
+  const removeWords = new Set(ALIASES.actions.remove);
+  const file = request.fileName;
+
+  async function* lines(): AsyncGenerator<string> {
+    let columns: Record<Field, number> | undefined;
+    let buffered: string[] = [];
+    for await (const row of readRows(bytes, file, detected)) {
+      if (!columns) {
+        if (row.cells.every((c) => c.trim() === '')) continue;
+        columns = columnMap(row.cells, request.department, request.kind, file);
+        continue;
+      }
+      if (row.cells.every((c) => c.trim() === '')) continue; // blank lines are not rows
+      const get = (f: Field) => (row.cells[columns![f]] ?? '').trim();
+      const idRaw = get('idNumber');
+      const name = get('name');
+      const categoryRaw = get('category');
+      let action: 'listed' | 'add' | 'remove' = 'listed';
+      let verdict: { code: RejectionCode; field: string; reason: string } | undefined;
+      let idNumber: string | null = idRaw || null;
+
+      if (!idRaw)
+        verdict = {
+          code: 'missing-field',
+          field: FIELD_HEADERS.idNumber,
+          reason: '身份证号码为空 (the ID number is missing)',
+        };
+      else if (row.numeric[columns.idNumber] && idRaw.length >= 16) {
+        verdict = {
+          code: 'id-stored-as-number',
+          field: FIELD_HEADERS.idNumber,
+          reason:
+            '身份证号码被存为数字，末几位已丢失；请将该列设为文本后重新填写 (the ID was stored as a number and lost its last digits)',
+        };
+      } else {
+        const check = checkIdNumber(idRaw, request.effectiveOn);
+        if (!check.ok) verdict = { code: 'invalid-id', field: FIELD_HEADERS.idNumber, reason: check.message };
+        else idNumber = check.idNumber;
+      }
+      if (!verdict && !name)
+        verdict = {
+          code: 'missing-field',
+          field: FIELD_HEADERS.name,
+          reason: '姓名为空 (the name is missing)',
+        };
+      let categoryId: string | null = categoryRaw || null;
+      if (!verdict) {
+        const category = categories.get(categoryRaw);
+        if (!categoryRaw)
+          verdict = {
+            code: 'missing-field',
+            field: FIELD_HEADERS.category,
+            reason: '特殊群体类别为空 (the category is missing)',
+          };
+        else if (!category)
+          verdict = {
+            code: 'unknown-category',
+            field: FIELD_HEADERS.category,
+            reason: `“${categoryRaw}”不是${policy.name}${policy.year}年度方案中的类别 (not a category of the plan)`,
+          };
+        else if (category.department !== request.department) {
+          verdict = {
+            code: 'category-not-certified-by-department',
+            field: FIELD_HEADERS.category,
+            reason: `类别${category.id}由${category.department}核定，不由${request.department}报送 (certified by another department)`,
+          };
+        } else categoryId = category.id;
+      }
+      if (!verdict && request.kind === 'delta') {
+        const a = get('action');
+        if (addWords.has(a)) action = 'add';
+        else if (removeWords.has(a)) action = 'remove';
+        else
+          verdict = {
+            code: 'invalid-action',
+            field: FIELD_HEADERS.action,
+            reason: `变动类型“${a}”应为“新增”或“减员” (must be an addition or a removal)`,
+          };
+      } else if (request.kind === 'delta') {
+        const a = get('action');
+        action = removeWords.has(a) ? 'remove' : 'add';
+      }
+      buffered.push(
+        [
+          String(submissionId),
+          String(row.rowNo),
+          copyField(idNumber),
+          copyField(name || null),
+          copyField(categoryId),
+          action,
+          verdict ? 'f' : 't',
+          copyField(verdict?.code),
+          copyField(verdict?.field),
+          copyField(verdict?.reason),
+        ].join('\t') + '\n',
+      );
+      if (buffered.length >= 2000) {
+        yield buffered.join('');
+        buffered = [];
+      }
+    }
+    if (!columns) throw new ListFileError(file, 'no-header', 'no header row: the file holds no rows at all');
+    if (buffered.length) yield buffered.join('');
+  }
+
+  const copy = client.query(
+    copyFrom(
+      `COPY submission_rows (submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason) FROM STDIN`,
+    ),
+  );
+  await pipeline(Readable.from(lines()), copy);
+}
+
+/** Rejections that need the whole file or the registry: duplicates, unknown and deceased residents. */
+async function rejectInSql(client: pg.PoolClient, submissionId: number, request: ListImportRequest) {
+  await client.query(
+    `UPDATE submission_rows r SET accepted = false, reason_code = 'duplicate-in-file', field = '身份证号码',
+            reason = '与第' || d.first_row || '行重复 (the same person and category as row ' || d.first_row || ')'
+     FROM (SELECT row_no, min(row_no) OVER (PARTITION BY id_number, category) AS first_row
+           FROM submission_rows WHERE submission_id = $1 AND accepted) d
+     WHERE r.submission_id = $1 AND r.row_no = d.row_no AND d.row_no <> d.first_row`,
+    [submissionId],
+  );
+  await client.query(
+    `UPDATE submission_rows r SET accepted = false, reason_code = 'not-registered-resident', field = '身份证号码',
+            reason = '户籍登记中无此人 (no registered resident of this jurisdiction has this ID number)'
+     WHERE r.submission_id = $1 AND r.accepted
+       AND NOT EXISTS (SELECT 1 FROM residents p WHERE p.jurisdiction = $2 AND p.id_number = r.id_number)`,
+    [submissionId, request.jurisdiction],
+  );
+  await client.query(
+    `UPDATE submission_rows r SET accepted = false, reason_code = 'resident-deceased', field = '身份证号码',
+            reason = '此人已于' || p.deceased_on || '死亡 (the resident is recorded as deceased)'
+     FROM residents p
+     WHERE r.submission_id = $1 AND r.accepted AND r.action <> 'remove'
+       AND p.jurisdiction = $2 AND p.id_number = r.id_number AND p.deceased_on IS NOT NULL AND p.deceased_on <= $3::date`,
+    [submissionId, request.jurisdiction, request.effectiveOn],
+  );
+  if (request.kind === 'delta') {
+    await client.query(
+      `UPDATE submission_rows r SET accepted = false, reason_code = 'remove-without-identity', field = '变动类型',
+              reason = '减员，但此人当前没有该类别的身份标识 (a removal of someone not listed in this category)'
+       FROM residents p
+       WHERE r.submission_id = $1 AND r.accepted AND r.action = 'remove'
+         AND p.jurisdiction = $2 AND p.id_number = r.id_number
+         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = p.id AND i.category = r.category AND i.valid_to IS NULL)`,
+      [submissionId, request.jurisdiction],
+    );
+  }
+}
+
+/**
+ * A roster is the department's whole list: identities it no longer lists end with the month (the
+ * subsidised standard stops from the next month, 000 五(一)), new ones open on the effective day.
+ * A delta adds and removes.
+ */
+async function mergeIdentities(
+  client: pg.PoolClient,
+  submissionId: number,
+  request: ListImportRequest,
+): Promise<{ opened: number; closed: number }> {
+  const monthEnd = `(date_trunc('month', $3::date) + interval '1 month - 1 day')::date`;
+  let closed = 0;
+  if (request.kind === 'roster') {
+    const r = await client.query(
+      `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+       WHERE i.jurisdiction = $2 AND i.department = $4 AND i.valid_to IS NULL
+         AND NOT EXISTS (SELECT 1 FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
+                         WHERE r.submission_id = $1 AND r.accepted AND p.id = i.resident_id AND r.category = i.category)`,
+      [submissionId, request.jurisdiction, request.effectiveOn, request.department],
+    );
+    closed = r.rowCount ?? 0;
+  } else {
+    const r = await client.query(
+      `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+       FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
+       WHERE r.submission_id = $1 AND r.accepted AND r.action = 'remove'
+         AND i.resident_id = p.id AND i.category = r.category AND i.valid_to IS NULL`,
+      [submissionId, request.jurisdiction, request.effectiveOn],
+    );
+    closed = r.rowCount ?? 0;
+  }
+  const opened = await client.query(
+    `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission)
+     SELECT $2, p.id, r.category, $4, $3::date, $1
+     FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
+     WHERE r.submission_id = $1 AND r.accepted AND r.action IN ('listed', 'add')
+       AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = p.id AND i.category = r.category AND i.valid_to IS NULL)`,
+    [submissionId, request.jurisdiction, request.effectiveOn, request.department],
+  );
+  return { opened: opened.rowCount ?? 0, closed };
+}
+
+async function submissionSummary(
+  pool: pg.Pool,
+  submissionId: number,
+): Promise<Omit<ListImportResult, 'alreadyImported' | 'supersededSubmissionId'>> {
+  const s = await pool.query<{
+    format: 'xlsx' | 'csv';
+    encoding: string;
+    sha256: string;
+    rows_read: number;
+    rows_accepted: number;
+    rows_rejected: number;
+  }>(
+    `SELECT format, encoding, sha256, rows_read, rows_accepted, rows_rejected FROM submissions WHERE id = $1`,
+    [submissionId],
+  );
+  const reasons = await pool.query<{ reason_code: string; n: number }>(
+    `SELECT reason_code, count(*)::int AS n FROM submission_rows WHERE submission_id = $1 AND NOT accepted GROUP BY reason_code ORDER BY reason_code`,
+    [submissionId],
+  );
+  const opened = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM identities WHERE opened_by_submission = $1`,
+    [submissionId],
+  );
+  const closed = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM identities WHERE closed_by_submission = $1`,
+    [submissionId],
+  );
+  const row = s.rows[0]!;
+  return {
+    submissionId,
+    format: row.format,
+    encoding: row.encoding,
+    sha256: row.sha256,
+    rowsRead: row.rows_read,
+    rowsAccepted: row.rows_accepted,
+    rowsRejected: row.rows_rejected,
+    rejectedByReason: Object.fromEntries(reasons.rows.map((r) => [r.reason_code, r.n])),
+    identitiesOpened: opened.rows[0]!.n,
+    identitiesClosed: closed.rows[0]!.n,
+  };
+}

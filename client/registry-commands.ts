@@ -1,0 +1,150 @@
+/**
+ * `lists import | status | rejections` and `population generate`: the registry's inbound lists and the
+ * synthetic population, from the command line.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { migrate } from '../activities/db/migrate';
+import { importDepartmentList, type ListImportResult } from '../activities/registry/import-list';
+import { rejectionReport } from '../activities/registry/rejection-report';
+import { resolveDatabaseUrl } from '../infra/postgres';
+import { cacheRoot, stderrLogger } from '../infra/support';
+import { seedPolicy } from '../seeds';
+import { generatePopulation, type PopulationManifest } from '../simulation/population';
+import { loadConfig } from '../worker/config';
+
+export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string }> {
+  const config = loadConfig();
+  const url = await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger);
+  await migrate(url, stderrLogger);
+  return {
+    pool: new pg.Pool({ connectionString: url, max: 4 }),
+    exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange'),
+  };
+}
+
+export function formatImport(r: ListImportResult): string {
+  const reasons = Object.entries(r.rejectedByReason)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  return (
+    [
+      `submission ${r.submissionId}${r.alreadyImported ? ' (this exact file was imported before: nothing changed)' : ''}${r.supersededSubmissionId ? `, superseding ${r.supersededSubmissionId}` : ''}`,
+      `${r.format} ${r.encoding}, sha256 ${r.sha256}`,
+      `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''}`,
+      `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
+    ].join('\n') + '\n'
+  );
+}
+
+export async function importCommand(
+  file: string,
+  o: {
+    jurisdiction: string;
+    year: number;
+    department: string;
+    kind: 'roster' | 'delta';
+    period: string;
+    effectiveOn?: string;
+    rejections?: string;
+  },
+): Promise<ListImportResult> {
+  const { pool, exchangeDir } = await openLedger();
+  try {
+    const policy = seedPolicy(o.jurisdiction, o.year);
+    const result = await importDepartmentList(
+      { pool, policy, exchangeDir },
+      {
+        jurisdiction: o.jurisdiction,
+        department: o.department,
+        kind: o.kind,
+        period: o.period,
+        effectiveOn:
+          o.effectiveOn ??
+          (o.kind === 'roster' ? o.period : new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)),
+        fileName: basename(file),
+        receivedBy: loadConfig().MEDINS_OPERATOR ?? userInfo().username,
+      },
+      readFileSync(file),
+    );
+    if (o.rejections && result.rowsRejected > 0) {
+      const report = await rejectionReport(pool, result.submissionId);
+      writeFileSync(o.rejections, report.bytes);
+    }
+    return result;
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function statusCommand(jurisdiction?: string): Promise<string> {
+  const { pool } = await openLedger();
+  try {
+    const r = await pool.query<{
+      id: string;
+      jurisdiction: string;
+      department: string;
+      kind: string;
+      period: string;
+      file_name: string;
+      rows_read: number;
+      rows_accepted: number;
+      rows_rejected: number;
+      status: string;
+      received_at: Date;
+    }>(
+      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, status, received_at
+       FROM submissions WHERE $1::text IS NULL OR jurisdiction = $1 ORDER BY id`,
+      [jurisdiction ?? null],
+    );
+    if (!r.rows.length) return 'no lists received yet\n';
+    return (
+      r.rows
+        .map(
+          (s) =>
+            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected}\t${s.file_name}\t${s.received_at.toISOString()}`,
+        )
+        .join('\n') + '\n'
+    );
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function rejectionsCommand(submissionId: number, out: string): Promise<number> {
+  const { pool } = await openLedger();
+  try {
+    const report = await rejectionReport(pool, submissionId);
+    writeFileSync(out, report.bytes);
+    return report.rows;
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function populationCommand(o: {
+  jurisdiction: string;
+  year: number;
+  scale: number;
+  seed: number;
+  defects: number;
+  deltas: number;
+  out?: string;
+}): Promise<PopulationManifest> {
+  const { pool } = await openLedger();
+  try {
+    const policy = seedPolicy(o.jurisdiction, o.year);
+    return await generatePopulation(pool, policy, {
+      scale: o.scale,
+      seed: o.seed,
+      defectRate: o.defects,
+      deltaMonths: o.deltas,
+      outDir:
+        o.out ?? join(cacheRoot(), 'population', `${o.jurisdiction}-${o.year}-x${o.scale}-seed${o.seed}`),
+    });
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,394 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import iconv from 'iconv-lite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importDepartmentList, type ListImportRequest } from '../../activities/registry/import-list';
+import { rejectionReport } from '../../activities/registry/rejection-report';
+import { makeIdNumber } from '../../domain/id-number';
+import { seedPolicy } from '../../seeds';
+import { generatePopulation, type PopulationManifest } from '../../simulation/population';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const policy = seedPolicy('kaiping', 2024);
+const HEADER = ['序号', '姓名', '性别', '身份证号码', '户籍地址', '联系电话', '特殊群体类别'];
+
+function csv(rows: (string | number)[][], header = HEADER): string {
+  return [header, ...rows].map((r) => r.join(',')).join('\r\n') + '\r\n';
+}
+
+async function xlsx(rows: (string | number)[][], header = HEADER): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook();
+  const sheet = wb.addWorksheet('名单');
+  sheet.addRow(header);
+  for (const r of rows) sheet.addRow(r);
+  return Buffer.from(await wb.xlsx.writeBuffer());
+}
+
+describe('the registry: department lists in real file formats', () => {
+  let db: TestDatabase;
+  let manifest: PopulationManifest;
+  let exchangeDir: string;
+  let people: { id_number: string; name: string }[];
+  let deceased: { id_number: string; name: string };
+
+  const request = (over: Partial<ListImportRequest> = {}): ListImportRequest => ({
+    jurisdiction: 'kaiping',
+    department: 'civil-affairs',
+    kind: 'roster',
+    period: '2023-08-31',
+    effectiveOn: '2023-08-31',
+    fileName: 'list.csv',
+    receivedBy: 'test-operator',
+    ...over,
+  });
+  const importList = (bytes: Buffer, over: Partial<ListImportRequest> = {}) =>
+    importDepartmentList({ pool: db.pool, policy, exchangeDir }, request(over), bytes);
+  const verdicts = async (submissionId: number) =>
+    (
+      await db.pool.query<{
+        row_no: number;
+        accepted: boolean;
+        reason_code: string | null;
+        name: string | null;
+      }>(
+        'SELECT row_no, accepted, reason_code, name FROM submission_rows WHERE submission_id = $1 ORDER BY row_no',
+        [submissionId],
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    exchangeDir = mkdtempSync(join(tmpdir(), 'medins-exchange-'));
+    manifest = await generatePopulation(db.pool, policy, {
+      scale: 0.01,
+      seed: 11,
+      defectRate: 0.05,
+      deltaMonths: 2,
+      outDir: mkdtempSync(join(tmpdir(), 'medins-pop-')),
+    });
+    people = (
+      await db.pool.query<{ id_number: string; name: string }>(
+        `SELECT id_number, name FROM residents WHERE NOT employee_insured AND deceased_on IS NULL AND residency = 'hukou'
+         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = residents.id) ORDER BY id LIMIT 20`,
+      )
+    ).rows;
+    deceased = (
+      await db.pool.query<{ id_number: string; name: string }>(
+        `SELECT id_number, name FROM residents WHERE deceased_on IS NOT NULL LIMIT 1`,
+      )
+    ).rows[0]!;
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('the synthetic population at 1% of Kaiping keeps each town in proportion to 附件3', async () => {
+    const r = await db.pool.query<{ name: string; registered: number; employee: number }>(
+      `SELECT t.name, count(*) FILTER (WHERE p.residency = 'hukou')::int AS registered,
+              count(*) FILTER (WHERE p.employee_insured)::int AS employee
+       FROM towns t LEFT JOIN residents p ON p.town_id = t.id GROUP BY t.id, t.name ORDER BY t.id`,
+    );
+    expect(r.rows[0]).toEqual({ name: '三埠办事处', registered: 1144, employee: 218 });
+    expect(r.rows.at(-1)).toEqual({ name: '翠山湖', registered: 0, employee: 0 });
+    expect(manifest.towns.map((t) => t.registered)).toEqual(r.rows.map((row) => row.registered));
+  });
+
+  it('every row of a roster seeded with defects ends accepted or rejected, the counts add up, and each defect gets its reason', async () => {
+    const roster = manifest.files.find((f) => f.department === 'civil-affairs' && f.kind === 'roster')!;
+    const result = await importList(readFileSync(roster.path), { fileName: 'civil-affairs-roster.xlsx' });
+    const dataRows = roster.rows;
+    expect(result.rowsRead).toBe(dataRows);
+    expect(result.rowsAccepted + result.rowsRejected).toBe(result.rowsRead);
+    const d = roster.defects;
+    expect(result.rejectedByReason['invalid-id'] ?? 0).toBe(d['bad-check-digit'] ?? 0);
+    expect(result.rejectedByReason['missing-field'] ?? 0).toBe(d['missing-name'] ?? 0);
+    expect(result.rejectedByReason['unknown-category'] ?? 0).toBe(d['unknown-category'] ?? 0);
+    expect(result.rejectedByReason['category-not-certified-by-department'] ?? 0).toBe(
+      d['other-department-category'] ?? 0,
+    );
+    expect(result.rejectedByReason['id-stored-as-number'] ?? 0).toBe(d['id-as-number'] ?? 0);
+    expect(result.rejectedByReason['duplicate-in-file'] ?? 0).toBe(d['duplicate-row'] ?? 0);
+    expect(result.rejectedByReason['not-registered-resident'] ?? 0).toBe(d['not-a-resident'] ?? 0);
+    expect(result.identitiesOpened).toBe(result.rowsAccepted);
+  });
+
+  it('each rejection reason is given to the row at fault: a hand-made list with one defect per row', async () => {
+    const [a, b, c, e, f] = people;
+    const rows = [
+      [1, a!.name, '男', a!.id_number, '开平市', '13800000001', '1'], // accepted
+      [2, '', '男', b!.id_number, '开平市', '13800000002', '1'], // missing name
+      [3, c!.name, '女', '', '开平市', '13800000003', '1'], // missing ID
+      [
+        4,
+        c!.name,
+        '女',
+        `${c!.id_number.slice(0, 17)}${c!.id_number[17] === '1' ? '2' : '1'}`,
+        '开平市',
+        '',
+        '1',
+      ], // check digit
+      [5, e!.name, '女', e!.id_number, '开平市', '', '99'], // unknown category
+      [6, e!.name, '女', e!.id_number, '开平市', '', '7'], // certified by the disabled persons' federation
+      [7, a!.name, '男', a!.id_number, '开平市', '', '1'], // duplicate of row 1
+      [8, '外地人', '男', makeIdNumber('110105', '1980-02-02', 5), '北京', '', '1'], // not a resident
+      [9, deceased.name, '男', deceased.id_number, '开平市', '', '2'], // deceased
+      [10, f!.name, '女', f!.id_number.toLowerCase(), '开平市', '', '最低生活保障对象'], // a category by its name, lower-case x: accepted
+    ];
+    const result = await importList(Buffer.from(csv(rows), 'utf8'), {
+      period: '2023-08-30',
+      effectiveOn: '2023-08-31',
+    });
+    expect((await verdicts(result.submissionId)).map((v) => [v.row_no, v.reason_code])).toEqual([
+      [2, null],
+      [3, 'missing-field'],
+      [4, 'missing-field'],
+      [5, 'invalid-id'],
+      [6, 'unknown-category'],
+      [7, 'category-not-certified-by-department'],
+      [8, 'duplicate-in-file'],
+      [9, 'not-registered-resident'],
+      [10, 'resident-deceased'],
+      [11, null],
+    ]);
+    expect([result.rowsRead, result.rowsAccepted, result.rowsRejected]).toEqual([10, 2, 8]);
+  });
+
+  it('an 18-digit ID that Excel stored as a number has lost digits and is rejected as such', async () => {
+    const p = people[11]!;
+    const bytes = await xlsx([[1, p.name, '男', Number(p.id_number.slice(0, 17)), '开平市', '', '1']]);
+    const result = await importList(bytes, { period: '2023-08-29', fileName: 'numbers.xlsx' });
+    expect((await verdicts(result.submissionId))[0]!.reason_code).toBe('id-stored-as-number');
+  });
+
+  it('GBK, UTF-8 with and without BOM, and .xlsx files read the same Chinese names', async () => {
+    const p = people[12]!;
+    const rows = [[1, p.name, '女', p.id_number, '广东省开平市赤坎镇', '13800000000', '3']];
+    const variants: [string, Buffer][] = [
+      ['gbk.csv', iconv.encode(csv(rows), 'gbk')],
+      ['utf8.csv', Buffer.from(csv(rows), 'utf8')],
+      ['bom.csv', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(csv(rows), 'utf8')])],
+      ['list.xlsx', await xlsx(rows)],
+    ];
+    const seen: [string, string, string | null][] = [];
+    let day = 1;
+    for (const [name, bytes] of variants) {
+      const result = await importList(bytes, {
+        fileName: name,
+        period: `2023-07-0${day}`,
+        department: 'civil-affairs',
+      });
+      day += 1;
+      seen.push([result.encoding, (await verdicts(result.submissionId))[0]!.name!, null]);
+    }
+    expect(seen).toEqual([
+      ['gb18030', p.name, null],
+      ['utf-8', p.name, null],
+      ['utf-8-bom', p.name, null],
+      ['xlsx', p.name, null],
+    ]);
+  });
+
+  it('the same file twice changes nothing the second time', async () => {
+    const p = people[13]!;
+    const bytes = Buffer.from(csv([[1, p.name, '男', p.id_number, '', '', '5']]), 'utf8');
+    const counts = async () =>
+      (
+        await db.pool.query<{ s: number; i: number; e: number }>(
+          'SELECT (SELECT count(*) FROM submissions)::int AS s, (SELECT count(*) FROM identities)::int AS i, (SELECT count(*) FROM exchange_log)::int AS e',
+        )
+      ).rows[0];
+    const first = await importList(bytes, { department: 'rural-revitalization', period: '2023-08-31' });
+    const before = await counts();
+    const second = await importList(bytes, { department: 'rural-revitalization', period: '2023-08-31' });
+    expect(second.alreadyImported).toBe(true);
+    expect(second.submissionId).toBe(first.submissionId);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a corrected resend supersedes the earlier file for the same department and period', async () => {
+    const [p1, p2, p3] = [people[14]!, people[15]!, people[16]!];
+    const v1 = await importList(
+      Buffer.from(
+        csv([
+          [1, p1.name, '男', p1.id_number, '', '', '10'],
+          [2, p2.name, '男', p2.id_number, '', '', '10'],
+        ]),
+        'utf8',
+      ),
+      { department: 'veterans-affairs' },
+    );
+    const v2 = await importList(
+      Buffer.from(
+        csv([
+          [1, p1.name, '男', p1.id_number, '', '', '10'],
+          [2, p3.name, '男', p3.id_number, '', '', '10'],
+        ]),
+        'utf8',
+      ),
+      { department: 'veterans-affairs' },
+    );
+    expect(v2.supersededSubmissionId).toBe(v1.submissionId);
+    const open = await db.pool.query<{ id_number: string }>(
+      `SELECT p.id_number FROM identities i JOIN residents p ON p.id = i.resident_id WHERE i.department = 'veterans-affairs' AND i.valid_to IS NULL ORDER BY 1`,
+    );
+    expect(
+      open.rows
+        .map((r) => r.id_number)
+        .filter((id) => [p1, p2, p3].some((p) => p.id_number === id))
+        .sort(),
+    ).toEqual([p1.id_number, p3.id_number].sort());
+    const statuses = await db.pool.query<{ id: string; status: string }>(
+      `SELECT id, status FROM submissions WHERE id IN ($1, $2) ORDER BY id`,
+      [v1.submissionId, v2.submissionId],
+    );
+    expect(statuses.rows.map((r) => r.status)).toEqual(['superseded', 'current']);
+  });
+
+  it('a monthly delta adds from the registration day and removes from the next month (000 五(一))', async () => {
+    const [p1, p2] = [people[17]!, people[18]!];
+    await importList(Buffer.from(csv([[1, p1.name, '男', p1.id_number, '', '', '7']]), 'utf8'), {
+      department: 'disabled-persons-federation',
+      period: '2023-08-28',
+    });
+    const header = [...HEADER, '变动类型'];
+    const delta = csv(
+      [
+        [1, p1.name, '男', p1.id_number, '', '', '7', '减员'],
+        [2, p2.name, '女', p2.id_number, '', '', '8', '新增'],
+        [3, p2.name, '女', p2.id_number, '', '', '8', '调整'],
+      ],
+      header,
+    );
+    const result = await importList(Buffer.from(delta, 'utf8'), {
+      department: 'disabled-persons-federation',
+      kind: 'delta',
+      period: '2023-09',
+      effectiveOn: '2023-10-09',
+    });
+    expect(result.rejectedByReason).toEqual({ 'invalid-action': 1 });
+    const rows = await db.pool.query<{ id_number: string; valid_from: string; valid_to: string | null }>(
+      `SELECT p.id_number, i.valid_from::text, i.valid_to::text FROM identities i JOIN residents p ON p.id = i.resident_id WHERE p.id_number IN ($1, $2) ORDER BY i.id`,
+      [p1.id_number, p2.id_number],
+    );
+    expect(rows.rows).toEqual([
+      { id_number: p1.id_number, valid_from: '2023-08-31', valid_to: '2023-10-31' },
+      { id_number: p2.id_number, valid_from: '2023-10-09', valid_to: null },
+    ]);
+  });
+
+  it('the rejection report is in the format the department sent, GBK stays GBK, with the field and reason', async () => {
+    const p = people[19]!;
+    const rows = [
+      [1, p.name, '男', p.id_number, '', '', '4'],
+      [2, '', '男', p.id_number, '', '', '4'],
+      [3, '张三', '男', '12345', '', '', '4'],
+    ];
+    const result = await importList(iconv.encode(csv(rows), 'gbk'), {
+      department: 'rural-revitalization',
+      period: '2023-08-27',
+      fileName: '乡村振兴名单.csv',
+    });
+    const report = await rejectionReport(db.pool, result.submissionId);
+    expect(report.format).toBe('csv');
+    expect(report.fileName).toBe('乡村振兴名单-退回.csv');
+    const text = iconv.decode(report.bytes, 'gb18030').trim().split('\r\n');
+    expect(text[0]).toBe([...HEADER, '错误字段', '错误原因'].join(','));
+    expect(text).toHaveLength(3);
+    expect(text[1]).toContain('姓名,姓名为空');
+    expect(text[2]).toContain('身份证号码,身份证号码应为18位');
+  });
+
+  it('a file that is no spreadsheet, or lacks the ID column, is refused with a message naming the file', async () => {
+    await expect(
+      importList(Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0, 0, 0, 0]), {
+        fileName: 'old.xls',
+        period: '2023-08-26',
+      }),
+    ).rejects.toThrow(/old\.xls: not a spreadsheet/);
+    await expect(
+      importList(Buffer.from('姓名,类别\r\n张三,1\r\n', 'utf8'), {
+        fileName: 'nocol.csv',
+        period: '2023-08-25',
+      }),
+    ).rejects.toThrow(/nocol\.csv: missing column\(s\): 身份证号码/);
+  });
+});
+
+describe('registry invariants held by PostgreSQL itself', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await db.pool.query(`INSERT INTO jurisdictions VALUES ('kaiping', '开平市', '广东省')`);
+    await db.pool.query(`INSERT INTO towns (jurisdiction, name) VALUES ('kaiping', '赤坎镇')`);
+    await db.pool.query(
+      `INSERT INTO residents (jurisdiction, id_number, name, sex, birth_date, town_id) VALUES ('kaiping', $1, '关伟', 'M', '1960-01-01', 1)`,
+      [makeIdNumber('440783', '1960-01-01', 1)],
+    );
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  const enroll = () =>
+    db.pool.query(
+      `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source) VALUES ('kaiping', 2024, 1, 40600, 40600, 0, 'personal') RETURNING id`,
+    );
+
+  it('one enrollment per person per year', async () => {
+    await enroll();
+    await expect(enroll()).rejects.toThrow(/duplicate key/);
+  });
+
+  it('the status machine refuses a paid enrollment going back to levied', async () => {
+    await db.pool.query(`UPDATE enrollments SET status = 'levied' WHERE resident_id = 1`);
+    await db.pool.query(`UPDATE enrollments SET status = 'paid' WHERE resident_id = 1`);
+    await expect(
+      db.pool.query(`UPDATE enrollments SET status = 'levied' WHERE resident_id = 1`),
+    ).rejects.toThrow(/cannot go from paid to levied/);
+  });
+
+  it('one result per levy line, and never two successful deductions of one enrollment', async () => {
+    await db.pool.query(
+      `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ('kaiping', 2024, 1, 'first'), ('kaiping', 2024, 2, 're-deduction')`,
+    );
+    await db.pool.query(`INSERT INTO levy_lines VALUES (1, 1, 40600), (2, 1, 40600)`);
+    await db.pool.query(
+      `INSERT INTO deduction_results (batch_id, enrollment_id, outcome) VALUES (1, 1, 'success')`,
+    );
+    await expect(
+      db.pool.query(
+        `INSERT INTO deduction_results (batch_id, enrollment_id, outcome) VALUES (1, 1, 'success')`,
+      ),
+    ).rejects.toThrow(/duplicate key/);
+    await expect(
+      db.pool.query(
+        `INSERT INTO deduction_results (batch_id, enrollment_id, outcome) VALUES (2, 1, 'success')`,
+      ),
+    ).rejects.toThrow(/deduction_results_one_success/);
+  });
+
+  it('a submission whose accepted and rejected rows do not add up to the rows read cannot be stored', async () => {
+    await expect(
+      db.pool.query(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, rows_read, rows_accepted, rows_rejected, received_by)
+         VALUES ('kaiping', 'civil-affairs', 'roster', '2023-08-31', '2023-08-31', 'a.csv', repeat('a', 64), 1, 'csv', 'utf-8', 10, 7, 2, 'op')`,
+      ),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it('the exchange log chains each entry to the previous one and refuses to be edited', async () => {
+    const add = (name: string) =>
+      db.pool.query<{ prev_digest: string; entry_digest: string }>(
+        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256)
+         VALUES ('kaiping', 'in', 'civil-affairs', 'roster-list', '2023-08-31', $1, 1, 1, repeat('b', 64)) RETURNING prev_digest, entry_digest`,
+        [name],
+      );
+    const first = (await add('a.csv')).rows[0]!;
+    const second = (await add('b.csv')).rows[0]!;
+    expect(first.prev_digest).toBe('0'.repeat(64));
+    expect(second.prev_digest).toBe(first.entry_digest);
+    await expect(db.pool.query(`UPDATE exchange_log SET row_count = 2`)).rejects.toThrow(/append-only/);
+    await expect(db.pool.query(`DELETE FROM exchange_log`)).rejects.toThrow(/append-only/);
+  });
+});
