@@ -7,6 +7,7 @@ import { resolveDatabaseUrl } from '../infra/postgres';
 import { stderrLogger } from '../infra/support';
 import { loadConfig } from '../worker/config';
 import {
+  exportCommand,
   formatImport,
   importCommand,
   populationCommand,
@@ -159,6 +160,38 @@ lists
       `${await rejectionsCommand(o.submission, o.out)} rejected rows written to ${o.out}\n`,
     );
   });
+
+program
+  .command('export')
+  .description(
+    'files for the departments: levy (应征数据, tax), mobilisation (附件2, towns), household (附件1)',
+  )
+  .argument('<what>', 'levy, mobilisation or household')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .requiredOption('--out <file>', 'the .xlsx to write')
+  .option('--batch <id>', 'levy batch (levy)', (v) => Number(v))
+  .option('--town <name>', 'one town only (mobilisation)')
+  .option('--household <id>', 'household id (household)', (v) => Number(v))
+  .option('--reader <role>', 'who reads it: tax, town, household or auditor (decides what is masked)')
+  .action(
+    async (
+      what: string,
+      o: {
+        jurisdiction: string;
+        year: number;
+        out: string;
+        batch?: number;
+        town?: string;
+        household?: number;
+        reader?: 'tax' | 'town' | 'household' | 'auditor';
+      },
+    ) => {
+      if (what !== 'levy' && what !== 'mobilisation' && what !== 'household')
+        throw new Error('export levy, mobilisation or household');
+      process.stdout.write(`${await exportCommand(what, o)} rows written to ${o.out}\n`);
+    },
+  );
 
 program
   .command('population')

@@ -8,6 +8,12 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { migrate } from '../activities/db/migrate';
 import { importDepartmentList, type ListImportResult } from '../activities/registry/import-list';
+import {
+  exportHouseholdForm,
+  exportLevyData,
+  exportMobilisationList,
+  type Reader,
+} from '../activities/registry/exports';
 import { rejectionReport } from '../activities/registry/rejection-report';
 import { resolveDatabaseUrl } from '../infra/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
@@ -144,6 +150,44 @@ export async function populationCommand(o: {
       outDir:
         o.out ?? join(cacheRoot(), 'population', `${o.jurisdiction}-${o.year}-x${o.scale}-seed${o.seed}`),
     });
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function exportCommand(
+  what: 'levy' | 'mobilisation' | 'household',
+  o: {
+    jurisdiction: string;
+    year: number;
+    out: string;
+    batch?: number;
+    town?: string;
+    household?: number;
+    reader?: Reader;
+  },
+): Promise<number> {
+  const { pool } = await openLedger();
+  try {
+    const policy = seedPolicy(o.jurisdiction, o.year);
+    if (what === 'levy') {
+      if (!o.batch) throw new Error('--batch is required');
+      const r = await exportLevyData(pool, o.batch, o.reader ?? 'tax');
+      writeFileSync(o.out, r.bytes);
+      return r.rows;
+    }
+    if (what === 'mobilisation') {
+      const r = await exportMobilisationList(pool, policy, {
+        ...(o.town ? { townName: o.town } : {}),
+        reader: o.reader ?? 'town',
+      });
+      writeFileSync(o.out, r.bytes);
+      return r.rows;
+    }
+    if (!o.household) throw new Error('--household is required');
+    const r = await exportHouseholdForm(pool, policy, o.household, o.reader ?? 'household');
+    writeFileSync(o.out, r.bytes);
+    return r.members;
   } finally {
     await pool.end();
   }

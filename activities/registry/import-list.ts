@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { checkIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
-import { detectFile, ListFileError, normaliseHeader, readRows, type DetectedFile } from './list-files';
+import { detectFile, ListFileError, normaliseHeader, readRowBatches, type DetectedFile } from './list-files';
 
 export const ListImportRequest = z.object({
   jurisdiction: z.string().min(1),
@@ -131,6 +131,8 @@ export interface ImportDeps {
   pool: pg.Pool;
   policy: Policy;
   exchangeDir: string;
+  /** Told how long each step took (the benchmark prints them). */
+  onStep?: (step: string, ms: number) => void;
 }
 
 export async function importDepartmentList(
@@ -197,9 +199,17 @@ export async function importDepartmentList(
       ],
     );
 
+    let mark = Date.now();
+    const step = (name: string) => {
+      deps.onStep?.(name, Date.now() - mark);
+      mark = Date.now();
+    };
+    step('supersede');
     await copyRows(client, submissionId, request, bytes, detected, policy);
+    step('parse, validate and COPY rows');
     await rejectInSql(client, submissionId, request);
-    const { opened, closed } = await mergeIdentities(client, submissionId, request);
+    step('reject duplicates and unknown residents (SQL)');
+    const { opened, closed } = await mergeIdentities(client, submissionId, request, step);
 
     const counts = await client.query<{ read: number; accepted: number; rejected: number }>(
       `SELECT count(*)::int AS read, count(*) FILTER (WHERE accepted)::int AS accepted, count(*) FILTER (WHERE NOT accepted)::int AS rejected
@@ -228,6 +238,7 @@ export async function importDepartmentList(
       ],
     );
     await client.query('COMMIT');
+    step('count, store file, log exchange, commit');
     const summary = await submissionSummary(deps.pool, submissionId);
     return {
       ...summary,
@@ -299,96 +310,99 @@ async function copyRows(
   async function* lines(): AsyncGenerator<string> {
     let columns: Record<Field, number> | undefined;
     let buffered: string[] = [];
-    for await (const row of readRows(bytes, file, detected)) {
-      if (!columns) {
-        if (row.cells.every((c) => c.trim() === '')) continue;
-        columns = columnMap(row.cells, request.department, request.kind, file);
-        continue;
-      }
-      if (row.cells.every((c) => c.trim() === '')) continue; // blank lines are not rows
-      const get = (f: Field) => (row.cells[columns![f]] ?? '').trim();
-      const idRaw = get('idNumber');
-      const name = get('name');
-      const categoryRaw = get('category');
-      let action: 'listed' | 'add' | 'remove' = 'listed';
-      let verdict: { code: RejectionCode; field: string; reason: string } | undefined;
-      let idNumber: string | null = idRaw || null;
+    for await (const batch of readRowBatches(bytes, file, detected)) {
+      for (const row of batch) {
+        if (!columns) {
+          if (row.cells.every((c) => c.trim() === '')) continue;
+          columns = columnMap(row.cells, request.department, request.kind, file);
+          continue;
+        }
+        if (row.cells.every((c) => c.trim() === '')) continue; // blank lines are not rows
+        const get = (f: Field) => (row.cells[columns![f]] ?? '').trim();
+        const idRaw = get('idNumber');
+        const name = get('name');
+        const categoryRaw = get('category');
+        let action: 'listed' | 'add' | 'remove' = 'listed';
+        let verdict: { code: RejectionCode; field: string; reason: string } | undefined;
+        let idNumber: string | null = idRaw || null;
 
-      if (!idRaw)
-        verdict = {
-          code: 'missing-field',
-          field: FIELD_HEADERS.idNumber,
-          reason: '身份证号码为空 (the ID number is missing)',
-        };
-      else if (row.numeric[columns.idNumber] && idRaw.length >= 16) {
-        verdict = {
-          code: 'id-stored-as-number',
-          field: FIELD_HEADERS.idNumber,
-          reason:
-            '身份证号码被存为数字，末几位已丢失；请将该列设为文本后重新填写 (the ID was stored as a number and lost its last digits)',
-        };
-      } else {
-        const check = checkIdNumber(idRaw, request.effectiveOn);
-        if (!check.ok) verdict = { code: 'invalid-id', field: FIELD_HEADERS.idNumber, reason: check.message };
-        else idNumber = check.idNumber;
-      }
-      if (!verdict && !name)
-        verdict = {
-          code: 'missing-field',
-          field: FIELD_HEADERS.name,
-          reason: '姓名为空 (the name is missing)',
-        };
-      let categoryId: string | null = categoryRaw || null;
-      if (!verdict) {
-        const category = categories.get(categoryRaw);
-        if (!categoryRaw)
+        if (!idRaw)
           verdict = {
             code: 'missing-field',
-            field: FIELD_HEADERS.category,
-            reason: '特殊群体类别为空 (the category is missing)',
+            field: FIELD_HEADERS.idNumber,
+            reason: '身份证号码为空 (the ID number is missing)',
           };
-        else if (!category)
+        else if (row.numeric[columns.idNumber] && idRaw.length >= 16) {
           verdict = {
-            code: 'unknown-category',
-            field: FIELD_HEADERS.category,
-            reason: `“${categoryRaw}”不是${policy.name}${policy.year}年度方案中的类别 (not a category of the plan)`,
+            code: 'id-stored-as-number',
+            field: FIELD_HEADERS.idNumber,
+            reason:
+              '身份证号码被存为数字，末几位已丢失；请将该列设为文本后重新填写 (the ID was stored as a number and lost its last digits)',
           };
-        else if (category.department !== request.department) {
+        } else {
+          const check = checkIdNumber(idRaw, request.effectiveOn);
+          if (!check.ok)
+            verdict = { code: 'invalid-id', field: FIELD_HEADERS.idNumber, reason: check.message };
+          else idNumber = check.idNumber;
+        }
+        if (!verdict && !name)
           verdict = {
-            code: 'category-not-certified-by-department',
-            field: FIELD_HEADERS.category,
-            reason: `类别${category.id}由${category.department}核定，不由${request.department}报送 (certified by another department)`,
+            code: 'missing-field',
+            field: FIELD_HEADERS.name,
+            reason: '姓名为空 (the name is missing)',
           };
-        } else categoryId = category.id;
+        let categoryId: string | null = categoryRaw || null;
+        if (!verdict) {
+          const category = categories.get(categoryRaw);
+          if (!categoryRaw)
+            verdict = {
+              code: 'missing-field',
+              field: FIELD_HEADERS.category,
+              reason: '特殊群体类别为空 (the category is missing)',
+            };
+          else if (!category)
+            verdict = {
+              code: 'unknown-category',
+              field: FIELD_HEADERS.category,
+              reason: `“${categoryRaw}”不是${policy.name}${policy.year}年度方案中的类别 (not a category of the plan)`,
+            };
+          else if (category.department !== request.department) {
+            verdict = {
+              code: 'category-not-certified-by-department',
+              field: FIELD_HEADERS.category,
+              reason: `类别${category.id}由${category.department}核定，不由${request.department}报送 (certified by another department)`,
+            };
+          } else categoryId = category.id;
+        }
+        if (!verdict && request.kind === 'delta') {
+          const a = get('action');
+          if (addWords.has(a)) action = 'add';
+          else if (removeWords.has(a)) action = 'remove';
+          else
+            verdict = {
+              code: 'invalid-action',
+              field: FIELD_HEADERS.action,
+              reason: `变动类型“${a}”应为“新增”或“减员” (must be an addition or a removal)`,
+            };
+        } else if (request.kind === 'delta') {
+          const a = get('action');
+          action = removeWords.has(a) ? 'remove' : 'add';
+        }
+        buffered.push(
+          [
+            String(submissionId),
+            String(row.rowNo),
+            copyField(idNumber),
+            copyField(name || null),
+            copyField(categoryId),
+            action,
+            verdict ? 'f' : 't',
+            copyField(verdict?.code),
+            copyField(verdict?.field),
+            copyField(verdict?.reason),
+          ].join('\t') + '\n',
+        );
       }
-      if (!verdict && request.kind === 'delta') {
-        const a = get('action');
-        if (addWords.has(a)) action = 'add';
-        else if (removeWords.has(a)) action = 'remove';
-        else
-          verdict = {
-            code: 'invalid-action',
-            field: FIELD_HEADERS.action,
-            reason: `变动类型“${a}”应为“新增”或“减员” (must be an addition or a removal)`,
-          };
-      } else if (request.kind === 'delta') {
-        const a = get('action');
-        action = removeWords.has(a) ? 'remove' : 'add';
-      }
-      buffered.push(
-        [
-          String(submissionId),
-          String(row.rowNo),
-          copyField(idNumber),
-          copyField(name || null),
-          copyField(categoryId),
-          action,
-          verdict ? 'f' : 't',
-          copyField(verdict?.code),
-          copyField(verdict?.field),
-          copyField(verdict?.reason),
-        ].join('\t') + '\n',
-      );
       if (buffered.length >= 2000) {
         yield buffered.join('');
         buffered = [];
@@ -408,12 +422,15 @@ async function copyRows(
 
 /** Rejections that need the whole file or the registry: duplicates, unknown and deceased residents. */
 async function rejectInSql(client: pg.PoolClient, submissionId: number, request: ListImportRequest) {
+  // fresh rows: let the planner see how many there are before it picks its joins
+  await client.query('ANALYZE submission_rows');
   await client.query(
     `UPDATE submission_rows r SET accepted = false, reason_code = 'duplicate-in-file', field = '身份证号码',
             reason = '与第' || d.first_row || '行重复 (the same person and category as row ' || d.first_row || ')'
-     FROM (SELECT row_no, min(row_no) OVER (PARTITION BY id_number, category) AS first_row
-           FROM submission_rows WHERE submission_id = $1 AND accepted) d
-     WHERE r.submission_id = $1 AND r.row_no = d.row_no AND d.row_no <> d.first_row`,
+     FROM (SELECT id_number, category, min(row_no) AS first_row FROM submission_rows
+           WHERE submission_id = $1 AND accepted GROUP BY id_number, category HAVING count(*) > 1) d
+     WHERE r.submission_id = $1 AND r.accepted AND r.id_number = d.id_number AND r.category = d.category
+       AND r.row_no <> d.first_row`,
     [submissionId],
   );
   await client.query(
@@ -453,37 +470,45 @@ async function mergeIdentities(
   client: pg.PoolClient,
   submissionId: number,
   request: ListImportRequest,
+  step: (name: string) => void = () => undefined,
 ): Promise<{ opened: number; closed: number }> {
-  const monthEnd = `(date_trunc('month', $3::date) + interval '1 month - 1 day')::date`;
-  let closed = 0;
-  if (request.kind === 'roster') {
-    const r = await client.query(
-      `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
-       WHERE i.jurisdiction = $2 AND i.department = $4 AND i.valid_to IS NULL
-         AND NOT EXISTS (SELECT 1 FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
-                         WHERE r.submission_id = $1 AND r.accepted AND p.id = i.resident_id AND r.category = i.category)`,
-      [submissionId, request.jurisdiction, request.effectiveOn, request.department],
-    );
-    closed = r.rowCount ?? 0;
-  } else {
-    const r = await client.query(
-      `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
-       FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
-       WHERE r.submission_id = $1 AND r.accepted AND r.action = 'remove'
-         AND i.resident_id = p.id AND i.category = r.category AND i.valid_to IS NULL`,
-      [submissionId, request.jurisdiction, request.effectiveOn],
-    );
-    closed = r.rowCount ?? 0;
-  }
+  // The accepted rows as (resident, category): a small table the planner can hash-join against.
+  await client.query(
+    `CREATE TEMP TABLE listed ON COMMIT DROP AS
+     SELECT p.id AS resident_id, r.category, r.action
+     FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
+     WHERE r.submission_id = $1 AND r.accepted`,
+    [submissionId, request.jurisdiction],
+  );
+  await client.query('ANALYZE listed');
+  step('  accepted rows joined to residents');
+  const monthEnd = `(date_trunc('month', $2::date) + interval '1 month - 1 day')::date`;
+  const closed =
+    request.kind === 'roster'
+      ? await client.query(
+          `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+           WHERE i.jurisdiction = $3 AND i.department = $4 AND i.valid_to IS NULL
+             AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category)`,
+          [submissionId, request.effectiveOn, request.jurisdiction, request.department],
+        )
+      : await client.query(
+          `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+           FROM listed l
+           WHERE l.action = 'remove' AND i.resident_id = l.resident_id AND i.category = l.category AND i.valid_to IS NULL`,
+          [submissionId, request.effectiveOn],
+        );
+  step('  close identities no longer listed');
   const opened = await client.query(
     `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission)
-     SELECT $2, p.id, r.category, $4, $3::date, $1
-     FROM submission_rows r JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
-     WHERE r.submission_id = $1 AND r.accepted AND r.action IN ('listed', 'add')
-       AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = p.id AND i.category = r.category AND i.valid_to IS NULL)`,
+     SELECT $2, l.resident_id, l.category, $4, $3::date, $1
+     FROM listed l
+     WHERE l.action IN ('listed', 'add')
+       AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = l.resident_id AND i.category = l.category AND i.valid_to IS NULL)`,
     [submissionId, request.jurisdiction, request.effectiveOn, request.department],
   );
-  return { opened: opened.rowCount ?? 0, closed };
+  step('  open new identities');
+  await client.query('DROP TABLE listed');
+  return { opened: opened.rowCount ?? 0, closed: closed.rowCount ?? 0 };
 }
 
 async function submissionSummary(

@@ -4,7 +4,6 @@
  * text, so a 700,000-row file is never held as objects.
  */
 import { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 
@@ -35,7 +34,7 @@ export interface RawRow {
   /** 1-based row number in the file as a person sees it (the header is row 1 in both formats). */
   rowNo: number;
   cells: string[];
-  /** Per column: the cell was an Excel number (not text). */
+  /** Per column: the cell was an Excel number (not text); empty for CSV. */
   numeric: boolean[];
 }
 
@@ -127,19 +126,150 @@ async function* xlsxRows(bytes: Buffer, file: string): AsyncGenerator<RawRow> {
   }
 }
 
-async function* csvRows(text: string): AsyncGenerator<RawRow> {
-  const parser = Readable.from([text]).pipe(
-    parse({ relax_column_count: true, skip_empty_lines: false, bom: true, trim: false, info: true }),
-  );
-  for await (const record of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    yield { rowNo: record.info.lines, cells: record.record, numeric: record.record.map(() => false) };
+/** The file's bytes in 256 KiB slices: each slice is parsed before the next is read. */
+function* slices(bytes: Buffer, size = 256 * 1024): Generator<Buffer> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+/**
+ * An RFC 4180 CSV parser that works on decoded text chunk by chunk and returns whole rows: quoted fields
+ * may hold commas, doubled quotes and line breaks; CRLF and LF both end a row. Rows come out in batches,
+ * so the cost of iterating is paid per chunk rather than per row.
+ */
+export class CsvRowParser {
+  private field = '';
+  private row: string[] = [];
+  private inQuotes = false;
+  private quoteSeen = false;
+  private line = 1;
+  private rowStartLine = 1;
+
+  push(text: string, out: { rowNo: number; cells: string[] }[]): void {
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      if (this.inQuotes) {
+        const q = text.indexOf('"', i);
+        if (q < 0) {
+          this.field += text.slice(i);
+          this.line += countNewlines(text, i, n);
+          return;
+        }
+        this.field += text.slice(i, q);
+        this.line += countNewlines(text, i, q);
+        if (q + 1 < n && text[q + 1] === '"') {
+          this.field += '"';
+          i = q + 2;
+        } else if (q + 1 >= n) {
+          // a quote at the chunk's end: decide with the next chunk
+          this.inQuotes = false;
+          this.quoteSeen = true;
+          i = q + 1;
+        } else {
+          this.inQuotes = false;
+          i = q + 1;
+        }
+        continue;
+      }
+      if (this.quoteSeen) {
+        this.quoteSeen = false;
+        if (text[i] === '"') {
+          this.field += '"';
+          this.inQuotes = true;
+          i += 1;
+          continue;
+        }
+      }
+      const c = text.charCodeAt(i);
+      if (c === 44 /* , */) {
+        this.row.push(this.field);
+        this.field = '';
+        i += 1;
+      } else if (c === 10 /* \n */) {
+        this.endRow(out);
+        this.line += 1;
+        this.rowStartLine = this.line;
+        i += 1;
+      } else if (c === 13 /* \r */) {
+        i += 1;
+      } else if (c === 34 /* " */ && this.field === '') {
+        this.inQuotes = true;
+        i += 1;
+      } else {
+        let j = i;
+        while (j < n) {
+          const d = text.charCodeAt(j);
+          if (d === 44 || d === 10 || d === 13) break;
+          j += 1;
+        }
+        this.field += text.slice(i, j);
+        i = j;
+      }
+    }
+  }
+
+  end(out: { rowNo: number; cells: string[] }[]): void {
+    if (this.field !== '' || this.row.length > 0) this.endRow(out);
+  }
+
+  private endRow(out: { rowNo: number; cells: string[] }[]) {
+    this.row.push(this.field);
+    out.push({ rowNo: this.rowStartLine, cells: this.row });
+    this.row = [];
+    this.field = '';
   }
 }
 
-/** Every row of the file, the header included, in order. */
-export function readRows(bytes: Buffer, file: string, detected: DetectedFile): AsyncGenerator<RawRow> {
-  if (detected.format === 'xlsx') return xlsxRows(bytes, file);
-  return csvRows(decodeText(bytes, detected.encoding));
+function countNewlines(text: string, from: number, to: number): number {
+  let k = 0;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) k += 1;
+  return k;
+}
+
+async function* csvRows(bytes: Buffer, encoding: string): AsyncGenerator<RawRow[]> {
+  const body = encoding === 'utf-8-bom' ? bytes.subarray(3) : bytes;
+  const decoder = iconv.getDecoder(encoding === 'gb18030' ? 'gb18030' : 'utf8');
+  const parser = new CsvRowParser();
+  const toRaw = (rows: { rowNo: number; cells: string[] }[]): RawRow[] =>
+    rows.map((r) => ({ rowNo: r.rowNo, cells: r.cells, numeric: [] }));
+  for (const slice of slices(body)) {
+    const out: { rowNo: number; cells: string[] }[] = [];
+    parser.push(decoder.write(slice), out);
+    if (out.length) yield toRaw(out);
+    await Promise.resolve();
+  }
+  const out: { rowNo: number; cells: string[] }[] = [];
+  const rest = decoder.end();
+  if (rest) parser.push(rest, out);
+  parser.end(out);
+  if (out.length) yield toRaw(out);
+}
+
+/** Every row of the file, the header included, in order, in batches. */
+export function readRowBatches(
+  bytes: Buffer,
+  file: string,
+  detected: DetectedFile,
+): AsyncGenerator<RawRow[]> {
+  if (detected.format === 'xlsx') return batched(xlsxRows(bytes, file), 1000);
+  return csvRows(bytes, detected.encoding);
+}
+
+/** Every row of the file, one at a time (for small files and reports). */
+export async function* readRows(bytes: Buffer, file: string, detected: DetectedFile): AsyncGenerator<RawRow> {
+  for await (const batch of readRowBatches(bytes, file, detected)) yield* batch;
+}
+
+async function* batched<T>(source: AsyncGenerator<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of source) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
 }
 
 /** Header text as people type it: spaces, line breaks and full-width brackets vary. */

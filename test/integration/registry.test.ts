@@ -392,3 +392,104 @@ describe('registry invariants held by PostgreSQL itself', () => {
     await expect(db.pool.query(`DELETE FROM exchange_log`)).rejects.toThrow(/append-only/);
   });
 });
+
+describe('exports in the documents’ own layouts, masked for readers who do not need the numbers', () => {
+  let db: TestDatabase;
+  const read = async (bytes: Buffer) => {
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(bytes as unknown as ArrayBuffer);
+    const rows: string[][] = [];
+    wb.worksheets[0]!.eachRow((row) =>
+      rows.push(
+        (row.values as unknown[])
+          .slice(1)
+          .map((v) => (v === null || v === undefined ? '' : String(v as string))),
+      ),
+    );
+    return rows;
+  };
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await generatePopulation(db.pool, policy, {
+      scale: 0.002,
+      seed: 5,
+      defectRate: 0,
+      deltaMonths: 0,
+      outDir: mkdtempSync(join(tmpdir(), 'medins-pop-')),
+    });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('附件2 lists, per town and village, the residents to enroll who have not paid, with the bank account masked for the town', async () => {
+    const { exportMobilisationList } = await import('../../activities/registry/exports');
+    const { bytes, rows } = await exportMobilisationList(db.pool, policy, { townName: '赤坎镇' });
+    const sheet = await read(bytes);
+    expect(sheet[1]).toEqual([
+      '镇名称',
+      '村委会',
+      '家庭户主',
+      '姓名',
+      '户籍地址',
+      '联系电话',
+      '特殊群体标记',
+      '银行账号',
+      '是否宣传到位（已通知的打√）',
+    ]);
+    const expected = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM residents p JOIN towns t ON t.id = p.town_id WHERE t.name = '赤坎镇' AND p.residency = 'hukou' AND NOT p.employee_insured AND p.deceased_on IS NULL`,
+    );
+    expect(rows).toBe(expected.rows[0]!.n);
+    expect(sheet.slice(2).every((r) => r[0] === '赤坎镇' && /^\*+\d{4}$/.test(r[7]!))).toBe(true);
+  });
+
+  it('附件1 for a household lists its members with masked ID numbers and the amount due at 406 yuan each', async () => {
+    const { exportHouseholdForm } = await import('../../activities/registry/exports');
+    const h = await db.pool.query<{ id: string; n: number; insured: number }>(
+      `SELECT household_id AS id, count(*)::int AS n, count(*) FILTER (WHERE NOT employee_insured)::int AS insured FROM residents WHERE deceased_on IS NULL GROUP BY household_id HAVING count(*) >= 3 ORDER BY household_id LIMIT 1`,
+    );
+    const { bytes, members } = await exportHouseholdForm(db.pool, policy, Number(h.rows[0]!.id));
+    const sheet = await read(bytes);
+    expect(members).toBe(h.rows[0]!.n);
+    const memberRows = sheet.slice(6, 6 + members);
+    expect(memberRows.every((r) => /^\d{6}\*{8}[\dX]{4}$/.test(r[2]!))).toBe(true);
+    expect(sheet[6 + members]![0]).toBe(
+      `合计 本家庭户共 ${h.rows[0]!.insured} 人参保，合计应缴 ${(h.rows[0]!.insured * 406).toFixed(2)} 元。`,
+    );
+  });
+
+  it('levy data carries full ID and account numbers for the tax bureau only', async () => {
+    const { exportLevyData } = await import('../../activities/registry/exports');
+    const person = (
+      await db.pool.query<{ id: string; id_number: string }>(
+        `SELECT id, id_number FROM residents WHERE NOT employee_insured ORDER BY id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const e = await db.pool.query<{ id: string }>(
+      `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source) VALUES ('kaiping', 2024, $1, 40600, 40600, 0, 'personal') RETURNING id`,
+      [person.id],
+    );
+    await db.pool.query(
+      `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ('kaiping', 2024, 1, 'first')`,
+    );
+    await db.pool.query(`INSERT INTO levy_lines VALUES (1, $1, 40600)`, [e.rows[0]!.id]);
+    const tax = await read((await exportLevyData(db.pool, 1, 'tax')).bytes);
+    expect(tax[0]).toEqual([
+      '序号',
+      '姓名',
+      '身份证号码',
+      '缴费年度',
+      '应缴金额（元）',
+      '银行账号',
+      '开户银行',
+      '镇(街)',
+      '村(居)委会',
+    ]);
+    expect(tax[1]![2]).toBe(person.id_number);
+    expect(tax[1]![4]).toBe('406.00');
+    const auditor = await read((await exportLevyData(db.pool, 1, 'auditor')).bytes);
+    expect(auditor[1]![2]).not.toContain(person.id_number.slice(6, 14));
+    expect(auditor[1]![5]).toMatch(/^\*+\d{4}$/);
+  });
+});

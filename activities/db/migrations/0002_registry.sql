@@ -123,6 +123,8 @@ CREATE TABLE identities (
 );
 CREATE UNIQUE INDEX identities_one_open ON identities (resident_id, category) WHERE valid_to IS NULL;
 CREATE INDEX identities_department ON identities (jurisdiction, department) WHERE valid_to IS NULL;
+CREATE INDEX identities_opened_by ON identities (opened_by_submission);
+CREATE INDEX identities_closed_by ON identities (closed_by_submission) WHERE closed_by_submission IS NOT NULL;
 
 -- Enrollment per campaign year, with an explicit status machine (see the trigger below).
 CREATE TYPE enrollment_status AS ENUM ('registered', 'levied', 'paid', 'failed', 'abandoned', 'stopped', 'refunded');
