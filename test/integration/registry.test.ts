@@ -258,6 +258,7 @@ describe('the registry: department lists in real file formats', () => {
         [1, p1.name, '男', p1.id_number, '', '', '7', '减员'],
         [2, p2.name, '女', p2.id_number, '', '', '8', '新增'],
         [3, p2.name, '女', p2.id_number, '', '', '8', '调整'],
+        [4, p2.name, '女', p2.id_number, '', '', '7', '减员'],
       ],
       header,
     );
@@ -267,7 +268,7 @@ describe('the registry: department lists in real file formats', () => {
       period: '2023-09',
       effectiveOn: '2023-10-09',
     });
-    expect(result.rejectedByReason).toEqual({ 'invalid-action': 1 });
+    expect(result.rejectedByReason).toEqual({ 'invalid-action': 1, 'remove-without-identity': 1 });
     const rows = await db.pool.query<{ id_number: string; valid_from: string; valid_to: string | null }>(
       `SELECT p.id_number, i.valid_from::text, i.valid_to::text FROM identities i JOIN residents p ON p.id = i.resident_id WHERE p.id_number IN ($1, $2) ORDER BY i.id`,
       [p1.id_number, p2.id_number],
