@@ -3,15 +3,19 @@
  * only the type: `proxyActivities<Activities>()`.
  */
 import type pg from 'pg';
+import type { SimulationConfig } from './adapters/simulated';
+import { createCampaignActivities } from './campaign';
 import { createStackCheckActivities } from './stack-check';
 
 export interface ActivityDeps {
   pool: pg.Pool;
+  simulation: SimulationConfig;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createStackCheckActivities(deps),
+    ...createCampaignActivities(deps),
   };
 }
 

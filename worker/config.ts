@@ -1,5 +1,8 @@
 /** Runtime configuration from the environment, parsed once with zod so a typo fails at start-up. */
 import { z } from 'zod';
+import { join } from 'node:path';
+import type { SimulationConfig } from '../activities/adapters/simulated';
+import { cacheRoot } from '../infra/support';
 import { TASK_QUEUE } from '../workflows/names';
 
 const Env = z.object({
@@ -25,4 +28,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid environment: ${problems}`);
   }
   return parsed.data;
+}
+
+/**
+ * The simulated departments' settings: MEDINS_POPULATION_DIRS ("kaiping=/path,heshan=/path") says where
+ * the population generator wrote each jurisdiction's department files.
+ */
+export function simulationConfig(config: Config, env: NodeJS.ProcessEnv = process.env): SimulationConfig {
+  const dirs = Object.fromEntries(
+    (env.MEDINS_POPULATION_DIRS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=') as [string, string]),
+  );
+  return {
+    seed: Number(env.MEDINS_SIMULATION_SEED ?? 1),
+    populationDirs: dirs,
+    systemicFailureRate: Number(env.MEDINS_SIMULATED_SYSTEMIC_FAILURES ?? 0.01),
+    topUpRate: Number(env.MEDINS_SIMULATED_TOP_UPS ?? 0.3),
+    missingDepartments: (env.MEDINS_SIMULATED_MISSING_DEPARTMENTS ?? '').split(',').filter(Boolean),
+    exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange'),
+  };
 }

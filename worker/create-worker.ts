@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
+import type { SimulationConfig } from '../activities/adapters/simulated';
+import { loadConfig, simulationConfig } from './config';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -14,6 +16,8 @@ export interface CreateWorkerOptions {
   namespace?: string;
   taskQueue: string;
   pool: pg.Pool;
+  /** The simulated departments (default: from the environment). */
+  simulation?: SimulationConfig;
   /** A prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -23,7 +27,10 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
-    activities: createActivities({ pool: options.pool }),
+    activities: createActivities({
+      pool: options.pool,
+      simulation: options.simulation ?? simulationConfig(loadConfig()),
+    }),
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH }),

@@ -1,6 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
+import { loadConfig, simulationConfig } from '../../worker/config';
 import { createWorker } from '../../worker/create-worker';
 import { StackCheckWorkflow } from '../../workflows/stack-check';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -51,7 +52,7 @@ describe('stack check on the time-skipping server', () => {
   });
 
   it('a retried stack-check activity returns the row it already wrote instead of writing a second one', async () => {
-    const activities = createActivities({ pool: db.pool });
+    const activities = createActivities({ pool: db.pool, simulation: simulationConfig(loadConfig()) });
     const first = await activities.recordStackCheck({ workflowId: 'stack-check-retried', requestedBy: 'op' });
     const second = await activities.recordStackCheck({
       workflowId: 'stack-check-retried',

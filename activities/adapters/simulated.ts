@@ -1,0 +1,179 @@
+/**
+ * Simulated departments, deterministic for a seed, for rehearsals and tests:
+ * - certifying departments hand over the roster files the synthetic population wrote (a department can
+ *   be configured late or missing);
+ * - the tax bureau deducts from the simulated bank (sim_bank_accounts) per household, writes a result
+ *   file (CSV) and is idempotent per levy line, so a resent batch never debits twice; round 1 also fails
+ *   a seeded share of lines for systemic reasons, and between rounds some households top their accounts
+ *   up after the village's follow-up;
+ * - finance answers a subsidy claim with a receipt number.
+ * Every file crosses the boundary through the exchange log.
+ */
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { sha256Hex, storeExchangeFile } from '../registry/import-list';
+
+export interface SimulationConfig {
+  seed: number;
+  /** Where the population generator wrote each jurisdiction's department files. */
+  populationDirs: Record<string, string>;
+  /** Share of round-1 levy lines failing for a systemic reason (bank or system error). */
+  systemicFailureRate: number;
+  /** Share of personal-failure households that top up their account before each re-deduction. */
+  topUpRate: number;
+  /** Departments that never send their roster (to rehearse escalation). */
+  missingDepartments: string[];
+  exchangeDir: string;
+}
+
+export async function logExchange(
+  pool: pg.Pool | pg.PoolClient,
+  entry: {
+    jurisdiction: string;
+    direction: 'in' | 'out';
+    department: string;
+    kind: string;
+    period: string;
+    fileName: string;
+    rowCount: number;
+    bytes: Buffer;
+    storedAt: string | null;
+  },
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      entry.jurisdiction,
+      entry.direction,
+      entry.department,
+      entry.kind,
+      entry.period,
+      entry.fileName,
+      entry.rowCount,
+      entry.bytes.length,
+      sha256Hex(entry.bytes),
+      entry.storedAt,
+    ],
+  );
+}
+
+/** The roster file a certifying department sends, or null when it has not (yet). */
+export function simulatedRoster(
+  config: SimulationConfig,
+  jurisdiction: string,
+  department: string,
+  period: string,
+): string | null {
+  if (config.missingDepartments.includes(department)) return null;
+  const dir = config.populationDirs[jurisdiction];
+  if (!dir || !existsSync(dir)) return null;
+  const file = readdirSync(dir).find((f) => f.startsWith(`${department}-roster-${period}.`));
+  return file ? join(dir, file) : null;
+}
+
+export interface TaxResultFile {
+  path: string;
+  rows: number;
+  sha256: string;
+}
+
+export async function simulatedTaxDeduction(
+  pool: pg.Pool,
+  config: SimulationConfig,
+  jurisdiction: string,
+  batchId: number,
+  round: number,
+): Promise<TaxResultFile> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const already = await client.query(`SELECT 1 FROM sim_tax_results WHERE batch_id = $1 LIMIT 1`, [
+      batchId,
+    ]);
+    if (!already.rowCount) {
+      if (round > 1) {
+        // the village followed up: some households put money in, some accounts were put right
+        await client.query(
+          `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
+           FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id
+                 JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
+                 WHERE l.batch_id = $1) f
+           WHERE a.account = f.bank_account AND abs(hashtext($2 || ':' || $3 || ':' || a.account)) % 1000 < $4`,
+          [batchId, String(config.seed), String(round), Math.round(config.topUpRate * 1000)],
+        );
+      }
+      await client.query(
+        `WITH lines AS (
+           SELECT l.enrollment_id, l.amount_fen, h.bank_account, sum(l.amount_fen) OVER (PARTITION BY h.bank_account) AS household_total
+           FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
+           LEFT JOIN households h ON h.id = p.household_id
+           WHERE l.batch_id = $1
+         )
+         INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
+         SELECT $1, l.enrollment_id,
+                CASE WHEN $2 = 1 AND abs(hashtext($3 || ':' || l.enrollment_id)) % 1000 < $4 THEN 'failure'
+                     WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
+                     ELSE 'success' END,
+                CASE WHEN $2 = 1 AND abs(hashtext($3 || ':' || l.enrollment_id)) % 1000 < $4 THEN 'bank-system-error'
+                     WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
+                     WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END
+         FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
+         ON CONFLICT DO NOTHING`,
+        [batchId, round, String(config.seed), Math.round(config.systemicFailureRate * 1000)],
+      );
+      await client.query(
+        `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen - d.debit
+         FROM (SELECT h.bank_account, sum(l.amount_fen) AS debit FROM sim_tax_results r
+               JOIN levy_lines l ON l.batch_id = r.batch_id AND l.enrollment_id = r.enrollment_id
+               JOIN enrollments e ON e.id = r.enrollment_id JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
+               WHERE r.batch_id = $1 AND r.outcome = 'success' GROUP BY h.bank_account) d
+         WHERE a.account = d.bank_account`,
+        [batchId],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+  const dir = join(config.exchangeDir, 'outgoing');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `tax-results-${jurisdiction}-batch-${batchId}.csv`);
+  const reader = await pool.connect();
+  try {
+    const stream = reader.query(
+      copyTo(
+        `COPY (SELECT enrollment_id, outcome, coalesce(failure_code, '') FROM sim_tax_results WHERE batch_id = ${Number(batchId)} ORDER BY enrollment_id) TO STDOUT WITH (FORMAT csv, HEADER)`,
+      ),
+    );
+    await pipeline(stream, createWriteStream(path));
+  } finally {
+    reader.release();
+  }
+  const bytes = readFileSync(path);
+  const sha256 = sha256Hex(bytes);
+  const stored = storeExchangeFile(config.exchangeDir, bytes, sha256);
+  const rows = Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1);
+  await logExchange(pool, {
+    jurisdiction,
+    direction: 'in',
+    department: 'tax',
+    kind: 'deduction-results',
+    period: `batch-${batchId}`,
+    fileName: `tax-results-batch-${batchId}.csv`,
+    rowCount: rows,
+    bytes,
+    storedAt: stored,
+  });
+  return { path: stored, rows, sha256 };
+}
+
+export function simulatedFinanceReceipt(config: SimulationConfig, claimIds: number[]): string {
+  return `CZ-${config.seed}-${claimIds.join('-')}`;
+}

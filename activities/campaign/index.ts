@@ -1,0 +1,269 @@
+/**
+ * The campaign's activities, built from injected dependencies. Each takes references and counts (a
+ * jurisdiction, a year, a policy hash, a batch id) and returns counts: never lists of people.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
+import { seedTargets } from '../../seeds';
+import {
+  logExchange,
+  simulatedFinanceReceipt,
+  simulatedRoster,
+  simulatedTaxDeduction,
+  type SimulationConfig,
+} from '../adapters/simulated';
+import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
+import {
+  applyDeductionResults,
+  claimSubsidies,
+  createLevyBatch,
+  cutOff,
+  openEnrollments,
+  snapshotCoverage,
+} from './ledger';
+
+export interface CampaignDeps {
+  pool: pg.Pool;
+  simulation: SimulationConfig;
+}
+
+export interface CampaignRef {
+  jurisdiction: string;
+  year: number;
+  policyHash: string;
+}
+
+/** sha256 of the policy as JSON with sorted keys: the same policy always has the same hash. */
+export function policyHash(policy: Policy): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(policy)))
+    .digest('hex');
+}
+
+export function createCampaignActivities(deps: CampaignDeps) {
+  const { pool } = deps;
+  const cache = new Map<string, Policy>();
+  async function policyOf(ref: CampaignRef): Promise<Policy> {
+    const hit = cache.get(ref.policyHash);
+    if (hit) return hit;
+    const r = await pool.query<{ policy: Policy }>(
+      `SELECT policy FROM campaign_policies WHERE policy_hash = $1`,
+      [ref.policyHash],
+    );
+    if (!r.rows[0]) throw new Error(`no policy snapshot ${ref.policyHash}`);
+    const stored = r.rows[0].policy;
+    const policy: Policy = {
+      ...PolicySchema.parse(stored),
+      workingDays: WorkingDayCalendar.parse(stored.workingDays),
+    };
+    cache.set(ref.policyHash, policy);
+    return policy;
+  }
+  const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+
+  return {
+    /** Stores the policy snapshot the campaign runs under (idempotent on its hash). */
+    async storePolicySnapshot(input: { policy: Policy; hash: string }): Promise<void> {
+      if (policyHash(input.policy) !== input.hash) throw new Error('the policy does not match its hash');
+      await pool.query(
+        `INSERT INTO jurisdictions (code, name, province) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING`,
+        [input.policy.jurisdiction, input.policy.name, input.policy.province],
+      );
+      await pool.query(
+        `INSERT INTO campaign_policies (policy_hash, jurisdiction, year, policy) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [input.hash, input.policy.jurisdiction, input.policy.year, JSON.stringify(input.policy)],
+      );
+    },
+
+    async recordCampaignEvent(
+      ref: CampaignRef,
+      event: { key: string; kind: string; campaignAtMs: number; detail: Record<string, unknown> },
+    ): Promise<void> {
+      await pool.query(
+        `INSERT INTO campaign_events (jurisdiction, campaign_year, event_key, kind, campaign_at, detail) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [
+          ref.jurisdiction,
+          ref.year,
+          event.key,
+          event.kind,
+          new Date(event.campaignAtMs),
+          JSON.stringify(event.detail),
+        ],
+      );
+    },
+
+    /** Asks a certifying department for its roster; the path of what it sent, or null. */
+    async requestRoster(ref: CampaignRef, department: string): Promise<string | null> {
+      const policy = await policyOf(ref);
+      return simulatedRoster(
+        deps.simulation,
+        ref.jurisdiction,
+        department,
+        policy.calendar.rosterAsOf.at.slice(0, 10),
+      );
+    },
+
+    async importRoster(ref: CampaignRef, input: { department: string; path: string; receivedBy: string }) {
+      const policy = await policyOf(ref);
+      const period = policy.calendar.rosterAsOf.at.slice(0, 10);
+      const r = await importDepartmentList(
+        {
+          pool,
+          policy,
+          exchangeDir: deps.simulation.exchangeDir,
+          onStep: () => Context.current().heartbeat(),
+        },
+        {
+          jurisdiction: ref.jurisdiction,
+          department: input.department,
+          kind: 'roster',
+          period,
+          effectiveOn: period,
+          fileName: input.path.split('/').at(-1)!,
+          receivedBy: input.receivedBy,
+        },
+        readFileSync(input.path),
+      );
+      return {
+        submissionId: r.submissionId,
+        rowsRead: r.rowsRead,
+        rowsAccepted: r.rowsAccepted,
+        rowsRejected: r.rowsRejected,
+        identitiesOpened: r.identitiesOpened,
+        alreadyImported: r.alreadyImported,
+      };
+    },
+
+    async openEnrollments(ref: CampaignRef, asOf: string) {
+      return openEnrollments(pool, await policyOf(ref), asOf);
+    },
+
+    async createLevyBatch(ref: CampaignRef, round: number) {
+      return createLevyBatch(pool, await policyOf(ref), round);
+    },
+
+    /** Sends the levy data of a batch to the tax bureau and returns the result file it sends back. */
+    async sendLevyToTax(ref: CampaignRef, batch: { batchId: number; round: number }) {
+      const dir = join(deps.simulation.exchangeDir, 'outgoing');
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, `levy-${ref.jurisdiction}-${ref.year}-batch-${batch.batchId}.csv`);
+      const client = await pool.connect();
+      try {
+        const stream = client.query(
+          copyTo(
+            `COPY (SELECT p.id_number AS "身份证号码", p.name AS "姓名", l.amount_fen AS "应缴金额（分）", h.bank_account AS "银行账号", l.enrollment_id AS "流水号"
+                   FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
+                   LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = ${Number(batch.batchId)} ORDER BY l.enrollment_id)
+             TO STDOUT WITH (FORMAT csv, HEADER)`,
+          ),
+        );
+        await pipeline(stream, createWriteStream(path));
+      } finally {
+        client.release();
+      }
+      const bytes = readFileSync(path);
+      const stored = storeExchangeFile(deps.simulation.exchangeDir, bytes, sha256Hex(bytes));
+      await logExchange(pool, {
+        jurisdiction: ref.jurisdiction,
+        direction: 'out',
+        department: 'tax',
+        kind: 'levy-data',
+        period: `batch-${batch.batchId}`,
+        fileName: `levy-batch-${batch.batchId}.csv`,
+        rowCount: Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1),
+        bytes,
+        storedAt: stored,
+      });
+      const result = await simulatedTaxDeduction(
+        pool,
+        deps.simulation,
+        ref.jurisdiction,
+        batch.batchId,
+        batch.round,
+      );
+      return { resultFile: result.path, rows: result.rows };
+    },
+
+    async applyDeductionResults(
+      ref: CampaignRef,
+      input: { batchId: number; resultFile: string; campaignAtMs: number },
+    ) {
+      return applyDeductionResults(
+        pool,
+        await policyOf(ref),
+        input.batchId,
+        input.resultFile,
+        chinaDate(input.campaignAtMs),
+      );
+    },
+
+    async cutOff(ref: CampaignRef) {
+      return cutOff(pool, await policyOf(ref));
+    },
+
+    async snapshotCoverage(ref: CampaignRef, input: { key: string; campaignAtMs: number }) {
+      const policy = await policyOf(ref);
+      let targets = new Map<string, number | null>();
+      try {
+        targets = new Map(seedTargets(policy.jurisdiction, policy.year).towns.map((t) => [t.town, t.target]));
+      } catch {
+        // no target table for this jurisdiction
+      }
+      await snapshotCoverage(pool, policy, input.key, new Date(input.campaignAtMs), targets);
+      const totals = await pool.query<{
+        enrolled: number;
+        to_enroll: number;
+        abandoned: number;
+        failed: number;
+      }>(
+        `SELECT sum(enrolled)::int AS enrolled, sum(to_enroll)::int AS to_enroll, sum(abandoned)::int AS abandoned, sum(failed)::int AS failed
+         FROM coverage_snapshots WHERE jurisdiction = $1 AND campaign_year = $2 AND snapshot_key = $3`,
+        [ref.jurisdiction, ref.year, input.key],
+      );
+      return totals.rows[0]!;
+    },
+
+    async claimSubsidies(ref: CampaignRef, input: { fundingSources: string[]; dueOn: string }) {
+      const totals = await claimSubsidies(pool, await policyOf(ref), input.fundingSources, input.dueOn);
+      const receipt = simulatedFinanceReceipt(
+        deps.simulation,
+        totals.claims.map((c) => c.claimId),
+      );
+      await pool.query(
+        `UPDATE subsidy_claims SET submitted_at = coalesce(submitted_at, now()), receipt = $2 WHERE id = ANY ($1)`,
+        [totals.claims.map((c) => c.claimId), receipt],
+      );
+      const bytes = Buffer.from(JSON.stringify(totals.claims));
+      await logExchange(pool, {
+        jurisdiction: ref.jurisdiction,
+        direction: 'out',
+        department: 'finance',
+        kind: 'subsidy-claim',
+        period: input.dueOn,
+        fileName: `claim-${input.dueOn}.json`,
+        rowCount: totals.claims.reduce((s, c) => s + c.persons, 0),
+        bytes,
+        storedAt: null,
+      });
+      return { ...totals, receipt };
+    },
+  };
+}
+
+export type CampaignActivities = ReturnType<typeof createCampaignActivities>;

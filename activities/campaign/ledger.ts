@@ -1,0 +1,426 @@
+/**
+ * The campaign's batch steps, each one set-based SQL in one transaction and idempotent on its business
+ * key, so a retried or re-run activity changes nothing twice:
+ * - openEnrollments: last year's enrollees renewed at the new rate, subsidised residents registered
+ *   (先登记参保), each with the category, shares and fund the policy decides (via `categoryTable`);
+ * - createLevyBatch: the levy lines of a deduction round (personal shares only);
+ * - applyDeductionResults: the tax bureau's result file, applied once per levy line;
+ * - cutOff, snapshotCoverage, claimSubsidies: the year's end.
+ */
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { categoryTable } from '../../domain/category-table';
+import { classifyDeductionFailure } from '../../domain/engine';
+import type { Policy } from '../../domain/policy';
+import { CsvRowParser } from '../registry/list-files';
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL work_mem = '64MB'`);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** The policy's categories as a temp table, for the joins below. */
+async function loadCategoryTable(client: pg.PoolClient, policy: Policy) {
+  const rows = categoryTable(policy);
+  await client.query(
+    `CREATE TEMP TABLE policy_categories (category text, rank int, subsidy_fen int, personal_fen int, funding_source text, pays_first boolean, department text) ON COMMIT DROP`,
+  );
+  await client.query(
+    `CREATE TEMP TABLE policy_conditions (category text, min_age int, max_age int, grades int[]) ON COMMIT DROP`,
+  );
+  await client.query(
+    `INSERT INTO policy_categories SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::text[], $6::boolean[], $7::text[])`,
+    [
+      rows.map((r) => r.category),
+      rows.map((r) => r.rank),
+      rows.map((r) => r.subsidyFen),
+      rows.map((r) => r.personalFen),
+      rows.map((r) => r.fundingSource),
+      rows.map((r) => r.paysFirst),
+      policy.categories.map((c) => c.department),
+    ],
+  );
+  for (const r of rows) {
+    for (const a of r.alternatives) {
+      await client.query(`INSERT INTO policy_conditions VALUES ($1, $2, $3, $4)`, [
+        r.category,
+        a.minAge,
+        a.maxAge,
+        a.disabilityGrades,
+      ]);
+    }
+  }
+}
+
+export interface OpenEnrollmentsResult {
+  renewed: number;
+  subsidisedRegistered: number;
+  fullySubsidised: number;
+}
+
+/**
+ * Enrollments for the campaign year: everyone who paid last year and is still alive and not in employee
+ * insurance (renewed automatically at the new rate, 000 五(七)), and everyone holding an open identity
+ * on `asOf` (registered by the center, 000 五(一)). Fully subsidised people are enrolled without a levy.
+ */
+export async function openEnrollments(
+  pool: pg.Pool,
+  policy: Policy,
+  asOf: string,
+): Promise<OpenEnrollmentsResult> {
+  return inTransaction(pool, async (client) => {
+    await loadCategoryTable(client, policy);
+    // 先登记参保: covered from the registration day (000 五(一)), or from the benefit year (003 三(三))
+    const yearStart = policy.calendar.benefitYearStart.date;
+    const subsidisedFrom =
+      policy.benefitStart.difficultyRegistration.rule === 'registration-day' || asOf > yearStart
+        ? asOf
+        : yearStart;
+    const r = await client.query<{ renewed: number; subsidised: number; full: number }>(
+      `WITH candidates AS (
+         SELECT p.id AS resident_id, p.birth_date, p.disability_grade,
+                EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = $2::int - 1 AND e.status = 'paid') AS renewed
+         FROM residents p
+         WHERE p.jurisdiction = $1::text AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > $3::date)
+           AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = $2::int)
+       ),
+       applicable AS (
+         SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
+         FROM candidates c
+         JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= $3::date AND (i.valid_to IS NULL OR i.valid_to >= $3::date)
+         JOIN policy_categories pc ON pc.category = i.category
+         WHERE NOT EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category)
+            OR EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category
+                       AND (k.min_age IS NULL OR date_part('year', age($3::date, c.birth_date)) >= k.min_age)
+                       AND (k.max_age IS NULL OR date_part('year', age($3::date, c.birth_date)) <= k.max_age)
+                       AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
+         ORDER BY c.resident_id, pc.rank DESC
+       ),
+       inserted AS (
+         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
+         SELECT $1::text, $2::int, c.resident_id,
+                CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END,
+                a.category, $5::int, coalesce(a.personal_fen, $5::int), coalesce(a.subsidy_fen, 0), coalesce(a.funding_source, 'personal'),
+                CASE WHEN a.personal_fen = 0 THEN $4::date END
+         FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
+         WHERE c.renewed OR a.resident_id IS NOT NULL
+         RETURNING category, personal_fen
+       )
+       SELECT count(*) FILTER (WHERE category IS NULL)::int AS renewed,
+              count(*) FILTER (WHERE category IS NOT NULL)::int AS subsidised,
+              count(*) FILTER (WHERE personal_fen = 0)::int AS full
+       FROM inserted`,
+      [policy.jurisdiction, policy.year, asOf, subsidisedFrom, policy.contribution.personalFen],
+    );
+    const row = r.rows[0]!;
+    return { renewed: row.renewed, subsidisedRegistered: row.subsidised, fullySubsidised: row.full };
+  });
+}
+
+export interface LevyBatch {
+  batchId: number;
+  round: number;
+  lines: number;
+  totalFen: number;
+}
+
+/**
+ * The levy lines of round `round`: round 1 takes every registered enrollment with a personal share;
+ * later rounds take the failed ones (systemic ones re-sent, personal ones re-deducted on the cadence).
+ * Idempotent on (jurisdiction, year, round).
+ */
+export async function createLevyBatch(pool: pg.Pool, policy: Policy, round: number): Promise<LevyBatch> {
+  return inTransaction(pool, async (client) => {
+    const existing = await client.query<{ id: string; line_count: number; total_fen: string }>(
+      `SELECT id, line_count, total_fen FROM levy_batches WHERE jurisdiction = $1 AND campaign_year = $2 AND round = $3`,
+      [policy.jurisdiction, policy.year, round],
+    );
+    if (existing.rows[0]) {
+      const b = existing.rows[0];
+      return { batchId: Number(b.id), round, lines: b.line_count, totalFen: Number(b.total_fen) };
+    }
+    const batch = await client.query<{ id: string }>(
+      `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ($1, $2, $3, $4) RETURNING id`,
+      [policy.jurisdiction, policy.year, round, round === 1 ? 'first' : 're-deduction'],
+    );
+    const batchId = Number(batch.rows[0]!.id);
+    const wanted = round === 1 ? `('registered')` : `('failed')`;
+    const lines = await client.query<{ n: number; total: string }>(
+      `WITH l AS (
+         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen)
+         SELECT $1, e.id, e.personal_fen FROM enrollments e
+         WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
+         RETURNING enrollment_id, amount_fen
+       ), u AS (
+         UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
+       )
+       SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::text AS total FROM l`,
+      [batchId, policy.jurisdiction, policy.year],
+    );
+    const n = lines.rows[0]!.n;
+    const total = Number(lines.rows[0]!.total);
+    await client.query(`UPDATE levy_batches SET line_count = $2, total_fen = $3 WHERE id = $1`, [
+      batchId,
+      n,
+      total,
+    ]);
+    return { batchId, round, lines: n, totalFen: total };
+  });
+}
+
+export interface AppliedResults {
+  batchId: number;
+  lines: number;
+  success: number;
+  personal: number;
+  systemic: number;
+  /** Result lines for levy lines that already had a result: ignored. */
+  duplicates: number;
+}
+
+/**
+ * Applies a result file from the tax bureau (CSV: enrollment id, outcome, failure code). Each levy line
+ * gets one result; a second copy of the file, or lines out of order, change nothing. A success sets the
+ * benefit start (the benefit year, inside the centralised period); a personal failure opens a follow-up
+ * task for the person's town and village.
+ */
+export async function applyDeductionResults(
+  pool: pg.Pool,
+  policy: Policy,
+  batchId: number,
+  resultFile: string,
+  paidOn: string,
+): Promise<AppliedResults> {
+  const parser = new CsvRowParser();
+  const rows: { rowNo: number; cells: string[] }[] = [];
+  parser.push(readFileSync(resultFile, 'utf8'), rows);
+  parser.end(rows);
+  const data = rows.slice(1).filter((r) => r.cells.length >= 2 && r.cells[0] !== '');
+  const ids = data.map((r) => r.cells[0]!);
+  const outcomes = data.map((r) => (r.cells[1] === 'success' ? 'success' : 'failure'));
+  const codes = data.map((r) => (r.cells[1] === 'success' ? null : r.cells[2] || 'unknown'));
+  const classes = codes.map((c) => (c === null ? null : classifyDeductionFailure(policy, c).class));
+  const benefitStart = policy.calendar.benefitYearStart.date;
+  return inTransaction(pool, async (client) => {
+    const inserted = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
+      `WITH incoming AS (
+         SELECT DISTINCT ON (x.enrollment_id) x.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS x(enrollment_id, outcome, failure_code, failure_class)
+       ), ins AS (
+         INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
+         SELECT $1, i.enrollment_id, i.outcome, i.failure_code, i.failure_class FROM incoming i
+         JOIN levy_lines l ON l.batch_id = $1 AND l.enrollment_id = i.enrollment_id
+         WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = i.enrollment_id AND d.outcome = 'success')
+         ON CONFLICT (batch_id, enrollment_id) DO NOTHING
+         RETURNING enrollment_id, outcome, failure_class
+       ), paid AS (
+         UPDATE enrollments e SET status = 'paid', benefit_start = CASE WHEN $6::date <= $8::date THEN $7::date ELSE (date_trunc('month', $6::date) + interval '1 month')::date END
+         FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'success' AND e.status = 'levied' RETURNING e.id
+       ), failed AS (
+         UPDATE enrollments e SET status = 'failed', failure_class = ins.failure_class
+         FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'failure' AND e.status = 'levied' RETURNING e.id, e.resident_id, ins.failure_class
+       ), tasks AS (
+         INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
+         SELECT f.id, p.town_id, p.village_id, 'deduction failed: personal reason'
+         FROM failed f JOIN residents p ON p.id = f.resident_id
+         WHERE f.failure_class = 'personal' AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL)
+         RETURNING 1
+       )
+       SELECT outcome, failure_class, count(*)::int AS n FROM ins GROUP BY outcome, failure_class`,
+      [
+        batchId,
+        ids,
+        outcomes,
+        codes,
+        classes,
+        paidOn,
+        benefitStart,
+        policy.calendar.centralisedPeriod.to.slice(0, 10),
+      ],
+    );
+    // a success closes the person's open follow-up task
+    await client.query(
+      `UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
+       FROM deduction_results d WHERE d.batch_id = $1 AND d.outcome = 'success' AND t.enrollment_id = d.enrollment_id AND t.closed_at IS NULL`,
+      [batchId],
+    );
+    const count = (o: string, c: string | null) =>
+      inserted.rows.find((r) => r.outcome === o && r.failure_class === c)?.n ?? 0;
+    const success = count('success', null);
+    const personal = count('failure', 'personal');
+    const systemic = count('failure', 'systemic');
+    return {
+      batchId,
+      lines: data.length,
+      success,
+      personal,
+      systemic,
+      duplicates: data.length - success - personal - systemic,
+    };
+  });
+}
+
+export interface CutOffResult {
+  abandoned: number;
+  stillFailed: number;
+}
+
+/**
+ * At the cut-off, a personal-reason failure becomes voluntary abandonment (视为自动弃保) where the policy
+ * says so; elsewhere it stays on the not-enrolled ledgers. Idempotent.
+ */
+export async function cutOff(pool: pg.Pool, policy: Policy): Promise<CutOffResult> {
+  return inTransaction(pool, async (client) => {
+    let abandoned = 0;
+    if (policy.deductionFailures.personalAtCutoff === 'abandoned') {
+      const r = await client.query(
+        `WITH a AS (UPDATE enrollments SET status = 'abandoned', failure_class = NULL
+                    WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'failed' AND failure_class = 'personal' RETURNING id)
+         UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'abandoned' FROM a WHERE t.enrollment_id = a.id AND t.closed_at IS NULL`,
+        [policy.jurisdiction, policy.year],
+      );
+      abandoned = (
+        await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'abandoned'`,
+          [policy.jurisdiction, policy.year],
+        )
+      ).rows[0]!.n;
+      void r;
+    }
+    const still = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'failed'`,
+      [policy.jurisdiction, policy.year],
+    );
+    return { abandoned, stillFailed: still.rows[0]!.n };
+  });
+}
+
+/** Per-town figures frozen under `key` (a report date, or 'cutoff'). Idempotent on the key. */
+export async function snapshotCoverage(
+  pool: pg.Pool,
+  policy: Policy,
+  key: string,
+  takenAt: Date,
+  targets: Map<string, number | null>,
+): Promise<number> {
+  return inTransaction(pool, async (client) => {
+    const towns = await client.query<{ id: number; name: string }>(
+      `SELECT id, name FROM towns WHERE jurisdiction = $1`,
+      [policy.jurisdiction],
+    );
+    const r = await client.query(
+      `INSERT INTO coverage_snapshots (jurisdiction, campaign_year, snapshot_key, town_id, registered, to_enroll, target, enrolled, subsidised, failed, abandoned, taken_at)
+       SELECT $1, $2, $3, t.id,
+              count(p.id) FILTER (WHERE p.residency = 'hukou'),
+              count(p.id) FILTER (WHERE p.residency = 'hukou' AND NOT p.employee_insured),
+              tg.target,
+              count(e.id) FILTER (WHERE e.status = 'paid'),
+              count(e.id) FILTER (WHERE e.status = 'paid' AND e.subsidy_fen > 0),
+              count(e.id) FILTER (WHERE e.status = 'failed'),
+              count(e.id) FILTER (WHERE e.status = 'abandoned'),
+              $4
+       FROM towns t
+       LEFT JOIN residents p ON p.town_id = t.id
+       LEFT JOIN enrollments e ON e.resident_id = p.id AND e.campaign_year = $2
+       LEFT JOIN unnest($5::int[], $6::int[]) AS tg(town_id, target) ON tg.town_id = t.id
+       WHERE t.jurisdiction = $1
+       GROUP BY t.id, tg.target
+       ON CONFLICT DO NOTHING`,
+      [
+        policy.jurisdiction,
+        policy.year,
+        key,
+        takenAt,
+        towns.rows.map((t) => t.id),
+        towns.rows.map((t) => targets.get(t.name) ?? null),
+      ],
+    );
+    return r.rowCount ?? 0;
+  });
+}
+
+export interface ClaimTotals {
+  claims: { fundingSource: string; department: string; persons: number; totalFen: number; claimId: number }[];
+  excludedInvalidIdentity: number;
+}
+
+/**
+ * The subsidy claim for the given funding sources: every paid enrollment with a subsidy, totalled by
+ * fund and certifying department. Where the policy says so (001 三(三)), people without valid identity
+ * information are left out and counted. Idempotent: one claim per fund and department and year.
+ */
+export async function claimSubsidies(
+  pool: pg.Pool,
+  policy: Policy,
+  fundingSources: string[],
+  dueOn: string,
+): Promise<ClaimTotals> {
+  return inTransaction(pool, async (client) => {
+    await loadCategoryTable(client, policy);
+    const excludeInvalid = Boolean(policy.claimExcludesInvalidIdentity);
+    const excluded = excludeInvalid
+      ? await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM enrollments e JOIN residents p ON p.id = e.resident_id
+           WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)
+             AND (p.id_number !~ '^[0-9]{17}[0-9X]$' OR p.name = '')`,
+          [policy.jurisdiction, policy.year, fundingSources],
+        )
+      : { rows: [{ n: 0 }] };
+    await client.query(
+      `INSERT INTO subsidy_claims (jurisdiction, campaign_year, funding_source, department, due_on)
+       SELECT DISTINCT $1::text, $2::int, e.funding_source, pc.department, $4::date
+       FROM enrollments e JOIN policy_categories pc ON pc.category = e.category
+       WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)
+       ON CONFLICT DO NOTHING`,
+      [policy.jurisdiction, policy.year, fundingSources, dueOn],
+    );
+    await client.query(
+      `INSERT INTO subsidy_claim_lines (claim_id, enrollment_id, amount_fen)
+       SELECT c.id, e.id, e.subsidy_fen
+       FROM enrollments e JOIN residents p ON p.id = e.resident_id JOIN policy_categories pc ON pc.category = e.category
+       JOIN subsidy_claims c ON c.jurisdiction = $1 AND c.campaign_year = $2 AND c.funding_source = e.funding_source AND c.department = pc.department
+       WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)
+         AND NOT ($4 AND (p.id_number !~ '^[0-9]{17}[0-9X]$' OR p.name = ''))
+       ON CONFLICT DO NOTHING`,
+      [policy.jurisdiction, policy.year, fundingSources, excludeInvalid],
+    );
+    const totals = await client.query<{
+      id: string;
+      funding_source: string;
+      department: string;
+      persons: number;
+      total: string;
+    }>(
+      `WITH t AS (SELECT claim_id, count(*)::int AS persons, sum(amount_fen) AS total FROM subsidy_claim_lines GROUP BY claim_id)
+       UPDATE subsidy_claims c SET person_count = t.persons, total_fen = t.total FROM t
+       WHERE t.claim_id = c.id AND c.jurisdiction = $1 AND c.campaign_year = $2 AND c.funding_source = ANY ($3)
+       RETURNING c.id, c.funding_source, c.department, c.person_count AS persons, c.total_fen::text AS total`,
+      [policy.jurisdiction, policy.year, fundingSources],
+    );
+    return {
+      claims: totals.rows
+        .map((r) => ({
+          claimId: Number(r.id),
+          fundingSource: r.funding_source,
+          department: r.department,
+          persons: r.persons,
+          totalFen: Number(r.total),
+        }))
+        .sort(
+          (a, b) =>
+            a.fundingSource.localeCompare(b.fundingSource) || a.department.localeCompare(b.department),
+        ),
+      excludedInvalidIdentity: excluded.rows[0]!.n,
+    };
+  });
+}
