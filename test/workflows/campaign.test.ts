@@ -12,56 +12,8 @@ import { generatePopulation } from '../../simulation/population';
 import { createWorker } from '../../worker/create-worker';
 import { AnnualCampaignWorkflow, campaignWorkflowId, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { timeSkippingEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
-
-async function rehearse(
-  env: TestWorkflowEnvironment,
-  db: TestDatabase,
-  policy: Policy,
-  scale: number,
-  options: { maxHistoryEvents?: number } = {},
-) {
-  const outDir = mkdtempSync(join(tmpdir(), `medins-${policy.jurisdiction}-`));
-  const manifest = await generatePopulation(db.pool, policy, {
-    scale,
-    seed: 3,
-    defectRate: 0.02,
-    deltaMonths: 0,
-    outDir,
-  });
-  const simulation: SimulationConfig = {
-    seed: 3,
-    populationDirs: { [policy.jurisdiction]: outDir },
-    systemicFailureRate: 0.02,
-    topUpRate: 0.3,
-    missingDepartments: [],
-    exchangeDir: mkdtempSync(join(tmpdir(), 'medins-exchange-')),
-  };
-  const taskQueue = uniqueTaskQueue(`campaign-${policy.jurisdiction}`);
-  const worker = await createWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-    pool: db.pool,
-    simulation,
-    workflowBundle: await workflowBundle(),
-  });
-  const handle = await env.client.workflow.start(AnnualCampaignWorkflow, {
-    taskQueue,
-    workflowId: campaignWorkflowId(policy.jurisdiction, policy.year),
-    args: [
-      {
-        policy,
-        policyHash: policyHash(policy),
-        operator: 'test-operator',
-        rehearsal: true,
-        searchAttributes: false,
-        ...options,
-      },
-    ],
-  });
-  const progress: CampaignProgress = await worker.runUntil(handle.result());
-  return { progress, manifest, handle };
-}
+import { rehearse } from '../support/campaign';
+import { timeSkippingEnvironment } from '../support/temporal';
 
 describe('the annual campaign on the time-skipping server: Kaiping 2024 at small scale', () => {
   let env: TestWorkflowEnvironment;
@@ -154,5 +106,99 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
     expect(progress.lastReport!.key).toBe('progress-2023-12-28');
     expect(progress.runs).toBeGreaterThan(1);
     expect(progress.phase).toBe('closed');
+  });
+});
+
+describe('the annual campaign: Meishan 2024, a different province and different rules', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  let progress: CampaignProgress;
+  const policy = seedPolicy('meishan', 2024);
+  const q = async <T extends object>(sql: string, params: unknown[] = []) =>
+    (await db.pool.query<T & pg.QueryResultRow>(sql, params)).rows;
+
+  beforeAll(async () => {
+    [env, db] = await Promise.all([timeSkippingEnvironment(), createTestDatabase()]);
+    ({ progress } = await rehearse(env, db, policy, 0.0006));
+  }, 600_000);
+  afterAll(async () => {
+    await env?.teardown();
+    await db?.drop();
+  });
+
+  it('partly subsidised people are levied their own share only: 95 or 285 yuan (003 三(三)2)', async () => {
+    const amounts = await q<{ personal_fen: number; subsidy_fen: number }>(
+      `SELECT DISTINCT e.personal_fen, e.subsidy_fen FROM enrollments e WHERE e.campaign_year = 2024 ORDER BY 1`,
+    );
+    expect(amounts).toEqual(expect.arrayContaining([{ personal_fen: 38000, subsidy_fen: 0 }]));
+    for (const a of amounts) expect([0, 9500, 28500, 38000]).toContain(a.personal_fen);
+    const levied = await q<{ amount_fen: number }>(`SELECT DISTINCT amount_fen FROM levy_lines ORDER BY 1`);
+    expect(levied.every((l) => [9500, 28500, 38000].includes(l.amount_fen))).toBe(true);
+  });
+
+  it('a personal failure is not declared abandoned: it stays on the not-enrolled ledgers (003 六(二))', async () => {
+    const abandoned = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollments WHERE status = 'abandoned'`,
+    );
+    expect(abandoned[0]!.n).toBe(0);
+    expect(progress.cutoff!.abandoned).toBe(0);
+    expect(progress.cutoff!.stillFailed).toBe(progress.rounds.at(-1)!.personal);
+  });
+
+  it('the special fiscal funds are claimed by 12-20 and the medical assistance fund by 12-31 (003 三(三)3(1))', () => {
+    const funds = [...new Set(progress.claims.map((c) => c.fundingSource))];
+    expect(funds.every((f) => ['special-fiscal-funds', 'medical-assistance-fund'].includes(f))).toBe(true);
+    expect(progress.claimReceipts).toHaveLength(2);
+    for (const c of progress.claims) expect(c.totalFen % 9500).toBe(0);
+  });
+
+  it('re-deduction runs weekly until the 2024-02-29 cut-off: the first round and 25 more', () => {
+    expect(progress.rounds).toHaveLength(26);
+  });
+});
+
+describe('the annual campaign: Heshan 2024', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  let progress: CampaignProgress;
+  const policy = seedPolicy('heshan', 2024);
+
+  beforeAll(async () => {
+    [env, db] = await Promise.all([timeSkippingEnvironment(), createTestDatabase()]);
+    ({ progress } = await rehearse(env, db, policy, 0.003));
+  }, 600_000);
+  afterAll(async () => {
+    await env?.teardown();
+    await db?.drop();
+  });
+
+  it('each category is claimed from its own fund, the 计生优待户 (11) pays first and claims nothing centrally (001 三(二))', () => {
+    const funds = new Set(progress.claims.map((c) => c.fundingSource));
+    expect(funds.has('medical-assistance-fund')).toBe(true);
+    expect(funds.has('health-department-funds')).toBe(false);
+    for (const c of progress.claims) expect(c.totalFen).toBe(c.persons * 40600);
+  });
+
+  it('the enrolled count at the cut-off is the successes recorded by 12-31; personal failures are abandoned (001 六(三))', () => {
+    expect(progress.cutoff!.abandoned).toBe(progress.rounds.at(-1)!.personal);
+    expect(progress.cutoff!.stillFailed).toBe(0);
+  });
+
+  it('progress goes to the bureau on the 1st and 15th, the National Day report moved to 10-07 (001 七(七))', async () => {
+    const keys = await db.pool.query<{ snapshot_key: string }>(
+      `SELECT DISTINCT snapshot_key FROM coverage_snapshots ORDER BY 1`,
+    );
+    expect(keys.rows.map((r) => r.snapshot_key)).toEqual([
+      'cutoff',
+      'progress-2023-09-01',
+      'progress-2023-09-15',
+      'progress-2023-10-07',
+      'progress-2023-10-16',
+      'progress-2023-11-01',
+      'progress-2023-11-15',
+      'progress-2023-12-01',
+      'progress-2023-12-15',
+    ]);
+    expect(progress.lastReport!.key).toBe('progress-2023-12-15');
   });
 });

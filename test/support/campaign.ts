@@ -1,0 +1,62 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { SimulationConfig } from '../../activities/adapters/simulated';
+import { policyHash } from '../../activities/campaign';
+import type { Policy } from '../../domain/policy';
+import { generatePopulation } from '../../simulation/population';
+import { createWorker } from '../../worker/create-worker';
+import { AnnualCampaignWorkflow, campaignWorkflowId, type CampaignProgress } from '../../workflows/campaign';
+import type { TestDatabase } from './database';
+import { uniqueTaskQueue, workflowBundle } from './temporal';
+
+/** A whole campaign year of `policy` on a synthetic population, against the simulated departments. */
+export async function rehearse(
+  env: TestWorkflowEnvironment,
+  db: TestDatabase,
+  policy: Policy,
+  scale: number,
+  options: { maxHistoryEvents?: number } = {},
+) {
+  const outDir = mkdtempSync(join(tmpdir(), `medins-${policy.jurisdiction}-`));
+  const manifest = await generatePopulation(db.pool, policy, {
+    scale,
+    seed: 3,
+    defectRate: 0.02,
+    deltaMonths: 0,
+    outDir,
+  });
+  const simulation: SimulationConfig = {
+    seed: 3,
+    populationDirs: { [policy.jurisdiction]: outDir },
+    systemicFailureRate: 0.02,
+    topUpRate: 0.3,
+    missingDepartments: [],
+    exchangeDir: mkdtempSync(join(tmpdir(), 'medins-exchange-')),
+  };
+  const taskQueue = uniqueTaskQueue(`campaign-${policy.jurisdiction}`);
+  const worker = await createWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    pool: db.pool,
+    simulation,
+    workflowBundle: await workflowBundle(),
+  });
+  const handle = await env.client.workflow.start(AnnualCampaignWorkflow, {
+    taskQueue,
+    workflowId: campaignWorkflowId(policy.jurisdiction, policy.year),
+    args: [
+      {
+        policy,
+        policyHash: policyHash(policy),
+        operator: 'test-operator',
+        rehearsal: true,
+        searchAttributes: false,
+        ...options,
+      },
+    ],
+  });
+  const progress: CampaignProgress = await worker.runUntil(handle.result());
+  return { progress, manifest, handle };
+}
