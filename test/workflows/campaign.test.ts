@@ -1,16 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
-import { policyHash } from '../../activities/campaign';
-import type { Policy } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';
-import { generatePopulation } from '../../simulation/population';
-import { createWorker } from '../../worker/create-worker';
-import { AnnualCampaignWorkflow, campaignWorkflowId, type CampaignProgress } from '../../workflows/campaign';
+import type { CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { rehearse } from '../support/campaign';
 import { timeSkippingEnvironment } from '../support/temporal';
