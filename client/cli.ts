@@ -14,9 +14,14 @@ import {
   rejectionsCommand,
   statusCommand,
 } from './registry-commands';
+import { campaignStatus, startCampaign, submitRoster } from './campaign-commands';
+import { makeDrillPolicy } from '../domain/drill';
+import { rehearseCommand } from './rehearse';
+import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import {
   explainFile,
   formatExplanation,
@@ -160,6 +165,120 @@ lists
       `${await rejectionsCommand(o.submission, o.out)} rejected rows written to ${o.out}\n`,
     );
   });
+
+const campaign = program
+  .command('campaign')
+  .description('the annual campaign on a Temporal server (start the worker first)');
+const operatorName = () => loadConfig().MEDINS_OPERATOR ?? userInfo().username;
+campaign
+  .command('start')
+  .description('start the campaign year of a jurisdiction: campaign-<jurisdiction>-<year>')
+  .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
+  .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
+  .option('--policy <file>', 'a policy file instead of the seed (validated first)')
+  .option(
+    '--drill <minutes>',
+    'a drill: the same rules with calendar points this many minutes apart, starting now',
+    (v) => Number(v),
+  )
+  .action(async (o: { jurisdiction: string; year: number; policy?: string; drill?: number }) => {
+    const config = loadConfig();
+    const client = await connectClient(config);
+    try {
+      const base = o.policy ? policyFromFile(o.policy) : seedPolicy(o.jurisdiction, o.year);
+      const policy = o.drill ? makeDrillPolicy(base, Date.now() + 10_000, o.drill) : base;
+      const started = await startCampaign(client, {
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        policy,
+        operator: operatorName(),
+      });
+      process.stdout.write(
+        `started ${started.workflowId} (run ${started.runId})${started.drill ? ' as a DRILL' : ''}, policy ${started.policyHash}\n`,
+      );
+    } finally {
+      await client.connection.close();
+    }
+  });
+campaign
+  .command('status')
+  .description("a campaign's phase, date and counts")
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
+  .option('--drill', 'the drill of that year')
+  .option('--json', 'print JSON')
+  .action(async (o: { jurisdiction: string; year: number; drill?: boolean; json?: boolean }) => {
+    const config = loadConfig();
+    const client = await connectClient(config);
+    try {
+      const id = campaignWorkflowId(o.jurisdiction, o.year) + (o.drill ? '-drill' : '');
+      const s = await campaignStatus(client, id);
+      if (o.json) return void process.stdout.write(`${JSON.stringify({ workflowId: id, ...s }, null, 2)}\n`);
+      const p = s.progress;
+      process.stdout.write(
+        `${id} ${s.status} (run ${s.runId})\n` +
+          (p
+            ? `phase ${p.phase}, campaign date ${p.campaignDate}, agenda ${p.itemsDone}/${p.itemsTotal}\n` +
+              Object.entries(p.rosters)
+                .map(
+                  ([d, r]) =>
+                    `  roster ${d}: ${r.status}${r.rowsRead !== undefined ? ` (${r.rowsAccepted} accepted, ${r.rowsRejected} rejected)` : ''}`,
+                )
+                .join('\n') +
+              '\n' +
+              p.rounds
+                .map(
+                  (r) =>
+                    `  round ${r.round}: ${r.lines} levied, ${r.success} paid, ${r.personal} personal, ${r.systemic} systemic`,
+                )
+                .join('\n') +
+              '\n'
+            : ''),
+      );
+    } finally {
+      await client.connection.close();
+    }
+  });
+campaign
+  .command('submit-list')
+  .description("hand in a department's roster before the roster deadline")
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
+  .requiredOption('--department <d>', 'certifying department')
+  .argument('<file>', 'the roster file (.xlsx or .csv), readable by the worker')
+  .option('--drill', 'the drill of that year')
+  .action(
+    async (file: string, o: { jurisdiction: string; year: number; department: string; drill?: boolean }) => {
+      const config = loadConfig();
+      const client = await connectClient(config);
+      try {
+        const id = campaignWorkflowId(o.jurisdiction, o.year) + (o.drill ? '-drill' : '');
+        const r = await submitRoster(client, id, {
+          department: o.department,
+          path: resolve(file),
+          operator: operatorName(),
+        });
+        process.stdout.write(
+          `roster ${r.status}: ${r.rowsRead} rows read = ${r.rowsAccepted} accepted + ${r.rowsRejected} rejected\n`,
+        );
+      } finally {
+        await client.connection.close();
+      }
+    },
+  );
+
+program
+  .command('rehearse')
+  .description('a whole campaign year on the time-skipping server against simulated departments')
+  .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
+  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--scale <s>', 'population scale (Kaiping 1 = 附件3)', (v) => Number(v), 1)
+  .option('--seed <n>', 'seed', (v) => Number(v), 1)
+  .option('--summary-json <path>', 'write the summary as JSON')
+  .action(
+    async (o: { jurisdiction: string; year: number; scale: number; seed: number; summaryJson?: string }) => {
+      await rehearseCommand(o);
+    },
+  );
 
 program
   .command('export')

@@ -36,7 +36,7 @@ export function progressReportSchedule(policy: Policy): DueReport[] {
   const out: DueReport[] = [];
   if (cadence.kind === 'every-minutes') {
     const end = instantOf(cadence.until, 'start');
-    for (let t = instantOf(cadence.from, 'start'); t <= end; t += cadence.minutes * 60_000) {
+    for (let t = instantOf(cadence.from, 'start'); t <= end; t += Math.round(cadence.minutes * 60_000)) {
       const iso = new Date(t).toISOString();
       out.push({ nominal: dateOfSpec(iso), due: iso, shifted: false });
     }
@@ -72,7 +72,7 @@ export function reDeductionRounds(policy: Policy): number[] {
   const c = policy.calendar;
   const first = instantOf(c.firstBatchDeduction.at, 'start');
   const end = instantOf(c.cutoff.at, 'start');
-  const step = c.reDeduction.everyMinutes * 60_000;
+  const step = Math.round(c.reDeduction.everyMinutes * 60_000);
   const rounds: number[] = [];
   for (let t = first + step; t <= end; t += step) rounds.push(t);
   return rounds;

@@ -22,7 +22,7 @@ export function makeDrillPolicy(base: Policy, startMs: number, stepMinutes: numb
     ...base.milestones.map((m) => m.at),
   ];
   const distinct = [...new Set(points.map((p) => instantOf(p, 'start')))].sort((a, b) => a - b);
-  const step = stepMinutes * 60_000;
+  const step = Math.round(stepMinutes * 60_000);
   const at = (spec: string) =>
     new Date(startMs + distinct.indexOf(instantOf(spec, 'start')) * step).toISOString();
   const drillSource = (s: string) => `${s} [drill: compressed to ${stepMinutes} min per step]`;
@@ -44,7 +44,7 @@ export function makeDrillPolicy(base: Policy, startMs: number, stepMinutes: numb
       },
       firstBatchDeduction: dated(c.firstBatchDeduction),
       reDeduction: {
-        everyMinutes: Math.max(1, Math.floor(stepMinutes / 2)),
+        everyMinutes: stepMinutes / 2,
         source: drillSource(c.reDeduction.source),
       },
       ...(c.partialPaymentDeadline ? { partialPaymentDeadline: dated(c.partialPaymentDeadline) } : {}),

@@ -105,7 +105,7 @@ const ProgressCadence = z.discriminatedUnion('kind', [
   /** Drill policies: every N minutes between two instants. */
   z.object({
     kind: z.literal('every-minutes'),
-    minutes: z.number().int().min(1),
+    minutes: z.number().positive(),
     from: InstantSpec,
     until: InstantSpec,
     source: Source,
@@ -185,7 +185,7 @@ export const PolicySchema = z
       newEnrollmentDeadline: Dated,
       centralisedPeriod: z.object({ from: InstantSpec, to: InstantSpec, source: Source }),
       firstBatchDeduction: Dated,
-      reDeduction: z.object({ everyMinutes: z.number().int().positive(), source: Source }),
+      reDeduction: z.object({ everyMinutes: z.number().positive(), source: Source }),
       /** Partly subsidised people pay their own share by this date (Meishan 12-20). */
       partialPaymentDeadline: Dated.optional(),
       cutoff: Dated,

@@ -1,0 +1,268 @@
+/**
+ * `rehearse`: a whole campaign year on the time-skipping server, against the simulated departments and a
+ * synthetic population, printing progress as it goes and a summary at the end.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import pg from 'pg';
+import type { SimulationConfig } from '../activities/adapters/simulated';
+import { policyHash } from '../activities/campaign';
+import { migrate } from '../activities/db/migrate';
+import { formatYuan } from '../domain/money';
+import { dropDatabase, ensureDatabase, ensurePostgres } from '../infra/postgres';
+import { stderrLogger } from '../infra/support';
+import { resolveTestServer } from '../infra/temporal';
+import { seedPolicy } from '../seeds';
+import { generatePopulation } from '../simulation/population';
+import { createWorker } from '../worker/create-worker';
+import {
+  AnnualCampaignWorkflow,
+  campaignWorkflowId,
+  progressQuery,
+  type CampaignProgress,
+} from '../workflows/campaign';
+
+export interface RehearsalSummary {
+  jurisdiction: string;
+  year: number;
+  scale: number;
+  seed: number;
+  wallSeconds: { population: number; year: number };
+  towns: {
+    town: string;
+    registered: number;
+    toEnroll: number;
+    target: number | null;
+    enrolled: number;
+    abandoned: number;
+    failed: number;
+    coverage: number | null;
+    completion: number | null;
+  }[];
+  totals: {
+    registered: number;
+    toEnroll: number;
+    enrolled: number;
+    abandoned: number;
+    failed: number;
+    subsidised: number;
+  };
+  /** Registered residents to enroll by end state: enrollment statuses, and not-enrolled. */
+  endStates: Record<string, number>;
+  rounds: CampaignProgress['rounds'];
+  claims: CampaignProgress['claims'];
+  runs: { runId: string; events: number; bytes: number }[];
+}
+
+export async function rehearse(options: {
+  jurisdiction: string;
+  year: number;
+  scale: number;
+  seed: number;
+  say: (line: string) => void;
+}): Promise<RehearsalSummary> {
+  const { say } = options;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const policy = seedPolicy(options.jurisdiction, options.year);
+  const server = await ensurePostgres(stderrLogger);
+  const dbName = `rehearsal_${options.jurisdiction}_${options.year}`.replace(/-/g, '_');
+  await dropDatabase(server, dbName);
+  const url = await ensureDatabase(server, dbName);
+  await migrate(url);
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  const outDir = mkdtempSync(join(tmpdir(), `medins-rehearsal-${options.jurisdiction}-`));
+  try {
+    let t = Date.now();
+    const manifest = await generatePopulation(pool, policy, {
+      scale: options.scale,
+      seed: options.seed,
+      defectRate: 0.01,
+      deltaMonths: 0,
+      outDir,
+    });
+    const populationSeconds = (Date.now() - t) / 1000;
+    say(
+      `population: ${manifest.totals.residents} people, ${manifest.totals.households} households, ${manifest.totals.toEnroll} to enroll (${populationSeconds.toFixed(1)} s) in database ${dbName}`,
+    );
+
+    const testServer = await resolveTestServer(stderrLogger);
+    const env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: {
+        executable:
+          testServer.kind === 'path'
+            ? { type: 'existing-path', path: testServer.path }
+            : { type: 'cached-download' },
+      },
+    });
+    const simulation: SimulationConfig = {
+      seed: options.seed,
+      populationDirs: { [policy.jurisdiction]: outDir },
+      systemicFailureRate: 0.01,
+      topUpRate: 0.3,
+      missingDepartments: [],
+      exchangeDir: join(outDir, 'exchange'),
+    };
+    try {
+      const taskQueue = `rehearsal-${policy.jurisdiction}`;
+      const worker = await createWorker({ connection: env.nativeConnection, taskQueue, pool, simulation });
+      const workflowId = campaignWorkflowId(policy.jurisdiction, policy.year);
+      t = Date.now();
+      const result = await worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(AnnualCampaignWorkflow, {
+          taskQueue,
+          workflowId,
+          args: [
+            {
+              policy,
+              policyHash: policyHash(policy),
+              operator: userInfo().username,
+              rehearsal: true,
+              searchAttributes: false,
+            },
+          ],
+        });
+        let last = '';
+        let inflight: Promise<void> = Promise.resolve();
+        const watch = setInterval(() => {
+          inflight = handle
+            .query(progressQuery)
+            .then((p) => {
+              const r = p.rounds.at(-1);
+              const line =
+                `${p.campaignDate} ${p.phase.padEnd(18)} items ${p.itemsDone}/${p.itemsTotal}` +
+                (r
+                  ? `  round ${r.round}: ${r.lines} levied, ${r.success} paid, ${r.personal} personal, ${r.systemic} systemic failures`
+                  : '');
+              if (line !== last) say(line);
+              last = line;
+            })
+            .catch(() => undefined);
+        }, 2000);
+        try {
+          return await handle.result();
+        } finally {
+          clearInterval(watch);
+          await inflight;
+        }
+      });
+      const yearSeconds = (Date.now() - t) / 1000;
+
+      const runs: RehearsalSummary['runs'] = [];
+      let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
+      while (runId) {
+        const history: {
+          events?:
+            | {
+                workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string | null } | null;
+              }[]
+            | null;
+        } = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+        const events = history.events ?? [];
+        runs.unshift({ runId, events: events.length, bytes: JSON.stringify(history).length });
+        runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+      }
+
+      const towns = await pool.query<{
+        town: string;
+        registered: number;
+        to_enroll: number;
+        target: number | null;
+        enrolled: number;
+        abandoned: number;
+        failed: number;
+        subsidised: number;
+      }>(
+        `SELECT t.name AS town, s.registered, s.to_enroll, s.target, s.enrolled, s.abandoned, s.failed, s.subsidised
+         FROM coverage_snapshots s JOIN towns t ON t.id = s.town_id WHERE s.snapshot_key = 'cutoff' ORDER BY t.id`,
+      );
+      // every registered resident to enroll ends in exactly one state (never enrolled counts as one)
+      const endStates = await pool.query<{ status: string; n: number }>(
+        `SELECT coalesce(e.status::text, 'not-enrolled') AS status, count(*)::int AS n
+         FROM residents p LEFT JOIN enrollments e ON e.resident_id = p.id AND e.campaign_year = $1
+         WHERE p.residency = 'hukou' AND NOT p.employee_insured GROUP BY 1 ORDER BY 1`,
+        [policy.year],
+      );
+      const sum = (k: 'registered' | 'to_enroll' | 'enrolled' | 'abandoned' | 'failed' | 'subsidised') =>
+        towns.rows.reduce((s, r) => s + r[k], 0);
+      return {
+        jurisdiction: policy.jurisdiction,
+        year: policy.year,
+        scale: options.scale,
+        seed: options.seed,
+        wallSeconds: { population: populationSeconds, year: yearSeconds },
+        towns: towns.rows.map((r) => ({
+          town: r.town,
+          registered: r.registered,
+          toEnroll: r.to_enroll,
+          target: r.target === null ? null : Math.round(r.target * options.scale),
+          enrolled: r.enrolled,
+          abandoned: r.abandoned,
+          failed: r.failed,
+          coverage: r.to_enroll ? Math.round((r.enrolled / r.to_enroll) * 1000) / 10 : null,
+          completion: r.target ? Math.round((r.enrolled / (r.target * options.scale)) * 1000) / 10 : null,
+        })),
+        totals: {
+          registered: sum('registered'),
+          toEnroll: sum('to_enroll'),
+          enrolled: sum('enrolled'),
+          abandoned: sum('abandoned'),
+          failed: sum('failed'),
+          subsidised: sum('subsidised'),
+        },
+        endStates: Object.fromEntries(endStates.rows.map((r) => [r.status, r.n])),
+        rounds: result.rounds,
+        claims: result.claims,
+        runs,
+      };
+    } finally {
+      await env.teardown();
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+export function formatSummary(s: RehearsalSummary): string {
+  const lines = [
+    `${s.jurisdiction} ${s.year} rehearsal (scale ${s.scale}, seed ${s.seed}): population ${s.wallSeconds.population.toFixed(1)} s, whole year ${s.wallSeconds.year.toFixed(1)} s`,
+    `镇(街)              户籍人口   应参保  目标任务${s.scale === 1 ? '' : `×${s.scale}`}   参保人数   弃保   未缴   参保率   完成率`,
+    ...s.towns.map(
+      (t) =>
+        `${t.town.padEnd(10, '　')} ${String(t.registered).padStart(8)} ${String(t.toEnroll).padStart(8)} ${String(t.target ?? '').padStart(9)} ${String(t.enrolled).padStart(9)} ${String(t.abandoned).padStart(6)} ${String(t.failed).padStart(6)} ${t.coverage === null ? '' : `${t.coverage.toFixed(1)}%`.padStart(7)} ${t.completion === null ? '' : `${t.completion.toFixed(1)}%`.padStart(7)}`,
+    ),
+    `合计${' '.repeat(16)} ${String(s.totals.registered).padStart(8)} ${String(s.totals.toEnroll).padStart(8)} ${''.padStart(9)} ${String(s.totals.enrolled).padStart(9)} ${String(s.totals.abandoned).padStart(6)} ${String(s.totals.failed).padStart(6)}`,
+    `residents to enroll by end state: ${Object.entries(s.endStates)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(
+        ', ',
+      )} = ${Object.values(s.endStates).reduce((a, b) => a + b, 0)} (paid includes ${s.totals.subsidised} subsidised; 参保人数 also counts residence-permit holders)`,
+    'deduction rounds:',
+    ...s.rounds.map(
+      (r) =>
+        `  round ${String(r.round).padStart(2)}: ${String(r.lines).padStart(7)} levied  ${String(r.success).padStart(7)} paid  ${String(r.personal).padStart(6)} personal  ${String(r.systemic).padStart(5)} systemic`,
+    ),
+    'subsidy claims:',
+    ...s.claims.map(
+      (c) => `  ${c.fundingSource} / ${c.department}: ${c.persons} people, ${formatYuan(c.totalFen)} yuan`,
+    ),
+    'workflow runs:',
+    ...s.runs.map((r) => `  ${r.runId}: ${r.events} events, ${(r.bytes / 1024).toFixed(0)} KiB`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export async function rehearseCommand(o: {
+  jurisdiction: string;
+  year: number;
+  scale: number;
+  seed: number;
+  summaryJson?: string;
+}) {
+  const summary = await rehearse({ ...o, say: (line) => process.stdout.write(`${line}\n`) });
+  process.stdout.write(formatSummary(summary));
+  if (o.summaryJson) writeFileSync(o.summaryJson, JSON.stringify(summary, null, 2));
+  return summary;
+}
