@@ -7,6 +7,7 @@ import { resolveDatabaseUrl } from '../infra/postgres';
 import { stderrLogger } from '../infra/support';
 import { loadConfig } from '../worker/config';
 import {
+  type ExportOptions,
   exportCommand,
   formatImport,
   importCommand,
@@ -293,24 +294,11 @@ program
   .option('--town <name>', 'one town only (mobilisation)')
   .option('--household <id>', 'household id (household)', (v) => Number(v))
   .option('--reader <role>', 'who reads it: tax, town, household or auditor (decides what is masked)')
-  .action(
-    async (
-      what: string,
-      o: {
-        jurisdiction: string;
-        year: number;
-        out: string;
-        batch?: number;
-        town?: string;
-        household?: number;
-        reader?: 'tax' | 'town' | 'household' | 'auditor';
-      },
-    ) => {
-      if (what !== 'levy' && what !== 'mobilisation' && what !== 'household')
-        throw new Error('export levy, mobilisation or household');
-      process.stdout.write(`${await exportCommand(what, o)} rows written to ${o.out}\n`);
-    },
-  );
+  .action(async (what: string, o: ExportOptions) => {
+    if (what !== 'levy' && what !== 'mobilisation' && what !== 'household')
+      throw new Error('export levy, mobilisation or household');
+    process.stdout.write(`${await exportCommand(what, o)} rows written to ${o.out}\n`);
+  });
 
 program
   .command('population')

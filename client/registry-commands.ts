@@ -155,17 +155,19 @@ export async function populationCommand(o: {
   }
 }
 
+export type ExportOptions = {
+  jurisdiction: string;
+  year: number;
+  out: string;
+  batch?: number;
+  town?: string;
+  household?: number;
+  reader?: Reader;
+};
+
 export async function exportCommand(
   what: 'levy' | 'mobilisation' | 'household',
-  o: {
-    jurisdiction: string;
-    year: number;
-    out: string;
-    batch?: number;
-    town?: string;
-    household?: number;
-    reader?: Reader;
-  },
+  o: ExportOptions,
 ): Promise<number> {
   const { pool } = await openLedger();
   try {

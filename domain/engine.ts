@@ -325,6 +325,12 @@ function benefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthDate
   const years = [policy.year];
   const periodFrom = dateOfSpec(policy.calendar.centralisedPeriod.from);
 
+  const centralised = (says: string): BenefitAnswer => ({
+    benefitStart: yearStart,
+    contributionYears: years,
+    rules: [{ id: 'benefit.centralised', source: b.centralised.source, says }],
+  });
+
   switch (event.kind) {
     case 'centralised-payment': {
       if (date < periodFrom) {
@@ -333,19 +339,8 @@ function benefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthDate
           `${date} is before the centralised period, which opens ${periodFrom}`,
         );
       }
-      if (inCentralisedPeriod(policy, date)) {
-        return {
-          benefitStart: yearStart,
-          contributionYears: years,
-          rules: [
-            {
-              id: 'benefit.centralised',
-              source: b.centralised.source,
-              says: `paid in the centralised period: benefits from ${yearStart}`,
-            },
-          ],
-        };
-      }
+      if (inCentralisedPeriod(policy, date))
+        return centralised(`paid in the centralised period: benefits from ${yearStart}`);
       const mid = midYearStart(policy, date);
       return {
         benefitStart: mid.start,
@@ -362,17 +357,7 @@ function benefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthDate
     }
     case 'mid-year-enrollment': {
       if (inCentralisedPeriod(policy, date)) {
-        return {
-          benefitStart: yearStart,
-          contributionYears: years,
-          rules: [
-            {
-              id: 'benefit.centralised',
-              source: b.centralised.source,
-              says: `${date} is inside the centralised period: benefits from ${yearStart}`,
-            },
-          ],
-        };
+        return centralised(`${date} is inside the centralised period: benefits from ${yearStart}`);
       }
       const lapse = b.employeeInsuranceLapse;
       if (event.reason === 'employee-insurance-lapse') {

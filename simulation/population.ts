@@ -533,6 +533,15 @@ export async function generatePopulation(
   }
 }
 
+function deltaRow(
+  no: number,
+  p: RosterEntry,
+  category: string,
+  action: '新增' | '减员',
+): (string | number)[] {
+  return [no, p.name, p.sex, p.idNumber, p.address, p.phone, category, action];
+}
+
 const HEADER = ['序号', '姓名', '性别', '身份证号码', '户籍地址', '联系电话', '特殊群体类别'];
 const DELTA_HEADER = [...HEADER, '变动类型'];
 
@@ -642,30 +651,12 @@ async function writeFiles(
       const adds = Math.max(1, Math.round(entries.length * 0.01));
       for (let k = 0; k < adds && additionsPool.length && categories.length; k += 1) {
         const p = additionsPool.pop()!;
-        deltaRows.push([
-          deltaRows.length + 1,
-          p.name,
-          p.sex,
-          p.idNumber,
-          p.address,
-          p.phone,
-          rng.pick(categories).id,
-          '新增',
-        ]);
+        deltaRows.push(deltaRow(deltaRows.length + 1, p, rng.pick(categories).id, '新增'));
       }
       const removes = Math.max(1, Math.round(entries.length * 0.005));
       for (let k = 0; k < removes && entries.length; k += 1) {
         const p = entries.splice(rng.int(0, entries.length - 1), 1)[0]!;
-        deltaRows.push([
-          deltaRows.length + 1,
-          p.name,
-          p.sex,
-          p.idNumber,
-          p.address,
-          p.phone,
-          p.category,
-          '减员',
-        ]);
+        deltaRows.push(deltaRow(deltaRows.length + 1, p, p.category, '减员'));
       }
       const period = month.slice(0, 7);
       const deltaPath = join(options.outDir, `${department}-delta-${period}.${ext}`);
