@@ -27,6 +27,7 @@ import {
   openEnrollments,
   snapshotCoverage,
 } from './ledger';
+import { writeProgressReport } from './progress-report';
 
 export interface CampaignDeps {
   pool: pg.Pool;
@@ -226,6 +227,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
         // no target table for this jurisdiction
       }
       await snapshotCoverage(pool, policy, input.key, new Date(input.campaignAtMs), targets);
+      const files = await writeProgressReport(pool, policy, input.key, deps.simulation.exchangeDir);
       const totals = await pool.query<{
         enrolled: number;
         to_enroll: number;
@@ -236,7 +238,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
          FROM coverage_snapshots WHERE jurisdiction = $1 AND campaign_year = $2 AND snapshot_key = $3`,
         [ref.jurisdiction, ref.year, input.key],
       );
-      return totals.rows[0]!;
+      return { ...totals.rows[0]!, reportXlsx: files.xlsx, reportJson: files.json };
     },
 
     async claimSubsidies(ref: CampaignRef, input: { fundingSources: string[]; dueOn: string }) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +93,25 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
       expect(c.totalFen).toBe(c.persons * 40600);
     }
     expect(progress.claimReceipts).toHaveLength(1);
+  });
+
+  it('each report is stored as .xlsx and JSON and logged as sent to the bureau, its towns adding up', async () => {
+    const sent = await q<{ file_name: string; row_count: number }>(
+      `SELECT file_name, row_count FROM exchange_log WHERE kind = 'progress-report' AND period = 'progress-2023-12-28' ORDER BY file_name`,
+    );
+    expect(sent).toEqual([
+      { file_name: 'progress-kaiping-2024-progress-2023-12-28.json', row_count: 16 },
+      { file_name: 'progress-kaiping-2024-progress-2023-12-28.xlsx', row_count: 16 },
+    ]);
+    const stored = await q<{ stored_at: string }>(
+      `SELECT stored_at FROM exchange_log WHERE file_name = 'progress-kaiping-2024-progress-2023-12-28.json'`,
+    );
+    const report = JSON.parse(readFileSync(stored[0]!.stored_at, 'utf8')) as {
+      towns: { enrolled: number }[];
+      totals: { enrolled: number };
+    };
+    expect(report.towns.reduce((s, t) => s + t.enrolled, 0)).toBe(report.totals.enrolled);
+    expect(report.totals.enrolled).toBe(progress.lastReport!.enrolled);
   });
 
   it('progress is reported every Thursday and the run continued as new to keep its history short', () => {
