@@ -3,6 +3,7 @@
  * only the type: `proxyActivities<Activities>()`.
  */
 import type pg from 'pg';
+import type { DepartmentPorts } from './adapters/ports';
 import type { SimulationConfig } from './adapters/simulated';
 import { createCampaignActivities } from './campaign';
 import { createStackCheckActivities } from './stack-check';
@@ -10,6 +11,7 @@ import { createStackCheckActivities } from './stack-check';
 export interface ActivityDeps {
   pool: pg.Pool;
   simulation: SimulationConfig;
+  ports?: DepartmentPorts;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
-import type { SimulationConfig } from '../activities/adapters/simulated';
+import { fileExchangePorts } from '../activities/adapters/file-exchange';
+import { httpPorts } from '../activities/adapters/http';
+import type { DepartmentPorts } from '../activities/adapters/ports';
+import { simulatedPorts, type SimulationConfig } from '../activities/adapters/simulated';
 import { loadConfig, simulationConfig } from './config';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -18,18 +21,40 @@ export interface CreateWorkerOptions {
   pool: pg.Pool;
   /** The simulated departments (default: from the environment). */
   simulation?: SimulationConfig;
+  /** How departments are reached (default: MEDINS_DEPARTMENTS, else the simulated ones). */
+  ports?: DepartmentPorts;
   /** A prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
+/**
+ * MEDINS_DEPARTMENTS chooses how the departments are reached: `simulated` (the default), `file:<folder>`
+ * (inbox/outbox folders per department) or `http:<base URL>` (one JSON API for every role).
+ */
+export function departmentPorts(
+  pool: pg.Pool,
+  simulation: SimulationConfig,
+  setting = process.env.MEDINS_DEPARTMENTS ?? 'simulated',
+): DepartmentPorts {
+  if (setting === 'simulated') return simulatedPorts(pool, simulation);
+  if (setting.startsWith('file:')) return fileExchangePorts(setting.slice(5));
+  if (setting.startsWith('http:') || setting.startsWith('https:')) {
+    const base = setting.startsWith('http:http') ? setting.slice(5) : setting;
+    return httpPorts({ certifying: base, tax: base, finance: base });
+  }
+  throw new Error(`MEDINS_DEPARTMENTS=${setting}: use simulated, file:<folder> or http:<base URL>`);
+}
+
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  const simulation = options.simulation ?? simulationConfig(loadConfig());
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
     activities: createActivities({
       pool: options.pool,
-      simulation: options.simulation ?? simulationConfig(loadConfig()),
+      simulation,
+      ports: options.ports ?? departmentPorts(options.pool, simulation),
     }),
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }

@@ -34,6 +34,12 @@ const batch = proxyActivities<CampaignActivities>({
   retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes' },
 });
 
+/** Waiting for a department's answer: retried with backoff until it arrives (DepartmentNotReady). */
+const awaitingDepartment = proxyActivities<CampaignActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes', nonRetryableErrorTypes: ['DepartmentRejected'] },
+});
+
 export const CampaignJurisdiction = defineSearchAttributeKey('CampaignJurisdiction', 'KEYWORD');
 export const CampaignYear = defineSearchAttributeKey('CampaignYear', 'INT');
 export const CampaignPhase = defineSearchAttributeKey('CampaignPhase', 'KEYWORD');
@@ -183,10 +189,11 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     const levy = await batch.createLevyBatch(ref, round);
     const summary: RoundSummary = { round, lines: levy.lines, success: 0, personal: 0, systemic: 0 };
     if (levy.lines > 0) {
-      const sent = await batch.sendLevyToTax(ref, { batchId: levy.batchId, round });
+      await batch.sendLevyToTax(ref, { batchId: levy.batchId, round });
+      const results = await awaitingDepartment.fetchTaxResults(ref, levy.batchId);
       const applied = await batch.applyDeductionResults(ref, {
         batchId: levy.batchId,
-        resultFile: sent.resultFile,
+        resultFile: results.resultFile,
         campaignAtMs: at,
       });
       summary.success = applied.success;
@@ -270,7 +277,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       }
       case 'subsidy-claim': {
         await setPhase('subsidy-claim');
-        const claim = await batch.claimSubsidies(ref, {
+        const claim = await awaitingDepartment.claimSubsidies(ref, {
           fundingSources: item.fundingSources,
           dueOn: item.dueOn,
         });

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { sha256Hex, storeExchangeFile } from '../registry/import-list';
+import { sha256Hex } from '../registry/import-list';
+import type { DepartmentPorts } from './ports';
 
 export interface SimulationConfig {
   seed: number;
@@ -75,19 +76,13 @@ export function simulatedRoster(
   return file ? join(dir, file) : null;
 }
 
-export interface TaxResultFile {
-  path: string;
-  rows: number;
-  sha256: string;
-}
-
 export async function simulatedTaxDeduction(
   pool: pg.Pool,
   config: SimulationConfig,
   jurisdiction: string,
   batchId: number,
   round: number,
-): Promise<TaxResultFile> {
+): Promise<string> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -142,7 +137,7 @@ export async function simulatedTaxDeduction(
   } finally {
     client.release();
   }
-  const dir = join(config.exchangeDir, 'outgoing');
+  const dir = join(config.exchangeDir, 'simulated-tax');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `tax-results-${jurisdiction}-batch-${batchId}.csv`);
   const reader = await pool.connect();
@@ -156,24 +151,37 @@ export async function simulatedTaxDeduction(
   } finally {
     reader.release();
   }
-  const bytes = readFileSync(path);
-  const sha256 = sha256Hex(bytes);
-  const stored = storeExchangeFile(config.exchangeDir, bytes, sha256);
-  const rows = Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1);
-  await logExchange(pool, {
-    jurisdiction,
-    direction: 'in',
-    department: 'tax',
-    kind: 'deduction-results',
-    period: `batch-${batchId}`,
-    fileName: `tax-results-batch-${batchId}.csv`,
-    rowCount: rows,
-    bytes,
-    storedAt: stored,
-  });
-  return { path: stored, rows, sha256 };
+  return path;
 }
 
-export function simulatedFinanceReceipt(config: SimulationConfig, claimIds: number[]): string {
-  return `CZ-${config.seed}-${claimIds.join('-')}`;
+/** The simulated departments behind the department ports. */
+export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): DepartmentPorts {
+  const resultPath = (jurisdiction: string, batchId: number) =>
+    join(config.exchangeDir, 'simulated-tax', `tax-results-${jurisdiction}-batch-${batchId}.csv`);
+  return {
+    certifying: {
+      fetchRoster(jurisdiction, department, period) {
+        const path = simulatedRoster(config, jurisdiction, department, period);
+        return Promise.resolve(
+          path ? { fileName: path.split('/').at(-1)!, bytes: readFileSync(path) } : null,
+        );
+      },
+    },
+    tax: {
+      async submitLevy(jurisdiction, batchId, round) {
+        await simulatedTaxDeduction(pool, config, jurisdiction, batchId, round);
+      },
+      fetchResults(jurisdiction, batchId) {
+        const path = resultPath(jurisdiction, batchId);
+        return Promise.resolve(
+          existsSync(path) ? { fileName: path.split('/').at(-1)!, bytes: readFileSync(path) } : null,
+        );
+      },
+    },
+    finance: {
+      submitClaim(_jurisdiction, dueOn) {
+        return Promise.resolve(`CZ-${config.seed}-${dueOn}`);
+      },
+    },
+  };
 }

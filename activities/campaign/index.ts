@@ -11,13 +11,8 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
 import { seedTargets } from '../../seeds';
-import {
-  logExchange,
-  simulatedFinanceReceipt,
-  simulatedRoster,
-  simulatedTaxDeduction,
-  type SimulationConfig,
-} from '../adapters/simulated';
+import { notReady, type DepartmentPorts, type ExchangedFile } from '../adapters/ports';
+import { logExchange, simulatedPorts, type SimulationConfig } from '../adapters/simulated';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
 import {
   applyDeductionResults,
@@ -32,6 +27,8 @@ import { writeProgressReport } from './progress-report';
 export interface CampaignDeps {
   pool: pg.Pool;
   simulation: SimulationConfig;
+  /** How the departments are reached; the simulated ones by default. */
+  ports?: DepartmentPorts;
 }
 
 export interface CampaignRef {
@@ -59,6 +56,34 @@ export function policyHash(policy: Policy): string {
 
 export function createCampaignActivities(deps: CampaignDeps) {
   const { pool } = deps;
+  const ports = deps.ports ?? simulatedPorts(pool, deps.simulation);
+  const exchangeDir = deps.simulation.exchangeDir;
+  /** Keeps a file that crossed a boundary (by digest) and logs the crossing. */
+  async function exchanged(
+    ref: CampaignRef,
+    direction: 'in' | 'out',
+    department: string,
+    kind: string,
+    period: string,
+    file: ExchangedFile,
+    rowCount: number,
+  ): Promise<string> {
+    const stored = storeExchangeFile(exchangeDir, file.bytes, sha256Hex(file.bytes));
+    await logExchange(pool, {
+      jurisdiction: ref.jurisdiction,
+      direction,
+      department,
+      kind,
+      period,
+      fileName: file.fileName,
+      rowCount,
+      bytes: file.bytes,
+      storedAt: stored,
+    });
+    return stored;
+  }
+  const csvRows = (bytes: Buffer) =>
+    Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1);
   const cache = new Map<string, Policy>();
   async function policyOf(ref: CampaignRef): Promise<Policy> {
     const hit = cache.get(ref.policyHash);
@@ -109,15 +134,17 @@ export function createCampaignActivities(deps: CampaignDeps) {
       );
     },
 
-    /** Asks a certifying department for its roster; the path of what it sent, or null. */
+    /** Asks a certifying department for its roster; where its file is kept, or null if not sent. */
     async requestRoster(ref: CampaignRef, department: string): Promise<string | null> {
       const policy = await policyOf(ref);
-      return simulatedRoster(
-        deps.simulation,
+      const file = await ports.certifying.fetchRoster(
         ref.jurisdiction,
         department,
         policy.calendar.rosterAsOf.at.slice(0, 10),
       );
+      if (!file) return null;
+      const stored = storeExchangeFile(exchangeDir, file.bytes, sha256Hex(file.bytes));
+      return `${stored}#${file.fileName}`;
     },
 
     async importRoster(ref: CampaignRef, input: { department: string; path: string; receivedBy: string }) {
@@ -136,10 +163,10 @@ export function createCampaignActivities(deps: CampaignDeps) {
           kind: 'roster',
           period,
           effectiveOn: period,
-          fileName: input.path.split('/').at(-1)!,
+          fileName: input.path.includes('#') ? input.path.split('#')[1]! : input.path.split('/').at(-1)!,
           receivedBy: input.receivedBy,
         },
-        readFileSync(input.path),
+        readFileSync(input.path.split('#')[0]!),
       );
       return {
         submissionId: r.submissionId,
@@ -178,27 +205,24 @@ export function createCampaignActivities(deps: CampaignDeps) {
       } finally {
         client.release();
       }
-      const bytes = readFileSync(path);
-      const stored = storeExchangeFile(deps.simulation.exchangeDir, bytes, sha256Hex(bytes));
-      await logExchange(pool, {
-        jurisdiction: ref.jurisdiction,
-        direction: 'out',
-        department: 'tax',
-        kind: 'levy-data',
-        period: `batch-${batch.batchId}`,
-        fileName: `levy-batch-${batch.batchId}.csv`,
-        rowCount: Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1),
-        bytes,
-        storedAt: stored,
-      });
-      const result = await simulatedTaxDeduction(
-        pool,
-        deps.simulation,
-        ref.jurisdiction,
-        batch.batchId,
-        batch.round,
-      );
-      return { resultFile: result.path, rows: result.rows };
+      const levy = {
+        fileName: `levy-${ref.jurisdiction}-batch-${batch.batchId}.csv`,
+        bytes: readFileSync(path),
+      };
+      await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, csvRows(levy.bytes));
+      await ports.tax.submitLevy(ref.jurisdiction, batch.batchId, batch.round, levy);
+      return { batchId: batch.batchId };
+    },
+
+    /** The tax bureau's result file for a batch; not there yet is retried by the activity's policy. */
+    async fetchTaxResults(ref: CampaignRef, batchId: number): Promise<{ resultFile: string; rows: number }> {
+      const file = await ports.tax.fetchResults(ref.jurisdiction, batchId);
+      if (!file) throw notReady(`the tax bureau's results of levy batch ${batchId}`);
+      const rows = csvRows(file.bytes);
+      return {
+        resultFile: await exchanged(ref, 'in', 'tax', 'deduction-results', `batch-${batchId}`, file, rows),
+        rows,
+      };
     },
 
     async applyDeductionResults(
@@ -243,26 +267,25 @@ export function createCampaignActivities(deps: CampaignDeps) {
 
     async claimSubsidies(ref: CampaignRef, input: { fundingSources: string[]; dueOn: string }) {
       const totals = await claimSubsidies(pool, await policyOf(ref), input.fundingSources, input.dueOn);
-      const receipt = simulatedFinanceReceipt(
-        deps.simulation,
-        totals.claims.map((c) => c.claimId),
+      const claimFile = {
+        fileName: `claim-${ref.jurisdiction}-${input.dueOn}.json`,
+        bytes: Buffer.from(JSON.stringify(totals.claims)),
+      };
+      await exchanged(
+        ref,
+        'out',
+        'finance',
+        'subsidy-claim',
+        input.dueOn,
+        claimFile,
+        totals.claims.reduce((n, c) => n + c.persons, 0),
       );
+      const receipt = await ports.finance.submitClaim(ref.jurisdiction, input.dueOn, claimFile);
+      if (!receipt) throw notReady(`finance's receipt for the claim due ${input.dueOn}`);
       await pool.query(
         `UPDATE subsidy_claims SET submitted_at = coalesce(submitted_at, now()), receipt = $2 WHERE id = ANY ($1)`,
         [totals.claims.map((c) => c.claimId), receipt],
       );
-      const bytes = Buffer.from(JSON.stringify(totals.claims));
-      await logExchange(pool, {
-        jurisdiction: ref.jurisdiction,
-        direction: 'out',
-        department: 'finance',
-        kind: 'subsidy-claim',
-        period: input.dueOn,
-        fileName: `claim-${input.dueOn}.json`,
-        rowCount: totals.claims.reduce((s, c) => s + c.persons, 0),
-        bytes,
-        storedAt: null,
-      });
       return { ...totals, receipt };
     },
   };
