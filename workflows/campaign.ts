@@ -21,7 +21,9 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { CampaignActivities, CampaignRef } from '../activities/campaign';
+import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
+import { instantOf } from '../domain/dates';
 import type { Policy } from '../domain/policy';
 
 const quick = proxyActivities<CampaignActivities>({
@@ -37,7 +39,12 @@ const batch = proxyActivities<CampaignActivities>({
 /** Waiting for a department's answer: retried with backoff until it arrives (DepartmentNotReady). */
 const awaitingDepartment = proxyActivities<CampaignActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes', nonRetryableErrorTypes: ['DepartmentRejected'] },
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '30 minutes',
+    nonRetryableErrorTypes: ['DepartmentRejected'],
+  },
 });
 
 export const CampaignJurisdiction = defineSearchAttributeKey('CampaignJurisdiction', 'KEYWORD');
@@ -100,6 +107,11 @@ export const submitRosterUpdate = defineUpdate<
   [{ department: string; path: string; operator: string }]
 >('submitRoster');
 
+/** A 附件1 form (new enrollment, change of bank account, stop with reason), entered by a town. */
+export const householdFormUpdate = defineUpdate<FormOutcome, [HouseholdForm & { operator: string }]>(
+  'householdForm',
+);
+
 export function campaignWorkflowId(jurisdiction: string, year: number): string {
   return `campaign-${jurisdiction}-${year}`;
 }
@@ -114,6 +126,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     policyHash: input.policyHash,
   };
   const campaignNow = () => Date.now() - clockOffsetMs;
+  const agendaInstant = (spec: string) => instantOf(spec, 'end');
   const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
   const progress: CampaignProgress = input.progress ?? {
     jurisdiction: policy.jurisdiction,
@@ -161,6 +174,36 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
           throw new Error(
             `the roster deadline has passed: the campaign is in ${progress.phase}; send the list as a monthly delta`,
           );
+      },
+    },
+  );
+
+  setHandler(
+    householdFormUpdate,
+    async (form) => {
+      const { operator, ...rest } = form;
+      const outcome = await quick.applyHouseholdForm(ref, rest);
+      await quick.recordCampaignEvent(ref, {
+        key: `household-form-${form.kind}-${form.idNumber.slice(-4)}-${campaignNow()}`,
+        kind: `household-form-${form.kind}`,
+        campaignAtMs: campaignNow(),
+        detail: { operator, accepted: outcome.accepted, result: outcome.result },
+      });
+      return outcome;
+    },
+    {
+      // 000 五(三)(四): changes and stops by the change deadline, new enrollments by the new-enrollment deadline
+      validator: (form: HouseholdForm & { operator: string }) => {
+        const deadline =
+          form.kind === 'new'
+            ? policy.calendar.newEnrollmentDeadline.at
+            : policy.calendar.changeStopDeadline.at;
+        const end = agendaInstant(deadline);
+        if (campaignNow() >= end) {
+          throw new Error(
+            `${form.kind === 'new' ? 'new enrollment' : 'changes and stops'} closed on ${deadline} (${form.kind === 'new' ? policy.calendar.newEnrollmentDeadline.source : policy.calendar.changeStopDeadline.source})`,
+          );
+        }
       },
     },
   );

@@ -22,6 +22,7 @@ import {
   openEnrollments,
   snapshotCoverage,
 } from './ledger';
+import { applyHouseholdForm, type HouseholdForm } from './household-forms';
 import { writeProgressReport } from './progress-report';
 
 export interface CampaignDeps {
@@ -176,6 +177,11 @@ export function createCampaignActivities(deps: CampaignDeps) {
         identitiesOpened: r.identitiesOpened,
         alreadyImported: r.alreadyImported,
       };
+    },
+
+    /** A 附件1 case from a town: new enrollment, change of bank account, or stop with its reason. */
+    async applyHouseholdForm(ref: CampaignRef, form: HouseholdForm) {
+      return applyHouseholdForm(pool, await policyOf(ref), form);
     },
 
     async openEnrollments(ref: CampaignRef, asOf: string) {

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SimulationConfig } from '../../activities/adapters/simulated';
 import { policyHash } from '../../activities/campaign';
@@ -18,6 +19,7 @@ export async function rehearse(
   policy: Policy,
   scale: number,
   options: { maxHistoryEvents?: number } = {},
+  onStarted?: (handle: WorkflowHandle<typeof AnnualCampaignWorkflow>) => Promise<unknown>,
 ) {
   const outDir = mkdtempSync(join(tmpdir(), `medins-${policy.jurisdiction}-`));
   const manifest = await generatePopulation(db.pool, policy, {
@@ -57,6 +59,9 @@ export async function rehearse(
       },
     ],
   });
-  const progress: CampaignProgress = await worker.runUntil(handle.result());
+  const progress: CampaignProgress = await worker.runUntil(async () => {
+    if (onStarted) await onStarted(handle);
+    return handle.result();
+  });
   return { progress, manifest, handle };
 }

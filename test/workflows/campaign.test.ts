@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedPolicy } from '../../seeds';
-import type { CampaignProgress } from '../../workflows/campaign';
+import { householdFormUpdate, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { rehearse } from '../support/campaign';
 import { timeSkippingEnvironment } from '../support/temporal';
@@ -212,5 +212,55 @@ describe('the annual campaign: Heshan 2024', () => {
       'progress-2023-12-15',
     ]);
     expect(progress.lastReport!.key).toBe('progress-2023-12-15');
+  });
+});
+
+describe('附件1 forms during the campaign: stops by 10-07, new enrollments by 12-31 (000 五(三)(四))', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    [env, db] = await Promise.all([timeSkippingEnvironment(), createTestDatabase()]);
+  });
+  afterAll(async () => {
+    await env?.teardown();
+    await db?.drop();
+  });
+
+  it('a stop entered before the change deadline keeps last year’s payer out of the renewal and the levy', async () => {
+    const policy = seedPolicy('kaiping', 2024);
+    const outcomes: unknown[] = [];
+    const { progress } = await rehearse(env, db, policy, 0.001, {}, async (handle) => {
+      // last year's payer, renewed automatically unless stopped
+      const payer = (
+        await db.pool.query<{ id_number: string }>(
+          `SELECT p.id_number FROM residents p JOIN enrollments e ON e.resident_id = p.id AND e.campaign_year = 2023 AND e.status = 'paid'
+           WHERE p.residency = 'hukou' ORDER BY p.id LIMIT 1`,
+        )
+      ).rows[0]!;
+      outcomes.push(
+        await handle.executeUpdate(householdFormUpdate, {
+          args: [
+            {
+              kind: 'stop',
+              idNumber: payer.id_number,
+              reason: '已参加职工医保',
+              date: '2023-09-05',
+              operator: 'town-clerk',
+            },
+          ],
+        }),
+      );
+      return payer.id_number;
+    });
+    expect(outcomes).toEqual([
+      { accepted: true, result: expect.stringMatching(/^stopped for 2024: 已参加职工医保/) },
+    ]);
+    const stopped = await db.pool.query<{ status: string; stop_reason: string; levied: number }>(
+      `SELECT e.status::text, e.stop_reason, (SELECT count(*)::int FROM levy_lines l WHERE l.enrollment_id = e.id) AS levied
+       FROM enrollments e WHERE e.campaign_year = 2024 AND e.status = 'stopped'`,
+    );
+    expect(stopped.rows).toEqual([{ status: 'stopped', stop_reason: '已参加职工医保', levied: 0 }]);
+    expect(progress.phase).toBe('closed');
   });
 });
