@@ -286,13 +286,34 @@ export function createCampaignActivities(deps: CampaignDeps) {
         claimFile,
         totals.claims.reduce((n, c) => n + c.persons, 0),
       );
+      if (totals.excluded.length) {
+        // say who was left out, and why: the departments check these people
+        const text =
+          [
+            '身份证号码,姓名,类别,核定部门,原因',
+            ...totals.excluded.map((x) => [x.idNumber, x.name, x.category, x.department, x.reason].join(',')),
+          ].join('\r\n') + '\r\n';
+        const list = {
+          fileName: `claim-exclusions-${ref.jurisdiction}-${input.dueOn}.csv`,
+          bytes: Buffer.from(text, 'utf8'),
+        };
+        await exchanged(
+          ref,
+          'out',
+          'certifying-departments',
+          'claim-exclusions',
+          input.dueOn,
+          list,
+          totals.excluded.length,
+        );
+      }
       const receipt = await ports.finance.submitClaim(ref.jurisdiction, input.dueOn, claimFile);
       if (!receipt) throw notReady(`finance's receipt for the claim due ${input.dueOn}`);
       await pool.query(
         `UPDATE subsidy_claims SET submitted_at = coalesce(submitted_at, now()), receipt = $2 WHERE id = ANY ($1)`,
         [totals.claims.map((c) => c.claimId), receipt],
       );
-      return { ...totals, receipt };
+      return { claims: totals.claims, excludedCount: totals.excluded.length, receipt };
     },
   };
 }

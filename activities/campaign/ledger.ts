@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { categoryTable } from '../../domain/category-table';
 import { classifyDeductionFailure } from '../../domain/engine';
+import { maskIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import { CsvRowParser } from '../registry/list-files';
 
@@ -351,7 +352,8 @@ export async function snapshotCoverage(
 
 export interface ClaimTotals {
   claims: { fundingSource: string; department: string; persons: number; totalFen: number; claimId: number }[];
-  excludedInvalidIdentity: number;
+  /** People left out of the claim, and why (ID numbers masked). */
+  excluded: { idNumber: string; name: string; category: string; department: string; reason: string }[];
 }
 
 /**
@@ -368,31 +370,52 @@ export async function claimSubsidies(
   return inTransaction(pool, async (client) => {
     await loadCategoryTable(client, policy);
     const excludeInvalid = Boolean(policy.claimExcludesInvalidIdentity);
-    const excluded = excludeInvalid
-      ? await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM enrollments e JOIN residents p ON p.id = e.resident_id
-           WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)
-             AND (p.id_number !~ '^[0-9]{17}[0-9X]$' OR p.name = '')`,
-          [policy.jurisdiction, policy.year, fundingSources],
-        )
-      : { rows: [{ n: 0 }] };
+    // Verify the subsidised list with the departments: a person is claimed only while the certifying
+    // department's identity held at some point between the benefit start and the claim (a removal within
+    // the year keeps the year, 000 五(一)); where the plan says so, never without valid identity
+    // information (001 三(三)).
+    await client.query(
+      `CREATE TEMP TABLE claim_candidates ON COMMIT DROP AS
+       SELECT e.id AS enrollment_id, e.funding_source, pc.department, e.subsidy_fen, p.id_number, p.name, e.category,
+              CASE
+                WHEN $5 AND (p.id_number !~ '^[0-9]{17}[0-9X]$' OR coalesce(p.name, '') = '') THEN 'identity-information-invalid'
+                WHEN NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = e.resident_id AND i.category = e.category
+                                 AND i.valid_from <= $4::date AND (i.valid_to IS NULL OR i.valid_to >= coalesce(e.benefit_start, $6::date)))
+                  THEN 'identity-not-confirmed-by-department'
+              END AS exclusion
+       FROM enrollments e JOIN residents p ON p.id = e.resident_id JOIN policy_categories pc ON pc.category = e.category
+       WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)`,
+      [
+        policy.jurisdiction,
+        policy.year,
+        fundingSources,
+        dueOn,
+        excludeInvalid,
+        policy.calendar.benefitYearStart.date,
+      ],
+    );
+    const excluded = await client.query<{
+      id_number: string;
+      name: string;
+      category: string;
+      department: string;
+      exclusion: string;
+    }>(
+      `SELECT id_number, name, category, department, exclusion FROM claim_candidates WHERE exclusion IS NOT NULL ORDER BY department, enrollment_id`,
+    );
     await client.query(
       `INSERT INTO subsidy_claims (jurisdiction, campaign_year, funding_source, department, due_on)
-       SELECT DISTINCT $1::text, $2::int, e.funding_source, pc.department, $4::date
-       FROM enrollments e JOIN policy_categories pc ON pc.category = e.category
-       WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)
+       SELECT DISTINCT $1::text, $2::int, funding_source, department, $3::date FROM claim_candidates WHERE exclusion IS NULL
        ON CONFLICT DO NOTHING`,
-      [policy.jurisdiction, policy.year, fundingSources, dueOn],
+      [policy.jurisdiction, policy.year, dueOn],
     );
     await client.query(
       `INSERT INTO subsidy_claim_lines (claim_id, enrollment_id, amount_fen)
-       SELECT c.id, e.id, e.subsidy_fen
-       FROM enrollments e JOIN residents p ON p.id = e.resident_id JOIN policy_categories pc ON pc.category = e.category
-       JOIN subsidy_claims c ON c.jurisdiction = $1 AND c.campaign_year = $2 AND c.funding_source = e.funding_source AND c.department = pc.department
-       WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'paid' AND e.subsidy_fen > 0 AND e.funding_source = ANY ($3)
-         AND NOT ($4 AND (p.id_number !~ '^[0-9]{17}[0-9X]$' OR p.name = ''))
+       SELECT c.id, k.enrollment_id, k.subsidy_fen FROM claim_candidates k
+       JOIN subsidy_claims c ON c.jurisdiction = $1 AND c.campaign_year = $2 AND c.funding_source = k.funding_source AND c.department = k.department
+       WHERE k.exclusion IS NULL
        ON CONFLICT DO NOTHING`,
-      [policy.jurisdiction, policy.year, fundingSources, excludeInvalid],
+      [policy.jurisdiction, policy.year],
     );
     const totals = await client.query<{
       id: string;
@@ -420,7 +443,13 @@ export async function claimSubsidies(
           (a, b) =>
             a.fundingSource.localeCompare(b.fundingSource) || a.department.localeCompare(b.department),
         ),
-      excludedInvalidIdentity: excluded.rows[0]!.n,
+      excluded: excluded.rows.map((r) => ({
+        idNumber: maskIdNumber(r.id_number),
+        name: r.name,
+        category: r.category,
+        department: r.department,
+        reason: r.exclusion,
+      })),
     };
   });
 }

@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimSubsidies, openEnrollments } from '../../activities/campaign/ledger';
+import { importDepartmentList } from '../../activities/registry/import-list';
+import { explain } from '../../domain/engine';
+import type { Policy } from '../../domain/policy';
+import { seedPolicy } from '../../seeds';
+import { generatePopulation } from '../../simulation/population';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+async function registry(db: TestDatabase, policy: Policy, scale: number) {
+  const outDir = mkdtempSync(join(tmpdir(), `medins-ledger-${policy.jurisdiction}-`));
+  const manifest = await generatePopulation(db.pool, policy, {
+    scale,
+    seed: 21,
+    defectRate: 0.01,
+    deltaMonths: 0,
+    outDir,
+  });
+  const period = policy.calendar.rosterAsOf.at.slice(0, 10);
+  for (const f of manifest.files) {
+    await importDepartmentList(
+      { pool: db.pool, policy, exchangeDir: join(outDir, 'exchange') },
+      {
+        jurisdiction: policy.jurisdiction,
+        department: f.department,
+        kind: 'roster',
+        period,
+        effectiveOn: period,
+        fileName: f.path.split('/').at(-1)!,
+        receivedBy: 'test',
+      },
+      readFileSync(f.path),
+    );
+  }
+}
+
+describe.each(['kaiping', 'heshan', 'meishan'] as const)(
+  '%s: the set-based levy decides exactly what the engine explains',
+  (jurisdiction) => {
+    let db: TestDatabase;
+    const policy = seedPolicy(jurisdiction, 2024);
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      await registry(db, policy, jurisdiction === 'meishan' ? 0.002 : 0.004);
+      // a few disability grades, so Meishan's grade-3/4 condition (003 三(三)2(3)) is exercised
+      await db.pool.query(`UPDATE residents SET disability_grade = 1 + (id % 4) WHERE id % 7 = 0`);
+    });
+    afterAll(async () => {
+      await db?.drop();
+    });
+
+    it('every enrollment opened in SQL carries the category, shares and fund explain() gives for that person', async () => {
+      const asOf = policy.calendar.rosterDeadline.at.slice(0, 10);
+      const opened = await openEnrollments(db.pool, policy, asOf);
+      expect(opened.subsidisedRegistered).toBeGreaterThan(0);
+      const rows = await db.pool.query<{
+        id_number: string;
+        categories: string[] | null;
+        disability_grade: number | null;
+        category: string | null;
+        personal_fen: number;
+        subsidy_fen: number;
+        funding_source: string;
+      }>(
+        `SELECT p.id_number, p.disability_grade, e.category, e.personal_fen, e.subsidy_fen, e.funding_source,
+              (SELECT array_agg(i.category ORDER BY i.id) FROM identities i WHERE i.resident_id = p.id AND i.valid_to IS NULL) AS categories
+       FROM enrollments e JOIN residents p ON p.id = e.resident_id WHERE e.campaign_year = 2024`,
+      );
+      let compared = 0;
+      for (const r of rows.rows) {
+        const answer = explain(policy, {
+          jurisdiction,
+          year: 2024,
+          person: {
+            idNumber: r.id_number,
+            categories: r.categories ?? [],
+            ...(r.disability_grade ? { disabilityGrade: r.disability_grade } : {}),
+          },
+          event: { kind: 'difficulty-registration', date: asOf },
+        });
+        expect({
+          category: r.category,
+          personal: r.personal_fen,
+          subsidy: r.subsidy_fen,
+          fund: r.funding_source,
+        }).toEqual({
+          category: answer.effectiveCategory,
+          personal: answer.contribution.personalFen,
+          subsidy: answer.contribution.subsidyFen,
+          fund: answer.contribution.fundingSource,
+        });
+        compared += 1;
+      }
+      expect(compared).toBe(rows.rowCount);
+    });
+  },
+);
+
+describe('the subsidy claim leaves out, and names, people the departments no longer confirm or whose identity is invalid (001 三(三))', () => {
+  let db: TestDatabase;
+  const policy = seedPolicy('heshan', 2024);
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await registry(db, policy, 0.004);
+    await openEnrollments(db.pool, policy, '2023-09-15');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('a person whose identity the department withdrew and one with no name are excluded, with their reason and a masked ID', async () => {
+    const two = await db.pool.query<{ id: string; resident_id: string; id_number: string }>(
+      `SELECT e.id, e.resident_id, p.id_number FROM enrollments e JOIN residents p ON p.id = e.resident_id
+       WHERE e.subsidy_fen > 0 AND e.funding_source = 'medical-assistance-fund' ORDER BY e.id LIMIT 2`,
+    );
+    const [withdrawn, nameless] = two.rows;
+    await db.pool.query(`DELETE FROM identities WHERE resident_id = $1`, [withdrawn!.resident_id]);
+    await db.pool.query(`UPDATE residents SET name = '' WHERE id = $1`, [nameless!.resident_id]);
+    const eligible = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollments WHERE subsidy_fen > 0 AND funding_source = 'medical-assistance-fund' AND status = 'paid'`,
+    );
+
+    const result = await claimSubsidies(db.pool, policy, ['medical-assistance-fund'], '2024-06-30');
+    expect(result.excluded.map((x) => x.reason).sort()).toEqual([
+      'identity-information-invalid',
+      'identity-not-confirmed-by-department',
+    ]);
+    expect(result.excluded.map((x) => x.idNumber)).not.toContain(withdrawn!.id_number);
+    expect(result.excluded.every((x) => /^\d{6}\*{8}[\dX]{4}$/.test(x.idNumber))).toBe(true);
+    expect(result.claims.reduce((s, c) => s + c.persons, 0)).toBe(eligible.rows[0]!.n - 2);
+
+    const again = await claimSubsidies(db.pool, policy, ['medical-assistance-fund'], '2024-06-30');
+    expect(again.claims).toEqual(result.claims);
+  });
+});
