@@ -280,6 +280,22 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       case 'roster-deadline': {
         for (const d of policy.departments) {
           if (progress.rosters[d.id]?.status === 'imported') continue;
+          // asked again at the deadline: a late roster is still taken
+          const late = await quick.requestRoster(ref, d.id);
+          if (late) {
+            const r = await batch.importRoster(ref, {
+              department: d.id,
+              path: late,
+              receivedBy: `adapter:${d.id}`,
+            });
+            progress.rosters[d.id] = {
+              status: 'imported',
+              rowsRead: r.rowsRead,
+              rowsAccepted: r.rowsAccepted,
+              rowsRejected: r.rowsRejected,
+            };
+            continue;
+          }
           progress.rosters[d.id] = { status: 'escalated' };
           await quick.recordCampaignEvent(ref, {
             key: `roster-escalated-${d.id}`,

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { sha256Hex } from '../registry/import-list';
-import type { DepartmentPorts } from './ports';
+import { unavailable, type DepartmentPorts } from './ports';
 
 export interface SimulationConfig {
   seed: number;
@@ -27,6 +27,12 @@ export interface SimulationConfig {
   topUpRate: number;
   /** Departments that never send their roster (to rehearse escalation). */
   missingDepartments: string[];
+  /** Departments whose roster arrives only when asked a second time (late, before the deadline). */
+  lateDepartments?: string[];
+  /** The tax bureau is down (answers as if unreachable) for this many result requests per batch. */
+  taxUnavailableAttempts?: number;
+  /** The tax bureau sends every result line twice, in reverse order. */
+  duplicateResultLines?: boolean;
   exchangeDir: string;
 }
 
@@ -156,11 +162,23 @@ export async function simulatedTaxDeduction(
 
 /** The simulated departments behind the department ports. */
 export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): DepartmentPorts {
+  const asked = new Map<string, number>();
+  const askedAgain = (key: string) => {
+    const n = (asked.get(key) ?? 0) + 1;
+    asked.set(key, n);
+    return n;
+  };
   const resultPath = (jurisdiction: string, batchId: number) =>
     join(config.exchangeDir, 'simulated-tax', `tax-results-${jurisdiction}-batch-${batchId}.csv`);
   return {
     certifying: {
       fetchRoster(jurisdiction, department, period) {
+        if (
+          config.lateDepartments?.includes(department) &&
+          askedAgain(`roster:${jurisdiction}:${department}:${period}`) === 1
+        ) {
+          return Promise.resolve(null);
+        }
         const path = simulatedRoster(config, jurisdiction, department, period);
         return Promise.resolve(
           path ? { fileName: path.split('/').at(-1)!, bytes: readFileSync(path) } : null,
@@ -172,10 +190,19 @@ export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): Departm
         await simulatedTaxDeduction(pool, config, jurisdiction, batchId, round);
       },
       fetchResults(jurisdiction, batchId) {
+        if (askedAgain(`results:${jurisdiction}:${batchId}`) <= (config.taxUnavailableAttempts ?? 0)) {
+          return Promise.reject(
+            unavailable(`results of levy batch ${batchId}`, 'the simulated tax bureau is down'),
+          );
+        }
         const path = resultPath(jurisdiction, batchId);
-        return Promise.resolve(
-          existsSync(path) ? { fileName: path.split('/').at(-1)!, bytes: readFileSync(path) } : null,
-        );
+        if (!existsSync(path)) return Promise.resolve(null);
+        let bytes = readFileSync(path);
+        if (config.duplicateResultLines) {
+          const [header, ...lines] = bytes.toString('utf8').split('\n').filter(Boolean);
+          bytes = Buffer.from([header, ...[...lines, ...lines].reverse()].join('\n') + '\n', 'utf8');
+        }
+        return Promise.resolve({ fileName: path.split('/').at(-1)!, bytes });
       },
     },
     finance: {

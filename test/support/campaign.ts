@@ -18,7 +18,7 @@ export async function rehearse(
   db: TestDatabase,
   policy: Policy,
   scale: number,
-  options: { maxHistoryEvents?: number } = {},
+  options: { maxHistoryEvents?: number; simulation?: Partial<SimulationConfig> } = {},
   onStarted?: (handle: WorkflowHandle<typeof AnnualCampaignWorkflow>) => Promise<unknown>,
 ) {
   const outDir = mkdtempSync(join(tmpdir(), `medins-${policy.jurisdiction}-`));
@@ -36,6 +36,7 @@ export async function rehearse(
     topUpRate: 0.3,
     missingDepartments: [],
     exchangeDir: mkdtempSync(join(tmpdir(), 'medins-exchange-')),
+    ...options.simulation,
   };
   const taskQueue = uniqueTaskQueue(`campaign-${policy.jurisdiction}`);
   const worker = await createWorker({
@@ -55,7 +56,7 @@ export async function rehearse(
         operator: 'test-operator',
         rehearsal: true,
         searchAttributes: false,
-        ...options,
+        ...(options.maxHistoryEvents ? { maxHistoryEvents: options.maxHistoryEvents } : {}),
       },
     ],
   });

@@ -264,3 +264,61 @@ describe('附件1 forms during the campaign: stops by 10-07, new enrollments by 
     expect(progress.phase).toBe('closed');
   });
 });
+
+describe('departments that are late, down, or send their results twice and out of order', () => {
+  let env: TestWorkflowEnvironment;
+  let clean: TestDatabase;
+  let faulty: TestDatabase;
+  let cleanRun: CampaignProgress;
+  let faultyRun: CampaignProgress;
+  const policy = seedPolicy('kaiping', 2024);
+  const endStates = async (db: TestDatabase) =>
+    (
+      await db.pool.query<{ status: string; n: number }>(
+        `SELECT status::text, count(*)::int AS n FROM enrollments WHERE campaign_year = 2024 GROUP BY 1 ORDER BY 1`,
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    [env, clean, faulty] = await Promise.all([
+      timeSkippingEnvironment(),
+      createTestDatabase(),
+      createTestDatabase(),
+    ]);
+    ({ progress: cleanRun } = await rehearse(env, clean, policy, 0.002));
+    ({ progress: faultyRun } = await rehearse(env, faulty, policy, 0.002, {
+      simulation: {
+        lateDepartments: ['civil-affairs'],
+        taxUnavailableAttempts: 2,
+        duplicateResultLines: true,
+      },
+    }));
+  }, 600_000);
+  afterAll(async () => {
+    await env?.teardown();
+    await clean?.drop();
+    await faulty?.drop();
+  });
+
+  it('a late roster is taken when asked again at the deadline', () => {
+    expect(faultyRun.rosters['civil-affairs']!.status).toBe('imported');
+    expect(faultyRun.rosters['civil-affairs']!.rowsRead).toBe(cleanRun.rosters['civil-affairs']!.rowsRead);
+  });
+
+  it('a tax bureau down for two requests per batch, sending every line twice in reverse, changes nothing: the year ends as the clean one', async () => {
+    expect(faultyRun.rounds).toEqual(cleanRun.rounds);
+    expect(await endStates(faulty)).toEqual(await endStates(clean));
+    const twice = await faulty.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT enrollment_id FROM deduction_results WHERE outcome = 'success' GROUP BY 1 HAVING count(*) > 1) x`,
+    );
+    expect(twice.rows[0]!.n).toBe(0);
+    expect(faultyRun.claims).toEqual(cleanRun.claims);
+    const received = async (db: TestDatabase) =>
+      (
+        await db.pool.query<{ n: number }>(
+          `SELECT sum(row_count)::int AS n FROM exchange_log WHERE kind = 'deduction-results'`,
+        )
+      ).rows[0]!.n;
+    expect(await received(faulty)).toBe(2 * (await received(clean)));
+  });
+});
