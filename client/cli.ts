@@ -17,6 +17,14 @@ import {
 } from './registry-commands';
 import { campaignStatus, startCampaign, submitRoster } from './campaign-commands';
 import { makeDrillPolicy } from '../domain/drill';
+import {
+  backfillSchedule,
+  createReconciliationSchedule,
+  describeSchedule,
+  reconcileMonth,
+  setSchedulePaused,
+  triggerSchedule,
+} from './reconcile-commands';
 import { rehearseCommand } from './rehearse';
 import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
@@ -265,6 +273,93 @@ campaign
         await client.connection.close();
       }
     },
+  );
+
+const reconcile = program.command('reconcile').description('monthly reconciliation of the difficulty lists');
+const withClient = async (
+  fn: (client: Awaited<ReturnType<typeof connectClient>>, taskQueue: string) => Promise<void>,
+) => {
+  const config = loadConfig();
+  const client = await connectClient(config);
+  try {
+    await fn(client, config.TEMPORAL_TASK_QUEUE);
+  } finally {
+    await client.connection.close();
+  }
+};
+const schedule = reconcile
+  .command('schedule')
+  .description('the per-jurisdiction Temporal Schedule (the policy’s delta day, Asia/Shanghai)');
+schedule
+  .command('create')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .requiredOption('--year <y>', 'campaign year of the policy', (v) => Number(v))
+  .option('--paused', 'create it paused')
+  .action((o: { jurisdiction: string; year: number; paused?: boolean }) =>
+    withClient(async (client, taskQueue) => {
+      const id = await createReconciliationSchedule(client, taskQueue, seedPolicy(o.jurisdiction, o.year), {
+        paused: Boolean(o.paused),
+      });
+      process.stdout.write(`schedule ${id} created${o.paused ? ' (paused)' : ''}\n`);
+    }),
+  );
+schedule
+  .command('describe')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .action((o: { jurisdiction: string }) =>
+    withClient(async (client) => {
+      const d = await describeSchedule(client, o.jurisdiction);
+      process.stdout.write(
+        `${d.scheduleId}: ${d.state.paused ? 'paused' : 'running'}${d.state.note ? ` (${d.state.note})` : ''}; time zone ${d.spec.timezone}; overlap ${d.policies.overlap}\n` +
+          `next: ${d.info.nextActionTimes
+            .slice(0, 3)
+            .map((t) => t.toISOString())
+            .join(', ')}\n` +
+          `recent: ${d.info.recentActions.map((a) => `${a.scheduledAt.toISOString()} -> ${a.action.workflow.workflowId}`).join(', ') || 'none'}\n`,
+      );
+    }),
+  );
+for (const [name, paused] of [
+  ['pause', true],
+  ['unpause', false],
+] as const) {
+  schedule
+    .command(name)
+    .requiredOption('--jurisdiction <j>', 'jurisdiction')
+    .option('--note <text>', 'why', `${name}d by ${userInfo().username}`)
+    .action((o: { jurisdiction: string; note: string }) =>
+      withClient(async (client) => {
+        await setSchedulePaused(client, o.jurisdiction, paused, o.note);
+        process.stdout.write(`${name}d\n`);
+      }),
+    );
+}
+schedule
+  .command('trigger')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .action((o: { jurisdiction: string }) =>
+    withClient(async (client) => triggerSchedule(client, o.jurisdiction)),
+  );
+schedule
+  .command('backfill')
+  .description('run the scheduled times missed between two instants (each reconciles its own month, once)')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .requiredOption('--from <iso>', 'start, e.g. 2024-01-01T00:00:00+08:00')
+  .requiredOption('--to <iso>', 'end')
+  .action((o: { jurisdiction: string; from: string; to: string }) =>
+    withClient(async (client) => backfillSchedule(client, o.jurisdiction, new Date(o.from), new Date(o.to))),
+  );
+reconcile
+  .command('run')
+  .description('reconcile one month now')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .requiredOption('--year <y>', 'campaign year of the policy', (v) => Number(v))
+  .requiredOption('--month <yyyy-mm>', 'the month whose additions and removals to reconcile')
+  .action((o: { jurisdiction: string; year: number; month: string }) =>
+    withClient(async (client, taskQueue) => {
+      const r = await reconcileMonth(client, taskQueue, seedPolicy(o.jurisdiction, o.year), o.month);
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    }),
   );
 
 program

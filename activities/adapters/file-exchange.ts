@@ -33,6 +33,13 @@ export function fileExchangePorts(root: string): DepartmentPorts {
           ),
         );
       },
+      fetchDelta(_jurisdiction, department, month) {
+        return Promise.resolve(
+          readIfPresent(join(root, department, 'inbox'), (n) =>
+            n.startsWith(`${department}-delta-${month}.`),
+          ),
+        );
+      },
     },
     tax: {
       submitLevy(jurisdiction, batchId, _round, levy) {

@@ -57,6 +57,13 @@ export function httpPorts(endpoints: HttpEndpoints, fetchImpl: typeof fetch = fe
           await call(what, `${endpoints.certifying}/rosters/${jurisdiction}/${department}/${period}`),
         );
       },
+      async fetchDelta(jurisdiction, department, month) {
+        const what = `delta of ${department} for ${month}`;
+        return asFile(
+          what,
+          await call(what, `${endpoints.certifying}/deltas/${jurisdiction}/${department}/${month}`),
+        );
+      },
     },
     tax: {
       async submitLevy(jurisdiction, batchId, round, levy) {

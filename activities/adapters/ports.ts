@@ -16,6 +16,8 @@ export interface ExchangedFile {
 export interface CertifyingDepartmentPort {
   /** The department's roster as of `period` (YYYY-MM-DD), if it has sent it. */
   fetchRoster(jurisdiction: string, department: string, period: string): Promise<ExchangedFile | null>;
+  /** The department's monthly delta for `month` (YYYY-MM): additions and removals, if sent. */
+  fetchDelta(jurisdiction: string, department: string, month: string): Promise<ExchangedFile | null>;
 }
 
 export interface TaxPort {

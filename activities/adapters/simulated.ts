@@ -184,6 +184,13 @@ export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): Departm
           path ? { fileName: path.split('/').at(-1)!, bytes: readFileSync(path) } : null,
         );
       },
+      fetchDelta(jurisdiction, department, month) {
+        const dir = config.populationDirs[jurisdiction];
+        if (!dir || !existsSync(dir) || config.missingDepartments.includes(department))
+          return Promise.resolve(null);
+        const name = readdirSync(dir).find((f) => f.startsWith(`${department}-delta-${month}.`));
+        return Promise.resolve(name ? { fileName: name, bytes: readFileSync(join(dir, name)) } : null);
+      },
     },
     tax: {
       async submitLevy(jurisdiction, batchId, round) {

@@ -22,6 +22,7 @@ import {
   openEnrollments,
   snapshotCoverage,
 } from './ledger';
+import { createReconciliationActivities } from '../reconciliation';
 import { applyHouseholdForm, type HouseholdForm } from './household-forms';
 import { writeProgressReport } from './progress-report';
 
@@ -105,6 +106,8 @@ export function createCampaignActivities(deps: CampaignDeps) {
   const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
 
   return {
+    ...createReconciliationActivities({ pool, ports, exchangeDir, policyOf }),
+
     /** Stores the policy snapshot the campaign runs under (idempotent on its hash). */
     async storePolicySnapshot(input: { policy: Policy; hash: string }): Promise<void> {
       if (policyHash(input.policy) !== input.hash) throw new Error('the policy does not match its hash');
