@@ -229,7 +229,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   if (!input.progress) await quick.storePolicySnapshot({ policy, hash: input.policyHash });
 
   const deductionRound = async (round: number, at: number) => {
-    const levy = await batch.createLevyBatch(ref, round);
+    const levy = await batch.createLevyBatch(ref, round, chinaDate(at));
     const summary: RoundSummary = { round, lines: levy.lines, success: 0, personal: 0, systemic: 0 };
     if (levy.lines > 0) {
       await batch.sendLevyToTax(ref, { batchId: levy.batchId, round });

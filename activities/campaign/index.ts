@@ -191,8 +191,8 @@ export function createCampaignActivities(deps: CampaignDeps) {
       return openEnrollments(pool, await policyOf(ref), asOf);
     },
 
-    async createLevyBatch(ref: CampaignRef, round: number) {
-      return createLevyBatch(pool, await policyOf(ref), round);
+    async createLevyBatch(ref: CampaignRef, round: number, asOf: string) {
+      return createLevyBatch(pool, await policyOf(ref), round, asOf);
     },
 
     /** Sends the levy data of a batch to the tax bureau and returns the result file it sends back. */

@@ -64,6 +64,24 @@ async function loadCategoryTable(client: pg.PoolClient, policy: Policy) {
   }
 }
 
+/**
+ * The applicable category of each candidate (a CTE named `candidates` with resident_id, birth_date,
+ * disability_grade) on date $3: identities valid that day, conditions checked, the highest rank wins.
+ */
+const APPLICABLE_SQL = `
+       applicable AS (
+         SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
+         FROM candidates c
+         JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= $3::date AND (i.valid_to IS NULL OR i.valid_to >= $3::date)
+         JOIN policy_categories pc ON pc.category = i.category
+         WHERE NOT EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category)
+            OR EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category
+                       AND (k.min_age IS NULL OR date_part('year', age($3::date, c.birth_date)) >= k.min_age)
+                       AND (k.max_age IS NULL OR date_part('year', age($3::date, c.birth_date)) <= k.max_age)
+                       AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
+         ORDER BY c.resident_id, pc.rank DESC
+       )`;
+
 export interface OpenEnrollmentsResult {
   renewed: number;
   subsidisedRegistered: number;
@@ -96,18 +114,7 @@ export async function openEnrollments(
          WHERE p.jurisdiction = $1::text AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > $3::date)
            AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = $2::int)
        ),
-       applicable AS (
-         SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
-         FROM candidates c
-         JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= $3::date AND (i.valid_to IS NULL OR i.valid_to >= $3::date)
-         JOIN policy_categories pc ON pc.category = i.category
-         WHERE NOT EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category)
-            OR EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category
-                       AND (k.min_age IS NULL OR date_part('year', age($3::date, c.birth_date)) >= k.min_age)
-                       AND (k.max_age IS NULL OR date_part('year', age($3::date, c.birth_date)) <= k.max_age)
-                       AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
-         ORDER BY c.resident_id, pc.rank DESC
-       ),
+       ${APPLICABLE_SQL},
        inserted AS (
          INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
          SELECT $1::text, $2::int, c.resident_id,
@@ -129,6 +136,36 @@ export async function openEnrollments(
   });
 }
 
+/**
+ * Before each levy: an unpaid enrollment follows the person's identities on the round's date. A removal
+ * (the subsidised standard ends with the month) means the full personal share from then on; an addition
+ * lowers the share, or settles it entirely. Paid enrollments keep the year as it is (000 五(一)).
+ */
+async function refreshUnpaidShares(client: pg.PoolClient, policy: Policy, asOf: string): Promise<number> {
+  await loadCategoryTable(client, policy);
+  const r = await client.query(
+    `WITH candidates AS (
+       SELECT e.resident_id, p.birth_date, p.disability_grade FROM enrollments e JOIN residents p ON p.id = e.resident_id
+       WHERE e.jurisdiction = $1::text AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
+     ),
+     ${APPLICABLE_SQL},
+     decided AS (
+       SELECT c.resident_id, a.category, coalesce(a.personal_fen, $4::int) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
+              coalesce(a.funding_source, 'personal') AS funding_source
+       FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
+     )
+     UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
+            status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
+            failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
+            benefit_start = CASE WHEN d.personal_fen = 0 THEN $3::date ELSE e.benefit_start END
+     FROM decided d
+     WHERE e.resident_id = d.resident_id AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
+       AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen)`,
+    [policy.jurisdiction, policy.year, asOf, policy.contribution.personalFen],
+  );
+  return r.rowCount ?? 0;
+}
+
 export interface LevyBatch {
   batchId: number;
   round: number;
@@ -141,7 +178,12 @@ export interface LevyBatch {
  * later rounds take the failed ones (systemic ones re-sent, personal ones re-deducted on the cadence).
  * Idempotent on (jurisdiction, year, round).
  */
-export async function createLevyBatch(pool: pg.Pool, policy: Policy, round: number): Promise<LevyBatch> {
+export async function createLevyBatch(
+  pool: pg.Pool,
+  policy: Policy,
+  round: number,
+  asOf: string,
+): Promise<LevyBatch> {
   return inTransaction(pool, async (client) => {
     const existing = await client.query<{ id: string; line_count: number; total_fen: string }>(
       `SELECT id, line_count, total_fen FROM levy_batches WHERE jurisdiction = $1 AND campaign_year = $2 AND round = $3`,
@@ -151,6 +193,7 @@ export async function createLevyBatch(pool: pg.Pool, policy: Policy, round: numb
       const b = existing.rows[0];
       return { batchId: Number(b.id), round, lines: b.line_count, totalFen: Number(b.total_fen) };
     }
+    await refreshUnpaidShares(client, policy, asOf);
     const batch = await client.query<{ id: string }>(
       `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ($1, $2, $3, $4) RETURNING id`,
       [policy.jurisdiction, policy.year, round, round === 1 ? 'first' : 're-deduction'],

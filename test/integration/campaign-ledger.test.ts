@@ -136,3 +136,63 @@ describe('the subsidy claim leaves out, and names, people the departments no lon
     expect(again.claims).toEqual(result.claims);
   });
 });
+
+describe('the deduction rounds follow the monthly lists: a removal or an addition changes the next levy (000 五(一))', () => {
+  let db: TestDatabase;
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('Meishan: a 低保 person removed in November is levied the full 380 yuan in December; an addition in November is levied nothing', async () => {
+    const { createLevyBatch } = await import('../../activities/campaign/ledger');
+    const policy = seedPolicy('meishan', 2024);
+    db = await createTestDatabase();
+    await registry(db, policy, 0.003);
+    await openEnrollments(db.pool, policy, '2023-08-31');
+    await createLevyBatch(db.pool, policy, 1, '2023-09-01');
+    // everyone levied in round 1 failed for a personal reason
+    await db.pool.query(
+      `UPDATE enrollments SET status = 'failed', failure_class = 'personal' WHERE status = 'levied'`,
+    );
+    const partly = (
+      await db.pool.query<{ id: string; resident_id: string }>(
+        `SELECT e.id, e.resident_id FROM enrollments e WHERE e.category = '2303' AND e.status = 'failed'
+         AND (SELECT count(*) FROM identities i WHERE i.resident_id = e.resident_id) = 1 ORDER BY e.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const ordinary = (
+      await db.pool.query<{ id: string; resident_id: string }>(
+        `SELECT id, resident_id FROM enrollments WHERE category IS NULL AND status = 'failed' ORDER BY id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const anySubmission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!
+      .id;
+    // November's deltas: the 低保 identity ends with November; the ordinary person is certified 特困 (2304)
+    await db.pool.query(
+      `UPDATE identities SET valid_to = '2023-11-30', closed_by_submission = $2 WHERE resident_id = $1 AND category = '2303'`,
+      [partly.resident_id, anySubmission],
+    );
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-15', $2)`,
+      [ordinary.resident_id, anySubmission],
+    );
+
+    const december = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
+    const lines = await db.pool.query<{ enrollment_id: string; amount_fen: number }>(
+      `SELECT enrollment_id, amount_fen FROM levy_lines WHERE batch_id = $1`,
+      [december.batchId],
+    );
+    const amountOf = (id: string) => lines.rows.find((l) => l.enrollment_id === id)?.amount_fen;
+    expect(amountOf(partly.id)).toBe(38000);
+    expect(amountOf(ordinary.id)).toBeUndefined();
+    const settled = await db.pool.query<{ status: string; subsidy_fen: number; funding_source: string }>(
+      `SELECT status::text, subsidy_fen, funding_source FROM enrollments WHERE id = $1`,
+      [ordinary.id],
+    );
+    expect(settled.rows[0]).toEqual({
+      status: 'paid',
+      subsidy_fen: 38000,
+      funding_source: 'medical-assistance-fund',
+    });
+  });
+});
