@@ -7,6 +7,8 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    // workflows under test carry no personal data; test/integration/payload-codec.test.ts encrypts explicitly
+    env: { MEDINS_PAYLOAD_ENCRYPTION: 'off' },
     testTimeout: 120_000,
     hookTimeout: 300_000,
     // The global setup may build the Temporal CLI on a fresh machine (minutes, once).

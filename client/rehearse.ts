@@ -13,6 +13,7 @@ import { policyHash } from '../activities/campaign';
 import { migrate } from '../activities/db/migrate';
 import { formatYuan } from '../domain/money';
 import { dropDatabase, ensureDatabase, ensurePostgres } from '../infra/postgres';
+import { dataConverterFromEnv } from '../infra/payload-codec';
 import { stderrLogger } from '../infra/support';
 import { resolveTestServer } from '../infra/temporal';
 import { seedPolicy } from '../seeds';
@@ -89,7 +90,9 @@ export async function rehearse(options: {
     );
 
     const testServer = await resolveTestServer(stderrLogger);
+    const dataConverter = dataConverterFromEnv();
     const env = await TestWorkflowEnvironment.createTimeSkipping({
+      ...(dataConverter ? { client: { dataConverter } } : {}),
       server: {
         executable:
           testServer.kind === 'path'
@@ -107,7 +110,13 @@ export async function rehearse(options: {
     };
     try {
       const taskQueue = `rehearsal-${policy.jurisdiction}`;
-      const worker = await createWorker({ connection: env.nativeConnection, taskQueue, pool, simulation });
+      const worker = await createWorker({
+        connection: env.nativeConnection,
+        taskQueue,
+        pool,
+        simulation,
+        dataConverter: dataConverter ?? null,
+      });
       const workflowId = campaignWorkflowId(policy.jurisdiction, policy.year);
       t = Date.now();
       const result = await worker.runUntil(async () => {

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../infra/payload-codec';
 import type { Config } from '../worker/config';
 
 export async function connectClient(
@@ -13,5 +14,10 @@ export async function connectClient(
         `Start one with \`npm run dev:server\`, or set TEMPORAL_ADDRESS.`,
     );
   }
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const dataConverter = dataConverterFromEnv();
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
 }

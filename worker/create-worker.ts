@@ -4,7 +4,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import type pg from 'pg';
+import { dataConverterFromEnv } from '../infra/payload-codec';
 import { createActivities } from '../activities';
 import { fileExchangePorts } from '../activities/adapters/file-exchange';
 import { httpPorts } from '../activities/adapters/http';
@@ -23,6 +25,8 @@ export interface CreateWorkerOptions {
   simulation?: SimulationConfig;
   /** How departments are reached (default: MEDINS_DEPARTMENTS, else the simulated ones). */
   ports?: DepartmentPorts;
+  /** Payload encryption (default: from the environment, see infra/payload-codec.ts); null: none. */
+  dataConverter?: { payloadCodecs: PayloadCodec[] } | null;
   /** A prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -51,6 +55,11 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
+    ...(() => {
+      const dataConverter =
+        options.dataConverter === undefined ? dataConverterFromEnv() : options.dataConverter;
+      return dataConverter ? { dataConverter } : {};
+    })(),
     activities: createActivities({
       pool: options.pool,
       simulation,
