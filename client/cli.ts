@@ -370,8 +370,16 @@ program
   .option('--scale <s>', 'population scale (Kaiping 1 = 附件3)', (v) => Number(v), 1)
   .option('--seed <n>', 'seed', (v) => Number(v), 1)
   .option('--summary-json <path>', 'write the summary as JSON')
+  .option('--export-history <path>', 'write every workflow run’s history (JSON) for replay tests')
   .action(
-    async (o: { jurisdiction: string; year: number; scale: number; seed: number; summaryJson?: string }) => {
+    async (o: {
+      jurisdiction: string;
+      year: number;
+      scale: number;
+      seed: number;
+      summaryJson?: string;
+      exportHistory?: string;
+    }) => {
       await rehearseCommand(o);
     },
   );

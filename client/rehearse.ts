@@ -5,6 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pg from 'pg';
@@ -25,6 +26,8 @@ import {
   progressQuery,
   type CampaignProgress,
 } from '../workflows/campaign';
+
+const { History } = proto.temporal.api.history.v1;
 
 export interface RehearsalSummary {
   jurisdiction: string;
@@ -64,6 +67,8 @@ export async function rehearse(options: {
   scale: number;
   seed: number;
   say: (line: string) => void;
+  /** Write every run's history here (JSON list; each history protobuf-encoded, base64), for replay tests. */
+  exportHistory?: string;
 }): Promise<RehearsalSummary> {
   const { say } = options;
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -160,6 +165,7 @@ export async function rehearse(options: {
       const yearSeconds = (Date.now() - t) / 1000;
 
       const runs: RehearsalSummary['runs'] = [];
+      const exported: { workflowId: string; runId: string; history: string }[] = [];
       let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
       while (runId) {
         const history: {
@@ -171,9 +177,16 @@ export async function rehearse(options: {
         } = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
         const events = history.events ?? [];
         runs.unshift({ runId, events: events.length, bytes: JSON.stringify(history).length });
+        if (options.exportHistory)
+          exported.unshift({
+            workflowId,
+            runId,
+            history: Buffer.from(History.encode(history as never).finish()).toString('base64'),
+          });
         runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
       }
 
+      if (options.exportHistory) writeFileSync(options.exportHistory, JSON.stringify(exported));
       const towns = await pool.query<{
         town: string;
         registered: number;
