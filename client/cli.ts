@@ -9,6 +9,7 @@ import { loadConfig } from '../worker/config';
 import {
   type ExportOptions,
   exportCommand,
+  openLedger,
   formatImport,
   importCommand,
   populationCommand,
@@ -26,6 +27,7 @@ import {
   triggerSchedule,
 } from './reconcile-commands';
 import { rehearseCommand } from './rehearse';
+import { verifyExchangeLog } from '../activities/audit/verify';
 import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
@@ -361,6 +363,32 @@ reconcile
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     }),
   );
+
+const audit = program.command('audit').description('what auditors check');
+audit
+  .command('verify')
+  .description("re-check the exchange log's hash chain and every stored file against its digest")
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    const { pool } = await openLedger();
+    try {
+      const r = await verifyExchangeLog(pool);
+      if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else {
+        process.stdout.write(`${r.entries} exchange log entries, ${r.filesChecked} stored files checked\n`);
+        if (r.firstBrokenLink)
+          process.stdout.write(
+            `BROKEN: entry ${r.firstBrokenLink.seq} (${r.firstBrokenLink.fileName}) ${r.firstBrokenLink.reason}\n`,
+          );
+        for (const f of r.tamperedFiles)
+          process.stdout.write(`TAMPERED: entry ${f.seq} ${f.fileName} at ${f.storedAt}: ${f.reason}\n`);
+        if (r.ok) process.stdout.write('the chain holds and every stored file matches its digest\n');
+      }
+      if (!r.ok) process.exitCode = 1;
+    } finally {
+      await pool.end();
+    }
+  });
 
 program
   .command('rehearse')

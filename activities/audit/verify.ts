@@ -1,0 +1,74 @@
+/**
+ * `audit verify`: re-checks the exchange log's hash chain (each entry's digest covers the previous one's)
+ * and every stored file against the digest logged when it crossed, and names the first broken link.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import type pg from 'pg';
+
+export interface VerifyReport {
+  entries: number;
+  filesChecked: number;
+  /** The first entry whose digest or link to its predecessor does not hold. */
+  firstBrokenLink: { seq: number; fileName: string; reason: string } | null;
+  tamperedFiles: { seq: number; fileName: string; storedAt: string; reason: string }[];
+  ok: boolean;
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function verifyExchangeLog(pool: pg.Pool): Promise<VerifyReport> {
+  const broken = await pool.query<{ seq: string; file_name: string; reason: string }>(
+    `WITH chain AS (
+       SELECT seq, file_name, prev_digest, entry_digest,
+              coalesce(lag(entry_digest) OVER (ORDER BY seq), repeat('0', 64)) AS expected_prev,
+              encode(sha256(convert_to(concat_ws('|', prev_digest, jurisdiction, direction, department, kind, period, file_name,
+                row_count::text, byte_size::text, sha256,
+                to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')), 'UTF8')), 'hex') AS recomputed
+       FROM exchange_log
+     )
+     SELECT seq, file_name,
+            CASE WHEN prev_digest <> expected_prev THEN 'does not link to the entry before it'
+                 ELSE 'its contents no longer match its digest' END AS reason
+     FROM chain WHERE prev_digest <> expected_prev OR recomputed <> entry_digest
+     ORDER BY seq LIMIT 1`,
+  );
+  const count = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM exchange_log`);
+  const stored = await pool.query<{ seq: string; file_name: string; stored_at: string; sha256: string }>(
+    `SELECT seq, file_name, stored_at, sha256 FROM exchange_log WHERE stored_at IS NOT NULL ORDER BY seq`,
+  );
+  const tamperedFiles: VerifyReport['tamperedFiles'] = [];
+  const seen = new Map<string, string>();
+  for (const row of stored.rows) {
+    let actual = seen.get(row.stored_at);
+    if (actual === undefined) {
+      actual = existsSync(row.stored_at) ? await fileSha256(row.stored_at) : 'missing';
+      seen.set(row.stored_at, actual);
+    }
+    if (actual !== row.sha256) {
+      tamperedFiles.push({
+        seq: Number(row.seq),
+        fileName: row.file_name,
+        storedAt: row.stored_at,
+        reason:
+          actual === 'missing'
+            ? 'the stored file is missing'
+            : `the stored file's digest is ${actual}, the log says ${row.sha256}`,
+      });
+    }
+  }
+  const first = broken.rows[0];
+  return {
+    entries: count.rows[0]!.n,
+    filesChecked: seen.size,
+    firstBrokenLink: first
+      ? { seq: Number(first.seq), fileName: first.file_name, reason: first.reason }
+      : null,
+    tamperedFiles,
+    ok: !first && tamperedFiles.length === 0,
+  };
+}
