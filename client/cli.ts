@@ -478,6 +478,41 @@ program
     },
   );
 
+/** What each role may run: auditors only read; departments submit their own lists. */
+const READ_ONLY = new Set([
+  'audit verify',
+  'campaign status',
+  'lists status',
+  'policy explain',
+  'policy show',
+  'targets',
+  'reconcile schedule describe',
+]);
+program.hook('preAction', (_root, action) => {
+  const path: string[] = [];
+  for (let c: Command | null = action; c && c.parent; c = c.parent) path.unshift(c.name());
+  const command = path.join(' ');
+  const config = loadConfig();
+  if (config.MEDINS_ROLE === 'auditor' && !READ_ONLY.has(command)) {
+    throw new Error(
+      `role auditor may read history, reports and the exchange log; it cannot run "${command}", which starts, signals or changes something. Ask an operator.`,
+    );
+  }
+  if (config.MEDINS_ROLE === 'department') {
+    const own = config.MEDINS_DEPARTMENT;
+    const opts = action.opts<{ department?: string }>();
+    if (
+      command === 'lists import'
+        ? opts.department !== own
+        : !READ_ONLY.has(command) || command === 'campaign status'
+    ) {
+      throw new Error(
+        `role department (${own ?? 'unset MEDINS_DEPARTMENT'}) may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${opts.department}` : ''}.`,
+      );
+    }
+  }
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);

@@ -10,6 +10,11 @@ const exec = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'medins-cli-'));
 const cli = (...args: string[]) =>
   exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], { cwd: process.cwd() });
+const cliAs = (role: string, ...args: string[]) =>
+  exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, MEDINS_ROLE: role, MEDINS_DEPARTMENT: 'health' },
+  });
 const file = (name: string, content: unknown) => {
   const path = join(dir, name);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
@@ -82,5 +87,63 @@ describe('the policy commands of the command line', () => {
     expect(table.findings.find((f) => f.kind === 'total-mismatch')!.message).toBe(
       '合计 target: printed 465874, but the towns add up to 465877 (difference -3)',
     );
+  });
+
+  it('an auditor’s attempt to start or steer a campaign fails with a clear message, before anything is contacted', async () => {
+    const failure = (await cliAs(
+      'auditor',
+      'campaign',
+      'start',
+      '--jurisdiction',
+      'kaiping',
+      '--year',
+      '2024',
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(failure.code).toBe(1);
+    expect(failure.stderr).toContain(
+      'role auditor may read history, reports and the exchange log; it cannot run "campaign start"',
+    );
+    const signal = (await cliAs(
+      'auditor',
+      'campaign',
+      'submit-list',
+      'x.csv',
+      '--jurisdiction',
+      'kaiping',
+      '--year',
+      '2024',
+      '--department',
+      'health',
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(signal.stderr).toContain('cannot run "campaign submit-list"');
+    const { stdout } = await cliAs(
+      'auditor',
+      'targets',
+      '--jurisdiction',
+      'kaiping',
+      '--year',
+      '2024',
+      '--json',
+    );
+    expect((JSON.parse(stdout) as { towns: unknown[] }).towns).toHaveLength(16);
+  });
+
+  it('a department may submit only its own lists', async () => {
+    const failure = (await cliAs(
+      'department',
+      'lists',
+      'import',
+      'x.csv',
+      '--jurisdiction',
+      'kaiping',
+      '--department',
+      'civil-affairs',
+      '--kind',
+      'roster',
+      '--period',
+      '2023-08-31',
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(failure.code).toBe(1);
+    expect(failure.stderr).toContain('role department (health) may submit its own lists only');
   });
 });
