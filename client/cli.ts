@@ -28,6 +28,7 @@ import {
 } from './reconcile-commands';
 import { rehearseCommand } from './rehearse';
 import { verifyExchangeLog } from '../activities/audit/verify';
+import { campaignTimeline, formatTimeline } from './audit-history';
 import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
@@ -365,6 +366,17 @@ reconcile
   );
 
 const audit = program.command('audit').description('what auditors check');
+audit
+  .command('history')
+  .description("a campaign's history as a timeline in the domain's words, across continue-as-new runs")
+  .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
+  .option('--json', 'print JSON')
+  .action((o: { workflowId: string; json?: boolean }) =>
+    withClient(async (client) => {
+      const timeline = await campaignTimeline(client, o.workflowId);
+      process.stdout.write(o.json ? `${JSON.stringify(timeline, null, 2)}\n` : formatTimeline(timeline));
+    }),
+  );
 audit
   .command('verify')
   .description("re-check the exchange log's hash chain and every stored file against its digest")

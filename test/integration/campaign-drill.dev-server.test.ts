@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../activities/adapters/simulated';
+import { campaignTimeline } from '../../client/audit-history';
 import { CampaignAlreadyRunning, campaignStatus, startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';
@@ -80,5 +81,22 @@ describe('a drill campaign on the real dev server: Kaiping’s rules, three seco
       `SELECT kind FROM campaign_events WHERE event_key LIKE 'roster-%veterans-affairs' ORDER BY id`,
     );
     expect(escalations.rows.map((r) => r.kind)).toEqual(['roster-reminder', 'roster-escalated']);
+
+    // the auditor's timeline tells the year in the domain's words
+    const timeline = (await campaignTimeline(env.client, 'campaign-kaiping-2024-drill')).map((t) => t.what);
+    expect(timeline[0]).toMatch(/^campaign started by operator-li under policy [0-9a-f]{12}$/);
+    expect(timeline).toContain('phase: deduction');
+    expect(
+      timeline.some((t) =>
+        /^imported the roster of civil-affairs: \d+ rows = \d+ accepted \+ \d+ rejected$/.test(t),
+      ),
+    ).toBe(true);
+    expect(timeline).toContain('roster-escalated (veterans-affairs)');
+    expect(
+      timeline.some((t) =>
+        /^results of batch \d+ applied: \d+ paid, \d+ personal and \d+ systemic failures/.test(t),
+      ),
+    ).toBe(true);
+    expect(timeline.some((t) => /^subsidy claim due .*receipt CZ-9-/.test(t))).toBe(true);
   });
 });
