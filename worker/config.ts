@@ -51,6 +51,10 @@ export function simulationConfig(config: Config, env: NodeJS.ProcessEnv = proces
     systemicFailureRate: Number(env.MEDINS_SIMULATED_SYSTEMIC_FAILURES ?? 0.01),
     topUpRate: Number(env.MEDINS_SIMULATED_TOP_UPS ?? 0.3),
     missingDepartments: (env.MEDINS_SIMULATED_MISSING_DEPARTMENTS ?? '').split(',').filter(Boolean),
+    lateDepartments: (env.MEDINS_SIMULATED_LATE_DEPARTMENTS ?? '').split(',').filter(Boolean),
+    taxUnavailableAttempts: Number(env.MEDINS_SIMULATED_TAX_OUTAGE_ATTEMPTS ?? 0),
+    duplicateResultLines: env.MEDINS_SIMULATED_DUPLICATE_RESULTS === '1',
+    latencyMs: Number(env.MEDINS_SIMULATED_LATENCY_MS ?? 0),
     exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange'),
   };
 }

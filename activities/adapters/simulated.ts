@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { sha256Hex } from '../registry/import-list';
-import { unavailable, type DepartmentPorts } from './ports';
+import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 
 export interface SimulationConfig {
   seed: number;
@@ -33,6 +33,8 @@ export interface SimulationConfig {
   taxUnavailableAttempts?: number;
   /** The tax bureau sends every result line twice, in reverse order. */
   duplicateResultLines?: boolean;
+  /** Each answer of a simulated department takes this long (real time). */
+  latencyMs?: number;
   exchangeDir: string;
 }
 
@@ -162,6 +164,30 @@ export async function simulatedTaxDeduction(
 
 /** The simulated departments behind the department ports. */
 export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): DepartmentPorts {
+  const ports = simulatedPortsWithoutLatency(pool, config);
+  const latency = config.latencyMs ?? 0;
+  if (latency <= 0) return ports;
+  const slow =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await new Promise((resolve) => setTimeout(resolve, latency));
+      return fn(...args);
+    };
+  const { certifying, tax, finance } = ports;
+  return {
+    certifying: {
+      fetchRoster: slow((j: string, d: string, p: string) => certifying.fetchRoster(j, d, p)),
+      fetchDelta: slow((j: string, d: string, m: string) => certifying.fetchDelta(j, d, m)),
+    },
+    tax: {
+      submitLevy: slow((j: string, b: number, r: number, f: ExchangedFile) => tax.submitLevy(j, b, r, f)),
+      fetchResults: slow((j: string, b: number) => tax.fetchResults(j, b)),
+    },
+    finance: { submitClaim: slow((j: string, d: string, f: ExchangedFile) => finance.submitClaim(j, d, f)) },
+  };
+}
+
+function simulatedPortsWithoutLatency(pool: pg.Pool, config: SimulationConfig): DepartmentPorts {
   const asked = new Map<string, number>();
   const askedAgain = (key: string) => {
     const n = (asked.get(key) ?? 0) + 1;

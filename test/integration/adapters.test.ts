@@ -120,3 +120,21 @@ describe('departments behind an HTTP JSON API', () => {
     expect(await ports().finance.submitClaim('kaiping', '2023-12-20', file('c.json', '[]'))).toBeNull();
   });
 });
+
+describe('simulated departments with latency', () => {
+  it('every answer waits the configured latency', async () => {
+    const { simulatedPorts } = await import('../../activities/adapters/simulated');
+    const ports = simulatedPorts({} as never, {
+      seed: 1,
+      populationDirs: {},
+      systemicFailureRate: 0,
+      topUpRate: 0,
+      missingDepartments: [],
+      exchangeDir: tmpdir(),
+      latencyMs: 120,
+    });
+    const started = Date.now();
+    expect(await ports.certifying.fetchRoster('kaiping', 'health', '2023-08-31')).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(110);
+  });
+});
