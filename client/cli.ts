@@ -8,6 +8,7 @@ import { stderrLogger } from '../infra/support';
 import { loadConfig } from '../worker/config';
 import {
   type ExportOptions,
+  type PopulationCommandOptions,
   exportCommand,
   openLedger,
   formatImport,
@@ -458,37 +459,26 @@ program
   .option('--deltas <months>', 'monthly delta files per department', (v) => Number(v), 0)
   .option('--out <dir>', 'where the department files go')
   .option('--json', 'print the manifest as JSON')
-  .action(
-    async (o: {
-      jurisdiction: string;
-      year: number;
-      scale: number;
-      seed: number;
-      defects: number;
-      deltas: number;
-      out?: string;
-      json?: boolean;
-    }) => {
-      const started = Date.now();
-      const m = await populationCommand(o);
-      if (o.json) return void process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
-      process.stdout.write(
-        `${m.jurisdiction} ${m.year} x${m.scale} seed ${m.seed}: ${m.totals.residents} people in ${m.totals.households} households (${((Date.now() - started) / 1000).toFixed(1)} s)\n` +
-          m.towns
-            .map(
-              (t) =>
-                `  ${t.name}\tregistered ${t.registered}\temployee ${t.employeeInsured}\tto enroll ${t.toEnroll}\tpaid last year ${t.paidLastYear}`,
-            )
-            .join('\n') +
-          `\n  total\tregistered ${m.totals.registered}\temployee ${m.totals.employeeInsured}\tto enroll ${m.totals.toEnroll}\tpaid last year ${m.totals.paidLastYear}\n` +
-          `certified: ${Object.entries(m.certified)
-            .map(([d, n]) => `${d} ${n}`)
-            .join(', ')}\n` +
-          m.files.map((f) => `  ${f.path} (${f.rows} rows)`).join('\n') +
-          '\n',
-      );
-    },
-  );
+  .action(async (o: PopulationCommandOptions & { json?: boolean }) => {
+    const started = Date.now();
+    const m = await populationCommand(o);
+    if (o.json) return void process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+    process.stdout.write(
+      `${m.jurisdiction} ${m.year} x${m.scale} seed ${m.seed}: ${m.totals.residents} people in ${m.totals.households} households (${((Date.now() - started) / 1000).toFixed(1)} s)\n` +
+        m.towns
+          .map(
+            (t) =>
+              `  ${t.name}\tregistered ${t.registered}\temployee ${t.employeeInsured}\tto enroll ${t.toEnroll}\tpaid last year ${t.paidLastYear}`,
+          )
+          .join('\n') +
+        `\n  total\tregistered ${m.totals.registered}\temployee ${m.totals.employeeInsured}\tto enroll ${m.totals.toEnroll}\tpaid last year ${m.totals.paidLastYear}\n` +
+        `certified: ${Object.entries(m.certified)
+          .map(([d, n]) => `${d} ${n}`)
+          .join(', ')}\n` +
+        m.files.map((f) => `  ${f.path} (${f.rows} rows)`).join('\n') +
+        '\n',
+    );
+  });
 
 /** What each role may run: auditors only read; departments submit their own lists. */
 const READ_ONLY = new Set([

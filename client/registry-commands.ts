@@ -130,7 +130,7 @@ export async function rejectionsCommand(submissionId: number, out: string): Prom
   }
 }
 
-export async function populationCommand(o: {
+export interface PopulationCommandOptions {
   jurisdiction: string;
   year: number;
   scale: number;
@@ -138,7 +138,9 @@ export async function populationCommand(o: {
   defects: number;
   deltas: number;
   out?: string;
-}): Promise<PopulationManifest> {
+}
+
+export async function populationCommand(o: PopulationCommandOptions): Promise<PopulationManifest> {
   const { pool } = await openLedger();
   try {
     const policy = seedPolicy(o.jurisdiction, o.year);

@@ -247,6 +247,17 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     log.info('deduction round', { ...summary });
   };
 
+  /** Imports a roster the department's adapter handed over, and records its counts. */
+  const importRosterFrom = async (department: string, path: string) => {
+    const r = await batch.importRoster(ref, { department, path, receivedBy: `adapter:${department}` });
+    progress.rosters[department] = {
+      status: 'imported',
+      rowsRead: r.rowsRead,
+      rowsAccepted: r.rowsAccepted,
+      rowsRejected: r.rowsRejected,
+    };
+  };
+
   const execute = async (item: AgendaItem) => {
     switch (item.kind) {
       case 'request-rosters': {
@@ -254,17 +265,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         for (const d of policy.departments) {
           rosterPaths[d.id] = await quick.requestRoster(ref, d.id);
           if (rosterPaths[d.id]) {
-            const r = await batch.importRoster(ref, {
-              department: d.id,
-              path: rosterPaths[d.id]!,
-              receivedBy: `adapter:${d.id}`,
-            });
-            progress.rosters[d.id] = {
-              status: 'imported',
-              rowsRead: r.rowsRead,
-              rowsAccepted: r.rowsAccepted,
-              rowsRejected: r.rowsRejected,
-            };
+            await importRosterFrom(d.id, rosterPaths[d.id]!);
           } else {
             progress.rosters[d.id] = { status: 'reminded' };
             await quick.recordCampaignEvent(ref, {
@@ -283,17 +284,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
           // asked again at the deadline: a late roster is still taken
           const late = await quick.requestRoster(ref, d.id);
           if (late) {
-            const r = await batch.importRoster(ref, {
-              department: d.id,
-              path: late,
-              receivedBy: `adapter:${d.id}`,
-            });
-            progress.rosters[d.id] = {
-              status: 'imported',
-              rowsRead: r.rowsRead,
-              rowsAccepted: r.rowsAccepted,
-              rowsRejected: r.rowsRejected,
-            };
+            await importRosterFrom(d.id, late);
             continue;
           }
           progress.rosters[d.id] = { status: 'escalated' };
