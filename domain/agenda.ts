@@ -2,7 +2,7 @@
  * The campaign year as an agenda: every dated step of a policy, in time order. The campaign workflow
  * walks it with durable timers, carrying only its position across continue-as-new.
  */
-import { progressReportSchedule, reDeductionRounds } from './calendar';
+import { monthlyDeltaPeriods, progressReportSchedule, reDeductionRounds } from './calendar';
 import { instantOf } from './dates';
 import type { Policy } from './policy';
 
@@ -13,7 +13,8 @@ export type AgendaItem =
   | { kind: 're-deduction'; at: number; key: string; round: number }
   | { kind: 'progress-report'; at: number; key: string; nominal: string }
   | { kind: 'cutoff'; at: number; key: string }
-  | { kind: 'subsidy-claim'; at: number; key: string; fundingSources: string[]; dueOn: string };
+  | { kind: 'subsidy-claim'; at: number; key: string; fundingSources: string[]; dueOn: string }
+  | { kind: 'monthly-delta'; at: number; key: string; month: string };
 
 export type Phase =
   | 'roster-submission'
@@ -32,9 +33,14 @@ const ORDER: Record<AgendaItem['kind'], number> = {
   'progress-report': 4,
   cutoff: 5,
   'subsidy-claim': 6,
+  'monthly-delta': 1,
 };
 
-export function buildAgenda(policy: Policy): AgendaItem[] {
+/**
+ * `withMonthlyDeltas`: a rehearsal reconciles the twelve months' deltas after the roster itself, each on its
+ * due day (in production the per-jurisdiction Schedule does, and a month is reconciled once either way).
+ */
+export function buildAgenda(policy: Policy, options: { withMonthlyDeltas?: boolean } = {}): AgendaItem[] {
   const c = policy.calendar;
   const items: AgendaItem[] = [
     { kind: 'request-rosters', at: instantOf(c.rosterAsOf.at, 'start'), key: 'request-rosters' },
@@ -60,6 +66,14 @@ export function buildAgenda(policy: Policy): AgendaItem[] {
       fundingSources: s.fundingSources,
       dueOn: s.at.slice(0, 10),
     })),
+    ...(options.withMonthlyDeltas
+      ? monthlyDeltaPeriods(policy, { months: 12 }).map((d): AgendaItem => ({
+          kind: 'monthly-delta',
+          at: instantOf(d.due, 'start') + 9 * 3600_000,
+          key: `delta-${d.period}`,
+          month: d.period,
+        }))
+      : []),
   ];
   return items.sort((a, b) => a.at - b.at || ORDER[a.kind] - ORDER[b.kind]);
 }

@@ -83,12 +83,18 @@ export function reDeductionRounds(policy: Policy): number[] {
  * to its as-of date, so the first delta is the month after it, due on the delta day of the month after
  * that; the last is due by the final subsidy claim.
  */
-export function monthlyDeltaPeriods(policy: Policy): { period: string; due: IsoDate }[] {
+export function monthlyDeltaPeriods(
+  policy: Policy,
+  options: { months?: number } = {},
+): { period: string; due: IsoDate }[] {
   const start = firstOfMonth(dateOfSpec(policy.calendar.rosterAsOf.at));
-  const lastClaim = policy.calendar.subsidyClaims
-    .map((s) => dateOfSpec(s.at))
-    .sort()
-    .at(-1)!;
+  // by default until the last subsidy claim; `months` asks for that many months after the roster instead
+  const lastClaim = options.months
+    ? `${addMonths(start, options.months + 1).slice(0, 8)}28`
+    : policy.calendar.subsidyClaims
+        .map((s) => dateOfSpec(s.at))
+        .sort()
+        .at(-1)!;
   const out: { period: string; due: IsoDate }[] = [];
   for (let month = addMonths(start, 2); month <= lastClaim; month = addMonths(month, 1)) {
     const due = `${month.slice(0, 8)}${String(policy.calendar.monthlyDelta.day).padStart(2, '0')}`;

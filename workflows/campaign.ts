@@ -10,6 +10,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  executeChild,
   defineQuery,
   defineUpdate,
   log,
@@ -23,6 +24,7 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import type { CampaignActivities, CampaignRef } from '../activities/campaign';
 import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
+import { MonthlyReconciliationWorkflow } from './reconciliation';
 import { instantOf } from '../domain/dates';
 import type { Policy } from '../domain/policy';
 
@@ -82,6 +84,7 @@ export interface CampaignProgress {
   claims: { fundingSource: string; department: string; persons: number; totalFen: number }[];
   claimReceipts: string[];
   runs: number;
+  reconciledMonths?: string[];
 }
 
 export interface CampaignInput {
@@ -94,6 +97,8 @@ export interface CampaignInput {
   clockOffsetMs?: number;
   /** Continue as new past this many history events (kept far below Temporal's limits). */
   maxHistoryEvents?: number;
+  /** A rehearsal that also reconciles each month's delta (as child workflows) on its due day. */
+  reconcileMonthly?: boolean;
   /** Whether the server knows the campaign search attributes (the time-skipping test server does not). */
   searchAttributes?: boolean;
   cursor?: number;
@@ -118,7 +123,7 @@ export function campaignWorkflowId(jurisdiction: string, year: number): string {
 
 export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<CampaignProgress> {
   const { policy } = input;
-  const agenda = buildAgenda(policy);
+  const agenda = buildAgenda(policy, { withMonthlyDeltas: Boolean(input.reconcileMonthly) });
   const clockOffsetMs = input.clockOffsetMs ?? (input.rehearsal ? Date.now() - agenda[0]!.at : 0);
   const ref: CampaignRef = {
     jurisdiction: policy.jurisdiction,
@@ -323,6 +328,23 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         const c = await batch.cutOff(ref);
         const t = await quick.snapshotCoverage(ref, { key: 'cutoff', campaignAtMs: item.at });
         progress.cutoff = { ...c, enrolled: t.enrolled, toEnroll: t.to_enroll };
+        return;
+      }
+      case 'monthly-delta': {
+        const r = await executeChild(MonthlyReconciliationWorkflow, {
+          workflowId: `reconcile-${policy.jurisdiction}-${item.month}`,
+          args: [
+            {
+              policy,
+              policyHash: input.policyHash,
+              month: item.month,
+              graceMs: 0,
+              effectiveOn: chinaDate(item.at),
+            },
+          ],
+        });
+        progress.reconciledMonths = [...(progress.reconciledMonths ?? []), item.month];
+        log.info('monthly delta reconciled', { month: item.month, conflicts: r.conflicts ?? 0 });
         return;
       }
       case 'subsidy-claim': {

@@ -24,6 +24,8 @@ export interface ReconciliationInput {
   month?: string;
   /** How long to wait for a department's delta after the delta day before escalating. */
   graceMs?: number;
+  /** The registration day (a rehearsal passes its campaign date); default today in China. */
+  effectiveOn?: string;
 }
 
 export interface ReconciliationResult {
@@ -68,7 +70,7 @@ export async function MonthlyReconciliationWorkflow(
     year: policy.year,
     policyHash: input.policyHash,
   };
-  const effectiveOn = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+  const effectiveOn = input.effectiveOn ?? new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
   const result: ReconciliationResult = { jurisdiction: policy.jurisdiction, month, departments: {} };
 
   await acts.storePolicySnapshot({ policy, hash: input.policyHash });

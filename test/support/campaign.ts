@@ -18,7 +18,12 @@ export async function rehearse(
   db: TestDatabase,
   policy: Policy,
   scale: number,
-  options: { maxHistoryEvents?: number; simulation?: Partial<SimulationConfig> } = {},
+  options: {
+    maxHistoryEvents?: number;
+    simulation?: Partial<SimulationConfig>;
+    deltaMonths?: number;
+    reconcileMonthly?: boolean;
+  } = {},
   onStarted?: (handle: WorkflowHandle<typeof AnnualCampaignWorkflow>) => Promise<unknown>,
 ) {
   const outDir = mkdtempSync(join(tmpdir(), `medins-${policy.jurisdiction}-`));
@@ -26,7 +31,7 @@ export async function rehearse(
     scale,
     seed: 3,
     defectRate: 0.02,
-    deltaMonths: 0,
+    deltaMonths: options.deltaMonths ?? 0,
     outDir,
   });
   const simulation: SimulationConfig = {
@@ -57,6 +62,7 @@ export async function rehearse(
         rehearsal: true,
         searchAttributes: false,
         ...(options.maxHistoryEvents ? { maxHistoryEvents: options.maxHistoryEvents } : {}),
+        ...(options.reconcileMonthly ? { reconcileMonthly: true } : {}),
       },
     ],
   });

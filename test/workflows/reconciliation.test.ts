@@ -9,7 +9,9 @@ import { reconcileMonth } from '../../client/reconcile-commands';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation, type PopulationManifest } from '../../simulation/population';
 import { createWorker } from '../../worker/create-worker';
+import type { CampaignProgress } from '../../workflows/campaign';
 import type { ReconciliationResult } from '../../workflows/reconciliation';
+import { rehearse } from '../support/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { timeSkippingEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
@@ -140,5 +142,85 @@ describe('monthly reconciliation of the difficulty lists (000 五(一), 001 七(
       `SELECT (SELECT count(*) FROM identities) AS i, (SELECT count(*) FROM submissions) AS s, (SELECT count(*) FROM enrollments) AS e`,
     );
     expect(after.rows).toEqual(before.rows);
+  });
+});
+
+describe('a Kaiping year with twelve monthly deltas (000 五(一))', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  let progress: CampaignProgress;
+  const policy = seedPolicy('kaiping', 2024);
+
+  beforeAll(async () => {
+    [env, db] = await Promise.all([timeSkippingEnvironment(), createTestDatabase()]);
+    ({ progress } = await rehearse(env, db, policy, 0.004, { deltaMonths: 12, reconcileMonthly: true }));
+  }, 600_000);
+  afterAll(async () => {
+    await env?.teardown();
+    await db?.drop();
+  });
+
+  it('reconciles each of the twelve months after the roster, once, on its delta day', async () => {
+    expect(progress.reconciledMonths).toEqual([
+      '2023-09',
+      '2023-10',
+      '2023-11',
+      '2023-12',
+      '2024-01',
+      '2024-02',
+      '2024-03',
+      '2024-04',
+      '2024-05',
+      '2024-06',
+      '2024-07',
+      '2024-08',
+    ]);
+    const rows = await db.pool.query<{ month: string; finished: boolean }>(
+      `SELECT month, finished_at IS NOT NULL AS finished FROM reconciliations ORDER BY month`,
+    );
+    expect(rows.rows.every((r) => r.finished)).toBe(true);
+    expect(rows.rowCount).toBe(12);
+  });
+
+  it('leaves the registry exactly as a direct SQL replay of the roster and the same deltas', async () => {
+    // the replay: for every person and category, the last accepted line of the roster and the deltas in order decides
+    const replay = await db.pool.query<{ resident_id: string; category: string; valid_to: string | null }>(
+      `WITH lines AS (
+         SELECT p.id AS resident_id, r.category, r.action, s.kind, s.period, r.row_no, s.effective_on
+         FROM submission_rows r JOIN submissions s ON s.id = r.submission_id AND s.status = 'current'
+         JOIN residents p ON p.jurisdiction = s.jurisdiction AND p.id_number = r.id_number
+         WHERE r.accepted
+       ), last AS (
+         SELECT DISTINCT ON (resident_id, category) resident_id, category, action, effective_on
+         FROM lines ORDER BY resident_id, category, (kind = 'delta') DESC, period DESC, row_no DESC
+       )
+       SELECT resident_id, category,
+              CASE WHEN action = 'remove' THEN (date_trunc('month', effective_on) + interval '1 month - 1 day')::date::text END AS valid_to
+       FROM last ORDER BY 1, 2`,
+    );
+    const registry = await db.pool.query<{ resident_id: string; category: string; valid_to: string | null }>(
+      `SELECT DISTINCT ON (resident_id, category) resident_id, category, valid_to::text
+       FROM identities ORDER BY resident_id, category, (valid_to IS NULL) DESC, valid_to DESC`,
+    );
+    expect(replay.rowCount).toBeGreaterThan(0);
+    expect(registry.rows).toEqual(replay.rows);
+    const removals = replay.rows.filter((r) => r.valid_to !== null).length;
+    expect(removals).toBeGreaterThan(0);
+  });
+
+  it('an addition registered before the claim (March, April …) counts in the June 30 claim; one who had already paid keeps the year as it is (000 五(一))', async () => {
+    const additions = await db.pool.query<{ claimed: boolean; subsidy_fen: number; status: string }>(
+      `SELECT EXISTS (SELECT 1 FROM subsidy_claim_lines l WHERE l.enrollment_id = e.id) AS claimed, e.subsidy_fen, e.status::text
+       FROM identities i JOIN submissions s ON s.id = i.opened_by_submission
+       JOIN enrollments e ON e.resident_id = i.resident_id AND e.campaign_year = 2024
+       WHERE s.kind = 'delta' AND s.effective_on <= '2024-06-10'
+         AND NOT EXISTS (SELECT 1 FROM identities o WHERE o.resident_id = i.resident_id AND o.id <> i.id)`,
+    );
+    const subsidised = additions.rows.filter((r) => r.subsidy_fen > 0);
+    expect(subsidised.length).toBeGreaterThan(0);
+    expect(subsidised.every((r) => r.claimed)).toBe(true);
+    expect(
+      additions.rows.filter((r) => r.subsidy_fen === 0).every((r) => r.status === 'paid' && !r.claimed),
+    ).toBe(true);
   });
 });
