@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -20,11 +20,13 @@ describe('monthly reconciliation of the difficulty lists (000 五(一), 001 七(
   let db: TestDatabase;
   let manifest: PopulationManifest;
   let result: ReconciliationResult;
+  let populationDir: string;
   const policy = seedPolicy('kaiping', 2024);
 
   beforeAll(async () => {
     [env, db] = await Promise.all([timeSkippingEnvironment(), createTestDatabase()]);
     const outDir = mkdtempSync(join(tmpdir(), 'medins-deltas-'));
+    populationDir = outDir;
     manifest = await generatePopulation(db.pool, policy, {
       scale: 0.005,
       seed: 31,
@@ -142,6 +144,56 @@ describe('monthly reconciliation of the difficulty lists (000 五(一), 001 七(
       `SELECT (SELECT count(*) FROM identities) AS i, (SELECT count(*) FROM submissions) AS s, (SELECT count(*) FROM enrollments) AS e`,
     );
     expect(after.rows).toEqual(before.rows);
+  });
+
+  it('the same person added by two departments in one month is an exception for operators, with the precedence recorded', async () => {
+    const person = (
+      await db.pool.query<{ id_number: string; name: string }>(
+        `SELECT id_number, name FROM residents WHERE residency = 'hukou' AND NOT employee_insured AND deceased_on IS NULL
+         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = residents.id) ORDER BY id DESC LIMIT 1`,
+      )
+    ).rows[0]!;
+    const header = '序号,姓名,性别,身份证号码,户籍地址,联系电话,特殊群体类别,变动类型\r\n';
+    writeFileSync(
+      join(populationDir, 'civil-affairs-delta-2023-11.csv'),
+      `${header}1,${person.name},男,${person.id_number},,,1,新增\r\n`,
+    );
+    writeFileSync(
+      join(populationDir, 'disabled-persons-federation-delta-2023-11.csv'),
+      `${header}1,${person.name},男,${person.id_number},,,7,新增\r\n`,
+    );
+    const taskQueue = uniqueTaskQueue('reconcile-conflict');
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      pool: db.pool,
+      simulation: {
+        seed: 31,
+        populationDirs: { kaiping: populationDir },
+        systemicFailureRate: 0,
+        topUpRate: 0,
+        missingDepartments: [],
+        exchangeDir: tmpdir(),
+      },
+      workflowBundle: await workflowBundle(),
+    });
+    const november = await worker.runUntil(reconcileMonth(env.client, taskQueue, policy, '2023-11'));
+    expect(november.conflicts).toBe(1);
+    const exceptions = await db.pool.query<{
+      kind: string;
+      id_number: string;
+      detail: { departments: string[]; precedence: string };
+    }>(`SELECT kind, id_number, detail FROM reconciliation_exceptions WHERE month = '2023-11'`);
+    expect(exceptions.rows).toEqual([
+      {
+        kind: 'added-by-two-departments',
+        id_number: person.id_number,
+        detail: expect.objectContaining({
+          departments: ['civil-affairs', 'disabled-persons-federation'],
+          precedence: 'most-favourable-then-document-order',
+        }),
+      },
+    ]);
   });
 });
 
