@@ -114,6 +114,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     'warn',
     ...searchAttributeArgs,
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    // the Web UI decodes encrypted history through the codec server (npm run codec-server)
+    ...(process.env.TEMPORAL_UI_CODEC_ENDPOINT
+      ? ['--ui-codec-endpoint', process.env.TEMPORAL_UI_CODEC_ENDPOINT]
+      : []),
   ];
   log(`starting ${executable.path} ${args.join(' ')}`);
   const child = spawn(executable.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });

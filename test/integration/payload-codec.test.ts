@@ -86,3 +86,50 @@ describe('on the real dev server, the stored history holds no national ID in pla
     expect(stored.rows[0]!.note).toBe(`household head ${idNumber}`);
   });
 });
+
+describe('the codec server the Web UI and the CLI call', () => {
+  it('decodes for a bearer of the token, and for no one else', async () => {
+    const { startCodecServer } = await import('../../infra/codec-server');
+    const codec = new AesGcmPayloadCodec(new Map([['k1', k1]]), 'k1');
+    const server = await startCodecServer({
+      codec,
+      token: 'secret-token',
+      allowOrigin: 'http://127.0.0.1:8233',
+    });
+    try {
+      const [sealed] = await codec.encode([defaultPayloadConverter.toPayload({ idNumber })]);
+      const body = JSON.stringify({
+        payloads: [
+          {
+            metadata: Object.fromEntries(
+              Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+            ),
+            data: Buffer.from(sealed!.data!).toString('base64'),
+          },
+        ],
+      });
+      const refused = await fetch(`${server.url}/decode`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).not.toContain(idNumber);
+      const answer = await fetch(`${server.url}/decode`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', authorization: 'Bearer secret-token' },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8233');
+      const decoded = (await answer.json()) as {
+        payloads: { metadata: Record<string, string>; data: string }[];
+      };
+      expect(Buffer.from(decoded.payloads[0]!.data, 'base64').toString('utf8')).toBe(
+        JSON.stringify({ idNumber }),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
