@@ -428,7 +428,7 @@ program
 program
   .command('export')
   .description(
-    'files for the departments: levy (应征数据, tax), mobilisation (附件2, towns), household (附件1)',
+    'files for the departments: levy (应征数据, tax), mobilisation (附件2, towns), household (附件1), ledgers (the four 台账, 003 六(二))',
   )
   .argument('<what>', 'levy, mobilisation or household')
   .requiredOption('--jurisdiction <j>', 'jurisdiction')
@@ -439,8 +439,8 @@ program
   .option('--household <id>', 'household id (household)', (v) => Number(v))
   .option('--reader <role>', 'who reads it: tax, town, household or auditor (decides what is masked)')
   .action(async (what: string, o: ExportOptions) => {
-    if (what !== 'levy' && what !== 'mobilisation' && what !== 'household')
-      throw new Error('export levy, mobilisation or household');
+    if (what !== 'levy' && what !== 'mobilisation' && what !== 'household' && what !== 'ledgers')
+      throw new Error('export levy, mobilisation, household or ledgers');
     process.stdout.write(`${await exportCommand(what, o)} rows written to ${o.out}\n`);
   });
 

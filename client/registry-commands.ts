@@ -10,6 +10,7 @@ import { migrate } from '../activities/db/migrate';
 import { importDepartmentList, type ListImportResult } from '../activities/registry/import-list';
 import {
   exportHouseholdForm,
+  exportLedgers,
   exportLevyData,
   exportMobilisationList,
   type Reader,
@@ -168,7 +169,7 @@ export type ExportOptions = {
 };
 
 export async function exportCommand(
-  what: 'levy' | 'mobilisation' | 'household',
+  what: 'levy' | 'mobilisation' | 'household' | 'ledgers',
   o: ExportOptions,
 ): Promise<number> {
   const { pool } = await openLedger();
@@ -187,6 +188,11 @@ export async function exportCommand(
       });
       writeFileSync(o.out, r.bytes);
       return r.rows;
+    }
+    if (what === 'ledgers') {
+      const r = await exportLedgers(pool, policy, o.reader ?? 'town');
+      writeFileSync(o.out, r.bytes);
+      return Object.values(r.rows).reduce((a, b) => a + b, 0);
     }
     if (!o.household) throw new Error('--household is required');
     const r = await exportHouseholdForm(pool, policy, o.household, o.reader ?? 'household');

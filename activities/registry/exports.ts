@@ -226,3 +226,68 @@ export async function exportHouseholdForm(
   sheet.getColumn(3).numFmt = '@';
   return { bytes: Buffer.from(await wb.xlsx.writeBuffer()), members: members.rows.length };
 }
+
+export const LEDGERS = [
+  { key: 'registered-not-enrolled', title: '户籍人口未参保人员' },
+  { key: 'resident-not-enrolled', title: '常住人口未参保人员' },
+  { key: 'enrolled-last-year-not-this-year', title: '上年度参保本年度未参保人员' },
+  { key: 'special-identity-not-enrolled', title: '特殊身份群体未参保人员' },
+] as const;
+export type LedgerKey = (typeof LEDGERS)[number]['key'];
+
+/**
+ * The four ledgers Meishan keeps current (003 六(二)): registered residents not enrolled, residents
+ * (household registration or residence permit) not enrolled, last year's enrollees not enrolled this year,
+ * and special identities not enrolled. "Enrolled" is a paid enrollment of the campaign year. One sheet per
+ * ledger, ID numbers masked for the towns that work them.
+ */
+export async function exportLedgers(
+  pool: pg.Pool,
+  policy: Policy,
+  reader: Reader = 'town',
+): Promise<{ bytes: Buffer; rows: Record<LedgerKey, number> }> {
+  const show = forReader(reader);
+  const conditions: Record<LedgerKey, string> = {
+    'registered-not-enrolled': `p.residency = 'hukou' AND NOT p.employee_insured`,
+    'resident-not-enrolled': `NOT p.employee_insured`,
+    'enrolled-last-year-not-this-year': `EXISTS (SELECT 1 FROM enrollments l WHERE l.resident_id = p.id AND l.campaign_year = $2 - 1 AND l.status = 'paid')`,
+    'special-identity-not-enrolled': `EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = p.id AND i.valid_to IS NULL)`,
+  };
+  const wb = new ExcelJS.Workbook();
+  const counts = {} as Record<LedgerKey, number>;
+  for (const ledger of LEDGERS) {
+    const r = await pool.query<{
+      town: string;
+      village: string | null;
+      name: string;
+      id_number: string;
+      phone: string | null;
+      residency: string;
+      categories: string | null;
+    }>(
+      `SELECT t.name AS town, v.name AS village, p.name, p.id_number, p.phone, p.residency,
+              (SELECT string_agg(i.category, '、' ORDER BY i.category) FROM identities i WHERE i.resident_id = p.id AND i.valid_to IS NULL) AS categories
+       FROM residents p JOIN towns t ON t.id = p.town_id LEFT JOIN villages v ON v.id = p.village_id
+       WHERE p.jurisdiction = $1 AND p.deceased_on IS NULL AND ${conditions[ledger.key]}
+         AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = $2 AND e.status = 'paid')
+       ORDER BY t.name, v.name, p.id`,
+      [policy.jurisdiction, policy.year],
+    );
+    counts[ledger.key] = r.rows.length;
+    const sheet = wb.addWorksheet(ledger.title);
+    sheet.addRow(['镇(街)', '村(居)', '姓名', '身份证号码', '联系电话', '户籍/居住证', '特殊身份类别']);
+    sheet.getColumn(4).numFmt = '@';
+    for (const row of r.rows) {
+      sheet.addRow([
+        row.town,
+        row.village ?? '',
+        row.name,
+        show.id(row.id_number),
+        row.phone ?? '',
+        row.residency === 'hukou' ? '户籍' : '居住证',
+        row.categories ?? '',
+      ]);
+    }
+  }
+  return { bytes: Buffer.from(await wb.xlsx.writeBuffer()), rows: counts };
+}

@@ -196,3 +196,58 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
     });
   });
 });
+
+describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
+  let ledgersDb: TestDatabase;
+  afterAll(async () => {
+    await ledgersDb?.drop();
+  });
+
+  it('a last-year payer who has not paid is on the ledgers until the deduction succeeds; then on none', async () => {
+    const { exportLedgers } = await import('../../activities/registry/exports');
+    const policy = seedPolicy('meishan', 2024);
+    ledgersDb = await createTestDatabase();
+    await registry(ledgersDb, policy, 0.001);
+    await openEnrollments(ledgersDb.pool, policy, '2023-08-31');
+    const payer = (
+      await ledgersDb.pool.query<{ id: string; resident_id: string }>(
+        `SELECT e.id, e.resident_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
+         WHERE e.campaign_year = 2024 AND e.status = 'registered' AND p.residency = 'hukou' ORDER BY e.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const onLedgers = async () => {
+      const { bytes, rows } = await exportLedgers(ledgersDb.pool, policy);
+      return { rows, bytes };
+    };
+    const before = await onLedgers();
+    // nobody has paid for 2024 yet: every registered resident to enroll is on the first ledger
+    const toEnroll = await ledgersDb.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM residents WHERE residency = 'hukou' AND NOT employee_insured AND deceased_on IS NULL`,
+    );
+    const fullySubsidised = await ledgersDb.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollments e JOIN residents p ON p.id = e.resident_id WHERE e.campaign_year = 2024 AND e.status = 'paid' AND p.residency = 'hukou'`,
+    );
+    expect(before.rows['registered-not-enrolled']).toBe(toEnroll.rows[0]!.n - fullySubsidised.rows[0]!.n);
+    expect(before.rows['enrolled-last-year-not-this-year']).toBeGreaterThan(0);
+
+    await ledgersDb.pool.query(`UPDATE enrollments SET status = 'levied' WHERE id = $1`, [payer.id]);
+    await ledgersDb.pool.query(`UPDATE enrollments SET status = 'paid' WHERE id = $1`, [payer.id]);
+    const after = await onLedgers();
+    expect(after.rows['registered-not-enrolled']).toBe(before.rows['registered-not-enrolled'] - 1);
+    expect(after.rows['resident-not-enrolled']).toBe(before.rows['resident-not-enrolled'] - 1);
+
+    const wb = new (await import('exceljs')).default.Workbook();
+    await wb.xlsx.load(after.bytes as unknown as ArrayBuffer);
+    expect(wb.worksheets.map((w) => w.name)).toEqual([
+      '户籍人口未参保人员',
+      '常住人口未参保人员',
+      '上年度参保本年度未参保人员',
+      '特殊身份群体未参保人员',
+    ]);
+    const ids: string[] = [];
+    wb.worksheets[0]!.eachRow((row, n) => {
+      if (n > 1) ids.push(row.getCell(4).text);
+    });
+    expect(ids.every((id) => /^\d{6}\*{8}[\dX]{4}$/.test(id))).toBe(true);
+  });
+});
