@@ -7,6 +7,8 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+/** Import patterns for a project folder: the folder itself and anything inside it. */
+const layers = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`]);
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', 'out/**', 'eslint.config.js'] },
@@ -62,16 +64,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: [
-                '**/activities',
-                '**/activities/**',
-                '**/worker',
-                '**/worker/**',
-                '**/client',
-                '**/client/**',
-                '**/infra',
-                '**/infra/**',
-              ],
+              group: layers('activities', 'worker', 'client', 'infra'),
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -104,18 +97,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: [
-                '**/activities',
-                '**/activities/**',
-                '**/worker',
-                '**/worker/**',
-                '**/client',
-                '**/client/**',
-                '**/infra',
-                '**/infra/**',
-                '**/workflows',
-                '**/workflows/**',
-              ],
+              group: layers('activities', 'worker', 'client', 'infra', 'workflows'),
               message: 'The domain layer imports nothing from the outer layers.',
             },
           ],

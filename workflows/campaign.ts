@@ -147,7 +147,6 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     runs: 0,
   };
   progress.runs += 1;
-  const rosterPaths: Record<string, string | null> = {};
 
   setHandler(progressQuery, () => ({ ...progress, campaignDate: chinaDate(campaignNow()) }));
   setHandler(
@@ -268,9 +267,9 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       case 'request-rosters': {
         await setPhase('roster-submission');
         for (const d of policy.departments) {
-          rosterPaths[d.id] = await quick.requestRoster(ref, d.id);
-          if (rosterPaths[d.id]) {
-            await importRosterFrom(d.id, rosterPaths[d.id]!);
+          const path = await quick.requestRoster(ref, d.id);
+          if (path) {
+            await importRosterFrom(d.id, path);
           } else {
             progress.rosters[d.id] = { status: 'reminded' };
             await quick.recordCampaignEvent(ref, {

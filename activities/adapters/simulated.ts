@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { inTransaction } from '../db/transaction';
 import { sha256Hex } from '../registry/import-list';
 import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 
@@ -91,9 +92,7 @@ export async function simulatedTaxDeduction(
   batchId: number,
   round: number,
 ): Promise<string> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     const already = await client.query(`SELECT 1 FROM sim_tax_results WHERE batch_id = $1 LIMIT 1`, [
       batchId,
     ]);
@@ -138,13 +137,7 @@ export async function simulatedTaxDeduction(
         [batchId],
       );
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   const dir = join(config.exchangeDir, 'simulated-tax');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `tax-results-${jurisdiction}-batch-${batchId}.csv`);

@@ -9,26 +9,16 @@
  */
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { inTransaction as inTransactionWith } from '../db/transaction';
 import { categoryTable } from '../../domain/category-table';
 import { classifyDeductionFailure } from '../../domain/engine';
 import { maskIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import { CsvRowParser } from '../registry/list-files';
 
-async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL work_mem = '64MB'`);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+/** The ledger's steps run over large lists: give their hash joins room. */
+function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransactionWith(pool, fn, { workMem: '64MB' });
 }
 
 /** The policy's categories as a temp table, for the joins below. */
