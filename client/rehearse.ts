@@ -7,7 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installRedactingRuntime } from '../infra/redacting-logger';
 import pg from 'pg';
 import type { SimulationConfig } from '../activities/adapters/simulated';
 import { policyHash } from '../activities/campaign';
@@ -71,7 +71,7 @@ export async function rehearse(options: {
   exportHistory?: string;
 }): Promise<RehearsalSummary> {
   const { say } = options;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installRedactingRuntime('WARN');
   const policy = seedPolicy(options.jurisdiction, options.year);
   const server = await ensurePostgres(stderrLogger);
   const dbName = `rehearsal_${options.jurisdiction}_${options.year}`.replace(/-/g, '_');

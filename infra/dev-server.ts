@@ -33,6 +33,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file; omitted means an in-memory server that forgets everything when it stops. */
   dbFile?: string;
+  /** The codec server the Web UI calls to show decrypted history (default TEMPORAL_UI_CODEC_ENDPOINT). */
+  uiCodecEndpoint?: string;
   log?: Logger;
   readyTimeoutMs?: number;
 }
@@ -115,8 +117,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ...searchAttributeArgs,
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     // the Web UI decodes encrypted history through the codec server (npm run codec-server)
-    ...(process.env.TEMPORAL_UI_CODEC_ENDPOINT
-      ? ['--ui-codec-endpoint', process.env.TEMPORAL_UI_CODEC_ENDPOINT]
+    ...((options.uiCodecEndpoint ?? process.env.TEMPORAL_UI_CODEC_ENDPOINT)
+      ? ['--ui-codec-endpoint', (options.uiCodecEndpoint ?? process.env.TEMPORAL_UI_CODEC_ENDPOINT)!]
       : []),
   ];
   log(`starting ${executable.path} ${args.join(' ')}`);

@@ -11,6 +11,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { cacheRoot } from './support';
@@ -103,7 +104,20 @@ export function payloadCodecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGc
  */
 export function dataConverterFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-): { payloadCodecs: PayloadCodec[] } | undefined {
+): EncryptingDataConverter | undefined {
   if (env.MEDINS_PAYLOAD_ENCRYPTION === 'off') return undefined;
-  return { payloadCodecs: [payloadCodecFromEnv(env)] };
+  return encryptingDataConverter(payloadCodecFromEnv(env));
+}
+
+export interface EncryptingDataConverter {
+  payloadCodecs: PayloadCodec[];
+  failureConverterPath: string;
+}
+
+/** Where the failure converter lives, for DataConverter.failureConverterPath and the workflow bundle. */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+
+/** Payloads encrypted by the codec, failure messages and stack traces encoded so the codec encrypts them too. */
+export function encryptingDataConverter(codec: PayloadCodec): EncryptingDataConverter {
+  return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

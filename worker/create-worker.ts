@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { PayloadCodec } from '@temporalio/common';
+import type { DataConverter } from '@temporalio/common';
 import type pg from 'pg';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { createActivities } from '../activities';
@@ -26,7 +26,7 @@ export interface CreateWorkerOptions {
   /** How departments are reached (default: MEDINS_DEPARTMENTS, else the simulated ones). */
   ports?: DepartmentPorts;
   /** Payload encryption (default: from the environment, see infra/payload-codec.ts); null: none. */
-  dataConverter?: { payloadCodecs: PayloadCodec[] } | null;
+  dataConverter?: DataConverter | null;
   /** A prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }

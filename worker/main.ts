@@ -6,11 +6,13 @@
 import pg from 'pg';
 import { migrate } from '../activities/db/migrate';
 import { resolveDatabaseUrl } from '../infra/postgres';
+import { installRedactingRuntime } from '../infra/redacting-logger';
 import { stderrLogger } from '../infra/support';
 import { loadConfig } from './config';
 import { createWorker, NativeConnection } from './create-worker';
 
 async function main() {
+  installRedactingRuntime('INFO');
   const config = loadConfig();
   const databaseUrl = await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger);
   await migrate(databaseUrl, stderrLogger);

@@ -1,0 +1,63 @@
+/**
+ * The worker's log (the SDK's own messages: "Activity failed", "Workflow failed" with the error) may quote
+ * a failure that names a person. Under PIPL no national ID or bank account number reaches a log: this
+ * logger masks every run of 15 to 25 digits (15- and 18-digit ID numbers, bank accounts; an 18-digit ID may
+ * end in X) in the message and in every string of its metadata, errors included, before it is written.
+ */
+import { DefaultLogger, Runtime, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
+
+const PERSONAL_NUMBER = /(?<![0-9])[0-9]{14,24}[0-9Xx](?![0-9A-Za-z])/g;
+
+/** 440783196602100024 → 440783********0024 */
+export function redact(text: string): string {
+  return text.replace(PERSONAL_NUMBER, (n) => `${n.slice(0, 6)}${'*'.repeat(n.length - 10)}${n.slice(-4)}`);
+}
+
+function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    const copy = new Error(redact(value.message));
+    copy.name = value.name;
+    copy.stack = value.stack === undefined ? undefined : redact(value.stack);
+    if (value.cause !== undefined) copy.cause = redactValue(value.cause, depth + 1);
+    return copy;
+  }
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, depth + 1)]));
+}
+
+export class RedactingLogger implements Logger {
+  constructor(private readonly inner: Logger) {}
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    this.inner.log(level, redact(message), meta && (redactValue(meta) as LogMetadata));
+  }
+  trace(message: string, meta?: LogMetadata) {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata) {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata) {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata) {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata) {
+    this.log('ERROR', message, meta);
+  }
+}
+
+/** Installs the SDK runtime once per process with a redacting logger at `level`. */
+let installed = false;
+export function installRedactingRuntime(level: LogLevel = 'INFO', write?: (line: string) => void): void {
+  if (installed) return;
+  const inner = write
+    ? new DefaultLogger(level, (entry) =>
+        write(`${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}`),
+      )
+    : new DefaultLogger(level);
+  Runtime.install({ logger: new RedactingLogger(inner) });
+  installed = true;
+}
