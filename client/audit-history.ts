@@ -1,67 +1,169 @@
 /**
- * `audit history`: a campaign's workflow history as a timeline in the domain's words (phase changes,
- * rosters, deduction rounds with their counts, reports, claims, operator actions with who), following
- * the continue-as-new chain. Payloads are decoded with the client's codec, so only those who hold the
- * keys read them.
+ * What auditors read of a campaign's workflow history.
+ *
+ * - `collectRuns`: every run that belongs to a campaign: the continue-as-new chain of the campaign
+ *   workflow and, recursively, the child workflows it started (the monthly reconciliations).
+ * - `campaignTimeline`: those runs as one timeline in the domain's words: phase changes, each exchange with
+ *   department, direction, rows and digest, each deduction round with its counts, each decision with the
+ *   rule of the plan it follows (quoted from the policy the run started with), each operator action with
+ *   who. Payloads are decoded with the client's codec, so only those who hold the keys read them; the
+ *   timeline itself names no person.
+ * - `exportHistories`: the raw histories as JSON files (the format `temporal workflow show -o json` and
+ *   the SDK's replayer read), with an index of event counts and SHA-256 digests.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type proto from '@temporalio/proto';
+import { buildAgenda } from '../domain/agenda';
+import type { Policy } from '../domain/policy';
+
+type History = proto.temporal.api.history.v1.IHistory;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+
+export interface RunHistory {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  /** The workflow that started this one as a child, if any. */
+  parentWorkflowId: string | null;
+  history: History;
+}
+
+export type TimelineKind =
+  'run' | 'phase' | 'exchange' | 'deduction' | 'decision' | 'operator' | 'wait' | 'report';
 
 export interface TimelineEntry {
+  /** When the server recorded it (UTC). */
   at: string;
+  /** The same instant in the campaign's own calendar, China time (a rehearsal's shifted clock undone). */
+  campaignTime: string;
+  workflowId: string;
   runId: string;
+  kind: TimelineKind;
   what: string;
+  /** The plan's rule this step follows, as the policy quotes it. */
+  source?: string;
+  /** Department, direction, rows and digest of a file that crossed a boundary. */
+  exchange?: { department: string; direction: 'in' | 'out'; rows: number | null; sha256: string | null };
   detail?: unknown;
 }
 
-type Event = {
-  eventTime?: { seconds?: { toNumber(): number } | number | null } | null;
-  eventType?: number | null;
-  activityTaskScheduledEventAttributes?: {
-    activityType?: { name?: string | null } | null;
-    input?: { payloads?: Payload[] | null } | null;
-  } | null;
-  activityTaskCompletedEventAttributes?: {
-    scheduledEventId?: { toNumber(): number } | number | null;
-    result?: { payloads?: Payload[] | null } | null;
-  } | null;
-  workflowExecutionStartedEventAttributes?: {
-    continuedExecutionRunId?: string | null;
-    input?: { payloads?: Payload[] | null } | null;
-  } | null;
-  workflowExecutionUpdateAcceptedEventAttributes?: {
-    acceptedRequest?: {
-      input?: { name?: string | null; args?: { payloads?: Payload[] | null } | null } | null;
-    } | null;
-  } | null;
-  timerStartedEventAttributes?: {
-    startToFireTimeout?: { seconds?: { toNumber(): number } | number | null } | null;
-  } | null;
-  eventId?: { toNumber(): number } | number | null;
+type Long = { toNumber(): number } | number | null | undefined;
+const num = (v: Long) => (v === null || v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber());
+const timeOf = (e: HistoryEvent) =>
+  new Date(num(e.eventTime?.seconds) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6)).toISOString();
+
+/** The digest a stored exchange file is named by (`…/ab/ab12…#name.csv` → `ab12…`). */
+const digestOf = (path: unknown) => {
+  const m = typeof path === 'string' ? /([0-9a-f]{64})(?:#|$)/.exec(path) : null;
+  return m ? m[1]! : null;
 };
 
-const num = (v: { toNumber(): number } | number | null | undefined) =>
-  v === null || v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber();
+async function fetchRun(client: Client, workflowId: string, runId?: string) {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const resolvedRunId = runId ?? (await handle.describe()).runId;
+  const history = await client.workflow.getHandle(workflowId, resolvedRunId).fetchHistory();
+  return { runId: resolvedRunId, history };
+}
 
-const PHRASES: Record<string, (args: unknown[], result: unknown) => string> = {
-  storePolicySnapshot: () => 'policy snapshot stored',
-  requestRoster: (a, r) => `asked ${String(a[1])} for its roster: ${r ? 'received' : 'not sent yet'}`,
-  importRoster: (a, r) => {
+/** The campaign's runs, oldest first: its continue-as-new chain, then each child's, depth first. */
+export async function collectRuns(client: Client, workflowId: string, parent: string | null = null) {
+  const chain: RunHistory[] = [];
+  let runId: string | undefined;
+  let first = true;
+  for (;;) {
+    const { runId: id, history } = await fetchRun(client, workflowId, first ? undefined : runId);
+    first = false;
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    chain.unshift({
+      workflowId,
+      runId: id,
+      workflowType: started?.workflowType?.name ?? '?',
+      parentWorkflowId: parent,
+      history,
+    });
+    runId = started?.continuedExecutionRunId || undefined;
+    if (!runId) break;
+  }
+  const runs: RunHistory[] = [];
+  for (const run of chain) {
+    runs.push(run);
+    for (const e of run.history.events ?? []) {
+      const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      if (child?.workflowId) runs.push(...(await collectRuns(client, child.workflowId, workflowId)));
+    }
+  }
+  return runs;
+}
+
+interface Phrase {
+  kind: TimelineKind;
+  what: string;
+  source?: string;
+  exchange?: TimelineEntry['exchange'];
+}
+
+const rosterFile = (args: unknown[]) =>
+  (args[1] as { path?: string } | undefined)?.path ?? (typeof args[1] === 'string' ? args[1] : undefined);
+
+/** Each activity's completion in the domain's words, with the plan's rule where it decides something. */
+const PHRASES: Record<string, (args: unknown[], result: unknown, policy: Policy | undefined) => Phrase> = {
+  storePolicySnapshot: () => ({ kind: 'decision', what: 'policy snapshot stored' }),
+  requestRoster: (a, r, p) => ({
+    kind: r ? 'exchange' : 'wait',
+    what: `asked ${String(a[1])} for its roster: ${r ? 'received' : 'not sent yet'}`,
+    source: p?.calendar.rosterDeadline.source,
+    ...(r
+      ? { exchange: { department: String(a[1]), direction: 'in', rows: null, sha256: digestOf(r) } }
+      : {}),
+  }),
+  importRoster: (a, r, p) => {
     const x = r as { rowsRead: number; rowsAccepted: number; rowsRejected: number };
-    return `imported the roster of ${(a[1] as { department: string }).department}: ${x.rowsRead} rows = ${x.rowsAccepted} accepted + ${x.rowsRejected} rejected`;
+    const department = (a[1] as { department: string }).department;
+    return {
+      kind: 'exchange',
+      what: `imported the roster of ${department}: ${x.rowsRead} rows = ${x.rowsAccepted} accepted + ${x.rowsRejected} rejected`,
+      source: p?.calendar.rosterAsOf.source,
+      exchange: { department, direction: 'in', rows: x.rowsRead, sha256: digestOf(rosterFile(a)) },
+    };
   },
-  openEnrollments: (a, r) => {
+  openEnrollments: (a, r, p) => {
     const x = r as { renewed: number; subsidisedRegistered: number; fullySubsidised: number };
-    return `enrollments opened as of ${String(a[1])}: ${x.renewed} renewed, ${x.subsidisedRegistered} subsidised (${x.fullySubsidised} in full)`;
+    return {
+      kind: 'decision',
+      what: `enrollments opened as of ${String(a[1])}: ${x.renewed} renewed, ${x.subsidisedRegistered} subsidised (${x.fullySubsidised} in full)`,
+      source: p?.calendar.centralisedPeriod.source,
+    };
   },
-  createLevyBatch: (a, r) => {
+  createLevyBatch: (a, r, p) => {
     const x = r as { batchId: number; lines: number; totalFen: number };
-    return `levy round ${String(a[1])}: batch ${x.batchId}, ${x.lines} lines, ${(x.totalFen / 100).toFixed(2)} yuan`;
+    return {
+      kind: 'deduction',
+      what: `levy round ${String(a[1])}: batch ${x.batchId}, ${x.lines} lines, ${(x.totalFen / 100).toFixed(2)} yuan`,
+      source: Number(a[1]) === 1 ? p?.calendar.firstBatchDeduction.source : p?.calendar.reDeduction.source,
+    };
   },
-  sendLevyToTax: (a) => `levy data of batch ${(a[1] as { batchId: number }).batchId} sent to the tax bureau`,
-  fetchTaxResults: (a, r) =>
-    `results of batch ${String(a[1])} received from the tax bureau: ${(r as { rows: number }).rows} lines`,
-  applyDeductionResults: (_a, r) => {
+  sendLevyToTax: (a, r) => {
+    const x = r as { batchId: number; rows?: number; sha256?: string };
+    return {
+      kind: 'exchange',
+      what: `levy data of batch ${(a[1] as { batchId: number }).batchId} sent to the tax bureau${x.rows === undefined ? '' : `: ${x.rows} lines`}`,
+      exchange: { department: 'tax', direction: 'out', rows: x.rows ?? null, sha256: x.sha256 ?? null },
+    };
+  },
+  fetchTaxResults: (a, r) => {
+    const x = r as { rows: number; resultFile: string };
+    return {
+      kind: 'exchange',
+      what: `results of batch ${String(a[1])} received from the tax bureau: ${x.rows} lines`,
+      exchange: { department: 'tax', direction: 'in', rows: x.rows, sha256: digestOf(x.resultFile) },
+    };
+  },
+  applyDeductionResults: (_a, r, p) => {
     const x = r as {
       batchId: number;
       success: number;
@@ -69,34 +171,99 @@ const PHRASES: Record<string, (args: unknown[], result: unknown) => string> = {
       systemic: number;
       duplicates: number;
     };
-    return `results of batch ${x.batchId} applied: ${x.success} paid, ${x.personal} personal and ${x.systemic} systemic failures${x.duplicates ? `, ${x.duplicates} duplicate lines ignored` : ''}`;
+    return {
+      kind: 'deduction',
+      what: `results of batch ${x.batchId} applied: ${x.success} paid, ${x.personal} personal and ${x.systemic} systemic failures${x.duplicates ? `, ${x.duplicates} duplicate lines ignored` : ''}`,
+      source: p?.deductionFailures.source,
+    };
   },
-  snapshotCoverage: (a, r) => {
+  snapshotCoverage: (a, r, p) => {
     const x = r as { enrolled: number; to_enroll: number };
-    return `progress ${(a[1] as { key: string }).key}: ${x.enrolled} enrolled of ${x.to_enroll} to enroll`;
+    return {
+      kind: 'report',
+      what: `progress ${(a[1] as { key: string }).key}: ${x.enrolled} enrolled of ${x.to_enroll} to enroll`,
+      source: p?.calendar.progressReports.source,
+    };
   },
-  cutOff: (_a, r) => `cut-off: ${(r as { abandoned: number }).abandoned} abandoned (视为自动弃保)`,
-  claimSubsidies: (a, r) => {
+  cutOff: (_a, r, p) => ({
+    kind: 'decision',
+    what: `cut-off: ${(r as { abandoned: number }).abandoned} abandoned (视为自动弃保)`,
+    source: p?.calendar.cutoff.source,
+  }),
+  claimSubsidies: (a, r, p) => {
     const x = r as {
       claims: { persons: number; totalFen: number }[];
       receipt: string;
       excludedCount: number;
+      sha256?: string;
     };
     const persons = x.claims.reduce((s, c) => s + c.persons, 0);
     const total = x.claims.reduce((s, c) => s + c.totalFen, 0);
-    return `subsidy claim due ${(a[1] as { dueOn: string }).dueOn}: ${persons} people, ${(total / 100).toFixed(2)} yuan, receipt ${x.receipt}${x.excludedCount ? `, ${x.excludedCount} left out` : ''}`;
+    const dueOn = (a[1] as { dueOn: string }).dueOn;
+    return {
+      kind: 'exchange',
+      what: `subsidy claim due ${dueOn}: ${persons} people, ${(total / 100).toFixed(2)} yuan, receipt ${x.receipt}${x.excludedCount ? `, ${x.excludedCount} left out` : ''}`,
+      source: p?.calendar.subsidyClaims.find((c) => c.at === dueOn)?.source,
+      exchange: { department: 'finance', direction: 'out', rows: persons, sha256: x.sha256 ?? null },
+    };
   },
   recordCampaignEvent: (a) => {
     const e = a[1] as { kind: string; detail: Record<string, string | undefined> };
     return e.kind === 'phase'
-      ? `phase: ${String(e.detail.phase)}`
-      : `${e.kind}${e.detail.department ? ` (${String(e.detail.department)})` : ''}${e.detail.operator ? ` by ${String(e.detail.operator)}` : ''}`;
+      ? { kind: 'phase', what: `phase: ${String(e.detail.phase)}` }
+      : {
+          kind: e.detail.operator ? 'operator' : 'decision',
+          what: `${e.kind}${e.detail.department ? ` (${String(e.detail.department)})` : ''}${e.detail.operator ? ` by ${String(e.detail.operator)}` : ''}`,
+        };
   },
-  applyHouseholdForm: (a, r) =>
-    `附件1 ${(a[1] as { kind: string }).kind}: ${(r as { result: string }).result}`,
+  applyHouseholdForm: (a, r) => ({
+    kind: 'operator',
+    what: `附件1 ${(a[1] as { kind: string }).kind}: ${(r as { result: string }).result}`,
+  }),
+  claimReconciliationMonth: (a, r) => {
+    const x = r as { claimed: boolean; by: string };
+    const month = (a[1] as { month: string }).month;
+    return {
+      kind: 'decision',
+      what: x.claimed
+        ? `month ${month} taken for reconciliation`
+        : `month ${month} already reconciled by ${x.by}`,
+    };
+  },
+  fetchDelta: (a, r, p) => {
+    const x = a[1] as { department: string; month: string };
+    return {
+      kind: r ? 'exchange' : 'wait',
+      what: `asked ${x.department} for its ${x.month} additions and removals: ${r ? 'received' : 'not sent yet'}`,
+      source: p?.calendar.monthlyDelta.source,
+      ...(r
+        ? { exchange: { department: x.department, direction: 'in', rows: null, sha256: digestOf(r) } }
+        : {}),
+    };
+  },
+  importDelta: (a, r) => {
+    const x = r as { rows: number; accepted: number; rejected: number; added: number; removed: number };
+    const i = a[1] as { department: string; month: string; path: string };
+    return {
+      kind: 'exchange',
+      what: `imported the ${i.month} delta of ${i.department}: ${x.rows} rows = ${x.accepted} accepted + ${x.rejected} rejected (${x.added} added, ${x.removed} removed)`,
+      exchange: { department: i.department, direction: 'in', rows: x.rows, sha256: digestOf(i.path) },
+    };
+  },
+  settleMonth: (a, r) => {
+    const x = r as { conflicts: number; newlyRegistered: number };
+    return {
+      kind: 'decision',
+      what: `month ${(a[1] as { month: string }).month} settled: ${x.newlyRegistered} newly registered, ${x.conflicts} people added by two departments`,
+    };
+  },
 };
 
 export async function campaignTimeline(client: Client, workflowId: string): Promise<TimelineEntry[]> {
+  return timelineOf(client, await collectRuns(client, workflowId));
+}
+
+export async function timelineOf(client: Client, runs: RunHistory[]): Promise<TimelineEntry[]> {
   const converter = client.options.loadedDataConverter;
   const decode = async (payloads: Payload[] | null | undefined): Promise<unknown[]> => {
     if (!payloads?.length) return [];
@@ -104,33 +271,54 @@ export async function campaignTimeline(client: Client, workflowId: string): Prom
     for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
     return decoded.map((p) => converter.payloadConverter.fromPayload(p));
   };
-  // walk back the continue-as-new chain from the latest run
-  const runIds: string[] = [];
-  const histories = new Map<string, Event[]>();
-  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
-  while (runId) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = (history.events ?? []) as Event[];
-    runIds.unshift(runId);
-    histories.set(runId, events);
-    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
-  }
   const timeline: TimelineEntry[] = [];
-  for (const id of runIds) {
-    const events = histories.get(id)!;
+  let policy: Policy | undefined;
+  let offsetMs = 0;
+  const chinaTime = (iso: string) =>
+    new Date(Date.parse(iso) - offsetMs + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+  for (const run of runs) {
+    const base = { workflowId: run.workflowId, runId: run.runId };
     const scheduled = new Map<number, { name: string; args: unknown[] }>();
-    for (const e of events) {
-      const at = new Date(num(e.eventTime?.seconds) * 1000).toISOString();
+    for (const e of run.history.events ?? []) {
+      const at = timeOf(e);
       if (e.workflowExecutionStartedEventAttributes) {
         const [input] = (await decode(e.workflowExecutionStartedEventAttributes.input?.payloads)) as [
-          { operator?: string; policyHash?: string; cursor?: number }?,
+          {
+            operator?: string;
+            policyHash?: string;
+            cursor?: number;
+            policy?: Policy;
+            month?: string;
+            rehearsal?: boolean;
+            clockOffsetMs?: number;
+            reconcileMonthly?: boolean;
+          }?,
         ];
+        policy = input?.policy ?? policy;
+        if (run.workflowType === 'AnnualCampaignWorkflow' && input?.policy) {
+          // a rehearsal runs the policy's calendar from the moment it starts (workflows/campaign.ts)
+          offsetMs =
+            input.clockOffsetMs ??
+            (input.rehearsal
+              ? Date.parse(at) -
+                buildAgenda(input.policy, { withMonthlyDeltas: Boolean(input.reconcileMonthly) })[0]!.at
+              : 0);
+        }
+        const type = run.workflowType;
         timeline.push({
+          ...base,
           at,
-          runId: id,
-          what: input?.cursor
-            ? `run continued at agenda item ${input.cursor}`
-            : `campaign started by ${input?.operator ?? '?'} under policy ${input?.policyHash?.slice(0, 12) ?? '?'}`,
+          campaignTime: chinaTime(at),
+          kind: 'run',
+          what:
+            type === 'MonthlyReconciliationWorkflow'
+              ? `monthly reconciliation ${run.workflowId} started${run.parentWorkflowId ? ` by ${run.parentWorkflowId}` : ''}${input?.month ? ` for ${input.month}` : ''}`
+              : input?.cursor
+                ? `run continued at agenda item ${input.cursor}`
+                : `campaign started by ${input?.operator ?? '?'} under policy ${input?.policyHash?.slice(0, 12) ?? '?'}`,
+          ...(policy && !input?.cursor && type !== 'MonthlyReconciliationWorkflow'
+            ? { source: `${policy.document.file} ${policy.document.title}` }
+            : {}),
         });
       } else if (e.activityTaskScheduledEventAttributes) {
         scheduled.set(num(e.eventId), {
@@ -141,31 +329,165 @@ export async function campaignTimeline(client: Client, workflowId: string): Prom
         const s = scheduled.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId));
         if (!s) continue;
         const [result] = await decode(e.activityTaskCompletedEventAttributes.result?.payloads);
-        const phrase = PHRASES[s.name];
-        timeline.push({ at, runId: id, what: phrase ? phrase(s.args, result) : s.name, detail: result });
+        const phrase = PHRASES[s.name]?.(s.args, result, policy) ?? { kind: 'decision', what: s.name };
+        timeline.push({
+          ...base,
+          at,
+          campaignTime: chinaTime(at),
+          kind: phrase.kind,
+          what: phrase.what,
+          ...(phrase.source ? { source: phrase.source } : {}),
+          ...(phrase.exchange ? { exchange: phrase.exchange } : {}),
+          detail: result,
+        });
+      } else if (e.activityTaskFailedEventAttributes) {
+        const s = scheduled.get(num(e.activityTaskFailedEventAttributes.scheduledEventId));
+        timeline.push({
+          ...base,
+          at,
+          campaignTime: chinaTime(at),
+          kind: 'decision',
+          what: `${s?.name ?? 'an activity'} failed after its retries`,
+        });
       } else if (e.workflowExecutionUpdateAcceptedEventAttributes) {
         const req = e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
         const [arg] = (await decode(req?.args?.payloads)) as [
           { operator?: string; department?: string; kind?: string }?,
         ];
         timeline.push({
+          ...base,
           at,
-          runId: id,
+          campaignTime: chinaTime(at),
+          kind: 'operator',
           what: `operator ${arg?.operator ?? '?'}: ${req?.name ?? 'update'}${arg?.department ? ` for ${arg.department}` : ''}${arg?.kind ? ` (${arg.kind})` : ''}`,
+        });
+      } else if (e.workflowExecutionSignaledEventAttributes) {
+        timeline.push({
+          ...base,
+          at,
+          campaignTime: chinaTime(at),
+          kind: 'operator',
+          what: `signal ${e.workflowExecutionSignaledEventAttributes.signalName ?? '?'} from ${e.workflowExecutionSignaledEventAttributes.identity ?? '?'}`,
         });
       } else if (e.timerStartedEventAttributes) {
         const seconds = num(e.timerStartedEventAttributes.startToFireTimeout?.seconds);
         timeline.push({
+          ...base,
           at,
-          runId: id,
+          campaignTime: chinaTime(at),
+          kind: 'wait',
           what: `waiting ${(seconds / 86400).toFixed(1)} days for the next date of the calendar`,
+        });
+      } else if (e.workflowExecutionContinuedAsNewEventAttributes) {
+        timeline.push({
+          ...base,
+          at,
+          campaignTime: chinaTime(at),
+          kind: 'run',
+          what: 'history handed over to a new run (continue-as-new)',
+        });
+      } else if (e.workflowExecutionCompletedEventAttributes) {
+        timeline.push({
+          ...base,
+          at,
+          campaignTime: chinaTime(at),
+          kind: 'run',
+          what: `${run.workflowType} completed`,
+        });
+      } else if (e.workflowExecutionFailedEventAttributes || e.workflowExecutionTerminatedEventAttributes) {
+        timeline.push({
+          ...base,
+          at,
+          campaignTime: chinaTime(at),
+          kind: 'run',
+          what: `${run.workflowType} ended without completing`,
         });
       }
     }
   }
-  return timeline;
+  // children interleave with their parent by time; entries at the same instant keep history order
+  return timeline
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => a.t.at.localeCompare(b.t.at) || a.i - b.i)
+    .map((x) => x.t);
 }
 
 export function formatTimeline(entries: TimelineEntry[]): string {
-  return entries.map((e) => `${e.at}  ${e.what}`).join('\n') + '\n';
+  return (
+    entries
+      .map((e) => {
+        const x = e.exchange;
+        const exchange = x
+          ? ` [${x.direction === 'in' ? 'from' : 'to'} ${x.department}${x.rows === null ? '' : `, ${x.rows} rows`}${x.sha256 ? `, sha256 ${x.sha256.slice(0, 16)}…` : ''}]`
+          : '';
+        return `${e.campaignTime}  ${e.what}${exchange}${e.source ? `\n${' '.repeat(18)}rule: ${e.source}` : ''}`;
+      })
+      .join('\n') + '\n'
+  );
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const KIND_LABELS: Record<TimelineKind, string> = {
+  run: '运行',
+  phase: '阶段',
+  exchange: '数据交换',
+  deduction: '批扣',
+  decision: '决定',
+  operator: '操作',
+  wait: '等待',
+  report: '进度',
+};
+
+/** The timeline as one self-contained HTML page (no scripts, no external resources). */
+export function timelineHtml(workflowId: string, entries: TimelineEntry[]): string {
+  const counts = new Map<TimelineKind, number>();
+  for (const e of entries) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+  const rows = entries
+    .map((e) => {
+      const x = e.exchange;
+      return `<tr class="kind-${e.kind}" data-kind="${e.kind}"><td>${escapeHtml(e.campaignTime)}</td><td>${KIND_LABELS[e.kind]}</td><td>${escapeHtml(e.what)}${e.source ? `<div class="rule">依据：${escapeHtml(e.source)}</div>` : ''}</td><td>${x ? `${x.direction === 'in' ? '收自' : '发往'} ${escapeHtml(x.department)}` : ''}</td><td class="num">${x?.rows ?? ''}</td><td class="digest">${x?.sha256 ? escapeHtml(x.sha256) : ''}</td><td class="run">${escapeHtml(e.workflowId)}<br>${escapeHtml(e.runId.slice(0, 8))}</td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>审计时间线 ${escapeHtml(workflowId)}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%;font-size:13px}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
+th{background:#f0f0f0}.num{text-align:right}.digest{font-family:monospace;font-size:11px;word-break:break-all}
+.rule{color:#666;font-size:12px;margin-top:2px}.kind-phase td{background:#eef6ff}.kind-operator td{background:#fff6e6}
+.run{font-size:11px;color:#666}
+</style></head><body>
+<h1>审计时间线：${escapeHtml(workflowId)}</h1>
+<p id="summary">${entries.length} 条记录：${[...counts].map(([k, n]) => `${KIND_LABELS[k]} ${n}`).join('，')}</p>
+<table id="timeline"><thead><tr><th>时间</th><th>类别</th><th>事项</th><th>部门</th><th>行数</th><th>SHA-256</th><th>工作流</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<script type="application/json" id="timeline-data">${JSON.stringify(entries.map(({ detail: _detail, ...e }) => e)).replace(/</g, '\\u003c')}</script>
+</body></html>
+`;
+}
+
+/** Writes each run's raw history as JSON (replayable) and an index with event counts and digests. */
+export function exportHistories(runs: RunHistory[], outDir: string) {
+  mkdirSync(outDir, { recursive: true });
+  const index = runs.map((run) => {
+    const json = historyToJSON(run.history);
+    const file = `${run.workflowId}--${run.runId}.json`;
+    writeFileSync(join(outDir, file), json);
+    return {
+      file,
+      workflowId: run.workflowId,
+      runId: run.runId,
+      workflowType: run.workflowType,
+      parentWorkflowId: run.parentWorkflowId,
+      events: run.history.events?.length ?? 0,
+      bytes: Buffer.byteLength(json),
+      sha256: createHash('sha256').update(json).digest('hex'),
+    };
+  });
+  writeFileSync(join(outDir, 'index.json'), JSON.stringify(index, null, 2));
+  return index;
 }

@@ -1,6 +1,7 @@
 /**
  * The operator and auditor command line: `npm run cli -- <command>`.
  */
+import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { migrate } from '../activities/db/migrate';
 import { resolveDatabaseUrl } from '../infra/postgres';
@@ -28,8 +29,15 @@ import {
   triggerSchedule,
 } from './reconcile-commands';
 import { rehearseCommand } from './rehearse';
+import { formatProgress, progressHtml, progressReport, progressXlsx } from '../reports/progress';
 import { verifyExchangeLog } from '../activities/audit/verify';
-import { campaignTimeline, formatTimeline } from './audit-history';
+import {
+  campaignTimeline,
+  collectRuns,
+  exportHistories,
+  formatTimeline,
+  timelineHtml,
+} from './audit-history';
 import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
@@ -366,16 +374,69 @@ reconcile
     }),
   );
 
+program
+  .command('report')
+  .description('reports an operator prints for a meeting')
+  .command('progress')
+  .description(
+    'per-town progress for a date: coverage against target and the goal line (95%), week-on-week change; .xlsx and HTML',
+  )
+  .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
+  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .requiredOption('--date <yyyy-mm-dd>', 'the last snapshot on or before this date is reported')
+  .option('--xlsx <file>', 'write the table as .xlsx (参保进度)')
+  .option('--html <file>', 'write the table and its chart as an HTML page')
+  .option('--json', 'print JSON')
+  .action(
+    async (o: {
+      jurisdiction: string;
+      year: number;
+      date: string;
+      xlsx?: string;
+      html?: string;
+      json?: boolean;
+    }) => {
+      const { pool } = await openLedger();
+      try {
+        const report = await progressReport(pool, seedPolicy(o.jurisdiction, o.year), o.date);
+        process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatProgress(report));
+        if (o.xlsx) writeFileSync(o.xlsx, await progressXlsx(report));
+        if (o.html) writeFileSync(o.html, progressHtml(report));
+      } finally {
+        await pool.end();
+      }
+    },
+  );
+
 const audit = program.command('audit').description('what auditors check');
 audit
   .command('history')
-  .description("a campaign's history as a timeline in the domain's words, across continue-as-new runs")
+  .description(
+    "a campaign's history as a timeline in the domain's words, across continue-as-new runs and child workflows",
+  )
   .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
   .option('--json', 'print JSON')
-  .action((o: { workflowId: string; json?: boolean }) =>
+  .option('--html <file>', 'also write the timeline as an HTML page')
+  .action((o: { workflowId: string; json?: boolean; html?: string }) =>
     withClient(async (client) => {
       const timeline = await campaignTimeline(client, o.workflowId);
       process.stdout.write(o.json ? `${JSON.stringify(timeline, null, 2)}\n` : formatTimeline(timeline));
+      if (o.html) {
+        writeFileSync(o.html, timelineHtml(o.workflowId, timeline));
+        process.stderr.write(`timeline page written to ${o.html}\n`);
+      }
+    }),
+  );
+audit
+  .command('export')
+  .description('write the raw histories (JSON, replayable) of a campaign and its child workflows')
+  .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
+  .requiredOption('--out <dir>', 'folder for one JSON file per run and index.json')
+  .action((o: { workflowId: string; out: string }) =>
+    withClient(async (client) => {
+      const index = exportHistories(await collectRuns(client, o.workflowId), o.out);
+      for (const r of index)
+        process.stdout.write(`${r.file}: ${r.workflowType}, ${r.events} events, sha256 ${r.sha256}\n`);
     }),
   );
 audit
@@ -483,6 +544,10 @@ program
 /** What each role may run: auditors only read; departments submit their own lists. */
 const READ_ONLY = new Set([
   'audit verify',
+  'audit history',
+  'audit export',
+  'report progress',
+  'lists rejections',
   'campaign status',
   'lists status',
   'policy explain',
@@ -490,6 +555,8 @@ const READ_ONLY = new Set([
   'targets',
   'reconcile schedule describe',
 ]);
+/** What a department reads besides submitting its own lists: the rules, and its submissions' status. */
+const DEPARTMENT_READS = new Set(['lists status', 'policy explain', 'policy show']);
 program.hook('preAction', (_root, action) => {
   const path: string[] = [];
   for (let c: Command | null = action; c && c.parent; c = c.parent) path.unshift(c.name());
@@ -503,11 +570,7 @@ program.hook('preAction', (_root, action) => {
   if (config.MEDINS_ROLE === 'department') {
     const own = config.MEDINS_DEPARTMENT;
     const opts = action.opts<{ department?: string }>();
-    if (
-      command === 'lists import'
-        ? opts.department !== own
-        : !READ_ONLY.has(command) || command === 'campaign status'
-    ) {
+    if (command === 'lists import' ? opts.department !== own : !DEPARTMENT_READS.has(command)) {
       throw new Error(
         `role department (${own ?? 'unset MEDINS_DEPARTMENT'}) may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${opts.department}` : ''}.`,
       );

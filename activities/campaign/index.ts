@@ -218,9 +218,11 @@ export function createCampaignActivities(deps: CampaignDeps) {
         fileName: `levy-${ref.jurisdiction}-batch-${batch.batchId}.csv`,
         bytes: readFileSync(path),
       };
-      await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, csvRows(levy.bytes));
+      const rows = csvRows(levy.bytes);
+      await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, rows);
       await ports.tax.submitLevy(ref.jurisdiction, batch.batchId, batch.round, levy);
-      return { batchId: batch.batchId };
+      // what crossed, for the auditor's timeline: rows and digest, never a person
+      return { batchId: batch.batchId, rows, sha256: sha256Hex(levy.bytes) };
     },
 
     /** The tax bureau's result file for a batch; not there yet is retried by the activity's policy. */
@@ -316,7 +318,12 @@ export function createCampaignActivities(deps: CampaignDeps) {
         `UPDATE subsidy_claims SET submitted_at = coalesce(submitted_at, now()), receipt = $2 WHERE id = ANY ($1)`,
         [totals.claims.map((c) => c.claimId), receipt],
       );
-      return { claims: totals.claims, excludedCount: totals.excluded.length, receipt };
+      return {
+        claims: totals.claims,
+        excludedCount: totals.excluded.length,
+        receipt,
+        sha256: sha256Hex(claimFile.bytes),
+      };
     },
   };
 }

@@ -145,5 +145,14 @@ describe('the policy commands of the command line', () => {
     ).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(failure.code).toBe(1);
     expect(failure.stderr).toContain('role department (health) may submit its own lists only');
+    const history = (await cliAs(
+      'department',
+      'audit',
+      'history',
+      '--workflow-id',
+      'campaign-kaiping-2024',
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(history.code).toBe(1);
+    expect(history.stderr).toContain('cannot run "audit history"');
   });
 });

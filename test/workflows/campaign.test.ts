@@ -1,7 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { campaignTimeline, timelineHtml } from '../../client/audit-history';
+import { renderedDom, screenshot } from '../../infra/chromium';
+import { progressHtml, progressReport, progressXlsx } from '../../reports/progress';
 import { seedPolicy } from '../../seeds';
 import { householdFormUpdate, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -112,6 +118,112 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
     };
     expect(report.towns.reduce((s, t) => s + t.enrolled, 0)).toBe(report.totals.enrolled);
     expect(report.totals.enrolled).toBe(progress.lastReport!.enrolled);
+  });
+
+  it('report progress for 2023-11-30 shows each town against its target and the 95% line, with the change since 11-23', async () => {
+    const report = await progressReport(db.pool, policy, '2023-11-30');
+    expect(report.snapshot.key).toBe('progress-2023-11-30');
+    expect(report.previous!.key).toBe('progress-2023-11-23');
+    const snap = async (key: string) =>
+      new Map(
+        (
+          await q<{ town: string; enrolled: number; to_enroll: number }>(
+            `SELECT t.name AS town, s.enrolled, s.to_enroll FROM coverage_snapshots s JOIN towns t ON t.id = s.town_id WHERE s.snapshot_key = $1`,
+            [key],
+          )
+        ).map((r) => [r.town, r]),
+      );
+    const [now, before] = [await snap('progress-2023-11-30'), await snap('progress-2023-11-23')];
+    expect(report.towns).toHaveLength(16);
+    for (const t of report.towns) {
+      expect(t.enrolled).toBe(now.get(t.town)!.enrolled);
+      expect(t.weekOnWeek).toBe(now.get(t.town)!.enrolled - before.get(t.town)!.enrolled);
+      expect(t.goalEnrolled).toBe(Math.ceil(t.toEnroll * 0.95)); // 000 一 参保覆盖率巩固在95%以上
+      expect(t.shortfall).toBe(Math.max(0, t.goalEnrolled - t.enrolled));
+    }
+    expect(report.totals.enrolled).toBe(report.towns.reduce((n, t) => n + t.enrolled, 0));
+    expect(report.totals.weekOnWeek).toBe(report.towns.reduce((n, t) => n + t.weekOnWeek!, 0));
+    expect(report.totals.weekOnWeek).toBeGreaterThanOrEqual(0);
+    await expect(progressReport(db.pool, policy, '2023-08-01')).rejects.toThrow(
+      /no progress snapshot of kaiping 2024 on or before 2023-08-01: the first was taken/,
+    );
+
+    // the .xlsx an operator prints: the documents' headers, one row per town and 合计
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load((await progressXlsx(report)) as unknown as ArrayBuffer);
+    const sheet = wb.getWorksheet('参保进度')!;
+    const headers = (sheet.getRow(3).values as unknown[]).slice(1);
+    expect(headers.slice(0, 7)).toEqual([
+      '镇(街)',
+      '户籍人口',
+      '应参保人数',
+      '目标任务',
+      '参保人数',
+      '完成率',
+      '参保率',
+    ]);
+    expect(headers).toContain('95%线人数');
+    expect(headers).toContain('周增长');
+    const total = sheet.getRow(4 + report.towns.length);
+    expect(total.getCell(1).value).toBe('合计');
+    expect(total.getCell(5).value).toBe(report.totals.enrolled);
+    expect(total.getCell(headers.indexOf('周增长') + 1).value).toBe(report.totals.weekOnWeek);
+
+    // the HTML page in headless Chromium: it renders, draws a bar per town and the goal line, and shows the JSON's numbers
+    const dir = mkdtempSync(join(tmpdir(), 'medins-report-'));
+    const html = join(dir, 'progress.html');
+    writeFileSync(html, progressHtml(report));
+    const chromium = inject('chromium');
+    const dom = await renderedDom(chromium, html);
+    const bars = [
+      ...dom.matchAll(/<rect class="bar (reached|below)" data-town="([^"]+)" data-rate="([\d.]+)"/g),
+    ];
+    expect(bars.map((b) => b[2])).toEqual(report.towns.map((t) => t.town));
+    expect(bars.map((b) => Number(b[3]))).toEqual(report.towns.map((t) => t.goalRate ?? 0));
+    expect(bars.map((b) => b[1])).toEqual(
+      report.towns.map((t) => ((t.goalRate ?? 0) >= 100 ? 'reached' : 'below')),
+    );
+    expect(dom).toMatch(/<line id="goal-line" x1="[\d.]+"/);
+    for (const t of report.towns) {
+      const row = new RegExp(
+        `<tr class="town" data-town="${t.town}">.*?<td data-key="enrolled" class="num">(\\d+)</td>.*?<td data-key="weekOnWeek" class="num">(-?\\d+)</td>`,
+      );
+      const m = row.exec(dom)!;
+      expect([Number(m[1]), Number(m[2])]).toEqual([t.enrolled, t.weekOnWeek]);
+    }
+    const png = join(dir, 'progress.png');
+    await screenshot(chromium, html, png);
+    expect(statSync(png).size).toBeGreaterThan(20_000);
+  });
+
+  it('audit history tells the year across its continue-as-new runs: exchanges with rows and digests from the exchange log, rounds with the plan’s rule', async () => {
+    const timeline = await campaignTimeline(env.client, 'campaign-kaiping-2024');
+    expect(new Set(timeline.map((t) => t.runId)).size).toBe(progress.runs);
+    expect(timeline[0]!.what).toMatch(/^campaign started by test-operator under policy [0-9a-f]{12}$/);
+    expect(timeline[0]!.source).toBe('000 开平市2024年度城乡居民基本医疗保险参保工作方案');
+    const exchanges = timeline.filter((t) => t.kind === 'exchange' && t.exchange?.sha256);
+    expect(exchanges.length).toBeGreaterThan(10);
+    const logged = new Set(
+      (await q<{ sha256: string }>(`SELECT sha256 FROM exchange_log`)).map((r) => r.sha256),
+    );
+    for (const e of exchanges) expect(logged.has(e.exchange!.sha256!)).toBe(true);
+    const toTax = exchanges.filter(
+      (e) => e.exchange!.department === 'tax' && e.exchange!.direction === 'out',
+    );
+    expect(toTax.map((e) => e.exchange!.rows)).toEqual(progress.rounds.map((r) => r.lines));
+    const first = timeline.find((t) => t.what.startsWith('levy round 1:'))!;
+    expect(first.source).toMatch(/^000 五\(七\) 首次批扣前/);
+    expect(first.campaignTime.slice(0, 10)).toBe('2023-10-09');
+    expect(timeline.find((t) => t.what.startsWith('cut-off:'))!.source).toMatch(/视为自动弃保/);
+    // nobody is named: the timeline carries counts and digests, never an ID number
+    expect(JSON.stringify(timeline)).not.toMatch(/\b44078[0-9]{12}[0-9X]\b/);
+
+    const dir = mkdtempSync(join(tmpdir(), 'medins-timeline-'));
+    const html = join(dir, 'timeline.html');
+    writeFileSync(html, timelineHtml('campaign-kaiping-2024', timeline));
+    const dom = await renderedDom(inject('chromium'), html);
+    expect([...dom.matchAll(/<tr class="kind-/g)]).toHaveLength(timeline.length);
+    expect(dom).toContain('依据：000 五(七) 首次批扣前');
   });
 
   it('progress is reported every Thursday and the run continued as new to keep its history short', () => {

@@ -1,10 +1,14 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../activities/adapters/simulated';
 import { importDepartmentList } from '../../activities/registry/import-list';
+import { campaignTimeline, collectRuns, exportHistories } from '../../client/audit-history';
 import { reconcileMonth } from '../../client/reconcile-commands';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation, type PopulationManifest } from '../../simulation/population';
@@ -274,5 +278,45 @@ describe('a Kaiping year with twelve monthly deltas (000 五(一))', () => {
     expect(
       additions.rows.filter((r) => r.subsidy_fen === 0).every((r) => r.status === 'paid' && !r.claimed),
     ).toBe(true);
+  });
+
+  it('audit history follows the campaign into its twelve reconciliation children, and audit export writes histories that replay', async () => {
+    const timeline = await campaignTimeline(env.client, 'campaign-kaiping-2024');
+    const children = timeline.filter((t) => t.what.startsWith('monthly reconciliation reconcile-kaiping-'));
+    expect(children.map((c) => c.workflowId)).toEqual(
+      progress.reconciledMonths!.map((m) => `reconcile-kaiping-${m}`),
+    );
+    expect(children[0]!.what).toBe(
+      'monthly reconciliation reconcile-kaiping-2023-09 started by campaign-kaiping-2024 for 2023-09',
+    );
+    // each child's delta imports carry department, rows and the digest the exchange log holds
+    const deltas = timeline.filter((t) => /^imported the \d{4}-\d{2} delta of /.test(t.what));
+    expect(deltas.length).toBeGreaterThan(12);
+    const logged = new Set(
+      (
+        await db.pool.query<{ sha256: string }>(`SELECT sha256 FROM exchange_log WHERE direction = 'in'`)
+      ).rows.map((r) => r.sha256),
+    );
+    for (const d of deltas) expect(logged.has(d.exchange!.sha256!)).toBe(true);
+    // a child's entries sit between the parent's, in time order
+    const at = timeline.map((t) => t.at);
+    expect([...at].sort()).toEqual(at);
+
+    const out = mkdtempSync(join(tmpdir(), 'medins-audit-export-'));
+    const index = exportHistories(await collectRuns(env.client, 'campaign-kaiping-2024'), out);
+    expect(index.filter((r) => r.workflowType === 'MonthlyReconciliationWorkflow')).toHaveLength(12);
+    expect(index.filter((r) => r.workflowType === 'AnnualCampaignWorkflow').length).toBe(progress.runs);
+    const listed = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as typeof index;
+    expect(listed).toEqual(index);
+    const bundle = await workflowBundle();
+    for (const run of index) {
+      const text = readFileSync(join(out, run.file), 'utf8');
+      expect(createHash('sha256').update(text).digest('hex')).toBe(run.sha256);
+      await Worker.runReplayHistory(
+        { workflowBundle: bundle },
+        historyFromJSON(JSON.parse(text)),
+        run.workflowId,
+      );
+    }
   });
 });
