@@ -11,7 +11,7 @@ const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 const layers = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'out/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'coverage/**', 'out/**', 'eslint.config.js', '.replay-mutant-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
