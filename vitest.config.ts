@@ -6,6 +6,8 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     include: ['test/**/*.test.ts'],
+    // the fault suite stops PostgreSQL and kills workers: it runs on its own (npm run test:faults)
+    exclude: ['test/faults/**', 'node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     // workflows under test carry no personal data; test/integration/payload-codec.test.ts encrypts explicitly
     env: { MEDINS_PAYLOAD_ENCRYPTION: 'off' },

@@ -44,7 +44,8 @@ export function departmentPorts(
   if (setting.startsWith('file:')) return fileExchangePorts(setting.slice(5));
   if (setting.startsWith('http:') || setting.startsWith('https:')) {
     const base = setting.startsWith('http:http') ? setting.slice(5) : setting;
-    return httpPorts({ certifying: base, tax: base, finance: base });
+    const timeoutMs = Number(process.env.MEDINS_DEPARTMENT_TIMEOUT_MS ?? 30_000);
+    return httpPorts({ certifying: base, tax: base, finance: base, timeoutMs });
   }
   throw new Error(`MEDINS_DEPARTMENTS=${setting}: use simulated, file:<folder> or http:<base URL>`);
 }

@@ -17,6 +17,8 @@ async function main() {
   const databaseUrl = await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger);
   await migrate(databaseUrl, stderrLogger);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  // an idle connection lost (PostgreSQL restarted) is not a reason to stop: activities retry and reconnect
+  pool.on('error', (error) => process.stderr.write(`PostgreSQL connection lost: ${error.message}\n`));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
     const worker = await createWorker({

@@ -20,7 +20,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import type { CampaignActivities, CampaignRef } from '../activities/campaign';
 import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
@@ -32,11 +32,13 @@ const quick = proxyActivities<CampaignActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
-const batch = proxyActivities<CampaignActivities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes' },
-});
+/** Batch steps heartbeat; a worker lost mid-batch is noticed after the heartbeat timeout (a drill's is short). */
+const batchActivities = (drill: boolean) =>
+  proxyActivities<CampaignActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: drill ? '10 seconds' : '2 minutes',
+    retry: { initialInterval: drill ? '1 second' : '5 seconds', maximumInterval: '5 minutes' },
+  });
 
 /** Waiting for a department's answer: retried with backoff until it arrives (DepartmentNotReady). */
 const awaitingDepartment = proxyActivities<CampaignActivities>({
@@ -83,6 +85,8 @@ export interface CampaignProgress {
   cutoff?: { abandoned: number; stillFailed: number; enrolled: number; toEnroll: number };
   claims: { fundingSource: string; department: string; persons: number; totalFen: number }[];
   claimReceipts: string[];
+  /** Claims finance refused and that were sent again. */
+  claimRejections?: number;
   runs: number;
   reconciledMonths?: string[];
 }
@@ -123,6 +127,7 @@ export function campaignWorkflowId(jurisdiction: string, year: number): string {
 
 export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<CampaignProgress> {
   const { policy } = input;
+  const batch = batchActivities(policy.drill);
   const agenda = buildAgenda(policy, { withMonthlyDeltas: Boolean(input.reconcileMonthly) });
   const clockOffsetMs = input.clockOffsetMs ?? (input.rehearsal ? Date.now() - agenda[0]!.at : 0);
   const ref: CampaignRef = {
@@ -262,6 +267,30 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     };
   };
 
+  /**
+   * A claim finance rejects (HTTP 4xx: refused, not unreachable) is recorded for the operators with finance's
+   * reason and sent again a day later; the claim's lines are written once (by due date), so a resend
+   * changes no amount. A finance bureau that is down is the activity's retry, not a rejection.
+   */
+  const claimUntilAccepted = async (fundingSources: string[], dueOn: string) => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await awaitingDepartment.claimSubsidies(ref, { fundingSources, dueOn });
+      } catch (error) {
+        const cause = error instanceof ActivityFailure ? error.cause : undefined;
+        if (!(cause instanceof ApplicationFailure) || cause.type !== 'DepartmentRejected') throw error;
+        progress.claimRejections = (progress.claimRejections ?? 0) + 1;
+        await quick.recordCampaignEvent(ref, {
+          key: `claim-rejected-${dueOn}-${attempt}`,
+          kind: 'claim-rejected',
+          campaignAtMs: campaignNow(),
+          detail: { dueOn, reason: cause.message.slice(0, 500) },
+        });
+        await sleep(policy.drill ? 10_000 : 24 * 3600_000);
+      }
+    }
+  };
+
   const execute = async (item: AgendaItem) => {
     switch (item.kind) {
       case 'request-rosters': {
@@ -348,10 +377,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       }
       case 'subsidy-claim': {
         await setPhase('subsidy-claim');
-        const claim = await awaitingDepartment.claimSubsidies(ref, {
-          fundingSources: item.fundingSources,
-          dueOn: item.dueOn,
-        });
+        const claim = await claimUntilAccepted(item.fundingSources, item.dueOn);
         progress.claims.push(
           ...claim.claims.map(({ fundingSource, department, persons, totalFen }) => ({
             fundingSource,

@@ -25,6 +25,7 @@ import {
 import { createReconciliationActivities } from '../reconciliation';
 import { applyHouseholdForm, type HouseholdForm } from './household-forms';
 import { writeProgressReport } from './progress-report';
+import { faultPoint } from '../faults';
 
 export interface CampaignDeps {
   pool: pg.Pool;
@@ -172,6 +173,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
         },
         readFileSync(input.path.split('#')[0]!),
       );
+      await faultPoint('importRoster:after-commit');
       return {
         submissionId: r.submissionId,
         rowsRead: r.rowsRead,
@@ -192,7 +194,9 @@ export function createCampaignActivities(deps: CampaignDeps) {
     },
 
     async createLevyBatch(ref: CampaignRef, round: number, asOf: string) {
-      return createLevyBatch(pool, await policyOf(ref), round, asOf);
+      return createLevyBatch(pool, await policyOf(ref), round, asOf, () =>
+        faultPoint('createLevyBatch:before-commit'),
+      );
     },
 
     /** Sends the levy data of a batch to the tax bureau and returns the result file it sends back. */
@@ -240,13 +244,15 @@ export function createCampaignActivities(deps: CampaignDeps) {
       ref: CampaignRef,
       input: { batchId: number; resultFile: string; campaignAtMs: number },
     ) {
-      return applyDeductionResults(
+      const applied = await applyDeductionResults(
         pool,
         await policyOf(ref),
         input.batchId,
         input.resultFile,
         chinaDate(input.campaignAtMs),
       );
+      await faultPoint('applyDeductionResults:after-commit');
+      return applied;
     },
 
     async cutOff(ref: CampaignRef) {

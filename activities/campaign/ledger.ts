@@ -173,6 +173,8 @@ export async function createLevyBatch(
   policy: Policy,
   round: number,
   asOf: string,
+  /** Called inside the transaction, after the lines are written and before the commit (fault suite). */
+  beforeCommit?: () => Promise<void>,
 ): Promise<LevyBatch> {
   return inTransaction(pool, async (client) => {
     const existing = await client.query<{ id: string; line_count: number; total_fen: string }>(
@@ -209,6 +211,7 @@ export async function createLevyBatch(
       n,
       total,
     ]);
+    if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total };
   });
 }
@@ -288,8 +291,15 @@ export async function applyDeductionResults(
        FROM deduction_results d WHERE d.batch_id = $1 AND d.outcome = 'success' AND t.enrollment_id = d.enrollment_id AND t.closed_at IS NULL`,
       [batchId],
     );
+    // the batch's results as recorded, whether written now or by an earlier attempt that crashed after its
+    // commit: a retried application reports the same round as the first
+    void inserted;
+    const recorded = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
+      `SELECT outcome, failure_class, count(*)::int AS n FROM deduction_results WHERE batch_id = $1 GROUP BY 1, 2`,
+      [batchId],
+    );
     const count = (o: string, c: string | null) =>
-      inserted.rows.find((r) => r.outcome === o && r.failure_class === c)?.n ?? 0;
+      recorded.rows.find((r) => r.outcome === o && r.failure_class === c)?.n ?? 0;
     const success = count('success', null);
     const personal = count('failure', 'personal');
     const systemic = count('failure', 'systemic');
