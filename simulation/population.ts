@@ -22,6 +22,7 @@ import { seedTargets } from '../seeds';
 import { encodeText } from '../activities/registry/list-files';
 import { GIVEN, SURNAMES_GUANGDONG, SURNAMES_SICHUAN } from './names';
 import { Random } from './random';
+import { checkout } from '../activities/db/transaction';
 
 export interface TownSpec {
   name: string;
@@ -269,7 +270,7 @@ export async function generatePopulation(
   const lastYear = policy.year - 1;
   mkdirSync(options.outDir, { recursive: true });
 
-  const client = await pool.connect();
+  const client = await checkout(pool);
   try {
     await client.query('BEGIN');
     await client.query(

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { inTransaction } from '../db/transaction';
+import { checkout, inTransaction } from '../db/transaction';
 import { sha256Hex } from '../registry/import-list';
 import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 
@@ -141,7 +141,7 @@ export async function simulatedTaxDeduction(
   const dir = join(config.exchangeDir, 'simulated-tax');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `tax-results-${jurisdiction}-batch-${batchId}.csv`);
-  const reader = await pool.connect();
+  const reader = await checkout(pool);
   try {
     const stream = reader.query(
       copyTo(

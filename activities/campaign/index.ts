@@ -26,6 +26,7 @@ import { createReconciliationActivities } from '../reconciliation';
 import { applyHouseholdForm, type HouseholdForm } from './household-forms';
 import { writeProgressReport } from './progress-report';
 import { faultPoint } from '../faults';
+import { checkout } from '../db/transaction';
 
 export interface CampaignDeps {
   pool: pg.Pool;
@@ -204,7 +205,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
       const dir = join(deps.simulation.exchangeDir, 'outgoing');
       mkdirSync(dir, { recursive: true });
       const path = join(dir, `levy-${ref.jurisdiction}-${ref.year}-batch-${batch.batchId}.csv`);
-      const client = await pool.connect();
+      const client = await checkout(pool);
       try {
         const stream = client.query(
           copyTo(

@@ -9,7 +9,7 @@ export async function inTransaction<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
   options: { workMem?: string } = {},
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkout(pool);
   try {
     await client.query('BEGIN');
     if (options.workMem)
@@ -23,4 +23,25 @@ export async function inTransaction<T>(
   } finally {
     client.release();
   }
+}
+
+/**
+ * A pooled client that survives losing its server: PostgreSQL stopping mid-query makes the client emit
+ * 'error', which with no listener would end the worker process. The listener keeps the error; the query
+ * in flight rejects (the activity fails and is retried), and the broken connection is destroyed on
+ * release instead of going back to the pool.
+ */
+export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (error: Error) => {
+    lost = error;
+  };
+  client.on('error', onError);
+  const release = client.release.bind(client);
+  client.release = (destroy?: boolean | Error) => {
+    client.off('error', onError);
+    return release(destroy ?? lost);
+  };
+  return client;
 }

@@ -19,6 +19,7 @@ import { checkIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
 import { detectFile, ListFileError, normaliseHeader, readRowBatches, type DetectedFile } from './list-files';
+import { checkout } from '../db/transaction';
 
 export const ListImportRequest = z.object({
   jurisdiction: z.string().min(1),
@@ -153,7 +154,7 @@ export async function importDepartmentList(
   const sha256 = sha256Hex(bytes);
   const detected = detectFile(bytes, request.fileName);
 
-  const client = await deps.pool.connect();
+  const client = await checkout(deps.pool);
   try {
     await client.query('BEGIN');
     // room for the hash joins of a large list (the default 4 MB pushes the planner to nested loops)

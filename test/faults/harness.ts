@@ -92,7 +92,17 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let killedOnPurpose = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // a worker that dies on its own is a finding: say how, with its last words
+      if (!killedOnPurpose)
+        process.stderr.write(
+          `[faults] worker ${child.pid} exited by itself (${code ?? signal}):\n${output.slice(-4000)}\n`,
+        );
+      resolve();
+    }),
+  );
   const deadline = Date.now() + 180_000;
   while (!output.includes('worker serving task queue')) {
     if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}): ${output}`);
@@ -103,10 +113,12 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
     child,
     output: () => output,
     async kill9() {
+      killedOnPurpose = true;
       child.kill('SIGKILL');
       await exited;
     },
     async stop() {
+      killedOnPurpose = true;
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);

@@ -56,6 +56,7 @@ describe('fault suite: a drill year ends as the same year without faults', () =>
     return w;
   };
   const finish = async (y: Year, progress: CampaignProgress, label: string) => {
+    for (const w of workers.splice(0)) await w.stop();
     const fp = await fingerprint(y.db);
     expect(fp.peopleDeductedTwice).toBe(0);
     expect(fp).toEqual(clean.fp);
