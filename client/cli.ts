@@ -579,6 +579,10 @@ program.hook('preAction', (_root, action) => {
 });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  // a refused Update or a failed workflow says why in its causes: print the whole chain
+  const messages: string[] = [];
+  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause)
+    messages.push(e.message);
+  process.stderr.write(`${messages.length ? messages.join(': ') : String(error)}\n`);
   process.exit(1);
 });

@@ -44,7 +44,7 @@ export function detectFile(bytes: Buffer, file: string): DetectedFile {
   if (bytes.length === 0) throw new ListFileError(file, 'empty-file', 'the file is empty (0 bytes)');
   if (bytes.subarray(0, 4).equals(ZIP_MAGIC)) return { format: 'xlsx', encoding: 'xlsx' };
   const sample = bytes.subarray(0, Math.min(bytes.length, 64 * 1024));
-  if (sample.includes(0)) {
+  if (sample.includes(0) || sample.subarray(0, 5).toString('latin1') === '%PDF-') {
     throw new ListFileError(
       file,
       'not-a-spreadsheet',

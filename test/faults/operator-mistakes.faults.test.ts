@@ -78,39 +78,42 @@ describe('operator mistakes are refused with a clear message', () => {
     workers.push(await startWorker(y.workerEnv));
     const run = await startYear(y);
     const handle = y.client.workflow.getHandle(run.started.workflowId);
-    for (;;) {
-      const p = await handle.query(progressQuery).catch(() => null);
-      if (p && p.phase !== 'roster-submission') break;
-      await new Promise((r) => setTimeout(r, 200));
+    try {
+      for (;;) {
+        const p = await handle.query(progressQuery).catch(() => null);
+        if (p && p.phase !== 'roster-submission') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const file = join(
+        y.outDir,
+        readdirSync(y.outDir).find((f) => f.includes('civil-affairs') && f.includes('roster'))!,
+      );
+      const before = await y.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submissions`);
+      const late = await cli(
+        y,
+        'campaign',
+        'submit-list',
+        file,
+        '--jurisdiction',
+        'kaiping',
+        '--year',
+        '2024',
+        '--department',
+        'civil-affairs',
+        '--drill',
+      );
+      expect(late.code).toBe(1);
+      expect(late.stderr).toMatch(
+        /the roster deadline has passed: the campaign is in [a-z-]+; send the list as a monthly delta/,
+      );
+      const after = await y.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submissions`);
+      expect(after.rows).toEqual(before.rows);
+      outcomes.push(
+        `list after the deadline: refused, "${late.stderr.trim()}", submissions unchanged (${String(before.rows[0]!.n)})`,
+      );
+    } finally {
+      await handle.terminate('fault suite: operator mistake case done').catch(() => undefined);
     }
-    const file = join(
-      y.outDir,
-      readdirSync(y.outDir).find((f) => f.includes('civil-affairs') && f.includes('roster'))!,
-    );
-    const before = await y.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submissions`);
-    const late = await cli(
-      y,
-      'campaign',
-      'submit-list',
-      file,
-      '--jurisdiction',
-      'kaiping',
-      '--year',
-      '2024',
-      '--department',
-      'civil-affairs',
-      '--drill',
-    );
-    expect(late.code).toBe(1);
-    expect(late.stderr).toMatch(
-      /the roster deadline has passed: the campaign is in [a-z-]+; send the list as a monthly delta/,
-    );
-    const after = await y.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submissions`);
-    expect(after.rows).toEqual(before.rows);
-    outcomes.push(
-      `list after the deadline: refused, "${late.stderr.trim()}", submissions unchanged (${String(before.rows[0]!.n)})`,
-    );
-    await handle.terminate('fault suite: operator mistake case done');
   });
 
   it('a drill policy with dates out of order is refused at validation, before anything starts', async () => {
@@ -122,6 +125,13 @@ describe('operator mistakes are refused with a clear message', () => {
     policy.calendar.firstBatchDeduction.at = '2023-08-01'; // before the roster deadline
     const file = join(y.outDir, 'kaiping-2024-drill-bad.json');
     writeFileSync(file, JSON.stringify(policy));
+    const latest = () =>
+      y.client.workflow
+        .getHandle('campaign-kaiping-2024-drill')
+        .describe()
+        .then((d) => d.runId)
+        .catch(() => 'none');
+    const runBefore = await latest();
     const r = await cli(
       y,
       'campaign',
@@ -140,12 +150,7 @@ describe('operator mistakes are refused with a clear message', () => {
     expect(r.stderr).toMatch(
       /calendar\.firstBatchDeduction: calendar out of order: rosterDeadline \(2023-09-10\) must not be after firstBatchDeduction \(2023-08-01\)|calendar out of order/,
     );
-    const started = await y.client.workflow
-      .getHandle('campaign-kaiping-2024-drill')
-      .describe()
-      .then((d) => d.status.name)
-      .catch(() => 'none');
-    expect(started).not.toBe('RUNNING');
+    expect(await latest()).toBe(runBefore); // no run was started
     outcomes.push(`policy out of order: refused, "${r.stderr.trim().split('\n')[0]}"`);
   });
 });
