@@ -20,6 +20,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type proto from '@temporalio/proto';
 import { buildAgenda } from '../domain/agenda';
 import type { Policy } from '../domain/policy';
+import { escapeHtml } from '../reports/html';
 
 type History = proto.temporal.api.history.v1.IHistory;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
@@ -425,9 +426,6 @@ export function formatTimeline(entries: TimelineEntry[]): string {
       .join('\n') + '\n'
   );
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const KIND_LABELS: Record<TimelineKind, string> = {
   run: '运行',

@@ -7,7 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ProvisioningError, quietLogger, run, which, withLock, cacheRoot, type Logger } from './support';
+import {
+  cacheRoot,
+  installDebianPackages,
+  ProvisioningError,
+  quietLogger,
+  run,
+  which,
+  withLock,
+  type Logger,
+} from './support';
 
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 
@@ -26,18 +35,12 @@ export async function resolveChromium(log: Logger = quietLogger): Promise<string
   if (process.getuid?.() === 0 && which('apt-get')) {
     await withLock(join(cacheRoot(), 'locks', 'chromium'), async () => {
       if (findChromium()) return;
-      log("headless Chromium is missing: installing Debian's chromium package (apt-get)");
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      const update = await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
-      const install = await run(
-        'apt-get',
-        ['install', '-y', '--no-install-recommends', 'chromium', 'fonts-noto-cjk'],
-        { env, timeoutMs: 20 * 60_000 },
+      log('headless Chromium is missing');
+      await installDebianPackages(
+        ['chromium', 'fonts-noto-cjk'],
+        log,
+        'Install Chromium yourself or set CHROMIUM_PATH.',
       );
-      if (update.code !== 0 || install.code !== 0)
-        throw new ProvisioningError(
-          `Installing Debian's chromium package failed (apt-get update exit ${update.code}, install exit ${install.code}): ${install.stderr.trim().split('\n').slice(-3).join(' | ')}`,
-        );
     });
     const installed = findChromium();
     if (installed) return installed;
@@ -57,48 +60,37 @@ const BASE_ARGS = [
   '--no-first-run',
 ];
 
-/** The page's DOM after its scripts ran, as Chromium serialises it. */
-export async function renderedDom(chromium: string, htmlFile: string): Promise<string> {
+/** Runs headless Chromium on a page with a throwaway profile, its virtual clock given 5 s for scripts. */
+async function runChromium(chromium: string, htmlFile: string, args: string[]) {
   const profile = mkdtempSync(join(tmpdir(), 'medins-chromium-'));
   try {
-    const r = await run(
+    return await run(
       chromium,
       [
         ...BASE_ARGS,
         `--user-data-dir=${profile}`,
         '--virtual-time-budget=5000',
-        '--dump-dom',
+        ...args,
         pathToFileURL(htmlFile).href,
       ],
       { timeoutMs: 120_000 },
     );
-    if (r.code !== 0 || !r.stdout.includes('<html'))
-      throw new Error(`chromium could not render ${htmlFile} (exit ${r.code}): ${r.stderr.slice(-500)}`);
-    return r.stdout;
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
 }
 
+/** The page's DOM after its scripts ran, as Chromium serialises it. */
+export async function renderedDom(chromium: string, htmlFile: string): Promise<string> {
+  const r = await runChromium(chromium, htmlFile, ['--dump-dom']);
+  if (r.code !== 0 || !r.stdout.includes('<html'))
+    throw new Error(`chromium could not render ${htmlFile} (exit ${r.code}): ${r.stderr.slice(-500)}`);
+  return r.stdout;
+}
+
 /** A PNG screenshot of the page. */
 export async function screenshot(chromium: string, htmlFile: string, pngFile: string): Promise<void> {
-  const profile = mkdtempSync(join(tmpdir(), 'medins-chromium-'));
-  try {
-    const r = await run(
-      chromium,
-      [
-        ...BASE_ARGS,
-        `--user-data-dir=${profile}`,
-        '--virtual-time-budget=5000',
-        '--window-size=1400,1200',
-        `--screenshot=${pngFile}`,
-        pathToFileURL(htmlFile).href,
-      ],
-      { timeoutMs: 120_000 },
-    );
-    if (r.code !== 0)
-      throw new Error(`chromium could not take a screenshot of ${htmlFile}: ${r.stderr.slice(-500)}`);
-  } finally {
-    rmSync(profile, { recursive: true, force: true });
-  }
+  const r = await runChromium(chromium, htmlFile, ['--window-size=1400,1200', `--screenshot=${pngFile}`]);
+  if (r.code !== 0)
+    throw new Error(`chromium could not take a screenshot of ${htmlFile}: ${r.stderr.slice(-500)}`);
 }

@@ -26,6 +26,7 @@ import pg from 'pg';
 import {
   cacheRoot,
   freePort,
+  installDebianPackages,
   isExecutable,
   isPortFree,
   PROJECT,
@@ -76,21 +77,13 @@ export async function findServerBinaries(): Promise<{ binDir: string; major: num
   return undefined;
 }
 
-async function installDebianPostgres(log: Logger): Promise<void> {
-  log("PostgreSQL server binaries are missing: installing Debian's postgresql package (apt-get)");
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
-  const install = await run('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
-    env,
-    timeoutMs: 20 * 60_000,
-  });
-  if (update.code !== 0 || install.code !== 0) {
-    throw new ProvisioningError(
-      `Installing Debian's postgresql package failed (apt-get update exit ${update.code}, install exit ${install.code}): ` +
-        `${install.stderr.trim().split('\n').slice(-3).join(' | ')}. Install PostgreSQL ${MIN_PG_MAJOR} or newer ` +
-        `yourself, or set DATABASE_URL to a database you can use.`,
-    );
-  }
+function installDebianPostgres(log: Logger): Promise<void> {
+  log('PostgreSQL server binaries are missing');
+  return installDebianPackages(
+    ['postgresql'],
+    log,
+    `Install PostgreSQL ${MIN_PG_MAJOR} or newer yourself, or set DATABASE_URL to a database you can use.`,
+  );
 }
 
 interface ClusterLayout {

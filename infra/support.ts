@@ -182,3 +182,23 @@ export async function sdkDownloadReachable(timeoutMs = 5000): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Installs Debian packages with apt-get (root only; the caller checks). A failure is a ProvisioningError
+ * naming the packages, apt-get's last words, and `advice` on what to do instead.
+ */
+export async function installDebianPackages(packages: string[], log: Logger, advice: string): Promise<void> {
+  log(`installing Debian's ${packages.join(', ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
+  const install = await run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], {
+    env,
+    timeoutMs: 20 * 60_000,
+  });
+  if (update.code !== 0 || install.code !== 0) {
+    throw new ProvisioningError(
+      `Installing Debian's ${packages.join(', ')} failed (apt-get update exit ${update.code}, install exit ${install.code}): ` +
+        `${install.stderr.trim().split('\n').slice(-3).join(' | ')}. ${advice}`,
+    );
+  }
+}

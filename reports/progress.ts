@@ -11,6 +11,7 @@
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
 import type { Policy } from '../domain/policy';
+import { escapeHtml } from './html';
 
 export interface TownProgress {
   town: string;
@@ -208,6 +209,10 @@ const basis = (r: ProgressReport) =>
   (r.previous ? `；周增长对比：${r.previous.takenAt.slice(0, 10)}（${r.previous.key}）` : '；无上周数据') +
   `；目标线：${r.goal.label}（${r.goal.source}）`;
 
+/** A cell as a page or a terminal shows it: rates with one decimal and a percent sign, nothing for null. */
+const showCell = (v: string | number | null, rate?: true) =>
+  v === null ? '' : rate ? `${(v as number).toFixed(1)}%` : String(v);
+
 export async function progressXlsx(report: ProgressReport): Promise<Buffer> {
   const columns = progressColumns(report);
   const wb = new ExcelJS.Workbook();
@@ -228,22 +233,17 @@ export async function progressXlsx(report: ProgressReport): Promise<Buffer> {
   return Buffer.from(await wb.xlsx.writeBuffer());
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
 /**
  * One self-contained page: the table, and a bar chart the page draws from its own JSON (enrolled as a
  * percent of the goal line per town, the line itself at 100%, towns under it in red).
  */
 export function progressHtml(report: ProgressReport): string {
   const columns = progressColumns(report);
-  const show = (v: string | number | null, rate?: true) =>
-    v === null ? '' : rate ? `${(v as number).toFixed(1)}%` : String(v);
   const row = (t: Omit<TownProgress, 'town'> & { town: string }, cls: string) =>
     `<tr class="${cls}" data-town="${escapeHtml(t.town)}">${columns
       .map(
         (c) =>
-          `<td data-key="${c.key}"${c.key === 'town' ? '' : ' class="num"'}>${escapeHtml(show(t[c.key], c.rate))}</td>`,
+          `<td data-key="${c.key}"${c.key === 'town' ? '' : ' class="num"'}>${escapeHtml(showCell(t[c.key], c.rate))}</td>`,
       )
       .join('')}</tr>`;
   return `<!doctype html>
@@ -301,14 +301,12 @@ ${row({ ...report.totals, town: '合计' }, 'total')}
 /** The table as text, for a terminal. */
 export function formatProgress(report: ProgressReport): string {
   const columns = progressColumns(report);
-  const show = (v: string | number | null, rate?: true) =>
-    v === null ? '' : rate ? `${(v as number).toFixed(1)}%` : String(v);
   const lines = [
     title(report),
     basis(report),
     columns.map((c) => c.header).join('\t'),
-    ...report.towns.map((t) => columns.map((c) => show(t[c.key], c.rate)).join('\t')),
-    columns.map((c) => (c.key === 'town' ? '合计' : show(report.totals[c.key], c.rate))).join('\t'),
+    ...report.towns.map((t) => columns.map((c) => showCell(t[c.key], c.rate)).join('\t')),
+    columns.map((c) => (c.key === 'town' ? '合计' : showCell(report.totals[c.key], c.rate))).join('\t'),
   ];
   return `${lines.join('\n')}\n`;
 }
