@@ -15,7 +15,7 @@ import {
   exportMobilisationList,
   type Reader,
 } from '../activities/registry/exports';
-import { rejectionReport } from '../activities/registry/rejection-report';
+import { writeRejectionReport } from '../activities/registry/rejection-report';
 import { resolveDatabaseUrl } from '../infra/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
@@ -77,8 +77,7 @@ export async function importCommand(
       readFileSync(file),
     );
     if (o.rejections && result.rowsRejected > 0) {
-      const report = await rejectionReport(pool, result.submissionId);
-      writeFileSync(o.rejections, report.bytes);
+      await writeRejectionReport(pool, result.submissionId, o.rejections);
     }
     return result;
   } finally {
@@ -123,9 +122,7 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
 export async function rejectionsCommand(submissionId: number, out: string): Promise<number> {
   const { pool } = await openLedger();
   try {
-    const report = await rejectionReport(pool, submissionId);
-    writeFileSync(out, report.bytes);
-    return report.rows;
+    return (await writeRejectionReport(pool, submissionId, out)).rows;
   } finally {
     await pool.end();
   }

@@ -301,6 +301,33 @@ describe('the registry: department lists in real file formats', () => {
     expect(text[2]).toContain('身份证号码,身份证号码应为18位');
   });
 
+  it('an .xlsx list gets its rejection report as .xlsx: its own columns, the field and reason, IDs kept as text', async () => {
+    const p = people[19]!;
+    const q = { name: '李四', id_number: p.id_number.slice(0, 17) + (p.id_number.endsWith('0') ? '1' : '0') };
+    const result = await importList(
+      await xlsx([
+        [1, p.name, '男', p.id_number, '', '', '4'],
+        [2, q.name, '女', q.id_number, '', '', '4'],
+        [3, p.name, '男', p.id_number, '', '', '4'],
+      ]),
+      { department: 'rural-revitalization', period: '2023-08-23', fileName: '乡村振兴名单.xlsx' },
+    );
+    expect(result.rowsRejected).toBe(2);
+    const report = await rejectionReport(db.pool, result.submissionId);
+    expect(report).toMatchObject({ format: 'xlsx', rows: 2, fileName: '乡村振兴名单-退回.xlsx' });
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(report.bytes as unknown as ArrayBuffer);
+    const sheet = wb.worksheets[0]!;
+    const values = (n: number) => (sheet.getRow(n).values as unknown[]).slice(1).map((v) => String(v ?? ''));
+    expect(sheet.actualRowCount).toBe(3);
+    expect(values(1)).toEqual([...HEADER, '错误字段', '错误原因']);
+    expect(values(2)[3]).toHaveLength(18);
+    expect(values(2).slice(-2)[0]).toBe('身份证号码');
+    expect(values(3).slice(-2)[0]).toBe('身份证号码');
+    expect(values(3)[0]).toBe('3');
+    expect(sheet.getRow(2).getCell(4).numFmt).toBe('@');
+  });
+
   it('a file that is no spreadsheet, or lacks the ID column, is refused with a message naming the file', async () => {
     await expect(
       importList(Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0, 0, 0, 0]), {
