@@ -318,7 +318,8 @@ describe('the registry: department lists in real file formats', () => {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(report.bytes as unknown as ArrayBuffer);
     const sheet = wb.worksheets[0]!;
-    const values = (n: number) => (sheet.getRow(n).values as unknown[]).slice(1).map((v) => String(v ?? ''));
+    const values = (n: number) =>
+      (sheet.getRow(n).values as (string | number | null)[]).slice(1).map((v) => String(v ?? ''));
     expect(sheet.actualRowCount).toBe(3);
     expect(values(1)).toEqual([...HEADER, '错误字段', '错误原因']);
     expect(values(2)[3]).toHaveLength(18);
