@@ -7,7 +7,10 @@
  * - applyDeductionResults: the tax bureau's result file, applied once per levy line;
  * - cutOff, snapshotCoverage, claimSubsidies: the year's end.
  */
-import { readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
 import { inTransaction as inTransactionWith } from '../db/transaction';
 import { categoryTable } from '../../domain/category-table';
@@ -239,20 +242,31 @@ export async function applyDeductionResults(
   resultFile: string,
   paidOn: string,
 ): Promise<AppliedResults> {
-  const parser = new CsvRowParser();
-  const rows: { rowNo: number; cells: string[] }[] = [];
-  parser.push(readFileSync(resultFile, 'utf8'), rows);
-  parser.end(rows);
-  const data = rows.slice(1).filter((r) => r.cells.length >= 2 && r.cells[0] !== '');
-  const ids = data.map((r) => r.cells[0]!);
-  const outcomes = data.map((r) => (r.cells[1] === 'success' ? 'success' : 'failure'));
-  const codes = data.map((r) => (r.cells[1] === 'success' ? null : r.cells[2] || 'unknown'));
-  const classes = codes.map((c) => (c === null ? null : classifyDeductionFailure(policy, c).class));
   const benefitStart = policy.calendar.benefitYearStart.date;
   return inTransaction(pool, async (client) => {
+    // The file streams into a staging table: a result file is as long as the levy, never held in memory.
+    await client.query(
+      `CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP`,
+    );
+    await pipeline(
+      Readable.from(resultCopyLines(resultFile)),
+      client.query(copyFrom(`COPY incoming_results FROM STDIN`)),
+    );
+    // each failure code the file uses, classed by the plan (personal or systemic)
+    const codes = await client.query<{ code: string }>(
+      `SELECT DISTINCT failure_code AS code FROM incoming_results WHERE outcome = 'failure'`,
+    );
+    await client.query(
+      `CREATE TEMP TABLE failure_classes ON COMMIT DROP AS SELECT * FROM unnest($1::text[], $2::text[]) AS c(code, class)`,
+      [codes.rows.map((c) => c.code), codes.rows.map((c) => classifyDeductionFailure(policy, c.code).class)],
+    );
+    await client.query('ANALYZE incoming_results');
+    const staged = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM incoming_results`);
     const inserted = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
       `WITH incoming AS (
-         SELECT DISTINCT ON (x.enrollment_id) x.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS x(enrollment_id, outcome, failure_code, failure_class)
+         SELECT DISTINCT ON (x.enrollment_id) x.enrollment_id, x.outcome, x.failure_code, fc.class AS failure_class
+         FROM incoming_results x LEFT JOIN failure_classes fc ON fc.code = x.failure_code AND x.outcome = 'failure'
+         ORDER BY x.enrollment_id
        ), ins AS (
          INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
          SELECT $1, i.enrollment_id, i.outcome, i.failure_code, i.failure_class FROM incoming i
@@ -261,7 +275,7 @@ export async function applyDeductionResults(
          ON CONFLICT (batch_id, enrollment_id) DO NOTHING
          RETURNING enrollment_id, outcome, failure_class
        ), paid AS (
-         UPDATE enrollments e SET status = 'paid', benefit_start = CASE WHEN $6::date <= $8::date THEN $7::date ELSE (date_trunc('month', $6::date) + interval '1 month')::date END
+         UPDATE enrollments e SET status = 'paid', benefit_start = CASE WHEN $2::date <= $4::date THEN $3::date ELSE (date_trunc('month', $2::date) + interval '1 month')::date END
          FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'success' AND e.status = 'levied' RETURNING e.id
        ), failed AS (
          UPDATE enrollments e SET status = 'failed', failure_class = ins.failure_class
@@ -274,17 +288,9 @@ export async function applyDeductionResults(
          RETURNING 1
        )
        SELECT outcome, failure_class, count(*)::int AS n FROM ins GROUP BY outcome, failure_class`,
-      [
-        batchId,
-        ids,
-        outcomes,
-        codes,
-        classes,
-        paidOn,
-        benefitStart,
-        policy.calendar.centralisedPeriod.to.slice(0, 10),
-      ],
+      [batchId, paidOn, benefitStart, policy.calendar.centralisedPeriod.to.slice(0, 10)],
     );
+    const lines = staged.rows[0]!.n;
     // a success closes the person's open follow-up task
     await client.query(
       `UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
@@ -305,13 +311,50 @@ export async function applyDeductionResults(
     const systemic = count('failure', 'systemic');
     return {
       batchId,
-      lines: data.length,
+      lines,
       success,
       personal,
       systemic,
-      duplicates: data.length - success - personal - systemic,
+      duplicates: lines - success - personal - systemic,
     };
   });
+}
+
+/**
+ * The result file's lines as COPY text (enrollment id, outcome, failure code), parsed chunk by chunk: the
+ * header and blank lines are skipped, any further columns ignored, an outcome other than success is a
+ * failure (with code 'unknown' when the bureau gave none).
+ */
+async function* resultCopyLines(resultFile: string): AsyncGenerator<string> {
+  const parser = new CsvRowParser();
+  const decoder = new TextDecoder('utf-8');
+  let header = true;
+  const convert = (rows: { cells: string[] }[]): string => {
+    let out = '';
+    for (const r of rows) {
+      if (header) {
+        header = false;
+        continue;
+      }
+      if (r.cells.length < 2 || r.cells[0] === '') continue;
+      const success = r.cells[1] === 'success';
+      const code = success ? '\\N' : (r.cells[2] || 'unknown').replace(/[\\\t\n\r]/g, ' ');
+      out += `${r.cells[0]!.trim()}\t${success ? 'success' : 'failure'}\t${code}\n`;
+    }
+    return out;
+  };
+  for await (const chunk of createReadStream(resultFile)) {
+    const rows: { rowNo: number; cells: string[] }[] = [];
+    parser.push(decoder.decode(chunk as Buffer, { stream: true }), rows);
+    const text = convert(rows);
+    if (text) yield text;
+  }
+  const rows: { rowNo: number; cells: string[] }[] = [];
+  const rest = decoder.decode();
+  if (rest) parser.push(rest, rows);
+  parser.end(rows);
+  const text = convert(rows);
+  if (text) yield text;
 }
 
 export interface CutOffResult {
