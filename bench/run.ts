@@ -1,172 +1,485 @@
 /**
- * `npm run bench`: the registry's throughput on this machine, at Kaiping's full scale.
- *  1. generates the Kaiping population (681,503 registered residents) with COPY, timed on its own;
- *  2. imports a 700,000-row roster as UTF-8 CSV and as GBK CSV, and a 100,000-row .xlsx, each in a child
- *     process (the worker's shape), printing rows/s and the importing process's peak RSS.
- * Targets: >= 100,000 rows/s validated and merged for CSV. Figures go to --json PATH when given.
- * A benchmark, not a test: it reports, it does not assert.
+ * `npm run bench`: how long a whole Kaiping year takes on this machine, how close it is to what PostgreSQL
+ * itself does, and how it grows. A benchmark, not a test: it measures and reports, it asserts nothing.
+ *
+ * For each scale (default 1x and 3x of Kaiping's 681,503 registered residents):
+ *  1. generates the population in its own process, timed on its own, into a template database;
+ *  2. for each repeat, two copies of it: on one the Kaiping 2024 rehearsal runs (time-skipping Temporal
+ *     server, the worker in its own process), on the other the SQL baseline (bench/baseline/*.sql through
+ *     psql); prints each phase's and step's wall time, rows/s, the ratio to the baseline, peak RSS of worker
+ *     and client, the database size and every workflow run's history events and bytes;
+ *  3. then the growth of each figure from the first scale to the last, and the targets met or missed, with
+ *     the step that holds a missed one back.
+ * At 1x it also imports a 700,000-row roster (issue #5's import rate).
+ *
+ *   npm run bench -- [--scales 1,3] [--repeats 3] [--repeats-large 1] [--json PATH] [--html PATH] [--no-import]
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import ExcelJS from 'exceljs';
-import iconv from 'iconv-lite';
 import pg from 'pg';
 import { migrate } from '../activities/db/migrate';
-import { dropDatabase, ensureDatabase, ensurePostgres } from '../infra/postgres';
+import { dropDatabase, ensureDatabase, ensurePostgres, type PostgresServer } from '../infra/postgres';
 import { stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
-import { generatePopulation } from '../simulation/population';
+import { runBaseline, type StepTime } from './baseline';
+import { importBench, type ImportFigure } from './import-bench';
+import { benchHtml } from './report';
+import type { YearFigures } from './year-child';
 
 const exec = promisify(execFile);
-const ROSTER_ROWS = 700_000;
-const XLSX_ROWS = 100_000;
-const HEADER = ['序号', '姓名', '性别', '身份证号码', '户籍地址', '联系电话', '特殊群体类别'];
+const SEED = 1;
 
-interface Figure {
+export interface StepFigure {
   step: string;
   rows: number;
   seconds: number;
-  rowsPerSecond: number;
-  maxRssMiB?: number;
-  bytes?: number;
+  baselineSeconds: number | null;
+  ratio: number | null;
+  rowsPerSecond: number | null;
 }
 
-async function rosterRows(pool: pg.Pool, count: number): Promise<string[][]> {
-  // two passes over the residents if need be: the same person under a second category is no duplicate
-  const r = await pool.query<{
-    name: string;
-    sex: string;
-    id_number: string;
-    hukou_address: string;
-    phone: string;
-    n: string;
-  }>(
-    `SELECT name, sex, id_number, hukou_address, phone, row_number() OVER (ORDER BY id) AS n FROM residents ORDER BY id`,
-  );
-  const rows: string[][] = [];
-  const categories = ['1', '2', '3', '6'];
-  for (let pass = 0; rows.length < count; pass += 1) {
-    for (const p of r.rows) {
-      if (rows.length >= count) break;
-      rows.push([
-        String(rows.length + 1),
-        p.name,
-        p.sex === 'F' ? '女' : '男',
-        p.id_number,
-        p.hukou_address,
-        p.phone,
-        categories[(Number(p.n) + pass) % 4]!,
-      ]);
-    }
-  }
-  return rows;
+export interface RepeatFigures {
+  yearSeconds: number;
+  baselineSeconds: number;
+  /** Time in activities the baseline has no counterpart for, and time between activities (Temporal). */
+  bookkeepingSeconds: number;
+  orchestrationSeconds: number;
+  phases: YearFigures['phases'];
+  steps: StepFigure[];
+  workerPeakRssMiB: number;
+  clientPeakRssMiB: number;
+  databaseMiB: number;
+  runs: YearFigures['runs'];
+  sameResult: { ok: boolean; app: Record<string, number>; baseline: Record<string, number> };
 }
 
-async function importInChild(
-  url: string,
-  file: string,
-  period: string,
-  exchangeDir: string,
-): Promise<{ rows: number; seconds: number; maxRssMiB: number; steps: { step: string; ms: number }[] }> {
-  const { stdout } = await exec(
-    process.execPath,
-    ['--import', 'tsx', 'bench/import-child.ts', url, file, 'civil-affairs', period, exchangeDir],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as {
-    rows: number;
+export interface ScaleFigures {
+  scale: number;
+  population: {
     seconds: number;
-    maxRssMiB: number;
-    steps: { step: string; ms: number }[];
+    residents: number;
+    households: number;
+    toEnroll: number;
+    peakRssMiB: number;
   };
+  repeats: RepeatFigures[];
+  /** The repeat whose year time is the median. */
+  median: RepeatFigures;
+}
+
+export interface BenchReport {
+  machine: { cpus: number; node: string; when: string };
+  scales: ScaleFigures[];
+  growth: { figure: string; from: number; to: number; factor: number }[] | null;
+  targets: { target: string; value: string; met: boolean; heldBackBy?: string }[];
+  imports: ImportFigure[];
+}
+
+/** Which activities make up each step the baseline also does (batch ids are mapped to their rounds). */
+function stepOf(activity: string, round: number | undefined): string | null {
+  const name = round === undefined ? '' : round === 1 ? 'round 1' : 'follow-up rounds';
+  switch (activity) {
+    case 'requestRoster':
+    case 'importRoster':
+      return 'roster import';
+    case 'openEnrollments':
+      return 'open enrollments';
+    // the simulated tax bureau deducts when the levy is handed over (sendLevyToTax), so levy generation,
+    // hand-over and deduction are one step, as levy.sql and tax.sql are in the baseline
+    case 'createLevyBatch':
+    case 'sendLevyToTax':
+    case 'fetchTaxResults':
+      return `levy and deduction (tax simulated), ${name}`;
+    case 'applyDeductionResults':
+      return `apply deduction results, ${name}`;
+    case 'snapshotCoverage':
+      return 'coverage snapshots';
+    case 'cutOff':
+      return 'cut-off';
+    case 'claimSubsidies':
+      return 'subsidy claim';
+    default:
+      return null;
+  }
+}
+
+async function child(script: string, args: string[]): Promise<void> {
+  const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let err = '';
+  p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
+  const [code] = (await once(p, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`${script} failed (${code}): ${err}`);
+}
+
+async function cloneDatabase(server: PostgresServer, template: string, name: string): Promise<string> {
+  await dropDatabase(server, name);
+  const c = new pg.Client({ connectionString: server.adminUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+  } finally {
+    await c.end();
+  }
+  return ensureDatabase(server, name);
+}
+
+/** Row counts of each step, from the ledger the step wrote. */
+async function stepRows(url: string, policy: { jurisdiction: string; year: number }) {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const q = async (sql: string) =>
+      (await pool.query<{ n: string }>(sql, [policy.jurisdiction, policy.year])).rows[0]?.n ?? '0';
+    const rounds = `SELECT id FROM levy_batches WHERE jurisdiction = $1 AND campaign_year = $2`;
+    const rows: Record<string, number> = {
+      'roster import': Number(
+        await q(
+          `SELECT coalesce(sum(rows_read), 0) AS n FROM submissions WHERE jurisdiction = $1 AND kind = 'roster' AND $2 > 0`,
+        ),
+      ),
+      'open enrollments': Number(
+        await q(`SELECT count(*) AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2`),
+      ),
+      'levy and deduction (tax simulated), round 1': Number(
+        await q(`SELECT count(*) AS n FROM levy_lines WHERE batch_id IN (${rounds} AND round = 1)`),
+      ),
+      'levy and deduction (tax simulated), follow-up rounds': Number(
+        await q(`SELECT count(*) AS n FROM levy_lines WHERE batch_id IN (${rounds} AND round > 1)`),
+      ),
+      'coverage snapshots': Number(
+        await q(
+          `SELECT count(*) AS n FROM coverage_snapshots WHERE jurisdiction = $1 AND campaign_year = $2`,
+        ),
+      ),
+      'cut-off': Number(
+        await q(
+          `SELECT count(*) AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'abandoned'`,
+        ),
+      ),
+      'subsidy claim': Number(
+        await q(
+          `SELECT count(*) AS n FROM subsidy_claim_lines l JOIN subsidy_claims c ON c.id = l.claim_id WHERE c.jurisdiction = $1 AND c.campaign_year = $2`,
+        ),
+      ),
+    };
+    rows['apply deduction results, round 1'] = rows['levy and deduction (tax simulated), round 1']!;
+    rows['apply deduction results, follow-up rounds'] =
+      rows['levy and deduction (tax simulated), follow-up rounds']!;
+    // the end state both must reach: enrollments by status, results by outcome, the claim's total
+    const end = await pool.query<{ k: string; n: string }>(
+      `SELECT 'enrollments ' || status AS k, count(*)::text AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2 GROUP BY status
+       UNION ALL SELECT 'results ' || outcome, count(*)::text FROM deduction_results GROUP BY outcome
+       UNION ALL SELECT 'claimed fen', coalesce(sum(total_fen), 0)::text FROM subsidy_claims WHERE jurisdiction = $1 AND campaign_year = $2
+       UNION ALL SELECT 'identities open', count(*)::text FROM identities WHERE jurisdiction = $1 AND valid_to IS NULL`,
+      [policy.jurisdiction, policy.year],
+    );
+    const size = await pool.query<{ b: string }>(`SELECT pg_database_size(current_database())::text AS b`);
+    return {
+      rows,
+      end: Object.fromEntries(end.rows.map((r) => [r.k, Number(r.n)])),
+      databaseMiB: Number(size.rows[0]!.b) / 2 ** 20,
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function oneRepeat(
+  server: PostgresServer,
+  template: string,
+  scale: number,
+  populationDir: string,
+  work: string,
+): Promise<RepeatFigures> {
+  const policy = seedPolicy('kaiping', 2024);
+  const appName = `${template}_app`;
+  const blName = `${template}_sql`;
+  const appUrl = await cloneDatabase(server, template, appName);
+  const blUrl = await cloneDatabase(server, template, blName);
+  try {
+    const yearWork = mkdtempSync(join(work, 'year-'));
+    const figuresPath = join(yearWork, 'year.json');
+    process.stdout.write(`  the year on the time-skipping server (scale ${scale}) ...\n`);
+    await child('bench/year-child.ts', [figuresPath, appUrl, populationDir, yearWork, String(SEED)]);
+    const year = JSON.parse(readFileSync(figuresPath, 'utf8')) as YearFigures;
+    const app = await stepRows(appUrl, policy);
+
+    process.stdout.write(`  the SQL baseline through psql ...\n`);
+    const baselineSteps: StepTime[] = await runBaseline({
+      url: blUrl,
+      appUrl,
+      policy,
+      seed: SEED,
+      workDir: yearWork,
+    });
+    const bl = await stepRows(blUrl, policy);
+
+    // activity time per step (batch ids mapped to rounds through the app's ledger)
+    const pool = new pg.Pool({ connectionString: appUrl, max: 1 });
+    const batches = new Map(
+      (await pool.query<{ id: string; round: number }>(`SELECT id, round FROM levy_batches`)).rows.map(
+        (b) => [Number(b.id), b.round],
+      ),
+    );
+    await pool.end();
+    const appSeconds = new Map<string, number>();
+    let activitySeconds = 0;
+    let bookkeeping = 0;
+    for (const t of year.timings) {
+      const round = t.round ?? (t.batchId !== undefined ? batches.get(t.batchId) : undefined);
+      const step = stepOf(t.activity, round);
+      activitySeconds += t.ms / 1000;
+      if (step) appSeconds.set(step, (appSeconds.get(step) ?? 0) + t.ms / 1000);
+      else bookkeeping += t.ms / 1000;
+    }
+    const blSeconds = new Map<string, number>();
+    for (const s of baselineSteps) blSeconds.set(s.step, (blSeconds.get(s.step) ?? 0) + s.seconds);
+    const names = [...new Set([...appSeconds.keys(), ...blSeconds.keys()])];
+    const steps: StepFigure[] = names.map((step) => {
+      const seconds = appSeconds.get(step) ?? 0;
+      const b = blSeconds.get(step) ?? null;
+      const rows = app.rows[step] ?? 0;
+      return {
+        step,
+        rows,
+        seconds,
+        baselineSeconds: b,
+        ratio: b && b > 0 ? seconds / b : null,
+        rowsPerSecond: seconds > 0 && rows > 0 ? rows / seconds : null,
+      };
+    });
+    const keys = [...new Set([...Object.keys(app.end), ...Object.keys(bl.end)])].sort();
+    const sameResult = {
+      ok: keys.every((k) => app.end[k] === bl.end[k]),
+      app: app.end,
+      baseline: bl.end,
+    };
+    return {
+      yearSeconds: year.yearSeconds,
+      baselineSeconds: baselineSteps.reduce((s, x) => s + x.seconds, 0),
+      bookkeepingSeconds: bookkeeping,
+      orchestrationSeconds: Math.max(0, year.yearSeconds - activitySeconds),
+      phases: year.phases,
+      steps,
+      workerPeakRssMiB: year.workerPeakRssMiB,
+      clientPeakRssMiB: year.clientPeakRssMiB,
+      databaseMiB: app.databaseMiB,
+      runs: year.runs,
+      sameResult,
+    };
+  } finally {
+    await dropDatabase(server, appName);
+    await dropDatabase(server, blName);
+  }
+}
+
+function printRepeat(r: RepeatFigures, say: (s: string) => void) {
+  say(
+    `  whole year ${r.yearSeconds.toFixed(1)} s (workflow start to the subsidy claim's receipt); SQL baseline ${r.baselineSeconds.toFixed(1)} s; ratio ${(r.yearSeconds / r.baselineSeconds).toFixed(2)}`,
+  );
+  say(`  phases: ${r.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join(', ')}`);
+  say(
+    `  ${'step'.padEnd(44)} ${'rows'.padStart(9)} ${'app s'.padStart(8)} ${'rows/s'.padStart(9)} ${'SQL s'.padStart(8)} ${'ratio'.padStart(6)}`,
+  );
+  for (const s of r.steps)
+    say(
+      `  ${s.step.padEnd(44)} ${String(s.rows).padStart(9)} ${s.seconds.toFixed(2).padStart(8)} ${(s.rowsPerSecond ? Math.round(s.rowsPerSecond) : '').toString().padStart(9)} ${(s.baselineSeconds?.toFixed(2) ?? '-').padStart(8)} ${(s.ratio?.toFixed(2) ?? '-').padStart(6)}`,
+    );
+  say(
+    `  ${'activities without a SQL counterpart (events, policy, reports)'.padEnd(62)} ${r.bookkeepingSeconds.toFixed(2).padStart(8)}`,
+  );
+  say(
+    `  ${'between activities (Temporal: tasks, timers, histories)'.padEnd(62)} ${r.orchestrationSeconds.toFixed(2).padStart(8)}`,
+  );
+  say(
+    `  peak RSS: worker ${r.workerPeakRssMiB.toFixed(0)} MiB, client ${r.clientPeakRssMiB.toFixed(0)} MiB; database ${r.databaseMiB.toFixed(0)} MiB`,
+  );
+  say(
+    `  workflow runs: ${r.runs.map((x) => `${x.workflowType} ${x.events} events ${(x.bytes / 1024).toFixed(0)} KiB`).join('; ')}`,
+  );
+  say(
+    r.sameResult.ok
+      ? `  the baseline reached the same end state (${Object.entries(r.sameResult.app)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')})`
+      : `  WARNING: the baseline's end state differs: app ${JSON.stringify(r.sameResult.app)} baseline ${JSON.stringify(r.sameResult.baseline)}`,
+  );
+}
+
+function targetsOf(scales: ScaleFigures[]): BenchReport['targets'] {
+  const out: BenchReport['targets'] = [];
+  const first = scales[0]!;
+  const m = first.median;
+  const worstStep = [...m.steps].filter((s) => s.ratio !== null).sort((a, b) => b.ratio! - a.ratio!)[0];
+  const excess = [...m.steps]
+    .filter((s) => s.baselineSeconds !== null)
+    .map((s) => ({ step: s.step, over: s.seconds - s.baselineSeconds! }))
+    .sort((a, b) => b.over - a.over);
+  const why = (what: string) =>
+    `${what}: the largest excess over the baseline is ${excess[0]?.step} (+${excess[0]?.over.toFixed(1)} s), then ${excess[1]?.step} (+${excess[1]?.over.toFixed(1)} s); activities without a SQL counterpart take ${m.bookkeepingSeconds.toFixed(1)} s and the time between activities ${m.orchestrationSeconds.toFixed(1)} s`;
+  if (first.scale === 1) {
+    out.push({
+      target: 'whole Kaiping year <= 60 s',
+      value: `${m.yearSeconds.toFixed(1)} s`,
+      met: m.yearSeconds <= 60,
+      ...(m.yearSeconds > 60 ? { heldBackBy: why('over 60 s') } : {}),
+    });
+    const ratio = m.yearSeconds / m.baselineSeconds;
+    out.push({
+      target: 'total ratio to the SQL baseline <= 2.0',
+      value: ratio.toFixed(2),
+      met: ratio <= 2,
+      ...(ratio > 2 ? { heldBackBy: why('over 2.0') } : {}),
+    });
+    out.push({
+      target: 'no single step above 3.0 x the baseline',
+      value: worstStep ? `${worstStep.step} ${worstStep.ratio!.toFixed(2)}` : '-',
+      met: !worstStep || worstStep.ratio! <= 3,
+      ...(worstStep && worstStep.ratio! > 3
+        ? {
+            heldBackBy: `${worstStep.step}: ${worstStep.seconds.toFixed(2)} s against ${worstStep.baselineSeconds!.toFixed(2)} s in plain SQL`,
+          }
+        : {}),
+    });
+  }
+  for (const s of scales) {
+    const rss = Math.max(s.median.workerPeakRssMiB, ...s.repeats.map((r) => r.workerPeakRssMiB));
+    out.push({
+      target: `worker peak RSS <= 1 GiB at ${s.scale}x`,
+      value: `${rss.toFixed(0)} MiB`,
+      met: rss <= 1024,
+    });
+  }
+  const last = scales.at(-1)!;
+  if (scales.length > 1) {
+    const growth = last.median.yearSeconds / first.median.yearSeconds;
+    const expected = (last.scale / first.scale) * 1.1;
+    out.push({
+      target: `growth ${first.scale}x to ${last.scale}x <= ${expected.toFixed(1)}x in time`,
+      value: `${growth.toFixed(2)}x`,
+      met: growth <= expected,
+    });
+    const events = Math.max(...last.median.runs.map((r) => r.events));
+    out.push({
+      target: `no workflow run above 10,000 events at ${last.scale}x`,
+      value: String(events),
+      met: events <= 10_000,
+    });
+  }
+  return out;
 }
 
 async function main() {
-  const jsonPath = process.argv.includes('--json')
-    ? process.argv[process.argv.indexOf('--json') + 1]
-    : undefined;
+  const arg = (name: string) =>
+    process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
+  const scales = (arg('--scales') ?? '1,3').split(',').map(Number);
+  const repeats = Number(arg('--repeats') ?? 3);
+  const jsonPath = arg('--json');
+  const htmlPath = arg('--html') ?? 'bench-report.html';
+  const say = (line: string) => process.stdout.write(`${line}\n`);
   const server = await ensurePostgres(stderrLogger);
-  const dbName = `bench_${Date.now()}`;
-  const url = await ensureDatabase(server, dbName);
-  await migrate(url);
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
   const work = mkdtempSync(join(tmpdir(), 'medins-bench-'));
-  const figures: Figure[] = [];
-  const say = (f: Figure) => {
-    figures.push(f);
-    process.stdout.write(
-      `${f.step.padEnd(42)} ${String(f.rows).padStart(8)} rows ${f.seconds.toFixed(2).padStart(7)} s ${Math.round(f.rowsPerSecond).toString().padStart(8)} rows/s` +
-        (f.maxRssMiB ? `  peak RSS ${f.maxRssMiB.toFixed(0)} MiB` : '') +
-        (f.bytes ? `  ${(f.bytes / 1048576).toFixed(1)} MiB file` : '') +
-        '\n',
-    );
-  };
+  const { stdout: cpus } = await exec('nproc');
+  const results: ScaleFigures[] = [];
+  let imports: ImportFigure[] = [];
   try {
-    let t = Date.now();
-    const manifest = await generatePopulation(pool, seedPolicy('kaiping', 2024), {
-      scale: 1,
-      seed: 1,
-      defectRate: 0,
-      deltaMonths: 0,
-      outDir: join(work, 'population'),
-    });
-    let s = (Date.now() - t) / 1000;
-    say({
-      step: 'population generate (Kaiping x1, COPY)',
-      rows: manifest.totals.residents,
-      seconds: s,
-      rowsPerSecond: manifest.totals.residents / s,
-    });
-
-    const rows = await rosterRows(pool, ROSTER_ROWS);
-    const text = [HEADER, ...rows].map((r) => r.join(',')).join('\r\n') + '\r\n';
-    const utf8 = join(work, 'roster-utf8.csv');
-    writeFileSync(utf8, text, 'utf8');
-    const gbk = join(work, 'roster-gbk.csv');
-    writeFileSync(gbk, iconv.encode(text, 'gbk'));
-    const book = new ExcelJS.stream.xlsx.WorkbookWriter({
-      filename: join(work, 'roster.xlsx'),
-      useSharedStrings: false,
-      useStyles: false,
-    });
-    const sheet = book.addWorksheet('名单');
-    sheet.addRow(HEADER).commit();
-    for (const r of rows.slice(0, XLSX_ROWS)) sheet.addRow(r).commit();
-    sheet.commit();
-    await book.commit();
-
-    const exchangeDir = join(work, 'exchange');
-    for (const [step, file, period] of [
-      ['roster import, UTF-8 CSV', utf8, '2023-08-31'],
-      ['roster import, GBK CSV (supersedes)', gbk, '2023-08-31'],
-      ['roster import, .xlsx', join(work, 'roster.xlsx'), '2023-08-30'],
-    ] as const) {
-      t = Date.now();
-      const r = await importInChild(url, file, period, exchangeDir);
-      s = (Date.now() - t) / 1000;
-      say({
-        step,
-        rows: r.rows,
-        seconds: r.seconds,
-        rowsPerSecond: r.rows / r.seconds,
-        maxRssMiB: r.maxRssMiB,
-        bytes: statSync(file).size,
-      });
-      for (const x of r.steps)
-        process.stdout.write(`    ${x.step.padEnd(48)} ${(x.ms / 1000).toFixed(2).padStart(7)} s\n`);
+    for (const scale of scales) {
+      const template = `bench_k${String(scale).replace('.', '_')}`;
+      await dropDatabase(server, template);
+      const url = await ensureDatabase(server, template);
+      await migrate(url);
+      const populationDir = join(work, `population-${scale}`);
+      const popPath = join(work, `population-${scale}.json`);
+      say(`\nKaiping x${scale}: generating the population ...`);
+      await child('bench/population-child.ts', [popPath, url, String(scale), String(SEED), populationDir]);
+      const population = JSON.parse(readFileSync(popPath, 'utf8')) as ScaleFigures['population'];
+      say(
+        `  population: ${population.residents} residents, ${population.households} households, ${population.toEnroll} to enroll, in ${population.seconds.toFixed(1)} s (${Math.round(population.residents / population.seconds)} residents/s, peak RSS ${population.peakRssMiB.toFixed(0)} MiB)`,
+      );
+      // the larger scales take several times as long: once each unless --repeats-large says otherwise
+      const n = scale === scales[0] ? repeats : Number(arg('--repeats-large') ?? 1);
+      const done: RepeatFigures[] = [];
+      for (let i = 0; i < n; i += 1) {
+        say(`  repeat ${i + 1} of ${n}`);
+        const r = await oneRepeat(server, template, scale, populationDir, work);
+        printRepeat(r, say);
+        done.push(r);
+      }
+      const mid = median(done.map((r) => r.yearSeconds));
+      results.push({ scale, population, repeats: done, median: done.find((r) => r.yearSeconds === mid)! });
+      if (scale === 1 && !process.argv.includes('--no-import')) {
+        say(`\nregistry import at Kaiping x1 (issue #5):`);
+        const importUrl = await cloneDatabase(server, template, `${template}_import`);
+        try {
+          imports = await importBench(importUrl, mkdtempSync(join(work, 'import-')));
+        } finally {
+          await dropDatabase(server, `${template}_import`);
+        }
+      }
+      await dropDatabase(server, template);
     }
-    const size = await pool.query<{ size: string }>(
-      `SELECT pg_size_pretty(pg_database_size(current_database())) AS size`,
-    );
-    process.stdout.write(`database size ${size.rows[0]!.size}\n`);
-    if (jsonPath)
-      writeFileSync(jsonPath, JSON.stringify({ figures, databaseSize: size.rows[0]!.size }, null, 2));
+    const growth =
+      results.length > 1
+        ? (() => {
+            const a = results[0]!;
+            const b = results.at(-1)!;
+            const pairs: [string, number, number][] = [
+              ['population generation, s', a.population.seconds, b.population.seconds],
+              ['whole year, s', a.median.yearSeconds, b.median.yearSeconds],
+              ['SQL baseline, s', a.median.baselineSeconds, b.median.baselineSeconds],
+              ['worker peak RSS, MiB', a.median.workerPeakRssMiB, b.median.workerPeakRssMiB],
+              ['client peak RSS, MiB', a.median.clientPeakRssMiB, b.median.clientPeakRssMiB],
+              ['database, MiB', a.median.databaseMiB, b.median.databaseMiB],
+              [
+                'most events in a run',
+                Math.max(...a.median.runs.map((r) => r.events)),
+                Math.max(...b.median.runs.map((r) => r.events)),
+              ],
+              ...a.median.steps.map((s): [string, number, number] => [
+                `${s.step}, s`,
+                s.seconds,
+                b.median.steps.find((x) => x.step === s.step)?.seconds ?? 0,
+              ]),
+            ];
+            return pairs.map(([figure, from, to]) => ({
+              figure,
+              from,
+              to,
+              factor: from > 0 ? to / from : 0,
+            }));
+          })()
+        : null;
+    if (growth) {
+      say(`\ngrowth from ${results[0]!.scale}x to ${results.at(-1)!.scale}x:`);
+      for (const g of growth)
+        say(
+          `  ${g.figure.padEnd(52)} ${g.from.toFixed(1).padStart(9)} -> ${g.to.toFixed(1).padStart(9)}  x${g.factor.toFixed(2)}`,
+        );
+    }
+    const targets = targetsOf(results);
+    say('\ntargets (median of the repeats):');
+    for (const t of targets) {
+      say(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.value}`);
+      if (t.heldBackBy) say(`         held back by ${t.heldBackBy}`);
+    }
+    const report: BenchReport = {
+      machine: { cpus: Number(cpus.trim()), node: process.version, when: new Date().toISOString() },
+      scales: results,
+      growth,
+      targets,
+      imports,
+    };
+    if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 2));
+    writeFileSync(htmlPath, benchHtml(report));
+    say(`\nreport: ${htmlPath}${jsonPath ? `, figures: ${jsonPath}` : ''}`);
   } finally {
-    await pool.end();
-    await dropDatabase(server, dbName);
     rmSync(work, { recursive: true, force: true });
   }
 }

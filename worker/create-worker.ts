@@ -12,6 +12,7 @@ import { fileExchangePorts } from '../activities/adapters/file-exchange';
 import { httpPorts } from '../activities/adapters/http';
 import type { DepartmentPorts } from '../activities/adapters/ports';
 import { simulatedPorts, type SimulationConfig } from '../activities/adapters/simulated';
+import { activityTimings } from './activity-timings';
 import { loadConfig, simulationConfig } from './config';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -29,6 +30,8 @@ export interface CreateWorkerOptions {
   dataConverter?: DataConverter | null;
   /** A prebuilt bundle (tests bundle once per file); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Append one JSON line per activity execution to this file (the benchmark's step timings). */
+  activityTimingsPath?: string;
 }
 
 /**
@@ -66,6 +69,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       simulation,
       ports: options.ports ?? departmentPorts(options.pool, simulation),
     }),
+    ...(options.activityTimingsPath
+      ? { interceptors: { activity: [activityTimings(options.activityTimingsPath)] } }
+      : {}),
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH }),

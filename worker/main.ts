@@ -26,6 +26,9 @@ async function main() {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       pool,
+      ...(process.env.MEDINS_ACTIVITY_TIMINGS
+        ? { activityTimingsPath: process.env.MEDINS_ACTIVITY_TIMINGS }
+        : {}),
     });
     process.stderr.write(
       `worker serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})\n`,

@@ -1,0 +1,50 @@
+-- A deduction round's levy: unpaid shares follow the identities of the round's date, the levy lines are
+-- written, and the levy data for the tax bureau is exported with COPY (to standard output, into the file
+-- the benchmark names). Variables: jurisdiction, year, round, as_of, personal_fen, wanted ('registered' or
+-- 'failed'), levy_file.
+\set ON_ERROR_STOP on
+BEGIN;
+SET LOCAL work_mem = '64MB';
+WITH candidates AS (
+  SELECT e.resident_id, p.birth_date, p.disability_grade FROM enrollments e JOIN residents p ON p.id = e.resident_id
+  WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
+), applicable AS (
+  SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
+  FROM candidates c
+  JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= :'as_of'::date AND (i.valid_to IS NULL OR i.valid_to >= :'as_of'::date)
+  JOIN bl_policy_categories pc ON pc.category = i.category
+  WHERE NOT EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category)
+     OR EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category
+                AND (k.min_age IS NULL OR date_part('year', age(:'as_of'::date, c.birth_date)) >= k.min_age)
+                AND (k.max_age IS NULL OR date_part('year', age(:'as_of'::date, c.birth_date)) <= k.max_age)
+                AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
+  ORDER BY c.resident_id, pc.rank DESC
+), decided AS (
+  SELECT c.resident_id, a.category, coalesce(a.personal_fen, :personal_fen) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
+         coalesce(a.funding_source, 'personal') AS funding_source
+  FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
+)
+UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
+       status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
+       failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
+       benefit_start = CASE WHEN d.personal_fen = 0 THEN :'as_of'::date ELSE e.benefit_start END
+FROM decided d
+WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
+  AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
+INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
+VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
+WITH l AS (
+  INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen)
+  SELECT :batch_id, e.id, e.personal_fen FROM enrollments e
+  WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
+  RETURNING enrollment_id, amount_fen
+), u AS (
+  UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
+)
+UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
+COMMIT;
+\o :levy_file
+COPY (SELECT p.id_number AS "身份证号码", p.name AS "姓名", l.amount_fen AS "应缴金额（分）", h.bank_account AS "银行账号", l.enrollment_id AS "流水号"
+      FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
+      LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = :batch_id ORDER BY l.enrollment_id) TO STDOUT WITH (FORMAT csv, HEADER);
+\o

@@ -1,0 +1,40 @@
+-- The simulated tax bureau's deduction of a round, as the simulated adapter does it (per household, from
+-- the simulated bank; round 1 fails a seeded share for systemic reasons; before a re-deduction some
+-- households top up), and its result file exported with COPY.
+-- Variables: round, seed, top_up_per_mille, systemic_per_mille, results_file.
+\set ON_ERROR_STOP on
+BEGIN;
+SET LOCAL work_mem = '64MB';
+SELECT max(id) AS batch_id FROM levy_batches WHERE round = :round \gset
+UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
+FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id
+      JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
+      WHERE l.batch_id = :batch_id) f
+WHERE :round > 1 AND a.account = f.bank_account AND abs(hashtext(:'seed' || ':' || :'round' || ':' || a.account)) % 1000 < :top_up_per_mille;
+WITH lines AS (
+  SELECT l.enrollment_id, l.amount_fen, h.bank_account, sum(l.amount_fen) OVER (PARTITION BY h.bank_account) AS household_total
+  FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
+  LEFT JOIN households h ON h.id = p.household_id
+  WHERE l.batch_id = :batch_id
+)
+INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
+SELECT :batch_id, l.enrollment_id,
+       CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'failure'
+            WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
+            ELSE 'success' END,
+       CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'bank-system-error'
+            WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
+            WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END
+FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
+ON CONFLICT DO NOTHING;
+UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen - d.debit
+FROM (SELECT h.bank_account, sum(l.amount_fen) AS debit FROM sim_tax_results r
+      JOIN levy_lines l ON l.batch_id = r.batch_id AND l.enrollment_id = r.enrollment_id
+      JOIN enrollments e ON e.id = r.enrollment_id JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
+      WHERE r.batch_id = :batch_id AND r.outcome = 'success' GROUP BY h.bank_account) d
+WHERE a.account = d.bank_account;
+COMMIT;
+\o :results_file
+COPY (SELECT enrollment_id, outcome, coalesce(failure_code, '') FROM sim_tax_results WHERE batch_id = :batch_id ORDER BY enrollment_id)
+  TO STDOUT WITH (FORMAT csv, HEADER);
+\o

@@ -1,0 +1,199 @@
+/**
+ * The benchmark's HTML report: the targets, then one chart per figure (horizontal bars drawn as inline
+ * SVG, a dashed line where a figure has a target), each followed by its numbers. No script, no network.
+ */
+import { escapeHtml } from '../reports/html';
+import type { BenchReport } from './run';
+
+interface Bars {
+  title: string;
+  unit: string;
+  series: string[];
+  rows: { label: string; values: (number | null)[] }[];
+  /** A target line, and whether it is a ceiling (the bars should stay below it) or a floor. */
+  limit?: { value: number; label: string };
+}
+
+const COLOURS = ['#2f6db5', '#d08a2c', '#4a9a5b'];
+
+function chart(b: Bars): string {
+  const labelWidth = 300;
+  const width = 900;
+  const barHeight = 16;
+  const rowHeight = barHeight * b.series.length + 10;
+  const values = b.rows.flatMap((r) => r.values.filter((v): v is number => v !== null));
+  const max = Math.max(...values, b.limit?.value ?? 0, 1e-9) * 1.1;
+  const x = (v: number) => labelWidth + ((width - labelWidth - 90) * v) / max;
+  const height = b.rows.length * rowHeight + 40;
+  const parts: string[] = [];
+  b.rows.forEach((r, i) => {
+    const y0 = 10 + i * rowHeight;
+    parts.push(
+      `<text x="${labelWidth - 8}" y="${y0 + (barHeight * b.series.length) / 2 + 4}" text-anchor="end">${escapeHtml(r.label)}</text>`,
+    );
+    r.values.forEach((v, j) => {
+      if (v === null) return;
+      const y = y0 + j * barHeight;
+      parts.push(
+        `<rect class="bar" data-series="${escapeHtml(b.series[j]!)}" data-value="${v}" x="${labelWidth}" y="${y}" width="${Math.max(1, x(v) - labelWidth).toFixed(1)}" height="${barHeight - 2}" fill="${COLOURS[j % COLOURS.length]}"/>`,
+        `<text x="${(x(v) + 4).toFixed(1)}" y="${y + barHeight - 5}" class="value">${formatNumber(v)}</text>`,
+      );
+    });
+  });
+  if (b.limit) {
+    const lx = x(b.limit.value).toFixed(1);
+    parts.push(
+      `<line class="limit" x1="${lx}" x2="${lx}" y1="0" y2="${height - 25}" stroke="#c0392b" stroke-dasharray="5,4"/>`,
+      `<text x="${lx}" y="${height - 10}" text-anchor="middle" fill="#c0392b">${escapeHtml(b.limit.label)}</text>`,
+    );
+  }
+  const legend = b.series
+    .map(
+      (s, j) => `<span class="key" style="background:${COLOURS[j % COLOURS.length]}"></span>${escapeHtml(s)}`,
+    )
+    .join(' ');
+  const table = `<table><tr><th></th>${b.series.map((s) => `<th>${escapeHtml(s)} (${escapeHtml(b.unit)})</th>`).join('')}</tr>${b.rows
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.label)}</td>${r.values.map((v) => `<td class="n">${v === null ? '-' : formatNumber(v)}</td>`).join('')}</tr>`,
+    )
+    .join('')}</table>`;
+  return `<section><h2>${escapeHtml(b.title)}</h2><p class="legend">${legend}</p>
+<svg width="${width}" height="${height}" role="img" aria-label="${escapeHtml(b.title)}">${parts.join('')}</svg>${table}</section>`;
+}
+
+function formatNumber(v: number): string {
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+export function benchHtml(report: BenchReport): string {
+  const first = report.scales[0]!;
+  const last = report.scales.at(-1)!;
+  const charts: Bars[] = [
+    {
+      title: 'Whole year against the SQL baseline',
+      unit: 's',
+      series: ['campaign (Temporal + Node + PostgreSQL)', 'SQL baseline (psql)'],
+      rows: report.scales.map((s) => ({
+        label: `Kaiping x${s.scale}`,
+        values: [s.median.yearSeconds, s.median.baselineSeconds],
+      })),
+      limit: { value: 60, label: '60 s at 1x' },
+    },
+    {
+      title: `Phases of the year (x${first.scale})`,
+      unit: 's',
+      series: ['wall time'],
+      rows: first.median.phases.map((p) => ({ label: p.phase, values: [p.seconds] })),
+    },
+    ...report.scales.map((s): Bars => ({
+      title: `Steps against the SQL baseline (x${s.scale})`,
+      unit: 's',
+      series: ['campaign', 'SQL baseline'],
+      rows: [
+        ...s.median.steps.map((x) => ({ label: x.step, values: [x.seconds, x.baselineSeconds] })),
+        { label: 'activities without a SQL counterpart', values: [s.median.bookkeepingSeconds, null] },
+        { label: 'between activities (Temporal)', values: [s.median.orchestrationSeconds, null] },
+      ],
+    })),
+    {
+      title: `Ratio of each step to the SQL baseline (x${first.scale})`,
+      unit: 'x',
+      series: ['ratio'],
+      rows: first.median.steps
+        .filter((x) => x.ratio !== null)
+        .map((x) => ({ label: x.step, values: [x.ratio] })),
+      limit: { value: 3, label: '3.0' },
+    },
+    {
+      title: `Rows per second of each batch step (x${first.scale})`,
+      unit: 'rows/s',
+      series: ['campaign'],
+      rows: first.median.steps
+        .filter((x) => x.rowsPerSecond !== null)
+        .map((x) => ({
+          label: `${x.step} (${x.rows.toLocaleString('en-US')} rows)`,
+          values: [x.rowsPerSecond],
+        })),
+    },
+    {
+      title: 'Peak RSS',
+      unit: 'MiB',
+      series: ['worker', 'client', 'population generator'],
+      rows: report.scales.map((s) => ({
+        label: `Kaiping x${s.scale}`,
+        values: [s.median.workerPeakRssMiB, s.median.clientPeakRssMiB, s.population.peakRssMiB],
+      })),
+      limit: { value: 1024, label: '1 GiB' },
+    },
+    {
+      title: 'PostgreSQL database size after the year',
+      unit: 'MiB',
+      series: ['database'],
+      rows: report.scales.map((s) => ({ label: `Kaiping x${s.scale}`, values: [s.median.databaseMiB] })),
+    },
+    {
+      title: `History of each workflow run (x${last.scale})`,
+      unit: 'events',
+      series: ['events'],
+      rows: last.median.runs.map((r, i) => ({
+        label: `${r.workflowType} run ${i + 1} (${(r.bytes / 1024).toFixed(0)} KiB)`,
+        values: [r.events],
+      })),
+      limit: { value: 10_000, label: '10,000 events' },
+    },
+    {
+      title: 'Population generation',
+      unit: 's',
+      series: ['wall time'],
+      rows: report.scales.map((s) => ({
+        label: `Kaiping x${s.scale} (${s.population.residents.toLocaleString('en-US')} residents)`,
+        values: [s.population.seconds],
+      })),
+    },
+  ];
+  if (report.growth)
+    charts.push({
+      title: `Growth from x${first.scale} to x${last.scale}`,
+      unit: 'factor',
+      series: ['factor'],
+      rows: report.growth.map((g) => ({ label: g.figure, values: [g.factor] })),
+      limit: {
+        value: (last.scale / first.scale) * 1.1,
+        label: `${((last.scale / first.scale) * 1.1).toFixed(1)}x`,
+      },
+    });
+  if (report.imports.length)
+    charts.push({
+      title: 'Registry import rate (700,000-row roster; 100,000-row .xlsx)',
+      unit: 'rows/s',
+      series: ['rows/s'],
+      rows: report.imports.map((f) => ({ label: f.step, values: [f.rowsPerSecond] })),
+      limit: { value: 100_000, label: '100,000 rows/s' },
+    });
+  const targets = report.targets
+    .map(
+      (t) =>
+        `<tr class="${t.met ? 'met' : 'missed'}"><td>${t.met ? 'met' : 'missed'}</td><td>${escapeHtml(t.target)}</td><td>${escapeHtml(t.value)}</td><td>${escapeHtml(t.heldBackBy ?? '')}</td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>Benchmark: a Kaiping year</title>
+<style>
+body { font-family: "Noto Sans CJK SC", sans-serif; margin: 24px; color: #222; }
+table { border-collapse: collapse; margin: 8px 0 24px; font-size: 13px; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; } td.n { text-align: right; }
+tr.missed td:first-child { color: #c0392b; font-weight: bold; } tr.met td:first-child { color: #2e7d32; }
+svg text { font-size: 12px; } .key { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; }
+</style></head><body>
+<h1>Benchmark: a Kaiping year on this machine</h1>
+<p>${report.machine.cpus} cores, Node ${escapeHtml(report.machine.node)}, ${escapeHtml(report.machine.when)}. Medians of the repeats.</p>
+<h2>Targets</h2>
+<table><tr><th></th><th>target</th><th>measured</th><th>held back by</th></tr>${targets}</table>
+${charts.map(chart).join('\n')}
+<script type="application/json" id="figures">${JSON.stringify(report).replace(/</g, '\\u003c')}</script>
+</body></html>
+`;
+}

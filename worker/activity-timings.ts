@@ -1,0 +1,60 @@
+/**
+ * Activity timings for the benchmark (MEDINS_ACTIVITY_TIMINGS=path): one JSON line per activity execution,
+ * with its type, attempt, wall milliseconds and, where the activity works on a deduction round or levy batch,
+ * that number. Only numbers from the arguments are kept: never a name, ID or file path.
+ */
+import { appendFileSync } from 'node:fs';
+import type { Context } from '@temporalio/activity';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+
+export interface ActivityTiming {
+  activity: string;
+  attempt: number;
+  ms: number;
+  ok: boolean;
+  round?: number;
+  batchId?: number;
+}
+
+/** The round or batch an activity works on, read from its second argument (a number or an object). */
+function numbersOf(args: unknown[]): Pick<ActivityTiming, 'round' | 'batchId'> {
+  const second = args[1];
+  const third = args[2];
+  if (typeof second === 'number') {
+    // createLevyBatch(ref, round, asOf); fetchTaxResults(ref, batchId)
+    return typeof third === 'string' ? { round: second } : { batchId: second };
+  }
+  if (second && typeof second === 'object') {
+    const o = second as Record<string, unknown>;
+    return {
+      ...(typeof o.round === 'number' ? { round: o.round } : {}),
+      ...(typeof o.batchId === 'number' ? { batchId: o.batchId } : {}),
+    };
+  }
+  return {};
+}
+
+export function activityTimings(path: string): ActivityInterceptorsFactory {
+  return (ctx: Context) => ({
+    inbound: {
+      async execute(input, next) {
+        const started = performance.now();
+        let ok = false;
+        try {
+          const result = await next(input);
+          ok = true;
+          return result;
+        } finally {
+          const timing: ActivityTiming = {
+            activity: ctx.info.activityType,
+            attempt: ctx.info.attempt,
+            ms: Math.round((performance.now() - started) * 10) / 10,
+            ok,
+            ...numbersOf(input.args),
+          };
+          appendFileSync(path, `${JSON.stringify(timing)}\n`);
+        }
+      },
+    },
+  });
+}
