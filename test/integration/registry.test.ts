@@ -397,6 +397,55 @@ describe('registry invariants held by PostgreSQL itself', () => {
     ).rejects.toThrow(/deduction_results_one_success/);
   });
 
+  it('an identity must name a resident of its own jurisdiction and submissions that exist; neither side can be deleted from under it', async () => {
+    await db.pool.query(`INSERT INTO jurisdictions VALUES ('heshan', '鹤山市', '广东省')`);
+    const sub = await db.pool.query<{ id: string }>(
+      `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by)
+       VALUES ('kaiping', 'civil-affairs', 'roster', '2023-08-30', '2023-08-30', 'b.csv', repeat('b', 64), 1, 'csv', 'utf-8', 'op') RETURNING id`,
+    );
+    const s = Number(sub.rows[0]!.id);
+    const identity = (jurisdiction: string, resident: number, opened: number) =>
+      db.pool.query(
+        `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission)
+         VALUES ($1, $2, '1', 'civil-affairs', '2023-08-30', $3)`,
+        [jurisdiction, resident, opened],
+      );
+    await expect(identity('kaiping', 999, s)).rejects.toThrow(/resident 999, who is no resident of kaiping/);
+    await expect(identity('heshan', 1, s)).rejects.toThrow(/resident 1, who is no resident of heshan/);
+    await expect(identity('kaiping', 1, s + 1000)).rejects.toThrow(/submission \d+, which does not exist/);
+    await identity('kaiping', 1, s);
+    await expect(
+      db.pool.query(
+        `UPDATE identities SET valid_to = '2023-09-30', closed_by_submission = $1 WHERE resident_id = 1`,
+        [s + 1000],
+      ),
+    ).rejects.toThrow(/which does not exist/);
+    await expect(
+      db.pool.query(
+        `INSERT INTO submission_rows (submission_id, row_no, action, accepted) VALUES ($1, 2, 'listed', true)`,
+        [s + 1000],
+      ),
+    ).rejects.toThrow(/refer to submission \d+, which does not exist/);
+    await db.pool.query(
+      `INSERT INTO submission_rows (submission_id, row_no, action, accepted) VALUES ($1, 2, 'listed', true)`,
+      [s],
+    );
+    await expect(
+      db.pool.query(`UPDATE submission_rows SET submission_id = $2 WHERE submission_id = $1`, [s, s + 1000]),
+    ).rejects.toThrow(/cannot move to another submission/);
+    await expect(db.pool.query(`DELETE FROM residents WHERE id = 1`)).rejects.toThrow(
+      /still has identities|violates foreign key/,
+    );
+    await expect(db.pool.query(`DELETE FROM submissions WHERE id = $1`, [s])).rejects.toThrow(
+      /superseded, not deleted/,
+    );
+    // all of it refused: the one identity and the one row stand
+    const left = await db.pool.query<{ i: number; r: number }>(
+      `SELECT (SELECT count(*)::int FROM identities) AS i, (SELECT count(*)::int FROM submission_rows) AS r`,
+    );
+    expect(left.rows[0]).toEqual({ i: 1, r: 1 });
+  });
+
   it('a submission whose accepted and rejected rows do not add up to the rows read cannot be stored', async () => {
     await expect(
       db.pool.query(
