@@ -412,8 +412,10 @@ async function main() {
         printRepeat(r, say);
         done.push(r);
       }
-      const mid = median(done.map((r) => r.yearSeconds));
-      results.push({ scale, population, repeats: done, median: done.find((r) => r.yearSeconds === mid)! });
+      if (done.length) {
+        const mid = median(done.map((r) => r.yearSeconds));
+        results.push({ scale, population, repeats: done, median: done.find((r) => r.yearSeconds === mid)! });
+      }
       if (scale === 1 && !process.argv.includes('--no-import')) {
         say(`\nregistry import at Kaiping x1 (issue #5):`);
         const importUrl = await cloneDatabase(server, template, `${template}_import`);
@@ -463,7 +465,7 @@ async function main() {
           `  ${g.figure.padEnd(52)} ${g.from.toFixed(1).padStart(9)} -> ${g.to.toFixed(1).padStart(9)}  x${g.factor.toFixed(2)}`,
         );
     }
-    const targets = targetsOf(results);
+    const targets = results.length ? targetsOf(results) : [];
     say('\ntargets (median of the repeats):');
     for (const t of targets) {
       say(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.value}`);
@@ -477,7 +479,7 @@ async function main() {
       imports,
     };
     if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 2));
-    writeFileSync(htmlPath, benchHtml(report));
+    if (results.length) writeFileSync(htmlPath, benchHtml(report));
     say(`\nreport: ${htmlPath}${jsonPath ? `, figures: ${jsonPath}` : ''}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
