@@ -154,7 +154,10 @@ async function main() {
     writeFileSync(out, JSON.stringify(figures));
   } finally {
     worker.kill('SIGTERM');
+    // a worker still waiting on an activity is not waited for forever
+    const killer = setTimeout(() => worker.kill('SIGKILL'), 30_000);
     await new Promise((r) => (worker.exitCode !== null ? r(null) : worker.once('exit', r)));
+    clearTimeout(killer);
     await pool.end();
     await env.teardown();
   }

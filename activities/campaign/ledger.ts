@@ -124,6 +124,9 @@ export async function openEnrollments(
        FROM inserted`,
       [policy.jurisdiction, policy.year, asOf, subsidisedFrom, policy.contribution.personalFen],
     );
+    // the year's enrollments were just written: fresh statistics, or the next step's planner takes the table
+    // for last year's size and picks nested loops over half a million rows
+    await client.query('ANALYZE enrollments');
     const row = r.rows[0]!;
     return { renewed: row.renewed, subsidisedRegistered: row.subsidised, fullySubsidised: row.full };
   });
@@ -214,6 +217,7 @@ export async function createLevyBatch(
       n,
       total,
     ]);
+    await client.query('ANALYZE levy_lines, enrollments');
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total };
   });
@@ -291,6 +295,7 @@ export async function applyDeductionResults(
       [batchId, paidOn, benefitStart, policy.calendar.centralisedPeriod.to.slice(0, 10)],
     );
     const lines = staged.rows[0]!.n;
+    await client.query('ANALYZE deduction_results, enrollments');
     // a success closes the person's open follow-up task
     await client.query(
       `UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'

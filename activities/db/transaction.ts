@@ -1,4 +1,30 @@
+import { Context } from '@temporalio/activity';
 import type pg from 'pg';
+
+/**
+ * Inside an activity, the milliseconds left before its attempt times out; otherwise undefined. A statement
+ * must not outlive its attempt: Temporal retries the activity elsewhere, and a query still running here would
+ * hold a core and its locks, and keep the worker from shutting down.
+ */
+export function attemptTimeLeftMs(): number | undefined {
+  let info: Context['info'];
+  try {
+    info = Context.current().info;
+  } catch {
+    return undefined; // not in an activity (the CLI, the tests)
+  }
+  const limit = info.startToCloseTimeoutMs;
+  if (!limit) return undefined;
+  // never more than the attempt's whole time: under the time-skipping test server the scheduled time is the
+  // server's skipped-ahead clock, not this machine's
+  return Math.min(limit, Math.max(1_000, info.currentAttemptScheduledTimestampMs + limit - Date.now()));
+}
+
+/** In a transaction: its statements are cancelled when the activity attempt they serve times out. */
+export async function limitToAttempt(client: pg.PoolClient): Promise<void> {
+  const left = attemptTimeLeftMs();
+  if (left !== undefined) await client.query(`SET LOCAL statement_timeout = ${Math.floor(left)}`);
+}
 
 /**
  * Runs `fn` in one transaction on a pooled client: committed when it returns, rolled back when it
@@ -12,6 +38,7 @@ export async function inTransaction<T>(
   const client = await checkout(pool);
   try {
     await client.query('BEGIN');
+    await limitToAttempt(client);
     if (options.workMem)
       await client.query(`SET LOCAL work_mem = '${options.workMem.replace(/[^0-9A-Za-z]/g, '')}'`);
     const result = await fn(client);

@@ -19,7 +19,7 @@ import { checkIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
 import { detectFile, ListFileError, normaliseHeader, readRowBatches, type DetectedFile } from './list-files';
-import { checkout } from '../db/transaction';
+import { checkout, limitToAttempt } from '../db/transaction';
 
 export const ListImportRequest = z.object({
   jurisdiction: z.string().min(1),
@@ -157,6 +157,7 @@ export async function importDepartmentList(
   const client = await checkout(deps.pool);
   try {
     await client.query('BEGIN');
+    await limitToAttempt(client);
     // room for the hash joins of a large list (the default 4 MB pushes the planner to nested loops)
     await client.query(`SET LOCAL work_mem = '64MB'`);
     // One import per department list at a time: a resend racing its original waits, then sees it.

@@ -42,6 +42,7 @@ WITH l AS (
   UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
+ANALYZE levy_lines, enrollments;
 COMMIT;
 \o :levy_file
 COPY (SELECT p.id_number AS "身份证号码", p.name AS "姓名", l.amount_fen AS "应缴金额（分）", h.bank_account AS "银行账号", l.enrollment_id AS "流水号"

@@ -28,4 +28,5 @@ SELECT :'jurisdiction', :year, c.resident_id,
        CASE WHEN a.personal_fen = 0 THEN :'subsidised_from'::date END
 FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
 WHERE c.renewed OR a.resident_id IS NOT NULL;
+ANALYZE enrollments;
 COMMIT;

@@ -1,5 +1,5 @@
 -- A department's roster, as plain SQL: COPY the file, validate every row, reject duplicates and unknown
--- residents, open and close identities. Variables: jurisdiction, department, period, effective_on, encoding,
+-- residents, open and close identities (ID numbers normalised as the app does: full-width digits, x, spaces). Variables: jurisdiction, department, period, effective_on, encoding,
 -- file_name. The file arrives on standard input (an .xlsx is handed over as CSV: PostgreSQL reads no xlsx).
 \set ON_ERROR_STOP on
 BEGIN;
@@ -13,19 +13,21 @@ INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, f
 VALUES (:'jurisdiction', :'department', 'roster', :'period', :'effective_on', :'file_name', encode(sha256(convert_to(:'file_name', 'UTF8')), 'hex'), 0, 'csv', 'utf-8', 'baseline')
 RETURNING id AS submission_id \gset
 INSERT INTO submission_rows (submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason)
-SELECT :submission_id, s.row_no, nullif(upper(trim(s.id_number)), ''), nullif(trim(s.name), ''), pc.category, 'listed',
+SELECT :submission_id, s.row_no, nullif(s.idn, ''), nullif(trim(s.name), ''), pc.category, 'listed',
        v.code IS NULL, v.code, v.field, v.code
-FROM staging s
+FROM (SELECT t.*, regexp_replace(translate(coalesce(t.id_number, ''), '０１２３４５６７８９ｘＸx', '0123456789XXX'),
+                                 '[[:space:]' || chr(12288) || ']', '', 'g') AS idn
+      FROM staging t) s
 LEFT JOIN bl_policy_categories pc ON pc.category = trim(s.category) OR pc.name = trim(s.category)
 CROSS JOIN LATERAL (SELECT CASE
-    WHEN coalesce(trim(s.id_number), '') = '' THEN 'missing-field'
-    WHEN NOT bl_id_ok(upper(trim(s.id_number)), :'effective_on'::date) THEN 'invalid-id'
+    WHEN s.idn = '' THEN 'missing-field'
+    WHEN NOT bl_id_ok(s.idn, :'effective_on'::date) THEN 'invalid-id'
     WHEN coalesce(trim(s.name), '') = '' THEN 'missing-field'
     WHEN coalesce(trim(s.category), '') = '' THEN 'missing-field'
     WHEN pc.category IS NULL THEN 'unknown-category'
     WHEN pc.department <> :'department' THEN 'category-not-certified-by-department'
   END AS code,
-  CASE WHEN coalesce(trim(s.id_number), '') = '' OR NOT bl_id_ok(upper(trim(s.id_number)), :'effective_on'::date) THEN '身份证号码'
+  CASE WHEN s.idn = '' OR NOT bl_id_ok(s.idn, :'effective_on'::date) THEN '身份证号码'
        WHEN coalesce(trim(s.name), '') = '' THEN '姓名' ELSE '特殊群体类别' END AS field) v
 WHERE coalesce(s.seq, '') <> '' OR coalesce(s.id_number, '') <> '' OR coalesce(s.name, '') <> '';
 ANALYZE submission_rows;
