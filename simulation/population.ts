@@ -501,6 +501,11 @@ export async function generatePopulation(
       `SELECT setval(pg_get_serial_sequence('residents', 'id'), (SELECT max(id) FROM residents))`,
     );
     await client.query('COMMIT');
+    // a bulk load leaves no statistics behind, and small tables (towns, villages) are never analyzed by
+    // autovacuum: without them the planner takes nested loops over every resident
+    await client.query(
+      'ANALYZE jurisdictions, towns, villages, households, residents, enrollments, sim_bank_accounts',
+    );
 
     const files = await writeFiles(policy, options, rng, byDepartment, additionsPool, rosterDate);
     const certified = Object.fromEntries([...byDepartment.entries()].map(([d, l]) => [d, l.length]));

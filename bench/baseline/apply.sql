@@ -7,6 +7,7 @@ SET LOCAL work_mem = '64MB';
 SELECT max(id) AS batch_id FROM levy_batches WHERE round = :round \gset
 CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP;
 \copy incoming_results from pstdin with (format csv, header true)
+ANALYZE incoming_results;
 WITH incoming AS (
   SELECT DISTINCT ON (x.enrollment_id) x.enrollment_id, x.outcome, nullif(x.failure_code, '') AS failure_code, fc.class AS failure_class
   FROM incoming_results x LEFT JOIN bl_failure_classes fc ON fc.code = x.failure_code AND x.outcome <> 'success'

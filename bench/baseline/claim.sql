@@ -5,16 +5,22 @@
 BEGIN;
 SET LOCAL work_mem = '64MB';
 CREATE TEMP TABLE claim_candidates ON COMMIT DROP AS
-SELECT e.id AS enrollment_id, e.funding_source, pc.department, e.subsidy_fen, p.id_number, p.name, e.category,
+WITH c AS (
+  SELECT e.id AS enrollment_id, e.resident_id, e.funding_source, pc.department, e.subsidy_fen, p.id_number, p.name, e.category, e.benefit_start
+  FROM enrollments e JOIN residents p ON p.id = e.resident_id JOIN bl_policy_categories pc ON pc.category = e.category
+  WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = 'paid' AND e.subsidy_fen > 0
+    AND e.funding_source = ANY (:'funding_sources'::text[])
+), confirmed AS (
+  SELECT DISTINCT c.enrollment_id FROM c
+  JOIN identities i ON i.resident_id = c.resident_id AND i.category = c.category
+  WHERE i.valid_from <= :'due_on'::date AND (i.valid_to IS NULL OR i.valid_to >= coalesce(c.benefit_start, :'benefit_start'::date))
+)
+SELECT c.enrollment_id, c.funding_source, c.department, c.subsidy_fen, c.id_number, c.name, c.category,
        CASE
-         WHEN :exclude_invalid AND (p.id_number !~ '^[0-9]{17}[0-9X]$' OR coalesce(p.name, '') = '') THEN 'identity-information-invalid'
-         WHEN NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = e.resident_id AND i.category = e.category
-                          AND i.valid_from <= :'due_on'::date AND (i.valid_to IS NULL OR i.valid_to >= coalesce(e.benefit_start, :'benefit_start'::date)))
-           THEN 'identity-not-confirmed-by-department'
+         WHEN :exclude_invalid AND (c.id_number !~ '^[0-9]{17}[0-9X]$' OR coalesce(c.name, '') = '') THEN 'identity-information-invalid'
+         WHEN f.enrollment_id IS NULL THEN 'identity-not-confirmed-by-department'
        END AS exclusion
-FROM enrollments e JOIN residents p ON p.id = e.resident_id JOIN bl_policy_categories pc ON pc.category = e.category
-WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = 'paid' AND e.subsidy_fen > 0
-  AND e.funding_source = ANY (:'funding_sources'::text[]);
+FROM c LEFT JOIN confirmed f ON f.enrollment_id = c.enrollment_id;
 INSERT INTO subsidy_claims (jurisdiction, campaign_year, funding_source, department, due_on)
 SELECT DISTINCT :'jurisdiction', :year, funding_source, department, :'due_on'::date FROM claim_candidates WHERE exclusion IS NULL
 ON CONFLICT DO NOTHING;

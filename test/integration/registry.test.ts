@@ -446,6 +446,37 @@ describe('registry invariants held by PostgreSQL itself', () => {
     expect(left.rows[0]).toEqual({ i: 1, r: 1 });
   });
 
+  it('levy lines, deduction results and enrollments name rows that exist, and those rows are not deleted from under them', async () => {
+    await expect(
+      db.pool.query(
+        `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source) VALUES ('kaiping', 2025, 999, 40600, 40600, 0, 'personal')`,
+      ),
+    ).rejects.toThrow(/resident 999, who is no resident of kaiping/);
+    await expect(db.pool.query(`INSERT INTO levy_lines VALUES (1, 999, 40600)`)).rejects.toThrow(
+      /enrollment 999, which does not exist/,
+    );
+    await expect(db.pool.query(`INSERT INTO levy_lines VALUES (999, 1, 40600)`)).rejects.toThrow(
+      /levy batch 999, which does not exist/,
+    );
+    await expect(
+      db.pool.query(
+        `INSERT INTO deduction_results (batch_id, enrollment_id, outcome) VALUES (2, 999, 'success')`,
+      ),
+    ).rejects.toThrow(/holds no such levy line/);
+    await expect(
+      db.pool.query(`UPDATE levy_lines SET enrollment_id = 999 WHERE batch_id = 1`),
+    ).rejects.toThrow(/references of a written row do not change/);
+    await expect(db.pool.query(`DELETE FROM levy_lines WHERE batch_id = 1`)).rejects.toThrow(
+      /levy line 1\/1 is still named/,
+    );
+    await expect(db.pool.query(`DELETE FROM enrollments WHERE resident_id = 1`)).rejects.toThrow(
+      /is still named/,
+    );
+    await expect(db.pool.query(`DELETE FROM levy_batches WHERE id = 2`)).rejects.toThrow(
+      /levy batch 2 is still named/,
+    );
+  });
+
   it('a submission whose accepted and rejected rows do not add up to the rows read cannot be stored', async () => {
     await expect(
       db.pool.query(
