@@ -80,8 +80,15 @@ async function asCsv(path: string, fileName: string, out: string): Promise<void>
   const fd = openSync(out, 'w');
   try {
     for await (const batch of readRowBatches(bytes, fileName, detectFile(bytes, fileName))) {
+      // an ID Excel stored as a number has lost its last digits: the app rejects it by the cell's type, which
+      // CSV cannot carry, so it goes to the baseline marked as no ID at all
       const text = batch
-        .map((r) => r.cells.map((c) => (/[",\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(','))
+        .map((r) =>
+          r.cells
+            .map((c, i) => (r.numeric[i] && c.length >= 16 ? `number:${c}` : c))
+            .map((c) => (/[",\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c))
+            .join(','),
+        )
         .join('\r\n');
       writeFileSync(fd, `${text}\r\n`);
     }

@@ -484,7 +484,7 @@ async function mergeIdentities(
      WHERE r.submission_id = $1 AND r.accepted`,
     [submissionId, request.jurisdiction],
   );
-  await client.query('CREATE INDEX ON listed (resident_id, category)');
+  // no index: the joins below are hash joins over the whole list
   await client.query('ANALYZE listed');
   step('  accepted rows joined to residents');
   const monthEnd = `(date_trunc('month', $2::date) + interval '1 month - 1 day')::date`;
