@@ -11,10 +11,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { detectFile, readRowBatches } from '../activities/registry/list-files';
+import { csvField, detectFile, readRowBatches } from '../activities/registry/list-files';
 import { categoryTable } from '../domain/category-table';
 import { buildAgenda } from '../domain/agenda';
 import { chinaDateOf as chinaDate } from '../domain/dates';
@@ -30,9 +30,18 @@ export interface StepTime {
   seconds: number;
 }
 
-/** Runs one script with psql, standard input from `stdinFile` when given. */
+/** Runs one script with psql (a name in bench/baseline/, or a path), standard input from `stdinFile`. */
 async function psql(url: string, script: string, vars: Record<string, string | number>, stdinFile?: string) {
-  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', join(SCRIPTS, script)];
+  const args = [
+    '-X',
+    '-q',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-d',
+    url,
+    '-f',
+    isAbsolute(script) ? script : join(SCRIPTS, script),
+  ];
   for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
   const child = spawn('psql', args, { stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -86,7 +95,7 @@ async function asCsv(path: string, fileName: string, out: string): Promise<void>
         .map((r) =>
           r.cells
             .map((c, i) => (r.numeric[i] && c.length >= 16 ? `number:${c}` : c))
-            .map((c) => (/[",\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c))
+            .map(csvField)
             .join(','),
         )
         .join('\r\n');
@@ -109,17 +118,7 @@ export async function runBaseline(options: {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'policy.sql'), policySql(policy));
   await psql(url, 'setup.sql', {});
-  {
-    const child = spawn(
-      'psql',
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', join(dir, 'policy.sql')],
-      {
-        stdio: 'inherit',
-      },
-    );
-    const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error('psql policy.sql failed');
-  }
+  await psql(url, join(dir, 'policy.sql'), {});
 
   // the roster files the campaign imported, in its order
   const app = new pg.Pool({ connectionString: options.appUrl, max: 1 });

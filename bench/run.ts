@@ -133,13 +133,14 @@ async function cloneDatabase(server: PostgresServer, template: string, name: str
 async function stepRows(url: string, policy: { jurisdiction: string; year: number }) {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
-    const q = async (sql: string) =>
-      (await pool.query<{ n: string }>(sql, [policy.jurisdiction, policy.year])).rows[0]?.n ?? '0';
+    const q = async (sql: string, params: unknown[] = [policy.jurisdiction, policy.year]) =>
+      (await pool.query<{ n: string }>(sql, params)).rows[0]?.n ?? '0';
     const rounds = `SELECT id FROM levy_batches WHERE jurisdiction = $1 AND campaign_year = $2`;
     const rows: Record<string, number> = {
       'roster import': Number(
         await q(
-          `SELECT coalesce(sum(rows_read), 0) AS n FROM submissions WHERE jurisdiction = $1 AND kind = 'roster' AND $2 > 0`,
+          `SELECT coalesce(sum(rows_read), 0) AS n FROM submissions WHERE jurisdiction = $1 AND kind = 'roster'`,
+          [policy.jurisdiction],
         ),
       ),
       'open enrollments': Number(

@@ -10,16 +10,15 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { userInfo } from 'node:os';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
-import { policyHash } from '../activities/campaign';
 import { collectRuns } from '../client/audit-history';
+import { rehearsalInput } from '../client/rehearse';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { stderrLogger } from '../infra/support';
-import { resolveTestServer } from '../infra/temporal';
+import { resolveTestServer, timeSkippingServer } from '../infra/temporal';
 import { seedPolicy } from '../seeds';
 import type { ActivityTiming } from '../worker/activity-timings';
 import { AnnualCampaignWorkflow, campaignWorkflowId } from '../workflows/campaign';
@@ -57,12 +56,7 @@ async function main() {
   const dataConverter = dataConverterFromEnv();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     ...(dataConverter ? { client: { dataConverter } } : {}),
-    server: {
-      executable:
-        testServer.kind === 'path'
-          ? { type: 'existing-path', path: testServer.path }
-          : { type: 'cached-download' },
-    },
+    server: timeSkippingServer(testServer),
   });
   const taskQueue = 'bench-year';
   const timingsPath = join(workDir, 'activity-timings.jsonl');
@@ -99,15 +93,7 @@ async function main() {
     const handle = await env.client.workflow.start(AnnualCampaignWorkflow, {
       taskQueue,
       workflowId,
-      args: [
-        {
-          policy,
-          policyHash: policyHash(policy),
-          operator: userInfo().username,
-          rehearsal: true,
-          searchAttributes: false,
-        },
-      ],
+      args: [rehearsalInput(policy)],
     });
     const result = await handle.result();
     const yearSeconds = (Date.now() - started) / 1000;

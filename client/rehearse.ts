@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { installRedactingRuntime } from '../infra/redacting-logger';
+import { collectRuns } from './audit-history';
 import pg from 'pg';
 import type { SimulationConfig } from '../activities/adapters/simulated';
 import { policyHash } from '../activities/campaign';
@@ -16,7 +17,8 @@ import { formatYuan } from '../domain/money';
 import { dropDatabase, ensureDatabase, ensurePostgres } from '../infra/postgres';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { stderrLogger } from '../infra/support';
-import { resolveTestServer } from '../infra/temporal';
+import { resolveTestServer, timeSkippingServer } from '../infra/temporal';
+import type { Policy } from '../domain/policy';
 import { seedPolicy } from '../seeds';
 import { generatePopulation } from '../simulation/population';
 import { createWorker } from '../worker/create-worker';
@@ -61,6 +63,17 @@ export interface RehearsalSummary {
   runs: { runId: string; events: number; bytes: number }[];
 }
 
+/** The campaign workflow's input for a rehearsal: the seed policy, its clock shifted to now, no search attributes. */
+export function rehearsalInput(policy: Policy) {
+  return {
+    policy,
+    policyHash: policyHash(policy),
+    operator: userInfo().username,
+    rehearsal: true,
+    searchAttributes: false,
+  };
+}
+
 export async function rehearse(options: {
   jurisdiction: string;
   year: number;
@@ -98,12 +111,7 @@ export async function rehearse(options: {
     const dataConverter = dataConverterFromEnv();
     const env = await TestWorkflowEnvironment.createTimeSkipping({
       ...(dataConverter ? { client: { dataConverter } } : {}),
-      server: {
-        executable:
-          testServer.kind === 'path'
-            ? { type: 'existing-path', path: testServer.path }
-            : { type: 'cached-download' },
-      },
+      server: timeSkippingServer(testServer),
     });
     const simulation: SimulationConfig = {
       seed: options.seed,
@@ -128,15 +136,7 @@ export async function rehearse(options: {
         const handle = await env.client.workflow.start(AnnualCampaignWorkflow, {
           taskQueue,
           workflowId,
-          args: [
-            {
-              policy,
-              policyHash: policyHash(policy),
-              operator: userInfo().username,
-              rehearsal: true,
-              searchAttributes: false,
-            },
-          ],
+          args: [rehearsalInput(policy)],
         });
         let last = '';
         let inflight: Promise<void> = Promise.resolve();
@@ -164,28 +164,18 @@ export async function rehearse(options: {
       });
       const yearSeconds = (Date.now() - t) / 1000;
 
-      const runs: RehearsalSummary['runs'] = [];
-      const exported: { workflowId: string; runId: string; history: string }[] = [];
-      let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
-      while (runId) {
-        const history: {
-          events?:
-            | {
-                workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string | null } | null;
-              }[]
-            | null;
-        } = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-        const events = history.events ?? [];
-        runs.unshift({ runId, events: events.length, bytes: JSON.stringify(history).length });
-        if (options.exportHistory)
-          exported.unshift({
-            workflowId,
-            runId,
-            history: Buffer.from(History.encode(history as never).finish()).toString('base64'),
-          });
-        runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
-      }
-
+      // the continue-as-new chain, oldest first (a rehearsal starts no child workflows)
+      const chain = await collectRuns(env.client, workflowId);
+      const runs: RehearsalSummary['runs'] = chain.map((r) => ({
+        runId: r.runId,
+        events: r.history.events?.length ?? 0,
+        bytes: JSON.stringify(r.history).length,
+      }));
+      const exported = chain.map((r) => ({
+        workflowId,
+        runId: r.runId,
+        history: Buffer.from(History.encode(r.history as never).finish()).toString('base64'),
+      }));
       if (options.exportHistory) writeFileSync(options.exportHistory, JSON.stringify(exported));
       const towns = await pool.query<{
         town: string;

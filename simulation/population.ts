@@ -19,7 +19,7 @@ import { addDays, addMonths } from '../domain/dates';
 import { makeIdNumber } from '../domain/id-number';
 import type { Policy } from '../domain/policy';
 import { seedTargets } from '../seeds';
-import { encodeText } from '../activities/registry/list-files';
+import { csvField, encodeText } from '../activities/registry/list-files';
 import { GIVEN, SURNAMES_GUANGDONG, SURNAMES_SICHUAN } from './names';
 import { Random } from './random';
 import { checkout } from '../activities/db/transaction';
@@ -241,11 +241,7 @@ async function writeDepartmentFile(
     await workbook.commit();
     return;
   }
-  const quote = (v: string | number) => {
-    const s = String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const text = [header, ...rows].map((r) => r.map(quote).join(',')).join('\r\n') + '\r\n';
+  const text = [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
   writeFileSync(path, encodeText(text, encoding));
 }
 

@@ -252,10 +252,9 @@ export async function applyDeductionResults(
     await client.query(
       `CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP`,
     );
-    await pipeline(
-      Readable.from(resultCopyLines(resultFile)),
-      client.query(copyFrom(`COPY incoming_results FROM STDIN`)),
-    );
+    const copy = client.query(copyFrom(`COPY incoming_results FROM STDIN`));
+    await pipeline(Readable.from(resultCopyLines(resultFile)), copy);
+    const lines = copy.rowCount;
     // each failure code the file uses, classed by the plan (personal or systemic)
     const codes = await client.query<{ code: string }>(
       `SELECT DISTINCT failure_code AS code FROM incoming_results WHERE outcome = 'failure'`,
@@ -265,7 +264,6 @@ export async function applyDeductionResults(
       [codes.rows.map((c) => c.code), codes.rows.map((c) => classifyDeductionFailure(policy, c.code).class)],
     );
     await client.query('ANALYZE incoming_results');
-    const staged = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM incoming_results`);
     const inserted = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
       `WITH incoming AS (
          SELECT DISTINCT ON (x.enrollment_id) x.enrollment_id, x.outcome, x.failure_code, fc.class AS failure_class
@@ -294,7 +292,6 @@ export async function applyDeductionResults(
        SELECT outcome, failure_class, count(*)::int AS n FROM ins GROUP BY outcome, failure_class`,
       [batchId, paidOn, benefitStart, policy.calendar.centralisedPeriod.to.slice(0, 10)],
     );
-    const lines = staged.rows[0]!.n;
     await client.query('ANALYZE deduction_results, enrollments');
     // a success closes the person's open follow-up task
     await client.query(

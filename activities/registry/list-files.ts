@@ -61,6 +61,12 @@ export function detectFile(bytes: Buffer, file: string): DetectedFile {
   }
 }
 
+/** A CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break. */
+export function csvField(value: string | number): string {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
 export function decodeText(bytes: Buffer, encoding: string): string {
   if (encoding === 'utf-8-bom') return bytes.subarray(3).toString('utf8');
   if (encoding === 'utf-8') return bytes.toString('utf8');

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
-import { detectFile, encodeText, readRowBatches } from './list-files';
+import { csvField, detectFile, encodeText, readRowBatches } from './list-files';
 
 const VERDICT_PAGE = 10_000;
 
@@ -139,7 +139,6 @@ async function put(sink: Writable, chunk: Buffer): Promise<void> {
 }
 
 function csvOut(sink: Writable, encoding: string, bom: boolean): RowSink {
-  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   let first = bom;
   return {
     async write(rows) {
@@ -148,7 +147,7 @@ function csvOut(sink: Writable, encoding: string, bom: boolean): RowSink {
         first = false;
       }
       if (!rows.length) return;
-      await put(sink, encodeText(rows.map((r) => r.map(quote).join(',')).join('\r\n') + '\r\n', encoding));
+      await put(sink, encodeText(rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n', encoding));
     },
     async end() {
       if (first) await put(sink, Buffer.from([0xef, 0xbb, 0xbf]));

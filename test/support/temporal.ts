@@ -3,6 +3,7 @@ import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } f
 import { inject } from 'vitest';
 import { installRedactingRuntime } from '../../infra/redacting-logger';
 import { FAILURE_CONVERTER_PATH } from '../../infra/payload-codec';
+import { timeSkippingServer } from '../../infra/temporal';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 
 let runtimeInstalled = false;
@@ -17,12 +18,7 @@ export function quietRuntime() {
 export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const server = inject('testServer');
-  return TestWorkflowEnvironment.createTimeSkipping({
-    server: {
-      executable:
-        server.kind === 'path' ? { type: 'existing-path', path: server.path } : { type: 'cached-download' },
-    },
-  });
+  return TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer(server) });
 }
 
 /** The dev server started by the global setup (a real Temporal server). */
