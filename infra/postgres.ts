@@ -239,6 +239,9 @@ export async function ensurePostgres(log: Logger = quietLogger): Promise<Postgre
         '-c max_connections=200',
         '-c shared_buffers=256MB',
         '-c fsync=on',
+        // a deduction round rewrites every enrollment: with the default 1 GB a checkpoint came every 17 s of
+        // the Kaiping year, each followed by full-page writes of the pages the round goes on to change
+        '-c max_wal_size=4GB',
       ].join(' ');
       const start = await runPg(layout, join(binDir, 'pg_ctl'), [
         'start',

@@ -92,52 +92,54 @@ export async function simulatedTaxDeduction(
   batchId: number,
   round: number,
 ): Promise<string> {
-  await inTransaction(pool, async (client) => {
-    const already = await client.query(`SELECT 1 FROM sim_tax_results WHERE batch_id = $1 LIMIT 1`, [
-      batchId,
-    ]);
-    if (!already.rowCount) {
-      if (round > 1) {
-        // the village followed up: some households put money in, some accounts were put right
-        await client.query(
-          `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
+  await inTransaction(
+    pool,
+    async (client) => {
+      const already = await client.query(`SELECT 1 FROM sim_tax_results WHERE batch_id = $1 LIMIT 1`, [
+        batchId,
+      ]);
+      if (!already.rowCount) {
+        if (round > 1) {
+          // the village followed up: some households put money in, some accounts were put right
+          await client.query(
+            `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
            FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id
                  JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
                  WHERE l.batch_id = $1) f
            WHERE a.account = f.bank_account AND abs(hashtext($2 || ':' || $3 || ':' || a.account)) % 1000 < $4`,
-          [batchId, String(config.seed), String(round), Math.round(config.topUpRate * 1000)],
-        );
-      }
-      await client.query(
-        `WITH lines AS (
+            [batchId, String(config.seed), String(round), Math.round(config.topUpRate * 1000)],
+          );
+        }
+        // the results and the debit in one statement: the household totals are joined once, not again
+        // from the stored results (round 1 at Kaiping scale: 9 s, two thirds of it the second join)
+        await client.query(
+          `WITH lines AS (
            SELECT l.enrollment_id, l.amount_fen, h.bank_account, sum(l.amount_fen) OVER (PARTITION BY h.bank_account) AS household_total
            FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
            LEFT JOIN households h ON h.id = p.household_id
            WHERE l.batch_id = $1
+         ), decided AS (
+           SELECT l.enrollment_id, l.amount_fen, l.bank_account,
+                  CASE WHEN $2 = 1 AND abs(hashtext($3 || ':' || l.enrollment_id)) % 1000 < $4 THEN 'failure'
+                       WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
+                       ELSE 'success' END AS outcome,
+                  CASE WHEN $2 = 1 AND abs(hashtext($3 || ':' || l.enrollment_id)) % 1000 < $4 THEN 'bank-system-error'
+                       WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
+                       WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END AS failure_code
+           FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
+         ), recorded AS (
+           INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
+           SELECT $1, enrollment_id, outcome, failure_code FROM decided
          )
-         INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
-         SELECT $1, l.enrollment_id,
-                CASE WHEN $2 = 1 AND abs(hashtext($3 || ':' || l.enrollment_id)) % 1000 < $4 THEN 'failure'
-                     WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
-                     ELSE 'success' END,
-                CASE WHEN $2 = 1 AND abs(hashtext($3 || ':' || l.enrollment_id)) % 1000 < $4 THEN 'bank-system-error'
-                     WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
-                     WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END
-         FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
-         ON CONFLICT DO NOTHING`,
-        [batchId, round, String(config.seed), Math.round(config.systemicFailureRate * 1000)],
-      );
-      await client.query(
-        `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen - d.debit
-         FROM (SELECT h.bank_account, sum(l.amount_fen) AS debit FROM sim_tax_results r
-               JOIN levy_lines l ON l.batch_id = r.batch_id AND l.enrollment_id = r.enrollment_id
-               JOIN enrollments e ON e.id = r.enrollment_id JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
-               WHERE r.batch_id = $1 AND r.outcome = 'success' GROUP BY h.bank_account) d
+         UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen - d.debit
+         FROM (SELECT bank_account, sum(amount_fen) AS debit FROM decided WHERE outcome = 'success' GROUP BY bank_account) d
          WHERE a.account = d.bank_account`,
-        [batchId],
-      );
-    }
-  });
+          [batchId, round, String(config.seed), Math.round(config.systemicFailureRate * 1000)],
+        );
+      }
+    },
+    { workMem: '64MB' },
+  );
   const dir = join(config.exchangeDir, 'simulated-tax');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `tax-results-${jurisdiction}-batch-${batchId}.csv`);

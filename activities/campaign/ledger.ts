@@ -407,23 +407,32 @@ export async function snapshotCoverage(
       `SELECT id, name FROM towns WHERE jurisdiction = $1`,
       [policy.jurisdiction],
     );
+    // Two aggregates (residents per town; this year's enrollments per town), computed apart and in parallel
+    // (a CREATE TABLE AS may use parallel workers, an INSERT ... SELECT may not), then joined to the 16 towns:
+    // a join of every resident to their enrollment and one aggregate over the whole took 0.55-0.7 s a week.
+    await client.query(
+      `CREATE TEMP TABLE town_figures ON COMMIT DROP AS
+       SELECT t.id AS town_id, coalesce(r.registered, 0) AS registered, coalesce(r.to_enroll, 0) AS to_enroll,
+              coalesce(e.enrolled, 0) AS enrolled, coalesce(e.subsidised, 0) AS subsidised,
+              coalesce(e.failed, 0) AS failed, coalesce(e.abandoned, 0) AS abandoned
+       FROM towns t
+       LEFT JOIN (SELECT p.town_id, count(*) FILTER (WHERE p.residency = 'hukou') AS registered,
+                         count(*) FILTER (WHERE p.residency = 'hukou' AND NOT p.employee_insured) AS to_enroll
+                  FROM residents p WHERE p.jurisdiction = $1 GROUP BY p.town_id) r ON r.town_id = t.id
+       LEFT JOIN (SELECT p.town_id, count(*) FILTER (WHERE e.status = 'paid') AS enrolled,
+                         count(*) FILTER (WHERE e.status = 'paid' AND e.subsidy_fen > 0) AS subsidised,
+                         count(*) FILTER (WHERE e.status = 'failed') AS failed,
+                         count(*) FILTER (WHERE e.status = 'abandoned') AS abandoned
+                  FROM enrollments e JOIN residents p ON p.id = e.resident_id
+                  WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status IN ('paid', 'failed', 'abandoned')
+                  GROUP BY p.town_id) e ON e.town_id = t.id
+       WHERE t.jurisdiction = $1`,
+      [policy.jurisdiction, policy.year],
+    );
     const r = await client.query(
       `INSERT INTO coverage_snapshots (jurisdiction, campaign_year, snapshot_key, town_id, registered, to_enroll, target, enrolled, subsidised, failed, abandoned, taken_at)
-       SELECT $1, $2, $3, t.id,
-              count(p.id) FILTER (WHERE p.residency = 'hukou'),
-              count(p.id) FILTER (WHERE p.residency = 'hukou' AND NOT p.employee_insured),
-              tg.target,
-              count(e.id) FILTER (WHERE e.status = 'paid'),
-              count(e.id) FILTER (WHERE e.status = 'paid' AND e.subsidy_fen > 0),
-              count(e.id) FILTER (WHERE e.status = 'failed'),
-              count(e.id) FILTER (WHERE e.status = 'abandoned'),
-              $4
-       FROM towns t
-       LEFT JOIN residents p ON p.town_id = t.id
-       LEFT JOIN enrollments e ON e.resident_id = p.id AND e.campaign_year = $2
-       LEFT JOIN unnest($5::int[], $6::int[]) AS tg(town_id, target) ON tg.town_id = t.id
-       WHERE t.jurisdiction = $1
-       GROUP BY t.id, tg.target
+       SELECT $1, $2, $3, f.town_id, f.registered, f.to_enroll, tg.target, f.enrolled, f.subsidised, f.failed, f.abandoned, $4
+       FROM town_figures f LEFT JOIN unnest($5::int[], $6::int[]) AS tg(town_id, target) ON tg.town_id = f.town_id
        ON CONFLICT DO NOTHING`,
       [
         policy.jurisdiction,

@@ -16,22 +16,21 @@ WITH lines AS (
   FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
   LEFT JOIN households h ON h.id = p.household_id
   WHERE l.batch_id = :batch_id
+), decided AS (
+  SELECT l.enrollment_id, l.amount_fen, l.bank_account,
+         CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'failure'
+              WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
+              ELSE 'success' END AS outcome,
+         CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'bank-system-error'
+              WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
+              WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END AS failure_code
+  FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
+), recorded AS (
+  INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
+  SELECT :batch_id, enrollment_id, outcome, failure_code FROM decided
 )
-INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
-SELECT :batch_id, l.enrollment_id,
-       CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'failure'
-            WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
-            ELSE 'success' END,
-       CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'bank-system-error'
-            WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
-            WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END
-FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
-ON CONFLICT DO NOTHING;
 UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen - d.debit
-FROM (SELECT h.bank_account, sum(l.amount_fen) AS debit FROM sim_tax_results r
-      JOIN levy_lines l ON l.batch_id = r.batch_id AND l.enrollment_id = r.enrollment_id
-      JOIN enrollments e ON e.id = r.enrollment_id JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
-      WHERE r.batch_id = :batch_id AND r.outcome = 'success' GROUP BY h.bank_account) d
+FROM (SELECT bank_account, sum(amount_fen) AS debit FROM decided WHERE outcome = 'success' GROUP BY bank_account) d
 WHERE a.account = d.bank_account;
 COMMIT;
 \o :results_file

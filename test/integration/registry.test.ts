@@ -377,6 +377,30 @@ describe('registry invariants held by PostgreSQL itself', () => {
     ).rejects.toThrow(/cannot go from paid to levied/);
   });
 
+  it('a change of status is stamped with its time; the allowed moves are listed for auditors', async () => {
+    const before = await db.pool.query<{ at: Date }>(
+      `UPDATE enrollments SET status_changed_at = '2024-01-01' WHERE resident_id = 1 RETURNING status_changed_at AS at`,
+    );
+    expect(before.rows[0]!.at.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    // the same status again is no move: the stamp stays
+    const same = await db.pool.query<{ at: Date }>(
+      `UPDATE enrollments SET status = 'paid' WHERE resident_id = 1 RETURNING status_changed_at AS at`,
+    );
+    expect(same.rows[0]!.at.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    const refunded = await db.pool.query<{ at: Date; now: Date }>(
+      `UPDATE enrollments SET status = 'refunded' WHERE resident_id = 1 RETURNING status_changed_at AS at, now() AS now`,
+    );
+    expect(refunded.rows[0]!.at.getTime()).toBe(refunded.rows[0]!.now.getTime());
+    const moves = await db.pool.query<{ from_status: string; to_status: string }>(
+      `SELECT from_status, to_status FROM enrollment_transitions ORDER BY 1, 2`,
+    );
+    expect(moves.rows.map((m) => `${m.from_status}>${m.to_status}`)).toEqual(
+      expect.arrayContaining(['registered>levied', 'levied>paid', 'failed>abandoned', 'paid>refunded']),
+    );
+    expect(moves.rows).toHaveLength(14);
+    expect(moves.rows.some((m) => m.from_status === 'paid' && m.to_status === 'levied')).toBe(false);
+  });
+
   it('one result per levy line, and never two successful deductions of one enrollment', async () => {
     await db.pool.query(
       `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ('kaiping', 2024, 1, 'first'), ('kaiping', 2024, 2, 're-deduction')`,
