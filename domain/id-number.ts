@@ -95,7 +95,10 @@ function reject(reason: IdRejection, expectedCheck?: string): IdCheck {
   };
 }
 
+const WELL_FORMED = /^\d{17}[\dX]$/;
+
 export function normaliseIdNumber(raw: string): string {
+  if (WELL_FORMED.test(raw)) return raw; // as most lists write it: nothing to correct
   return raw
     .replace(/[\uFF10-\uFF19]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xff10 + 0x30))
     .replace(/[xＸｘ]/g, 'X')
@@ -108,9 +111,12 @@ export function checkCharacter(first17: string): string {
   return CHECK_CHARS[sum % 11]!;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
 function validDate(y: number, m: number, d: number): boolean {
-  const t = new Date(Date.UTC(y, m - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+  if (!Number.isInteger(m) || m < 1 || m > 12 || !Number.isInteger(d) || d < 1) return false;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return d <= (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]!);
 }
 
 /**
@@ -122,7 +128,7 @@ export function checkIdNumber(raw: string | null | undefined, asOf?: IsoDate): I
   const id = normaliseIdNumber(raw);
   if (id.length === 15 && /^\d{15}$/.test(id)) return reject('old-15-digit-number');
   if (id.length !== 18) return reject('wrong-length');
-  if (!/^\d{17}[\dX]$/.test(id)) return reject('invalid-characters');
+  if (!WELL_FORMED.test(id)) return reject('invalid-characters');
   if (!PROVINCES.has(id.slice(0, 2))) return reject('unknown-province');
   const y = Number(id.slice(6, 10));
   const m = Number(id.slice(10, 12));

@@ -17,7 +17,7 @@ import { categoryTable } from '../../domain/category-table';
 import { classifyDeductionFailure } from '../../domain/engine';
 import { maskIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
-import { CsvRowParser } from '../registry/list-files';
+import { CsvRowParser, type RawRow } from '../registry/list-files';
 
 /** The ledger's steps run over large lists: give their hash joins room. */
 function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -346,12 +346,12 @@ async function* resultCopyLines(resultFile: string): AsyncGenerator<string> {
     return out;
   };
   for await (const chunk of createReadStream(resultFile)) {
-    const rows: { rowNo: number; cells: string[] }[] = [];
+    const rows: RawRow[] = [];
     parser.push(decoder.decode(chunk as Buffer, { stream: true }), rows);
     const text = convert(rows);
     if (text) yield text;
   }
-  const rows: { rowNo: number; cells: string[] }[] = [];
+  const rows: RawRow[] = [];
   const rest = decoder.decode();
   if (rest) parser.push(rest, rows);
   parser.end(rows);

@@ -3,6 +3,7 @@
  * detected from the bytes, never guessed from the name. Rows stream out one at a time as arrays of cell
  * text, so a 700,000-row file is never held as objects.
  */
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
@@ -53,12 +54,8 @@ export function detectFile(bytes: Buffer, file: string): DetectedFile {
   }
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
     return { format: 'csv', encoding: 'utf-8-bom' };
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return { format: 'csv', encoding: 'utf-8' };
-  } catch {
-    return { format: 'csv', encoding: 'gb18030' };
-  }
+  // validated without decoding (decoding the whole file only to test it took 0.2 s of a 60 MB roster)
+  return isUtf8(bytes) ? { format: 'csv', encoding: 'utf-8' } : { format: 'csv', encoding: 'gb18030' };
 }
 
 /** A CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break. */
@@ -150,7 +147,7 @@ export class CsvRowParser {
   private line = 1;
   private rowStartLine = 1;
 
-  push(text: string, out: { rowNo: number; cells: string[] }[]): void {
+  push(text: string, out: RawRow[]): void {
     let i = 0;
     const n = text.length;
     while (i < n) {
@@ -214,13 +211,14 @@ export class CsvRowParser {
     }
   }
 
-  end(out: { rowNo: number; cells: string[] }[]): void {
+  end(out: RawRow[]): void {
     if (this.field !== '' || this.row.length > 0) this.endRow(out);
   }
 
-  private endRow(out: { rowNo: number; cells: string[] }[]) {
+  private endRow(out: RawRow[]) {
     this.row.push(this.field);
-    out.push({ rowNo: this.rowStartLine, cells: this.row });
+    // a CSV cell is always text: no column is numeric
+    out.push({ rowNo: this.rowStartLine, cells: this.row, numeric: NO_NUMERIC });
     this.row = [];
     this.field = '';
   }
@@ -232,23 +230,23 @@ function countNewlines(text: string, from: number, to: number): number {
   return k;
 }
 
+const NO_NUMERIC: boolean[] = [];
+
 async function* csvRows(bytes: Buffer, encoding: string): AsyncGenerator<RawRow[]> {
   const body = encoding === 'utf-8-bom' ? bytes.subarray(3) : bytes;
   const decoder = iconv.getDecoder(encoding === 'gb18030' ? 'gb18030' : 'utf8');
   const parser = new CsvRowParser();
-  const toRaw = (rows: { rowNo: number; cells: string[] }[]): RawRow[] =>
-    rows.map((r) => ({ rowNo: r.rowNo, cells: r.cells, numeric: [] }));
   for (const slice of slices(body)) {
-    const out: { rowNo: number; cells: string[] }[] = [];
+    const out: RawRow[] = [];
     parser.push(decoder.write(slice), out);
-    if (out.length) yield toRaw(out);
+    if (out.length) yield out;
     await Promise.resolve();
   }
-  const out: { rowNo: number; cells: string[] }[] = [];
+  const out: RawRow[] = [];
   const rest = decoder.end();
   if (rest) parser.push(rest, out);
   parser.end(out);
-  if (out.length) yield toRaw(out);
+  if (out.length) yield out;
 }
 
 /** Every row of the file, the header included, in order, in batches. */

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { CsvRowParser } from '../../activities/registry/list-files';
+import { CsvRowParser, type RawRow } from '../../activities/registry/list-files';
 
 function parseInChunks(text: string, size: number) {
   const parser = new CsvRowParser();
-  const out: { rowNo: number; cells: string[] }[] = [];
+  const out: RawRow[] = [];
   for (let i = 0; i < text.length; i += size) parser.push(text.slice(i, i + size), out);
   parser.end(out);
-  return out;
+  // a CSV cell is always text: no row marks a cell as an Excel number
+  for (const row of out) expect(row.numeric).toEqual([]);
+  return out.map(({ rowNo, cells }) => ({ rowNo, cells }));
 }
 
 describe('reading CSV the way departments write it (RFC 4180)', () => {
