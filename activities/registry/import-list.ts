@@ -514,6 +514,10 @@ async function mergeIdentities(
        AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = l.resident_id AND i.category = l.category AND i.valid_to IS NULL)`,
     [submissionId, request.jurisdiction, request.effectiveOn, request.department],
   );
+  // fresh statistics for what was loaded: the next roster's close step planned a nested loop over every
+  // open identity against its whole list when the planner still believed identities held none (a 100,000-
+  // row roster after a 700,000-row one ran for more than 15 minutes)
+  if ((opened.rowCount ?? 0) > 0) await client.query('ANALYZE identities');
   step('  open new identities');
   await client.query('DROP TABLE listed');
   return { opened: opened.rowCount ?? 0, closed: closed.rowCount ?? 0 };
