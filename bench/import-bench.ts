@@ -23,6 +23,8 @@ export interface ImportFigure {
   rowsPerSecond: number;
   maxRssMiB?: number;
   bytes?: number;
+  /** The import's own steps (supersede, parse and COPY, judge, merge, commit), in seconds. */
+  steps?: { step: string; seconds: number }[];
 }
 
 async function rosterRows(pool: pg.Pool, count: number): Promise<string[][]> {
@@ -123,6 +125,7 @@ export async function importBench(url: string, work: string): Promise<ImportFigu
         rowsPerSecond: r.rows / r.seconds,
         maxRssMiB: r.maxRssMiB,
         bytes: statSync(file).size,
+        steps: r.steps.map((x) => ({ step: x.step.trim(), seconds: x.ms / 1000 })),
       });
       for (const x of r.steps)
         process.stdout.write(`      ${x.step.padEnd(48)} ${(x.ms / 1000).toFixed(2).padStart(7)} s\n`);
