@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ageOn, checkIdNumber, makeIdNumber, maskIdNumber } from '../../domain/id-number';
+import { ageOn, checkCharacter, checkIdNumber, makeIdNumber, maskIdNumber } from '../../domain/id-number';
 
 describe('resident ID numbers (GB 11643-1999)', () => {
   it('the standard example 11010519491231002X is valid: born 1949-12-31, female, check character X', () => {
@@ -59,6 +59,18 @@ describe('resident ID numbers (GB 11643-1999)', () => {
       birthDate: '2024-02-29',
     });
     expect(checkIdNumber('51140220230229002X')).toMatchObject({ ok: false, reason: 'invalid-birth-date' });
+  });
+
+  it('century years: 2000-02-29 was a real day, 1900-02-29 was not; months and days stay in range', () => {
+    expect(checkIdNumber(makeIdNumber('511402', '2000-02-29', 7))).toMatchObject({ ok: true });
+    const first17 = (date: string) => `511402${date}007`;
+    for (const date of ['19000229', '19991301', '19990001', '19990100', '19990431']) {
+      const id = first17(date);
+      expect(checkIdNumber(id + checkCharacter(id))).toMatchObject({
+        ok: false,
+        reason: 'invalid-birth-date',
+      });
+    }
   });
 
   it('a birth date after the as-of date is rejected', () => {
