@@ -199,6 +199,11 @@ export async function runBaseline(options: {
     town_ids: `{${towns.map((t) => t.id).join(',')}}`,
     targets: `{${towns.map((t) => targets.get(t.name) ?? 'NULL').join(',')}}`,
   };
+  /** The coverage snapshot under `key` (a report date, or the cut-off) taken at campaign time `at`. */
+  const snapshot = (key: string, at: number) =>
+    timed('coverage snapshots', () =>
+      psql(url, 'snapshot.sql', { ...base, key, taken_at: new Date(at).toISOString(), ...townVars }),
+    );
   try {
     for (const item of buildAgenda(policy)) {
       switch (item.kind) {
@@ -287,14 +292,7 @@ export async function runBaseline(options: {
           break;
         }
         case 'progress-report':
-          await timed('coverage snapshots', () =>
-            psql(url, 'snapshot.sql', {
-              ...base,
-              key: item.key,
-              taken_at: new Date(item.at).toISOString(),
-              ...townVars,
-            }),
-          );
+          await snapshot(item.key, item.at);
           break;
         case 'cutoff':
           await timed('cut-off', () =>
@@ -303,14 +301,7 @@ export async function runBaseline(options: {
               abandon: String(policy.deductionFailures.personalAtCutoff === 'abandoned'),
             }),
           );
-          await timed('coverage snapshots', () =>
-            psql(url, 'snapshot.sql', {
-              ...base,
-              key: 'cutoff',
-              taken_at: new Date(item.at).toISOString(),
-              ...townVars,
-            }),
-          );
+          await snapshot('cutoff', item.at);
           break;
         case 'subsidy-claim':
           await timed('subsidy claim', () =>
