@@ -4,12 +4,12 @@
  * applied (additions registered as subsidised from the registration day; removals end the subsidised
  * standard from the next month, nothing refunded or collected back), and conflicts listed for operators.
  */
-import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { Policy } from '../domain/policy';
 import { openEnrollments } from './campaign/ledger';
 import type { DepartmentPorts } from './adapters/ports';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from './registry/import-list';
+import { readStoredFile, storedFileRef, type StoredFileRef } from './exchange-store';
 
 export interface ReconcileDeps {
   pool: pg.Pool;
@@ -40,18 +40,29 @@ export function createReconciliationActivities(deps: ReconcileDeps) {
       return { claimed: row.workflow_id === input.workflowId, by: row.workflow_id };
     },
 
-    async fetchDelta(ref: Ref, input: { department: string; month: string }): Promise<string | null> {
+    /** The department's delta for the month, kept in the exchange store (by digest), or null if not sent. */
+    async fetchDelta(ref: Ref, input: { department: string; month: string }): Promise<StoredFileRef | null> {
       const file = await deps.ports.certifying.fetchDelta(ref.jurisdiction, input.department, input.month);
       if (!file) return null;
-      return `${storeExchangeFile(deps.exchangeDir, file.bytes, sha256Hex(file.bytes))}#${file.fileName}`;
+      const sha256 = sha256Hex(file.bytes);
+      storeExchangeFile(deps.exchangeDir, file.bytes, sha256);
+      return { sha256, fileName: file.fileName };
     },
 
     async importDelta(
       ref: Ref,
-      input: { department: string; month: string; path: string; effectiveOn: string },
+      input: {
+        department: string;
+        month: string;
+        /** The stored delta (a digest; older histories pass `<store path>#<name>`). */
+        file?: StoredFileRef | string;
+        path?: string;
+        effectiveOn: string;
+      },
     ) {
       const policy = await deps.policyOf(ref);
-      const [path, fileName] = input.path.split('#') as [string, string];
+      const stored = storedFileRef(deps.exchangeDir, input.file ?? input.path ?? '');
+      const bytes = await readStoredFile(pool, deps.exchangeDir, stored);
       const r = await importDepartmentList(
         { pool, policy, exchangeDir: deps.exchangeDir },
         {
@@ -60,10 +71,10 @@ export function createReconciliationActivities(deps: ReconcileDeps) {
           kind: 'delta',
           period: input.month,
           effectiveOn: input.effectiveOn,
-          fileName,
+          fileName: stored.fileName,
           receivedBy: `adapter:${input.department}`,
         },
-        readFileSync(path),
+        bytes,
       );
       const actions = await pool.query<{ action: string; n: number }>(
         `SELECT action, count(*)::int AS n FROM submission_rows WHERE submission_id = $1 AND accepted GROUP BY action`,

@@ -58,9 +58,14 @@ const num = (v: Long) => (v === null || v === undefined ? 0 : typeof v === 'numb
 const timeOf = (e: HistoryEvent) =>
   new Date(num(e.eventTime?.seconds) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6)).toISOString();
 
-/** The digest a stored exchange file is named by (`…/ab/ab12…#name.csv` → `ab12…`). */
-const digestOf = (path: unknown) => {
-  const m = typeof path === 'string' ? /([0-9a-f]{64})(?:#|$)/.exec(path) : null;
+/**
+ * The digest a stored exchange file is named by: a `{ sha256, fileName }` reference, or (older histories) a
+ * store path `…/ab/ab12…#name.csv` → `ab12…`.
+ */
+const digestOf = (file: unknown) => {
+  if (file && typeof file === 'object' && typeof (file as { sha256?: unknown }).sha256 === 'string')
+    return (file as { sha256: string }).sha256;
+  const m = typeof file === 'string' ? /([0-9a-f]{64})(?:#|$)/.exec(file) : null;
   return m ? m[1]! : null;
 };
 
@@ -108,8 +113,10 @@ interface Phrase {
   exchange?: TimelineEntry['exchange'];
 }
 
-const rosterFile = (args: unknown[]) =>
-  (args[1] as { path?: string } | undefined)?.path ?? (typeof args[1] === 'string' ? args[1] : undefined);
+const rosterFile = (args: unknown[]): unknown => {
+  const input = args[1] as { path?: string; file?: unknown } | undefined;
+  return input?.file ?? input?.path ?? (typeof args[1] === 'string' ? args[1] : undefined);
+};
 
 /** Each activity's completion in the domain's words, with the plan's rule where it decides something. */
 const PHRASES: Record<string, (args: unknown[], result: unknown, policy: Policy | undefined) => Phrase> = {
@@ -244,11 +251,16 @@ const PHRASES: Record<string, (args: unknown[], result: unknown, policy: Policy 
   },
   importDelta: (a, r) => {
     const x = r as { rows: number; accepted: number; rejected: number; added: number; removed: number };
-    const i = a[1] as { department: string; month: string; path: string };
+    const i = a[1] as { department: string; month: string; path?: string; file?: unknown };
     return {
       kind: 'exchange',
       what: `imported the ${i.month} delta of ${i.department}: ${x.rows} rows = ${x.accepted} accepted + ${x.rejected} rejected (${x.added} added, ${x.removed} removed)`,
-      exchange: { department: i.department, direction: 'in', rows: x.rows, sha256: digestOf(i.path) },
+      exchange: {
+        department: i.department,
+        direction: 'in',
+        rows: x.rows,
+        sha256: digestOf(i.file ?? i.path),
+      },
     };
   },
   settleMonth: (a, r) => {

@@ -5,10 +5,17 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { policyHash } from '../activities/campaign';
 import type { Policy } from '../domain/policy';
+import type { StoredFileRef } from '../activities/exchange-store';
+import { decideHeldRoster } from '../activities/registry/import-list';
+import { loadConfig } from '../worker/config';
+import { openLedger } from './registry-commands';
+import { connectClient } from './temporal-client';
 import {
   AnnualCampaignWorkflow,
   campaignWorkflowId,
   progressQuery,
+  retryStepUpdate,
+  rosterDecidedSignal,
   submitRosterUpdate,
   type CampaignProgress,
   type RosterStatus,
@@ -68,10 +75,73 @@ export async function campaignStatus(
   return { status: d.status.name, runId: d.runId, progress };
 }
 
+/**
+ * Hands a roster (already uploaded, named by digest: client/uploads.ts) to the campaign. Resolves with the
+ * import's counts (or `held`); rejects with the file's refusal (WorkflowUpdateFailedError whose cause names
+ * the file and what is wrong) within seconds, and the campaign goes on.
+ */
 export async function submitRoster(
   client: Client,
   workflowId: string,
-  input: { department: string; path: string; operator: string },
+  input: { department: string; file: StoredFileRef; operator: string },
 ): Promise<RosterStatus> {
   return client.workflow.getHandle(workflowId).executeUpdate(submitRosterUpdate, { args: [input] });
+}
+
+/** Asks a campaign waiting on a failed step (progress.attention) to run it again. */
+export async function retryStep(
+  client: Client,
+  workflowId: string,
+  operator: string,
+): Promise<{ step: string }> {
+  return client.workflow.getHandle(workflowId).executeUpdate(retryStepUpdate, { args: [{ operator }] });
+}
+
+/**
+ * An operator's decision on a held roster: applied in the ledger (decideHeldRoster), then told to the
+ * campaign that imported it, if it is running (a campaign that is not running learns it from the ledger).
+ * Returns the identities opened and closed, and the campaign told (its workflow id), if any.
+ */
+export async function decideRoster(
+  submissionId: number,
+  decision: 'confirm' | 'reject',
+  operator: string,
+): Promise<{ opened: number; closed: number; campaign?: string }> {
+  const { pool } = await openLedger();
+  let decided;
+  let campaigns: { year: number; drill: boolean }[] = [];
+  try {
+    decided = await decideHeldRoster(pool, submissionId, decision, operator);
+    const r = await pool.query<{ year: number; drill: boolean }>(
+      `SELECT DISTINCT year, coalesce((policy->>'drill')::boolean, false) AS drill FROM campaign_policies
+       WHERE jurisdiction = $1 AND left(policy->'calendar'->'rosterAsOf'->>'at', 10) = $2`,
+      [decided.jurisdiction, decided.period],
+    );
+    campaigns = r.rows;
+  } finally {
+    await pool.end();
+  }
+  let told: string | undefined;
+  if (campaigns.length) {
+    try {
+      const client = await connectClient(loadConfig());
+      try {
+        for (const c of campaigns) {
+          const id = campaignWorkflowId(decided.jurisdiction, c.year) + (c.drill ? '-drill' : '');
+          await client.workflow.getHandle(id).signal(rosterDecidedSignal, {
+            department: decided.department,
+            submissionId,
+            decision: decision === 'confirm' ? 'confirmed' : 'rejected',
+            operator,
+          });
+          told = id;
+        }
+      } finally {
+        await client.connection.close();
+      }
+    } catch {
+      // no running campaign (or no Temporal server): the ledger holds the decision, which is what counts
+    }
+  }
+  return { opened: decided.opened, closed: decided.closed, ...(told ? { campaign: told } : {}) };
 }

@@ -18,7 +18,8 @@ import {
   rejectionsCommand,
   statusCommand,
 } from './registry-commands';
-import { campaignStatus, startCampaign, submitRoster } from './campaign-commands';
+import { campaignStatus, decideRoster, retryStep, startCampaign, submitRoster } from './campaign-commands';
+import { uploadFile } from './uploads';
 import { makeDrillPolicy } from '../domain/drill';
 import {
   backfillSchedule,
@@ -42,7 +43,6 @@ import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import {
   explainFile,
   formatExplanation,
@@ -146,7 +146,7 @@ lists
   .requiredOption('--period <p>', 'roster: as-of date YYYY-MM-DD; delta: month YYYY-MM')
   .option(
     '--effective-on <date>',
-    'the registration day the identities take effect (default: roster date, or today)',
+    "the registration day the identities take effect (default: a roster's date; a delta's month's registration day, e.g. 2023-10-10 for 2023-09)",
   )
   .option('--rejections <file>', 'write the rejection report here (same format as received)')
   .option('--json', 'print JSON')
@@ -176,6 +176,24 @@ lists
   .action(async (o: { jurisdiction?: string }) => {
     process.stdout.write(await statusCommand(o.jurisdiction));
   });
+for (const decision of ['confirm', 'reject'] as const) {
+  lists
+    .command(decision)
+    .description(
+      decision === 'confirm'
+        ? 'apply a held roster: identities it no longer lists close, new ones open (see lists status)'
+        : 'reject a held roster: nothing changes; the department is asked for a corrected list',
+    )
+    .requiredOption('--submission <id>', 'the held submission', (v) => Number(v))
+    .action(async (o: { submission: number }) => {
+      const r = await decideRoster(o.submission, decision, operatorName());
+      process.stdout.write(
+        decision === 'confirm'
+          ? `submission ${o.submission} confirmed by ${operatorName()}: ${r.opened} identities opened, ${r.closed} closed${r.campaign ? `; ${r.campaign} told` : ''}\n`
+          : `submission ${o.submission} rejected by ${operatorName()}: nothing changed${r.campaign ? `; ${r.campaign} told` : ''}\n`,
+      );
+    });
+}
 lists
   .command('rejections')
   .description("write a submission's rejection report, in the format the department sent")
@@ -261,31 +279,61 @@ campaign
   });
 campaign
   .command('submit-list')
-  .description("hand in a department's roster before the roster deadline")
+  .description(
+    "hand in a department's roster before the roster deadline: the file is uploaded to the ledger by digest, imported by the campaign, and the result (or the file's refusal) printed",
+  )
   .requiredOption('--jurisdiction <j>', 'jurisdiction')
   .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
   .requiredOption('--department <d>', 'certifying department')
-  .argument('<file>', 'the roster file (.xlsx or .csv), readable by the worker')
+  .argument('<file>', 'the roster file (.xlsx or .csv) on this machine')
   .option('--drill', 'the drill of that year')
   .action(
     async (file: string, o: { jurisdiction: string; year: number; department: string; drill?: boolean }) => {
       const config = loadConfig();
+      const { pool } = await openLedger();
+      let stored;
+      try {
+        stored = await uploadFile(pool, file, operatorName());
+      } finally {
+        await pool.end();
+      }
       const client = await connectClient(config);
       try {
         const id = campaignWorkflowId(o.jurisdiction, o.year) + (o.drill ? '-drill' : '');
         const r = await submitRoster(client, id, {
           department: o.department,
-          path: resolve(file),
+          file: stored,
           operator: operatorName(),
         });
         process.stdout.write(
-          `roster ${r.status}: ${r.rowsRead} rows read = ${r.rowsAccepted} accepted + ${r.rowsRejected} rejected\n`,
+          r.status === 'held'
+            ? `roster HELD: it would close ${r.wouldClose} of the department's ${r.openIdentities} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}
+`
+            : `roster ${r.status}: ${r.rowsRead} rows read = ${r.rowsAccepted} accepted + ${r.rowsRejected} rejected${r.rowsSkipped !== undefined ? ` (+ ${r.rowsSkipped} lines skipped)` : ''}
+`,
         );
       } finally {
         await client.connection.close();
       }
     },
   );
+campaign
+  .command('retry')
+  .description('after a step failed past its retries (campaign status shows it): run that step again')
+  .requiredOption('--jurisdiction <j>', 'jurisdiction')
+  .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
+  .option('--drill', 'the drill of that year')
+  .action(async (o: { jurisdiction: string; year: number; drill?: boolean }) => {
+    const config = loadConfig();
+    const client = await connectClient(config);
+    try {
+      const id = campaignWorkflowId(o.jurisdiction, o.year) + (o.drill ? '-drill' : '');
+      const r = await retryStep(client, id, operatorName());
+      process.stdout.write(`step ${r.step} of ${id} runs again\n`);
+    } finally {
+      await client.connection.close();
+    }
+  });
 
 const reconcile = program.command('reconcile').description('monthly reconciliation of the difficulty lists');
 const withClient = async (

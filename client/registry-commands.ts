@@ -2,6 +2,7 @@
  * `lists import | status | rejections` and `population generate`: the registry's inbound lists and the
  * synthetic population, from the command line.
  */
+import { deltaRegistrationDay } from '../domain/reconciliation';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -68,9 +69,10 @@ export async function importCommand(
         department: o.department,
         kind: o.kind,
         period: o.period,
+        // a roster takes effect on its own date; a delta on its month's registration day (never today: a past
+        // month reconciled late keeps its own dates)
         effectiveOn:
-          o.effectiveOn ??
-          (o.kind === 'roster' ? o.period : new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)),
+          o.effectiveOn ?? (o.kind === 'roster' ? o.period : deltaRegistrationDay(policy, o.period)),
         fileName: basename(file),
         receivedBy: loadConfig().MEDINS_OPERATOR ?? userInfo().username,
       },

@@ -238,6 +238,19 @@ export const PolicySchema = z
     claimExcludesInvalidIdentity: z.object({ source: Source }).optional(),
     /** The id of the public-holiday calendar used for "next working day" (seeds/calendars/). */
     holidayCalendar: z.string().min(1),
+    /**
+     * Roster safety (not a rule of the plans: a guard of this system). A roster is a department's whole list,
+     * so one that would close more than `maxCloseShare` of the department's open identities, or more than
+     * `maxClose` people, is held until an operator confirms it; one closing `neverHoldAtOrBelow` people or
+     * fewer is never held. Absent: ROSTER_SAFETY_DEFAULT.
+     */
+    rosterSafety: z
+      .object({
+        maxCloseShare: z.number().min(0).max(1),
+        maxClose: z.number().int().min(0),
+        neverHoldAtOrBelow: z.number().int().min(0),
+      })
+      .optional(),
   })
   .superRefine((p, ctx) => {
     const ids = new Set<string>();
@@ -353,4 +366,21 @@ export function loadPolicy(json: unknown, calendars: readonly unknown[], origin 
 
 export function categoryById(policy: Policy, id: string): Category | undefined {
   return policy.categories.find((c) => c.id === id);
+}
+
+/** Held when a roster would close more than 10% of a department's open identities, or more than 50 people. */
+export const ROSTER_SAFETY_DEFAULT = { maxCloseShare: 0.1, maxClose: 50, neverHoldAtOrBelow: 5 } as const;
+
+/**
+ * Whether a roster that would close `wouldClose` of a department's `openBefore` open identities is held for
+ * an operator's decision (counts of people; see `rosterSafety`).
+ */
+export function rosterIsHeld(
+  policy: Pick<Policy, 'rosterSafety'>,
+  wouldClose: number,
+  openBefore: number,
+): boolean {
+  const s = policy.rosterSafety ?? ROSTER_SAFETY_DEFAULT;
+  if (wouldClose <= s.neverHoldAtOrBelow) return false;
+  return wouldClose > s.maxClose || wouldClose > s.maxCloseShare * openBefore;
 }

@@ -6,12 +6,9 @@
  */
 import { DefaultLogger, Runtime, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
 
-const PERSONAL_NUMBER = /(?<![0-9])[0-9]{14,24}[0-9Xx](?![0-9A-Za-z])/g;
+import { redact } from '../domain/personal-data';
 
-/** 440783196602100024 → 440783********0024 */
-export function redact(text: string): string {
-  return text.replace(PERSONAL_NUMBER, (n) => `${n.slice(0, 6)}${'*'.repeat(n.length - 10)}${n.slice(-4)}`);
-}
+export { redact };
 
 function redactValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redact(value);

@@ -12,6 +12,7 @@ import { fileExchangePorts } from '../activities/adapters/file-exchange';
 import { httpPorts } from '../activities/adapters/http';
 import type { DepartmentPorts } from '../activities/adapters/ports';
 import { simulatedPorts, type SimulationConfig } from '../activities/adapters/simulated';
+import { activityBoundary } from './activity-boundary';
 import { activityTimings } from './activity-timings';
 import { loadConfig, simulationConfig } from './config';
 
@@ -69,9 +70,12 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       simulation,
       ports: options.ports ?? departmentPorts(options.pool, simulation),
     }),
-    ...(options.activityTimingsPath
-      ? { interceptors: { activity: [activityTimings(options.activityTimingsPath)] } }
-      : {}),
+    interceptors: {
+      activity: [
+        ...(options.activityTimingsPath ? [activityTimings(options.activityTimingsPath)] : []),
+        activityBoundary(),
+      ],
+    },
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH }),

@@ -12,6 +12,7 @@ import {
   continueAsNew,
   executeChild,
   defineQuery,
+  defineSignal,
   defineUpdate,
   log,
   proxyActivities,
@@ -21,45 +22,91 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ActivityFailure, ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
-import type { CampaignActivities, CampaignRef } from '../activities/campaign';
+import { failureMessage, failureTypeOf, refusalOf } from './failures';
+import type { CampaignActivities, CampaignRef, StoredFileRef } from '../activities/campaign';
 import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
 import { MonthlyReconciliationWorkflow } from './reconciliation';
 import { instantOf } from '../domain/dates';
+import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { Policy } from '../domain/policy';
 
+/**
+ * Short ledger steps (an event, a snapshot, a policy). Ten attempts with backoff ride out a database restart
+ * (about two minutes); past that the step reaches the operator (see `guarded`), never loops unseen.
+ */
 const quick = proxyActivities<CampaignActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
-/** Batch steps heartbeat; a worker lost mid-batch is noticed after the heartbeat timeout (a drill's is short). */
-const batchActivities = (drill: boolean) =>
-  proxyActivities<CampaignActivities>({
-    startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: drill ? '10 seconds' : '2 minutes',
-    retry: { initialInterval: drill ? '1 second' : '5 seconds', maximumInterval: '5 minutes' },
-  });
-
-/** Waiting for a department's answer: retried with backoff until it arrives (DepartmentNotReady). */
-const awaitingDepartment = proxyActivities<CampaignActivities>({
-  startToCloseTimeout: '2 minutes',
   retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: ['DepartmentRejected'],
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
   },
 });
+/**
+ * Batch steps: one set-based transaction each, heartbeating while they run (worker/activity-boundary.ts), so a
+ * worker lost mid-batch is noticed after the heartbeat timeout (a drill's is short) and the step runs again
+ * elsewhere. Eight attempts (about ten minutes in a real year, two in a drill) ride out a worker or database
+ * restart; bad input is not retried at all.
+ */
+const batchActivities = (drill: boolean) =>
+  proxyActivities<CampaignActivities>({
+    // a 700,000-row roster or levy at 10x Kaiping's population takes minutes, not half an hour
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: drill ? '10 seconds' : '2 minutes',
+    retry: {
+      initialInterval: drill ? '1 second' : '5 seconds',
+      maximumInterval: drill ? '1 minute' : '5 minutes',
+      maximumAttempts: 8,
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+    },
+  });
+
+/**
+ * Waiting for a department's answer: asked again with backoff (DepartmentNotReady) for at most three days (ten
+ * minutes in a drill); then the operator is told and decides when to ask again.
+ */
+const awaitingDepartment = (drill: boolean) =>
+  proxyActivities<CampaignActivities>({
+    startToCloseTimeout: '2 minutes',
+    scheduleToCloseTimeout: drill ? '10 minutes' : '3 days',
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: drill ? '30 seconds' : '30 minutes',
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+    },
+  });
 
 export const CampaignJurisdiction = defineSearchAttributeKey('CampaignJurisdiction', 'KEYWORD');
 export const CampaignYear = defineSearchAttributeKey('CampaignYear', 'INT');
 export const CampaignPhase = defineSearchAttributeKey('CampaignPhase', 'KEYWORD');
 
 export interface RosterStatus {
-  status: 'requested' | 'reminded' | 'imported' | 'escalated';
+  /**
+   * requested → imported; reminded (not sent yet); refused (the file could not be read: asked again at the
+   * deadline); held (it would close too many identities: an operator confirms or rejects it); escalated.
+   */
+  status: 'requested' | 'reminded' | 'imported' | 'refused' | 'held' | 'escalated';
   rowsRead?: number;
   rowsAccepted?: number;
   rowsRejected?: number;
+  rowsSkipped?: number;
+  submissionId?: number;
+  /** Held rosters: how many open identities the roster would close, of how many. */
+  wouldClose?: number;
+  openIdentities?: number;
+  /** Why a file was refused (masked: no personal number), with its failure type. */
+  refusal?: { type: string; message: string };
+}
+
+/** A step that failed past its retries: the campaign waits for an operator's `retryStep`. */
+export interface Attention {
+  step: string;
+  type: string;
+  message: string;
+  since: string;
 }
 
 export interface RoundSummary {
@@ -89,6 +136,8 @@ export interface CampaignProgress {
   claimRejections?: number;
   runs: number;
   reconciledMonths?: string[];
+  /** Set while a step waits for an operator after its retries ran out. */
+  attention?: Attention;
 }
 
 export interface CampaignInput {
@@ -110,11 +159,24 @@ export interface CampaignInput {
 }
 
 export const progressQuery = defineQuery<CampaignProgress>('progress');
-/** An operator hands in a department's roster file (path on the worker's exchange inbox). */
+/**
+ * An operator hands in a department's roster: the file was uploaded into the exchange store first (the
+ * client stores its bytes by digest, client/uploads.ts); the Update carries the digest, never a path. The
+ * answer is the import's counts, or the file's refusal as a failure of the Update (the campaign goes on).
+ */
 export const submitRosterUpdate = defineUpdate<
   RosterStatus,
-  [{ department: string; path: string; operator: string }]
+  [{ department: string; file: StoredFileRef; operator: string }]
 >('submitRoster');
+
+/** After a step failed past its retries (`progress.attention`): the operator says to try it again. */
+export const retryStepUpdate = defineUpdate<{ step: string }, [{ operator: string }]>('retryStep');
+
+/** An operator decided a held roster (`lists confirm|reject`); the ledger already holds the decision. */
+export const rosterDecidedSignal =
+  defineSignal<
+    [{ department: string; submissionId: number; decision: 'confirmed' | 'rejected'; operator: string }]
+  >('rosterDecided');
 
 /** A 附件1 form (new enrollment, change of bank account, stop with reason), entered by a town. */
 export const householdFormUpdate = defineUpdate<FormOutcome, [HouseholdForm & { operator: string }]>(
@@ -128,6 +190,7 @@ export function campaignWorkflowId(jurisdiction: string, year: number): string {
 export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<CampaignProgress> {
   const { policy } = input;
   const batch = batchActivities(policy.drill);
+  const awaiting = awaitingDepartment(policy.drill);
   const agenda = buildAgenda(policy, { withMonthlyDeltas: Boolean(input.reconcileMonthly) });
   const clockOffsetMs = input.clockOffsetMs ?? (input.rehearsal ? Date.now() - agenda[0]!.at : 0);
   const ref: CampaignRef = {
@@ -154,27 +217,80 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   progress.runs += 1;
 
   setHandler(progressQuery, () => ({ ...progress, campaignDate: chinaDate(campaignNow()) }));
+
+  /** What an import returned, as the roster's status (held rosters wait for an operator's decision). */
+  const rosterStatusOf = (r: {
+    submissionId: number;
+    rowsRead: number;
+    rowsAccepted: number;
+    rowsRejected: number;
+    rowsSkipped?: number;
+    held?: boolean;
+    wouldClose?: number;
+    openIdentities?: number;
+  }): RosterStatus => ({
+    status: r.held ? 'held' : 'imported',
+    submissionId: r.submissionId,
+    rowsRead: r.rowsRead,
+    rowsAccepted: r.rowsAccepted,
+    rowsRejected: r.rowsRejected,
+    ...(r.rowsSkipped !== undefined ? { rowsSkipped: r.rowsSkipped } : {}),
+    ...(r.held ? { wouldClose: r.wouldClose, openIdentities: r.openIdentities } : {}),
+  });
+
+  /** A roster file that could not be used: recorded, told to the operators, asked for again at the deadline. */
+  const rosterRefused = async (
+    department: string,
+    refusal: { type: string; message: string },
+    by: string,
+  ): Promise<RosterStatus> => {
+    const status: RosterStatus = { status: 'refused', refusal };
+    progress.rosters[department] = status;
+    await quick.recordCampaignEvent(ref, {
+      key: `roster-refused-${department}-${campaignNow()}`,
+      kind: 'roster-refused',
+      campaignAtMs: campaignNow(),
+      detail: { department, by, type: refusal.type, reason: refusal.message },
+    });
+    return status;
+  };
+
+  /** Departments whose roster an operator is handing in right now (the import is under way). */
+  const handingIn = new Set<string>();
   setHandler(
     submitRosterUpdate,
-    async ({ department, path, operator }) => {
-      const r = await batch.importRoster(ref, { department, path, receivedBy: operator });
-      const status: RosterStatus = {
-        status: 'imported',
-        rowsRead: r.rowsRead,
-        rowsAccepted: r.rowsAccepted,
-        rowsRejected: r.rowsRejected,
-      };
+    async ({ department, file, operator }) => {
+      let status: RosterStatus;
+      handingIn.add(department);
+      try {
+        status = rosterStatusOf(await batch.importRoster(ref, { department, file, receivedBy: operator }));
+      } catch (error) {
+        const refusal = refusalOf(error);
+        if (!refusal) throw error;
+        await rosterRefused(department, refusal, operator);
+        // the operator's command fails with the file's own error; the campaign goes on
+        throw ApplicationFailure.nonRetryable(refusal.message, refusal.type);
+      } finally {
+        handingIn.delete(department);
+      }
       progress.rosters[department] = status;
       await quick.recordCampaignEvent(ref, {
-        key: `roster-submitted-${department}-${r.submissionId}`,
-        kind: 'operator-submitted-roster',
+        key: `roster-submitted-${department}-${status.submissionId}`,
+        kind: status.status === 'held' ? 'roster-held' : 'operator-submitted-roster',
         campaignAtMs: campaignNow(),
-        detail: { department, operator, submissionId: r.submissionId },
+        detail: {
+          department,
+          operator,
+          submissionId: status.submissionId,
+          ...(status.status === 'held'
+            ? { wouldClose: status.wouldClose, openIdentities: status.openIdentities }
+            : {}),
+        },
       });
       return status;
     },
     {
-      validator: ({ department }) => {
+      validator: ({ department, file }: { department: string; file: StoredFileRef; operator: string }) => {
         if (!policy.departments.some((d) => d.id === department))
           throw new Error(
             `${department} is not a certifying department of ${policy.jurisdiction} ${policy.year}`,
@@ -183,6 +299,33 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
           throw new Error(
             `the roster deadline has passed: the campaign is in ${progress.phase}; send the list as a monthly delta`,
           );
+        if (!/^[0-9a-f]{64}$/.test(file.sha256))
+          throw new Error('the roster must be uploaded first: the Update names its SHA-256 digest');
+      },
+    },
+  );
+
+  setHandler(rosterDecidedSignal, ({ department, submissionId, decision, operator }) => {
+    const current = progress.rosters[department];
+    if (current?.status !== 'held' || current.submissionId !== submissionId) return;
+    progress.rosters[department] =
+      decision === 'confirmed'
+        ? { ...current, status: 'imported', wouldClose: undefined, openIdentities: undefined }
+        : { status: 'refused', refusal: { type: 'RosterRejected', message: `rejected by ${operator}` } };
+  });
+
+  let retryRequested = false;
+  setHandler(
+    retryStepUpdate,
+    ({ operator }) => {
+      const step = progress.attention!.step;
+      retryRequested = true;
+      log.info('operator asked to retry a failed step', { step, operator });
+      return { step };
+    },
+    {
+      validator: (_request: { operator: string }) => {
+        if (!progress.attention) throw new Error('no step of this campaign is waiting for a retry');
       },
     },
   );
@@ -237,12 +380,41 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
 
   if (!input.progress) await quick.storePolicySnapshot({ policy, hash: input.policyHash });
 
+  /**
+   * Runs one agenda step. A step whose activity failed past its retry bounds is not retried unseen: the
+   * campaign records the failure (type and masked message), shows it in `progress.attention` and waits until
+   * an operator asks for a retry (`campaign retry`). Every batch step is idempotent, so running it again is safe.
+   */
+  const guarded = async (step: string, run: () => Promise<void>): Promise<void> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await run();
+        return;
+      } catch (error) {
+        if (!(error instanceof ActivityFailure)) throw error;
+        const type = failureTypeOf(error) ?? FailureType.internal;
+        const message = failureMessage(error);
+        progress.attention = { step, type, message, since: chinaDate(campaignNow()) };
+        log.warn('campaign step needs an operator', { step, type });
+        await quick.recordCampaignEvent(ref, {
+          key: `step-failed-${step}-${attempt}`,
+          kind: 'step-failed',
+          campaignAtMs: campaignNow(),
+          detail: { step, type, reason: message, attempt },
+        });
+        retryRequested = false;
+        await condition(() => retryRequested);
+        progress.attention = undefined;
+      }
+    }
+  };
+
   const deductionRound = async (round: number, at: number) => {
     const levy = await batch.createLevyBatch(ref, round, chinaDate(at));
     const summary: RoundSummary = { round, lines: levy.lines, success: 0, personal: 0, systemic: 0 };
     if (levy.lines > 0) {
       await batch.sendLevyToTax(ref, { batchId: levy.batchId, round });
-      const results = await awaitingDepartment.fetchTaxResults(ref, levy.batchId);
+      const results = await awaiting.fetchTaxResults(ref, levy.batchId);
       const applied = await batch.applyDeductionResults(ref, {
         batchId: levy.batchId,
         resultFile: results.resultFile,
@@ -256,15 +428,31 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     log.info('deduction round', { ...summary });
   };
 
-  /** Imports a roster the department's adapter handed over, and records its counts. */
-  const importRosterFrom = async (department: string, path: string) => {
-    const r = await batch.importRoster(ref, { department, path, receivedBy: `adapter:${department}` });
-    progress.rosters[department] = {
-      status: 'imported',
-      rowsRead: r.rowsRead,
-      rowsAccepted: r.rowsAccepted,
-      rowsRejected: r.rowsRejected,
-    };
+  /** Imports a roster the department's adapter handed over; a file that cannot be read is refused, not retried. */
+  const importRosterFrom = async (department: string, file: StoredFileRef) => {
+    try {
+      const status = rosterStatusOf(
+        await batch.importRoster(ref, { department, file, receivedBy: `adapter:${department}` }),
+      );
+      progress.rosters[department] = status;
+      if (status.status === 'held') {
+        await quick.recordCampaignEvent(ref, {
+          key: `roster-held-${department}-${status.submissionId}`,
+          kind: 'roster-held',
+          campaignAtMs: campaignNow(),
+          detail: {
+            department,
+            submissionId: status.submissionId,
+            wouldClose: status.wouldClose,
+            openIdentities: status.openIdentities,
+          },
+        });
+      }
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (!refusal) throw error;
+      await rosterRefused(department, refusal, `adapter:${department}`);
+    }
   };
 
   /**
@@ -275,7 +463,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   const claimUntilAccepted = async (fundingSources: string[], dueOn: string) => {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await awaitingDepartment.claimSubsidies(ref, { fundingSources, dueOn });
+        return await awaiting.claimSubsidies(ref, { fundingSources, dueOn });
       } catch (error) {
         const cause = error instanceof ActivityFailure ? error.cause : undefined;
         if (!(cause instanceof ApplicationFailure) || cause.type !== 'DepartmentRejected') throw error;
@@ -296,10 +484,13 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       case 'request-rosters': {
         await setPhase('roster-submission');
         for (const d of policy.departments) {
-          const path = await quick.requestRoster(ref, d.id);
-          if (path) {
-            await importRosterFrom(d.id, path);
-          } else {
+          // a list an operator handed in already (right after the start) is not asked for again
+          const handedIn = progress.rosters[d.id]?.status;
+          if (handingIn.has(d.id) || handedIn === 'imported' || handedIn === 'held') continue;
+          const file = await quick.requestRoster(ref, d.id);
+          if (file) {
+            await importRosterFrom(d.id, file);
+          } else if (!handingIn.has(d.id) && progress.rosters[d.id] === undefined) {
             progress.rosters[d.id] = { status: 'reminded' };
             await quick.recordCampaignEvent(ref, {
               key: `roster-reminder-${d.id}`,
@@ -314,18 +505,24 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       case 'roster-deadline': {
         for (const d of policy.departments) {
           if (progress.rosters[d.id]?.status === 'imported') continue;
-          // asked again at the deadline: a late roster is still taken
-          const late = await quick.requestRoster(ref, d.id);
-          if (late) {
-            await importRosterFrom(d.id, late);
-            continue;
+          if (progress.rosters[d.id]?.status !== 'held') {
+            // asked again at the deadline: a late (or corrected) roster is still taken
+            const late = await quick.requestRoster(ref, d.id);
+            if (late) await importRosterFrom(d.id, late);
           }
-          progress.rosters[d.id] = { status: 'escalated' };
+          const now = progress.rosters[d.id];
+          if (now?.status === 'imported') continue;
+          // still missing, refused or held: the operators are told; the identities stand as they are
+          const was = now?.status;
+          progress.rosters[d.id] =
+            was === 'held'
+              ? now!
+              : { status: 'escalated', ...(now?.refusal ? { refusal: now.refusal } : {}) };
           await quick.recordCampaignEvent(ref, {
             key: `roster-escalated-${d.id}`,
             kind: 'roster-escalated',
             campaignAtMs: campaignNow(),
-            detail: { department: d.id },
+            detail: { department: d.id, ...(was && was !== 'reminded' ? { was } : {}) },
           });
         }
         await setPhase('changes-and-stops');
@@ -397,7 +594,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     const wait = item.at + clockOffsetMs - Date.now();
     if (wait > 0) await sleep(wait);
     progress.campaignDate = chinaDate(item.at);
-    await execute(item);
+    await guarded(item.key, () => execute(item));
     progress.itemsDone = i + 1;
     const info = workflowInfo();
     if (

@@ -8,11 +8,25 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import { log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { CampaignActivities, CampaignRef } from '../activities/campaign';
 import type { Policy } from '../domain/policy';
+import { chinaDateOf } from '../domain/dates';
+import { NON_RETRYABLE_FAILURES } from '../domain/failures';
+import { deltaRegistrationDay } from '../domain/reconciliation';
+import { refusalOf } from './failures';
 
+/**
+ * Each month's steps are idempotent (the month is claimed, a delta imported once by digest): eight attempts
+ * over about ten minutes ride out a worker or database restart; a delta file that cannot be read is refused
+ * at once (the department is escalated, the other departments' deltas still reconciled).
+ */
 const acts = proxyActivities<CampaignActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '5 minutes',
-  retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes' },
+  retry: {
+    initialInterval: '5 seconds',
+    maximumInterval: '5 minutes',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  },
 });
 
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
@@ -24,7 +38,10 @@ export interface ReconciliationInput {
   month?: string;
   /** How long to wait for a department's delta after the delta day before escalating. */
   graceMs?: number;
-  /** The registration day (a rehearsal passes its campaign date); default today in China. */
+  /**
+   * The registration day additions are subsidised from (a rehearsal passes its campaign date); default: the
+   * month's own registration day (deltaRegistrationDay), never the day the reconciliation happens to run.
+   */
   effectiveOn?: string;
 }
 
@@ -35,7 +52,9 @@ export interface ReconciliationResult {
   departments: Record<
     string,
     {
-      status: 'imported' | 'escalated';
+      status: 'imported' | 'refused' | 'escalated';
+      /** A delta file that could not be read: its failure type and masked reason. */
+      refusal?: { type: string; message: string };
       rows?: number;
       accepted?: number;
       rejected?: number;
@@ -52,10 +71,8 @@ export function reconciliationScheduleId(jurisdiction: string): string {
 }
 
 function previousMonth(ms: number): string {
-  const d = new Date(ms + 8 * 3600_000); // China date
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth(); // 0-based: the previous month's 1-based number
-  return m === 0 ? `${y - 1}-12` : `${y}-${String(m).padStart(2, '0')}`;
+  const [y, m] = chinaDateOf(ms).split('-').map(Number) as [number, number];
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
 }
 
 export async function MonthlyReconciliationWorkflow(
@@ -70,7 +87,7 @@ export async function MonthlyReconciliationWorkflow(
     year: policy.year,
     policyHash: input.policyHash,
   };
-  const effectiveOn = input.effectiveOn ?? new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+  const effectiveOn = input.effectiveOn ?? deltaRegistrationDay(policy, month);
   const result: ReconciliationResult = { jurisdiction: policy.jurisdiction, month, departments: {} };
 
   await acts.storePolicySnapshot({ policy, hash: input.policyHash });
@@ -95,7 +112,21 @@ export async function MonthlyReconciliationWorkflow(
       });
       continue;
     }
-    const r = await acts.importDelta(ref, { department: d.id, month, path, effectiveOn });
+    let r;
+    try {
+      r = await acts.importDelta(ref, { department: d.id, month, file: path, effectiveOn });
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (!refusal) throw error;
+      result.departments[d.id] = { status: 'refused', refusal };
+      await acts.recordCampaignEvent(ref, {
+        key: `delta-refused-${d.id}-${month}`,
+        kind: 'delta-refused',
+        campaignAtMs: Date.now(),
+        detail: { department: d.id, month, type: refusal.type, reason: refusal.message },
+      });
+      continue;
+    }
     result.departments[d.id] = {
       status: 'imported',
       rows: r.rows,

@@ -7,6 +7,7 @@
  * A file that has not arrived yet is `null`, never an error: the workflow decides how long to wait.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../domain/failures';
 
 export interface ExchangedFile {
   fileName: string;
@@ -40,9 +41,9 @@ export interface DepartmentPorts {
 
 /** Failure types adapters raise, in one place; permanent ones are not retried. */
 export const AdapterFailure = {
-  notReady: 'DepartmentNotReady',
-  unavailable: 'DepartmentUnavailable',
-  rejected: 'DepartmentRejected',
+  notReady: FailureType.departmentNotReady,
+  unavailable: FailureType.departmentUnavailable,
+  rejected: FailureType.departmentRejected,
 } as const;
 
 /** Not there yet: retried by the activity's retry policy (with backoff) until it arrives. */

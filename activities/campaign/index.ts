@@ -26,6 +26,10 @@ import { createReconciliationActivities } from '../reconciliation';
 import { applyHouseholdForm, type HouseholdForm } from './household-forms';
 import { writeProgressReport } from './progress-report';
 import { faultPoint } from '../faults';
+import { NotFoundError, RefusedError } from '../failures';
+import { readStoredFile, storedFileRef, type StoredFileRef } from '../exchange-store';
+
+export type { StoredFileRef };
 import { checkout } from '../db/transaction';
 
 export interface CampaignDeps {
@@ -62,6 +66,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
   const { pool } = deps;
   const ports = deps.ports ?? simulatedPorts(pool, deps.simulation);
   const exchangeDir = deps.simulation.exchangeDir;
+  const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
   /** Keeps a file that crossed a boundary (by digest) and logs the crossing. */
   async function exchanged(
     ref: CampaignRef,
@@ -96,7 +101,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
       `SELECT policy FROM campaign_policies WHERE policy_hash = $1`,
       [ref.policyHash],
     );
-    if (!r.rows[0]) throw new Error(`no policy snapshot ${ref.policyHash}`);
+    if (!r.rows[0]) throw new NotFoundError(`no policy snapshot ${ref.policyHash}`);
     const stored = r.rows[0].policy;
     const policy: Policy = {
       ...PolicySchema.parse(stored),
@@ -105,14 +110,14 @@ export function createCampaignActivities(deps: CampaignDeps) {
     cache.set(ref.policyHash, policy);
     return policy;
   }
-  const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
 
   return {
     ...createReconciliationActivities({ pool, ports, exchangeDir, policyOf }),
 
     /** Stores the policy snapshot the campaign runs under (idempotent on its hash). */
     async storePolicySnapshot(input: { policy: Policy; hash: string }): Promise<void> {
-      if (policyHash(input.policy) !== input.hash) throw new Error('the policy does not match its hash');
+      if (policyHash(input.policy) !== input.hash)
+        throw new RefusedError('the policy does not match its hash');
       await pool.query(
         `INSERT INTO jurisdictions (code, name, province) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING`,
         [input.policy.jurisdiction, input.policy.name, input.policy.province],
@@ -140,8 +145,11 @@ export function createCampaignActivities(deps: CampaignDeps) {
       );
     },
 
-    /** Asks a certifying department for its roster; where its file is kept, or null if not sent. */
-    async requestRoster(ref: CampaignRef, department: string): Promise<string | null> {
+    /**
+     * Asks a certifying department for its roster as of the policy's roster date; the file it sent, kept in the
+     * exchange store and named by digest, or null if it has not sent one.
+     */
+    async requestRoster(ref: CampaignRef, department: string): Promise<StoredFileRef | null> {
       const policy = await policyOf(ref);
       const file = await ports.certifying.fetchRoster(
         ref.jurisdiction,
@@ -149,18 +157,29 @@ export function createCampaignActivities(deps: CampaignDeps) {
         policy.calendar.rosterAsOf.at.slice(0, 10),
       );
       if (!file) return null;
-      const stored = storeExchangeFile(exchangeDir, file.bytes, sha256Hex(file.bytes));
-      return `${stored}#${file.fileName}`;
+      const sha256 = sha256Hex(file.bytes);
+      storeExchangeFile(exchangeDir, file.bytes, sha256);
+      return { sha256, fileName: file.fileName };
     },
 
-    async importRoster(ref: CampaignRef, input: { department: string; path: string; receivedBy: string }) {
+    /**
+     * Imports a roster from the exchange store (by digest: an operator's upload or a department's file). A file
+     * that cannot be read is recorded as refused and fails as ListFileError (not retried); a roster that would
+     * close too many identities is held (`held: true`) for an operator's decision.
+     */
+    async importRoster(
+      ref: CampaignRef,
+      input: { department: string; file: StoredFileRef | string; receivedBy: string },
+    ) {
       const policy = await policyOf(ref);
       const period = policy.calendar.rosterAsOf.at.slice(0, 10);
+      const file = storedFileRef(exchangeDir, input.file);
+      const bytes = await readStoredFile(pool, exchangeDir, file);
       const r = await importDepartmentList(
         {
           pool,
           policy,
-          exchangeDir: deps.simulation.exchangeDir,
+          exchangeDir,
           onStep: () => Context.current().heartbeat(),
         },
         {
@@ -169,10 +188,10 @@ export function createCampaignActivities(deps: CampaignDeps) {
           kind: 'roster',
           period,
           effectiveOn: period,
-          fileName: input.path.includes('#') ? input.path.split('#')[1]! : input.path.split('/').at(-1)!,
+          fileName: file.fileName,
           receivedBy: input.receivedBy,
         },
-        readFileSync(input.path.split('#')[0]!),
+        bytes,
       );
       await faultPoint('importRoster:after-commit');
       return {
@@ -180,8 +199,11 @@ export function createCampaignActivities(deps: CampaignDeps) {
         rowsRead: r.rowsRead,
         rowsAccepted: r.rowsAccepted,
         rowsRejected: r.rowsRejected,
+        ...('rowsSkipped' in r ? { rowsSkipped: (r as { rowsSkipped: number }).rowsSkipped } : {}),
         identitiesOpened: r.identitiesOpened,
         alreadyImported: r.alreadyImported,
+        held: r.held,
+        ...(r.held ? { wouldClose: r.wouldClose ?? 0, openIdentities: r.openBefore ?? 0 } : {}),
       };
     },
 

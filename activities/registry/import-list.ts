@@ -16,10 +16,12 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { checkIdNumber } from '../../domain/id-number';
-import type { Policy } from '../../domain/policy';
+import { rosterIsHeld, type Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
 import { detectFile, ListFileError, normaliseHeader, readRowBatches, type DetectedFile } from './list-files';
 import { inTransaction } from '../db/transaction';
+import { RefusedError } from '../failures';
+import { redact } from '../../domain/personal-data';
 
 export const ListImportRequest = z.object({
   jurisdiction: z.string().min(1),
@@ -48,8 +50,16 @@ export type RejectionCode =
 
 export interface ListImportResult {
   submissionId: number;
-  /** true when this exact file had been imported before: nothing changed. */
+  /** true when this exact file is already the current (or held) one: nothing changed. */
   alreadyImported: boolean;
+  /**
+   * A roster that would close too many of the department's open identities (policy `rosterSafety`): its rows
+   * are read and judged, nothing is closed or opened until an operator confirms it (confirmHeldRoster).
+   */
+  held: boolean;
+  /** Held rosters (and every roster): open identities of the department it would close, of how many open. */
+  wouldClose?: number;
+  openBefore?: number;
   supersededSubmissionId: number | null;
   format: DetectedFile['format'];
   encoding: string;
@@ -145,14 +155,31 @@ export async function importDepartmentList(
   const request = ListImportRequest.parse(rawRequest);
   const { policy } = deps;
   if (request.jurisdiction !== policy.jurisdiction) {
-    throw new Error(`the policy is ${policy.jurisdiction}, the list is for ${request.jurisdiction}`);
+    throw new RefusedError(`the policy is ${policy.jurisdiction}, the list is for ${request.jurisdiction}`);
   }
   if (!policy.departments.some((d) => d.id === request.department)) {
-    throw new Error(
+    throw new RefusedError(
       `${request.department} certifies no category in ${policy.jurisdiction} ${policy.year} (departments: ${policy.departments.map((d) => d.id).join(', ')})`,
     );
   }
   const sha256 = sha256Hex(bytes);
+  try {
+    return await importReadable(deps, request, bytes, sha256);
+  } catch (error) {
+    // a file that cannot be read as a list is refused, and the refusal kept: never retried, never lost
+    if (error instanceof Error && error.name === 'ListFileError')
+      await recordRefusal(deps, request, bytes, sha256, error);
+    throw error;
+  }
+}
+
+async function importReadable(
+  deps: ImportDeps,
+  request: ListImportRequest,
+  bytes: Buffer,
+  sha256: string,
+): Promise<ListImportResult> {
+  const { policy } = deps;
   const detected = detectFile(bytes, request.fileName);
 
   let mark = Date.now();
@@ -170,10 +197,12 @@ export async function importDepartmentList(
         `${request.jurisdiction}/${request.department}/${request.kind}/${request.period}`,
       ]);
       const existing = await client.query<{ id: string }>(
-        `SELECT id FROM submissions WHERE jurisdiction = $1 AND department = $2 AND kind = $3 AND period = $4 AND sha256 = $5`,
+        `SELECT id FROM submissions WHERE jurisdiction = $1 AND department = $2 AND kind = $3 AND period = $4 AND sha256 = $5
+           AND status IN ('current', 'held')`,
         [request.jurisdiction, request.department, request.kind, request.period, sha256],
       );
-      // the same file again: nothing is written (the transaction only held the lock)
+      // the same file as the current (or held) one: nothing is written (the transaction only held the lock).
+      // An earlier file sent again after a later one is a resend like any other: it becomes current (A, B, A).
       if (existing.rows[0])
         return { kind: 'already-imported' as const, submissionId: Number(existing.rows[0].id) };
       mark = Date.now();
@@ -184,10 +213,16 @@ export async function importDepartmentList(
           )
         ).rows[0]!.id,
       );
-      const superseded = await supersedeCurrent(client, request, submissionId);
+      // a file sent while another of the same list is held for a decision replaces the held one
       await client.query(
-        `INSERT INTO submissions (id, jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by)
-         OVERRIDING SYSTEM VALUE VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        `UPDATE submissions SET status = 'superseded', superseded_by = $5
+         WHERE jurisdiction = $1 AND department = $2 AND kind = $3 AND period = $4 AND status = 'held'`,
+        [request.jurisdiction, request.department, request.kind, request.period, submissionId],
+      );
+      // held until judged: no identity moves before the rows are read and the roster's effect is known
+      await client.query(
+        `INSERT INTO submissions (id, jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by, status)
+         OVERRIDING SYSTEM VALUE VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held')`,
         [
           request.jurisdiction,
           request.department,
@@ -209,7 +244,26 @@ export async function importDepartmentList(
       step('parse, validate and COPY rows');
       await judgeInSql(client, submissionId, request);
       step('reject duplicates, unknown and deceased residents; join the rest to residents (SQL)');
-      const { opened, closed } = await mergeIdentities(client, submissionId, request, step);
+      const effect = request.kind === 'roster' ? await rosterEffect(client, request) : undefined;
+      const held = effect !== undefined && rosterIsHeld(policy, effect.wouldClose, effect.openBefore);
+      let superseded: number | null = null;
+      let opened = 0;
+      let closed = 0;
+      if (held) {
+        await client.query(`UPDATE submissions SET would_close = $2, open_before = $3 WHERE id = $1`, [
+          submissionId,
+          effect.wouldClose,
+          effect.openBefore,
+        ]);
+        await client.query('DROP TABLE listed');
+      } else {
+        superseded = await supersedeCurrent(client, request, submissionId);
+        await client.query(
+          `UPDATE submissions SET status = 'current', would_close = $2, open_before = $3 WHERE id = $1`,
+          [submissionId, effect?.wouldClose ?? null, effect?.openBefore ?? null],
+        );
+        ({ opened, closed } = await mergeIdentities(client, submissionId, request, step));
+      }
 
       const counts = await client.query<{ read: number; accepted: number; rejected: number }>(
         `SELECT count(*)::int AS read, count(*) FILTER (WHERE accepted)::int AS accepted, count(*) FILTER (WHERE NOT accepted)::int AS rejected
@@ -228,7 +282,7 @@ export async function importDepartmentList(
         [
           request.jurisdiction,
           request.department,
-          `${request.kind}-list`,
+          held ? `${request.kind}-list-held` : `${request.kind}-list`,
           request.period,
           request.fileName,
           c.read,
@@ -237,7 +291,7 @@ export async function importDepartmentList(
           stored,
         ],
       );
-      return { kind: 'imported' as const, submissionId, superseded, opened, closed };
+      return { kind: 'imported' as const, submissionId, superseded, opened, closed, held, effect };
     },
     { workMem: '64MB' },
   );
@@ -253,10 +307,180 @@ export async function importDepartmentList(
   return {
     ...summary,
     alreadyImported: false,
+    held: outcome.held,
+    ...(outcome.effect ?? {}),
     supersededSubmissionId: outcome.superseded,
     identitiesOpened: outcome.opened,
     identitiesClosed: outcome.closed,
   };
+}
+
+/**
+ * What a roster would do to the department's identities, before it does anything: how many of the open
+ * identities it would close (not listed again) and how many are open. Reads `listed` (judgeInSql).
+ */
+async function rosterEffect(
+  client: pg.PoolClient,
+  request: ListImportRequest,
+): Promise<{ wouldClose: number; openBefore: number }> {
+  const r = await client.query<{ would_close: number; open_before: number }>(
+    `SELECT count(*) FILTER (WHERE NOT EXISTS (
+              SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category))::int AS would_close,
+            count(*)::int AS open_before
+     FROM identities i WHERE i.jurisdiction = $1 AND i.department = $2 AND i.valid_to IS NULL`,
+    [request.jurisdiction, request.department],
+  );
+  return { wouldClose: r.rows[0]!.would_close, openBefore: r.rows[0]!.open_before };
+}
+
+/**
+ * An operator's decision on a held roster (`lists confirm|reject`). Confirmed: it supersedes the current
+ * roster and takes effect as any roster does (identities it no longer lists close with the month of its
+ * date, new ones open); rejected: nothing changes. Either way the decision is logged in the exchange log
+ * with the operator's name. Returns the identities opened and closed.
+ * Throws RefusedError when the submission is not a held roster.
+ */
+export async function decideHeldRoster(
+  pool: pg.Pool,
+  submissionId: number,
+  decision: 'confirm' | 'reject',
+  decidedBy: string,
+): Promise<{ jurisdiction: string; department: string; period: string; opened: number; closed: number }> {
+  return inTransaction(
+    pool,
+    async (client) => {
+      const found = await client.query<{
+        jurisdiction: string;
+        department: string;
+        kind: 'roster' | 'delta';
+        period: string;
+        effective_on: string;
+        file_name: string;
+        sha256: string;
+        byte_size: string;
+        rows_read: number;
+        stored_at: string | null;
+        status: string;
+        received_by: string;
+      }>(
+        `SELECT s.jurisdiction, s.department, s.kind, s.period, to_char(s.effective_on, 'YYYY-MM-DD') AS effective_on,
+                s.file_name, s.sha256, s.byte_size, s.rows_read, s.status, s.received_by,
+                (SELECT stored_at FROM exchange_log x WHERE x.sha256 = s.sha256 AND x.stored_at IS NOT NULL LIMIT 1) AS stored_at
+         FROM submissions s WHERE s.id = $1`,
+        [submissionId],
+      );
+      const s = found.rows[0];
+      if (!s) throw new RefusedError(`no submission ${submissionId}`);
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `${s.jurisdiction}/${s.department}/${s.kind}/${s.period}`,
+      ]);
+      const again = await client.query<{ status: string }>(`SELECT status FROM submissions WHERE id = $1`, [
+        submissionId,
+      ]);
+      if (again.rows[0]?.status !== 'held')
+        throw new RefusedError(
+          `submission ${submissionId} is ${again.rows[0]?.status ?? 'gone'}, not held: nothing to decide`,
+        );
+      const request: ListImportRequest = {
+        jurisdiction: s.jurisdiction,
+        department: s.department,
+        kind: s.kind,
+        period: s.period,
+        effectiveOn: s.effective_on,
+        fileName: s.file_name,
+        receivedBy: s.received_by,
+      };
+      let opened = 0;
+      let closed = 0;
+      if (decision === 'confirm') {
+        await client.query(
+          `CREATE TEMP TABLE listed (resident_id bigint, category text, action text) ON COMMIT DROP`,
+        );
+        await client.query(
+          `INSERT INTO listed SELECT p.id, r.category, r.action FROM submission_rows r
+           JOIN residents p ON p.jurisdiction = $2 AND p.id_number = r.id_number
+           WHERE r.submission_id = $1 AND r.accepted`,
+          [submissionId, s.jurisdiction],
+        );
+        await client.query('ANALYZE listed');
+        await supersedeCurrent(client, request, submissionId);
+        await client.query(
+          `UPDATE submissions SET status = 'current', decided_by = $2, decided_at = now() WHERE id = $1`,
+          [submissionId, decidedBy],
+        );
+        ({ opened, closed } = await mergeIdentities(client, submissionId, request));
+      } else {
+        await client.query(
+          `UPDATE submissions SET status = 'rejected', decided_by = $2, decided_at = now() WHERE id = $1`,
+          [submissionId, decidedBy],
+        );
+      }
+      await client.query(
+        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
+         VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          s.jurisdiction,
+          s.department,
+          `${s.kind}-list-${decision === 'confirm' ? 'confirmed' : 'rejected'}`,
+          s.period,
+          s.file_name,
+          s.rows_read,
+          Number(s.byte_size),
+          s.sha256,
+          s.stored_at,
+        ],
+      );
+      return { jurisdiction: s.jurisdiction, department: s.department, period: s.period, opened, closed };
+    },
+    { workMem: '64MB' },
+  );
+}
+
+/**
+ * Records a file that could not be read as a list (after its import rolled back): the refusal with its
+ * masked reason, and the crossing in the exchange log (kind `<kind>-list-refused`). Idempotent per file.
+ */
+async function recordRefusal(
+  deps: ImportDeps,
+  request: ListImportRequest,
+  bytes: Buffer,
+  sha256: string,
+  error: Error,
+): Promise<void> {
+  const stored = storeExchangeFile(deps.exchangeDir, bytes, sha256);
+  await inTransaction(deps.pool, async (client) => {
+    const r = await client.query(
+      `INSERT INTO refused_files (jurisdiction, department, kind, period, file_name, sha256, byte_size, failure_type, reason, received_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+      [
+        request.jurisdiction,
+        request.department,
+        request.kind,
+        request.period,
+        request.fileName,
+        sha256,
+        bytes.length,
+        error.name,
+        redact(error.message).slice(0, 2_000),
+        request.receivedBy,
+      ],
+    );
+    if (!r.rowCount) return; // refused before: logged then
+    await client.query(
+      `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
+       VALUES ($1, 'in', $2, $3, $4, $5, 0, $6, $7, $8)`,
+      [
+        request.jurisdiction,
+        request.department,
+        `${request.kind}-list-refused`,
+        request.period,
+        request.fileName,
+        bytes.length,
+        sha256,
+        stored,
+      ],
+    );
+  });
 }
 
 /** A corrected resend undoes what the earlier file of the same department and period did. */
@@ -277,7 +501,7 @@ async function supersedeCurrent(
     [request.jurisdiction, request.department, oldId],
   );
   if (later.rowCount) {
-    throw new Error(
+    throw new RefusedError(
       `cannot supersede ${request.kind} ${request.period} of ${request.department}: later lists of this department have been applied since; send the correction as a delta`,
     );
   }
@@ -487,6 +711,12 @@ async function mergeIdentities(
   request: ListImportRequest,
   step: (name: string) => void = () => undefined,
 ): Promise<{ opened: number; closed: number }> {
+  // 000 五(一) "从次月起…停止享受": a roster closes with the month of its date; a monthly delta's removals
+  // close with the delta's own month (a September removal ends on 09-30, whenever it is reconciled)
+  const monthOf =
+    request.kind === 'delta' && /^\d{4}-\d{2}$/.test(request.period)
+      ? `${request.period}-01`
+      : request.effectiveOn;
   const monthEnd = `(date_trunc('month', $2::date) + interval '1 month - 1 day')::date`;
   const closed =
     request.kind === 'roster'
@@ -500,7 +730,7 @@ async function mergeIdentities(
           `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
            FROM listed l
            WHERE l.action = 'remove' AND i.resident_id = l.resident_id AND i.category = l.category AND i.valid_to IS NULL`,
-          [submissionId, request.effectiveOn],
+          [submissionId, monthOf],
         );
   step('  close identities no longer listed');
   const opened = await client.query(
@@ -531,8 +761,11 @@ async function submissionSummary(
     rows_read: number;
     rows_accepted: number;
     rows_rejected: number;
+    status: string;
+    would_close: number | null;
+    open_before: number | null;
   }>(
-    `SELECT format, encoding, sha256, rows_read, rows_accepted, rows_rejected FROM submissions WHERE id = $1`,
+    `SELECT format, encoding, sha256, rows_read, rows_accepted, rows_rejected, status, would_close, open_before FROM submissions WHERE id = $1`,
     [submissionId],
   );
   const reasons = await pool.query<{ reason_code: string; n: number }>(
@@ -557,6 +790,9 @@ async function submissionSummary(
     rowsAccepted: row.rows_accepted,
     rowsRejected: row.rows_rejected,
     rejectedByReason: Object.fromEntries(reasons.rows.map((r) => [r.reason_code, r.n])),
+    held: row.status === 'held',
+    ...(row.would_close !== null ? { wouldClose: row.would_close } : {}),
+    ...(row.open_before !== null ? { openBefore: row.open_before } : {}),
     identitiesOpened: opened.rows[0]!.n,
     identitiesClosed: closed.rows[0]!.n,
   };

@@ -101,9 +101,9 @@ describe('monthly reconciliation of the difficulty lists (000 五(一), 001 七(
     expect(result.newlyRegistered).toBeGreaterThan(0);
   });
 
-  it('a removal ends the subsidised standard with the month: from the next month on (000 五(一))', async () => {
+  it('a removal ends the subsidised standard with the delta’s month: from the next month on (000 五(一))', async () => {
     const removed = await db.pool.query<{ valid_to: string; month_end: string }>(
-      `SELECT i.valid_to::text, (date_trunc('month', s.effective_on) + interval '1 month - 1 day')::date::text AS month_end
+      `SELECT i.valid_to::text, (date_trunc('month', (s.period || '-01')::date) + interval '1 month - 1 day')::date::text AS month_end
        FROM identities i JOIN submissions s ON s.id = i.closed_by_submission AND s.kind = 'delta'`,
     );
     expect(removed.rowCount).toBeGreaterThan(0);
@@ -242,7 +242,8 @@ describe('a Kaiping year with twelve monthly deltas (000 五(一))', () => {
     // the replay: for every person and category, the last accepted line of the roster and the deltas in order decides
     const replay = await db.pool.query<{ resident_id: string; category: string; valid_to: string | null }>(
       `WITH lines AS (
-         SELECT p.id AS resident_id, r.category, r.action, s.kind, s.period, r.row_no, s.effective_on
+         SELECT p.id AS resident_id, r.category, r.action, s.kind, s.period, r.row_no,
+                CASE WHEN s.kind = 'delta' THEN (s.period || '-01')::date ELSE s.effective_on END AS effective_on
          FROM submission_rows r JOIN submissions s ON s.id = r.submission_id AND s.status = 'current'
          JOIN residents p ON p.jurisdiction = s.jurisdiction AND p.id_number = r.id_number
          WHERE r.accepted
