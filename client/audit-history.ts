@@ -77,10 +77,20 @@ async function fetchRun(client: Client, workflowId: string, runId?: string) {
 }
 
 /** The campaign's runs, oldest first: its continue-as-new chain, then each child's, depth first. */
-export async function collectRuns(client: Client, workflowId: string, parent: string | null = null) {
+/**
+ * Every run of a workflow's continue-as-new chain, ending at `lastRunId` (default: the latest run with that
+ * id), followed by each run's child workflows. A campaign id started again after it closed has older chains:
+ * `listExecutions` names their runs.
+ */
+export async function collectRuns(
+  client: Client,
+  workflowId: string,
+  parent: string | null = null,
+  lastRunId?: string,
+) {
   const chain: RunHistory[] = [];
-  let runId: string | undefined;
-  let first = true;
+  let runId: string | undefined = lastRunId;
+  let first = lastRunId === undefined;
   for (;;) {
     const { runId: id, history } = await fetchRun(client, workflowId, first ? undefined : runId);
     first = false;
@@ -272,8 +282,29 @@ const PHRASES: Record<string, (args: unknown[], result: unknown, policy: Policy 
   },
 };
 
-export async function campaignTimeline(client: Client, workflowId: string): Promise<TimelineEntry[]> {
-  return timelineOf(client, await collectRuns(client, workflowId));
+export async function campaignTimeline(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<TimelineEntry[]> {
+  return timelineOf(client, await collectRuns(client, workflowId, null, runId));
+}
+
+/** Every execution the server's visibility holds under a workflow id (each run, oldest first). */
+export async function listExecutions(
+  client: Client,
+  workflowId: string,
+): Promise<{ runId: string; status: string; startTime: Date; closeTime?: Date }[]> {
+  const runs: { runId: string; status: string; startTime: Date; closeTime?: Date }[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, '')}'` })) {
+    runs.push({
+      runId: w.runId,
+      status: w.status.name,
+      startTime: w.startTime,
+      ...(w.closeTime ? { closeTime: w.closeTime } : {}),
+    });
+  }
+  return runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
 }
 
 export async function timelineOf(client: Client, runs: RunHistory[]): Promise<TimelineEntry[]> {

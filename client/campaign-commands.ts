@@ -2,7 +2,8 @@
  * Operators' commands for a real campaign on a dev server or cluster: start one (from the seed policy, a
  * policy file, or a drill of either), see its status, hand in a department's roster.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type pg from 'pg';
 import { policyHash } from '../activities/campaign';
 import type { Policy } from '../domain/policy';
 import type { StoredFileRef } from '../activities/exchange-store';
@@ -25,17 +26,47 @@ export class CampaignAlreadyRunning extends Error {
   override name = 'CampaignAlreadyRunning';
 }
 
+/**
+ * Starts a campaign year. A year is started once: Temporal refuses an id it still holds, running or closed
+ * (REJECT_DUPLICATE; a drill may run again once closed), and, given the ledger, a real year whose campaign closed there is refused even after the
+ * server has forgotten it (retention). Throws CampaignAlreadyRunning naming the existing run.
+ */
 export async function startCampaign(
   client: Client,
-  options: { taskQueue: string; policy: Policy; operator: string; maxHistoryEvents?: number },
+  options: {
+    taskQueue: string;
+    policy: Policy;
+    operator: string;
+    maxHistoryEvents?: number;
+    /** The ledger, to refuse a year that closed there. */
+    pool?: pg.Pool;
+  },
 ): Promise<{ workflowId: string; runId: string; policyHash: string; drill: boolean }> {
   const { policy } = options;
   const workflowId = campaignWorkflowId(policy.jurisdiction, policy.year) + (policy.drill ? '-drill' : '');
   const hash = policyHash(policy);
+  if (options.pool && !policy.drill) {
+    const closed = await options.pool.query<{ at: Date }>(
+      // closed, and under a real (not a drill's) policy of that year
+      `SELECT e.recorded_at AS at FROM campaign_events e
+       WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.event_key = 'phase-closed'
+         AND EXISTS (SELECT 1 FROM campaign_policies p WHERE p.jurisdiction = $1 AND p.year = $2
+                       AND NOT coalesce((p.policy->>'drill')::boolean, false))`,
+      [policy.jurisdiction, policy.year],
+    );
+    if (closed.rows[0])
+      throw new CampaignAlreadyRunning(
+        `the ${policy.jurisdiction} ${policy.year} campaign closed on ${closed.rows[0].at.toISOString()} (ledger); a closed year is not started again`,
+      );
+  }
   try {
     const handle = await client.workflow.start(AnnualCampaignWorkflow, {
       taskQueue: options.taskQueue,
       workflowId,
+      // a drill may be run again once it closed; a real year never
+      workflowIdReusePolicy: policy.drill
+        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+        : WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [
         {
           policy,

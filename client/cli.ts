@@ -36,6 +36,7 @@ import {
   campaignTimeline,
   collectRuns,
   exportHistories,
+  listExecutions,
   formatTimeline,
   timelineHtml,
 } from './audit-history';
@@ -226,11 +227,13 @@ campaign
     try {
       const base = o.policy ? policyFromFile(o.policy) : seedPolicy(o.jurisdiction, o.year);
       const policy = o.drill ? makeDrillPolicy(base, Date.now() + 10_000, o.drill) : base;
+      const { pool } = await openLedger();
       const started = await startCampaign(client, {
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         policy,
         operator: operatorName(),
-      });
+        pool,
+      }).finally(() => pool.end());
       process.stdout.write(
         `started ${started.workflowId} (run ${started.runId})${started.drill ? ' as a DRILL' : ''}, policy ${started.policyHash}\n`,
       );
@@ -463,11 +466,12 @@ audit
     "a campaign's history as a timeline in the domain's words, across continue-as-new runs and child workflows",
   )
   .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
+  .option('--run-id <id>', 'a run of that id other than the latest (audit runs lists them)')
   .option('--json', 'print JSON')
   .option('--html <file>', 'also write the timeline as an HTML page')
-  .action((o: { workflowId: string; json?: boolean; html?: string }) =>
+  .action((o: { workflowId: string; runId?: string; json?: boolean; html?: string }) =>
     withClient(async (client) => {
-      const timeline = await campaignTimeline(client, o.workflowId);
+      const timeline = await campaignTimeline(client, o.workflowId, o.runId);
       process.stdout.write(o.json ? `${JSON.stringify(timeline, null, 2)}\n` : formatTimeline(timeline));
       if (o.html) {
         writeFileSync(o.html, timelineHtml(o.workflowId, timeline));
@@ -480,11 +484,24 @@ audit
   .description('write the raw histories (JSON, replayable) of a campaign and its child workflows')
   .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
   .requiredOption('--out <dir>', 'folder for one JSON file per run and index.json')
-  .action((o: { workflowId: string; out: string }) =>
+  .option('--run-id <id>', 'a run of that id other than the latest (audit runs lists them)')
+  .action((o: { workflowId: string; out: string; runId?: string }) =>
     withClient(async (client) => {
-      const index = exportHistories(await collectRuns(client, o.workflowId), o.out);
+      const index = exportHistories(await collectRuns(client, o.workflowId, null, o.runId), o.out);
       for (const r of index)
         process.stdout.write(`${r.file}: ${r.workflowType}, ${r.events} events, sha256 ${r.sha256}\n`);
+    }),
+  );
+audit
+  .command('runs')
+  .description('every run the server holds under a workflow id (a campaign id reused, continue-as-new runs)')
+  .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
+  .action((o: { workflowId: string }) =>
+    withClient(async (client) => {
+      for (const r of await listExecutions(client, o.workflowId))
+        process.stdout.write(
+          `${r.runId} ${r.status} started ${r.startTime.toISOString()}${r.closeTime ? ` closed ${r.closeTime.toISOString()}` : ''}\n`,
+        );
     }),
   );
 audit
@@ -594,6 +611,7 @@ const READ_ONLY = new Set([
   'audit verify',
   'audit history',
   'audit export',
+  'audit runs',
   'report progress',
   'lists rejections',
   'campaign status',

@@ -81,7 +81,15 @@ export function simulatedRoster(
   if (config.missingDepartments.includes(department)) return null;
   const dir = config.populationDirs[jurisdiction];
   if (!dir || !existsSync(dir)) return null;
-  const file = readdirSync(dir).find((f) => f.startsWith(`${department}-roster-${period}.`));
+  // the roster as of that date; else (a drill asks with its own compressed dates) the department's latest
+  // roster as of no later than that date, as a real department sends the list it has
+  const prefix = `${department}-roster-`;
+  const rosters = readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && /^\d{4}-\d{2}-\d{2}\./.test(f.slice(prefix.length)))
+    .sort();
+  const file =
+    rosters.find((f) => f.startsWith(`${prefix}${period}.`)) ??
+    rosters.filter((f) => f.slice(prefix.length, prefix.length + 10) <= period).at(-1);
   return file ? join(dir, file) : null;
 }
 
