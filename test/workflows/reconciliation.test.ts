@@ -77,6 +77,51 @@ describe('monthly reconciliation of the difficulty lists (000 五(一), 001 七(
     await db?.drop();
   });
 
+  it('two past months reconciled today keep their own dates: additions from each month’s registration day (the 10th after it), removals ending with the month (000 五(一))', async () => {
+    const taskQueue = uniqueTaskQueue('reconcile-late');
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      pool: db.pool,
+      simulation: {
+        seed: 31,
+        populationDirs: { kaiping: populationDir },
+        systemicFailureRate: 0,
+        topUpRate: 0,
+        missingDepartments: [],
+        exchangeDir: join(populationDir, 'exchange'),
+      },
+      workflowBundle: await workflowBundle(),
+    });
+    // September ran in beforeAll (today, years late); October now
+    await worker.runUntil(reconcileMonth(env.client, taskQueue, policy, '2023-10'));
+    const dated = await db.pool.query<{
+      month: string;
+      action: string;
+      valid_from: string;
+      valid_to: string | null;
+    }>(
+      `SELECT s.period AS month, r.action, i.valid_from::text, i.valid_to::text
+       FROM submissions s JOIN submission_rows r ON r.submission_id = s.id AND r.accepted
+       JOIN residents p ON p.id_number = r.id_number
+       JOIN identities i ON i.resident_id = p.id AND i.category = r.category
+         AND (i.opened_by_submission = s.id OR i.closed_by_submission = s.id)
+       WHERE s.kind = 'delta' ORDER BY 1, 2`,
+    );
+    const months = new Set(dated.rows.map((r) => r.month));
+    expect([...months].sort()).toEqual(['2023-09', '2023-10']);
+    const expected: Record<string, { from: string; to: string }> = {
+      '2023-09': { from: '2023-10-10', to: '2023-09-30' },
+      '2023-10': { from: '2023-11-10', to: '2023-10-31' },
+    };
+    for (const r of dated.rows) {
+      if (r.action === 'add') expect(r.valid_from).toBe(expected[r.month]!.from);
+      else expect(r.valid_to).toBe(expected[r.month]!.to);
+    }
+    expect(dated.rows.some((r) => r.action === 'add')).toBe(true);
+    expect(dated.rows.some((r) => r.action === 'remove')).toBe(true);
+  });
+
   it('each department’s September delta is imported, and its rows add up', () => {
     const deltas = manifest.files.filter((f) => f.kind === 'delta' && f.period === '2023-09');
     for (const f of deltas) {
