@@ -20,6 +20,7 @@ import {
 } from './registry-commands';
 import { campaignStatus, decideRoster, retryStep, startCampaign, submitRoster } from './campaign-commands';
 import { uploadFile } from './uploads';
+import { heldRosters, wouldBeClosed } from './held-rosters';
 import { makeDrillPolicy } from '../domain/drill';
 import {
   backfillSchedule,
@@ -176,6 +177,40 @@ lists
   .option('--jurisdiction <j>', 'only this jurisdiction')
   .action(async (o: { jurisdiction?: string }) => {
     process.stdout.write(await statusCommand(o.jurisdiction));
+  });
+lists
+  .command('held')
+  .description(
+    'rosters held because they would close too many identities; with --submission, who it would close (IDs masked)',
+  )
+  .option('--jurisdiction <j>', 'only this jurisdiction')
+  .option('--submission <id>', 'one held roster: the people it would close', (v) => Number(v))
+  .action(async (o: { jurisdiction?: string; submission?: number }) => {
+    const { pool } = await openLedger();
+    try {
+      if (o.submission !== undefined) {
+        const people = await wouldBeClosed(pool, o.submission);
+        process.stdout.write(
+          people.length
+            ? `${people.map((p) => `${p.idNumber}\t${p.name}\t类别 ${p.category}\t自 ${p.openedOn}`).join('\n')}\n${people.length} identities would close\n`
+            : `submission ${o.submission} is not held, or closes nobody\n`,
+        );
+        return;
+      }
+      const held = await heldRosters(pool, o.jurisdiction);
+      process.stdout.write(
+        held.length
+          ? held
+              .map(
+                (h) =>
+                  `${h.submissionId}\t${h.jurisdiction}\t${h.department}\troster ${h.period}\twould close ${h.wouldClose} of ${h.openBefore} open identities\t${h.fileName}\tfrom ${h.receivedBy} at ${h.receivedAt.toISOString()}`,
+              )
+              .join('\n') + '\n'
+          : 'no roster is held\n',
+      );
+    } finally {
+      await pool.end();
+    }
   });
 for (const decision of ['confirm', 'reject'] as const) {
   lists
@@ -614,6 +649,7 @@ const READ_ONLY = new Set([
   'audit runs',
   'report progress',
   'lists rejections',
+  'lists held',
   'campaign status',
   'lists status',
   'policy explain',

@@ -17,6 +17,7 @@ import {
   type ListImportRequest,
 } from '../../activities/registry/import-list';
 import { uploadFile, UploadRefused } from '../../client/uploads';
+import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { rosterIsHeld } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
@@ -128,6 +129,16 @@ describe('roster safety: resends, held rosters, refused files, the exchange stor
       [period],
     );
     expect(heldLog.rowCount).toBe(1);
+
+    // the operator sees who would lose the identity: names, and ID numbers masked
+    const closing = await wouldBeClosed(db.pool, short.submissionId);
+    expect(closing).toHaveLength(51);
+    for (const p of closing) expect(p.idNumber).toMatch(/^\d{6}\*{8}\d{3}[\dX]$/);
+    const listedAgain = new Set(people.slice(0, 2).map((p) => p.name));
+    expect(
+      closing.some((p) => listedAgain.has(p.name) && !people.slice(2).some((q) => q.name === p.name)),
+    ).toBe(false);
+    expect((await heldRosters(db.pool, 'kaiping')).map((h) => h.submissionId)).toEqual([short.submissionId]);
 
     const decided = await decideHeldRoster(db.pool, short.submissionId, 'confirm', 'operator-li');
     expect(decided).toMatchObject({ department: DPF, closed: 51 });

@@ -1,0 +1,75 @@
+/**
+ * Held rosters for the operator's decision (`lists held`): what each would close, and who. ID numbers are
+ * masked (440783********0024); the operator recognises people by name, category and the masked number.
+ */
+import type pg from 'pg';
+
+export interface HeldRoster {
+  submissionId: number;
+  jurisdiction: string;
+  department: string;
+  period: string;
+  fileName: string;
+  receivedBy: string;
+  receivedAt: Date;
+  wouldClose: number;
+  openBefore: number;
+}
+
+/** Every roster held for a decision, oldest first. */
+export async function heldRosters(pool: pg.Pool, jurisdiction?: string): Promise<HeldRoster[]> {
+  const r = await pool.query<{
+    id: string;
+    jurisdiction: string;
+    department: string;
+    period: string;
+    file_name: string;
+    received_by: string;
+    received_at: Date;
+    would_close: number;
+    open_before: number;
+  }>(
+    `SELECT id, jurisdiction, department, period, file_name, received_by, received_at, would_close, open_before
+     FROM submissions WHERE status = 'held' AND ($1::text IS NULL OR jurisdiction = $1) ORDER BY id`,
+    [jurisdiction ?? null],
+  );
+  return r.rows.map((s) => ({
+    submissionId: Number(s.id),
+    jurisdiction: s.jurisdiction,
+    department: s.department,
+    period: s.period,
+    fileName: s.file_name,
+    receivedBy: s.received_by,
+    receivedAt: s.received_at,
+    wouldClose: s.would_close,
+    openBefore: s.open_before,
+  }));
+}
+
+/**
+ * The people a held roster would close: the department's open identities its rows do not list again.
+ * Returns `{ idNumber (masked), name, category, openedOn }[]`, at most `limit` of them, by name.
+ */
+export async function wouldBeClosed(
+  pool: pg.Pool,
+  submissionId: number,
+  limit = 1000,
+): Promise<{ idNumber: string; name: string; category: string; openedOn: string }[]> {
+  const r = await pool.query<{ id_number: string; name: string; category: string; opened_on: string }>(
+    `SELECT mask_id(p.id_number) AS id_number, p.name, i.category, i.valid_from::text AS opened_on
+     FROM submissions s
+     JOIN identities i ON i.jurisdiction = s.jurisdiction AND i.department = s.department AND i.valid_to IS NULL
+     JOIN residents p ON p.id = i.resident_id
+     WHERE s.id = $1 AND s.status = 'held'
+       AND NOT EXISTS (SELECT 1 FROM submission_rows r
+                       WHERE r.submission_id = s.id AND r.accepted AND r.id_number = p.id_number AND r.category = i.category)
+     ORDER BY p.name, i.category LIMIT $2`,
+    [submissionId, limit],
+  );
+  return r.rows.map((x) => ({
+    idNumber: x.id_number,
+    name: x.name,
+    category: x.category,
+    openedOn: x.opened_on,
+  }));
+}
