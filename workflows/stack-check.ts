@@ -1,9 +1,16 @@
 import { proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { NON_RETRYABLE_FAILURES } from '../domain/failures';
 
+/** One row written: five attempts (about a minute) ride out a database restart; a check is not a campaign. */
 const { recordStackCheck } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  },
 });
 
 export interface StackCheckArgs {
