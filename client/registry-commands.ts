@@ -42,7 +42,9 @@ export function formatImport(r: ListImportResult): string {
       `submission ${r.submissionId}${r.alreadyImported ? ' (this exact file was imported before: nothing changed)' : ''}${r.supersededSubmissionId ? `, superseding ${r.supersededSubmissionId}` : ''}`,
       `${r.format} ${r.encoding}, sha256 ${r.sha256}`,
       `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''}`,
-      `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
+      r.held
+        ? `HELD: it would close ${r.wouldClose} of the department's ${r.openBefore} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}`
+        : `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
     ].join('\n') + '\n'
   );
 }

@@ -245,7 +245,9 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     by: string,
   ): Promise<RosterStatus> => {
     const status: RosterStatus = { status: 'refused', refusal };
-    progress.rosters[department] = status;
+    // a bad file does not undo a good one: a roster already imported (or held) stays as it is
+    const before = progress.rosters[department]?.status;
+    if (before !== 'imported' && before !== 'held') progress.rosters[department] = status;
     await quick.recordCampaignEvent(ref, {
       key: `roster-refused-${department}-${campaignNow()}`,
       kind: 'roster-refused',
