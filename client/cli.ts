@@ -20,6 +20,7 @@ import {
 } from './registry-commands';
 import { campaignStatus, decideRoster, retryStep, startCampaign, submitRoster } from './campaign-commands';
 import { uploadFile } from './uploads';
+import { formatTrail, personTrail, trailHtml } from './audit-person';
 import { heldRosters, wouldBeClosed } from './held-rosters';
 import { makeDrillPolicy } from '../domain/drill';
 import {
@@ -528,6 +529,58 @@ audit
     }),
   );
 audit
+  .command('person')
+  .description(
+    "one person's whole story for a campaign year, in Chinese, each entry with its proof, cross-checked (exit 1 on a mismatch)",
+  )
+  .requiredOption('--id <idNumber>', 'the national ID number')
+  .option('--jurisdiction <j>', 'default: the campaign whose region codes hold the ID')
+  .option('--year <y>', 'campaign year (default: the latest campaign of the jurisdiction)', (v) => Number(v))
+  .option('--no-history', 'do not consult the workflow histories')
+  .option('--json', 'print JSON')
+  .option('--html <file>', 'also write the trail as an HTML page')
+  .action(
+    async (o: {
+      id: string;
+      jurisdiction?: string;
+      year?: number;
+      history: boolean;
+      json?: boolean;
+      html?: string;
+    }) => {
+      const { pool } = await openLedger();
+      let client: Awaited<ReturnType<typeof connectClient>> | undefined;
+      try {
+        const where = await pool.query<{ jurisdiction: string; year: number }>(
+          `SELECT jurisdiction, max(year)::int AS year FROM campaign_policies
+           WHERE ($1::text IS NULL OR jurisdiction = $1) AND ($1::text IS NOT NULL OR policy->'regionCodes' ? left($2, 6))
+           GROUP BY jurisdiction ORDER BY jurisdiction LIMIT 1`,
+          [o.jurisdiction ?? null, o.id],
+        );
+        const jurisdiction = o.jurisdiction ?? where.rows[0]?.jurisdiction;
+        const year = o.year ?? where.rows[0]?.year;
+        if (!jurisdiction || !year)
+          throw new Error('no campaign in the ledger covers that ID number: give --jurisdiction and --year');
+        if (o.history) client = await connectClient(loadConfig()).catch(() => undefined);
+        const trail = await personTrail(pool, {
+          idNumber: o.id,
+          jurisdiction,
+          year,
+          ...(client ? { client } : {}),
+        });
+        process.stdout.write(o.json ? `${JSON.stringify(trail, null, 2)}\n` : formatTrail(trail));
+        if (o.html) {
+          writeFileSync(o.html, trailHtml(trail));
+          process.stderr.write(`trail page written to ${o.html}\n`);
+        }
+        if (trail.mismatches) process.exitCode = 1;
+      } finally {
+        await pool.end();
+        await client?.connection.close();
+      }
+    },
+  );
+audit
   .command('runs')
   .description('every run the server holds under a workflow id (a campaign id reused, continue-as-new runs)')
   .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
@@ -647,6 +700,7 @@ const READ_ONLY = new Set([
   'audit history',
   'audit export',
   'audit runs',
+  'audit person',
   'report progress',
   'lists rejections',
   'lists held',

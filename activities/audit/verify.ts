@@ -15,6 +15,63 @@ export interface VerifyReport {
   ok: boolean;
 }
 
+/** Every entry of the log with the digest it should have and the digest its predecessor has. */
+const CHAIN = `WITH chain AS (
+  SELECT seq, file_name, prev_digest, entry_digest, stored_at, sha256,
+         coalesce(lag(entry_digest) OVER (ORDER BY seq), repeat('0', 64)) AS expected_prev,
+         encode(sha256(convert_to(concat_ws('|', prev_digest, jurisdiction, direction, department, kind, period, file_name,
+           row_count::text, byte_size::text, sha256,
+           to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')), 'UTF8')), 'hex') AS recomputed
+  FROM exchange_log
+)`;
+
+/** One exchange-log entry checked: its link to the entry before it, its own digest, and its stored file. */
+export interface EntryCheck {
+  seq: number;
+  ok: boolean;
+  /** Why it does not hold, in Chinese for the auditor's trail; absent when it holds. */
+  problem?: string;
+}
+
+/**
+ * Checks the given exchange-log entries (by seq): each entry's link to its predecessor, its own digest, and
+ * the stored file against the digest logged when it crossed. Returns one EntryCheck per seq found.
+ */
+export async function verifyEntries(pool: pg.Pool, seqs: number[]): Promise<Map<number, EntryCheck>> {
+  const out = new Map<number, EntryCheck>();
+  if (!seqs.length) return out;
+  const rows = await pool.query<{
+    seq: string;
+    linked: boolean;
+    intact: boolean;
+    stored_at: string | null;
+    sha256: string;
+  }>(
+    `${CHAIN}
+     SELECT seq, prev_digest = expected_prev AS linked, recomputed = entry_digest AS intact, stored_at, sha256
+     FROM chain WHERE seq = ANY ($1::bigint[])`,
+    [seqs],
+  );
+  for (const r of rows.rows) {
+    const seq = Number(r.seq);
+    const problems: string[] = [];
+    if (!r.linked) problems.push('交换日志链接断开 (does not link to the entry before it)');
+    if (!r.intact) problems.push('交换日志条目已被改动 (its contents no longer match its digest)');
+    if (r.stored_at) {
+      const actual = existsSync(r.stored_at) ? await fileSha256(r.stored_at) : 'missing';
+      if (actual === 'missing') problems.push('存档文件缺失 (the stored file is missing)');
+      else if (actual !== r.sha256)
+        problems.push(`存档文件与日志摘要不符 (the stored file's digest is ${actual.slice(0, 12)}…)`);
+    }
+    out.set(seq, {
+      seq,
+      ok: problems.length === 0,
+      ...(problems.length ? { problem: problems.join('；') } : {}),
+    });
+  }
+  return out;
+}
+
 async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -23,14 +80,7 @@ async function fileSha256(path: string): Promise<string> {
 
 export async function verifyExchangeLog(pool: pg.Pool): Promise<VerifyReport> {
   const broken = await pool.query<{ seq: string; file_name: string; reason: string }>(
-    `WITH chain AS (
-       SELECT seq, file_name, prev_digest, entry_digest,
-              coalesce(lag(entry_digest) OVER (ORDER BY seq), repeat('0', 64)) AS expected_prev,
-              encode(sha256(convert_to(concat_ws('|', prev_digest, jurisdiction, direction, department, kind, period, file_name,
-                row_count::text, byte_size::text, sha256,
-                to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')), 'UTF8')), 'hex') AS recomputed
-       FROM exchange_log
-     )
+    `${CHAIN}
      SELECT seq, file_name,
             CASE WHEN prev_digest <> expected_prev THEN 'does not link to the entry before it'
                  ELSE 'its contents no longer match its digest' END AS reason
