@@ -6,7 +6,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { collectRuns } from './audit-history';
 import pg from 'pg';
@@ -17,7 +16,8 @@ import { formatYuan } from '../domain/money';
 import { dropDatabase, ensureDatabase, ensurePostgres } from '../infra/postgres';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { stderrLogger } from '../infra/support';
-import { resolveTestServer, timeSkippingServer } from '../infra/temporal';
+import { resolveTestServer } from '../infra/temporal';
+import { createTimeSkippingEnvironment } from '../infra/time-skipping';
 import type { Policy } from '../domain/policy';
 import { seedPolicy } from '../seeds';
 import { generatePopulation } from '../simulation/population';
@@ -109,9 +109,10 @@ export async function rehearse(options: {
 
     const testServer = await resolveTestServer(stderrLogger);
     const dataConverter = dataConverterFromEnv();
-    const env = await TestWorkflowEnvironment.createTimeSkipping({
+    const env = await createTimeSkippingEnvironment({
       ...(dataConverter ? { client: { dataConverter } } : {}),
-      server: timeSkippingServer(testServer),
+      server: testServer,
+      log: stderrLogger,
     });
     const simulation: SimulationConfig = {
       seed: options.seed,
