@@ -12,7 +12,7 @@
  * backoff.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment, type ClientOptionsForTestEnv } from '@temporalio/testing';
 import { serverStartTimeoutMs, spawnServer, type ServerProcess } from './server-process';
@@ -69,8 +69,13 @@ function classDataSharing(executable: string): {
   if (process.env.MEDINS_TEST_SERVER_CDS === 'off') return none;
   const archive = classDataArchive(executable);
   if (existsSync(archive))
-    return { javaOptions: `-XX:SharedArchiveFile=${archive} -Xshare:auto`, onExit: () => {} };
-  mkdirSync(join(archive, '..'), { recursive: true });
+    return { javaOptions: `-XX:SharedArchiveFile=${archive} -Xshare:auto`, onExit: () => undefined };
+  const dir = join(archive, '..');
+  mkdirSync(dir, { recursive: true });
+  // a dump a killed JVM left unfinished (over an hour old) is removed
+  for (const name of readdirSync(dir))
+    if (name.endsWith('.tmp') && Date.now() - statSync(join(dir, name)).mtimeMs > 3600_000)
+      rmSync(join(dir, name), { force: true });
   // each process dumps to a file of its own; the first complete one becomes the archive
   const partial = `${archive}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   return {
