@@ -64,10 +64,9 @@ async function answers(address: string): Promise<boolean> {
   }
 }
 
-function stopper(child: ChildProcess, forget: () => void) {
+function stopper(child: ChildProcess) {
   return (graceMs = 15_000) =>
     new Promise<void>((resolve) => {
-      forget();
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       child.once('exit', () => {
@@ -110,16 +109,17 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
       spawnError = error;
     });
     child.on('exit', (code) => options.onExit?.(code));
-    // a crash of this process must not leave the server running
+    // this process exiting (a crash, or Ctrl-C while the server is still stopping: the test server's JVM
+    // takes seconds to stop while clients hold long polls) must not leave the server running
     const killOnExit = () => child.kill('SIGKILL');
     process.on('exit', killOnExit);
-    const forget = () => process.off('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     const exited = () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null;
 
     let nextNotice = started + 5000;
     while (!exited() && Date.now() - started < timeoutMs) {
       if (await answers(address)) {
-        return { address, port, startedInMs: Date.now() - started, stop: stopper(child, forget) };
+        return { address, port, startedInMs: Date.now() - started, stop: stopper(child) };
       }
       if (Date.now() >= nextNotice) {
         log(
@@ -131,7 +131,6 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
       await new Promise((r) => setTimeout(r, 200));
     }
     if (exited()) {
-      forget();
       if (options.port === undefined && attempt < 3 && PORT_TAKEN.test(output)) {
         log(`${options.what}: port ${port} was taken before it could bind it; trying another port`);
         continue;
@@ -141,7 +140,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
           `Its last output: ${output.trim().split('\n').slice(-8).join(' | ') || '(none)'}`,
       );
     }
-    await stopper(child, forget)(2000);
+    await stopper(child)(2000);
     throw new ProvisioningError(
       `${options.what} did not answer at ${address} within ${Math.round(timeoutMs / 1000)} s, so it was stopped. ` +
         `The machine may be too busy, or the server is stuck: its last output was ` +

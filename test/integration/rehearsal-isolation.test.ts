@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { claimRehearsalDatabase } from '../../client/rehearsal-database';
@@ -53,6 +54,15 @@ function rehearse(
   });
 }
 
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 const server = (): PostgresServer => ({ adminUrl: inject('adminDatabaseUrl'), source: 'local-cluster' });
 async function databaseExists(name: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: server().adminUrl });
@@ -98,6 +108,24 @@ describe('rehearsals on one machine', () => {
     expect(stopped).toBe(true);
     expect(run.code).toBe(130);
     expect(run.stderr).toMatch(/rehearsal interrupted \(SIGINT\): removing its files and its database/);
+    expect(await databaseExists(databaseOf(run)!)).toBe(false);
+    expect(existsSync(filesOf(run)!)).toBe(false);
+  });
+
+  it('SIGTERM during the year stops the time-skipping server and removes the files and the database, exit 143', async () => {
+    let stopped = false;
+    const run = await rehearse(['--scale', '0.01'], (line, kill) => {
+      if (!stopped && / items \d+\/\d+/.test(line)) {
+        stopped = true;
+        kill('SIGTERM');
+      }
+    });
+    expect(stopped).toBe(true);
+    expect(run.code).toBe(143);
+    expect(run.stderr).toMatch(/rehearsal interrupted \(SIGTERM\)/);
+    const port = Number(/temporal-test-server (\d+)/.exec(run.stderr)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(await portOpen(port)).toBe(false);
     expect(await databaseExists(databaseOf(run)!)).toBe(false);
     expect(existsSync(filesOf(run)!)).toBe(false);
   });
