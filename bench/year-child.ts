@@ -11,14 +11,14 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { collectRuns } from '../client/audit-history';
 import { rehearsalInput } from '../client/rehearse';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { stderrLogger } from '../infra/support';
-import { resolveTestServer, timeSkippingServer } from '../infra/temporal';
+import { resolveTestServer } from '../infra/temporal';
+import { createTimeSkippingEnvironment } from '../infra/time-skipping';
 import { seedPolicy } from '../seeds';
 import type { ActivityTiming } from '../worker/activity-timings';
 import { AnnualCampaignWorkflow, campaignWorkflowId } from '../workflows/campaign';
@@ -54,9 +54,10 @@ async function main() {
   const policy = seedPolicy('kaiping', 2024);
   const testServer = await resolveTestServer(stderrLogger);
   const dataConverter = dataConverterFromEnv();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
+  const env = await createTimeSkippingEnvironment({
     ...(dataConverter ? { client: { dataConverter } } : {}),
-    server: timeSkippingServer(testServer),
+    server: testServer,
+    log: stderrLogger,
   });
   const taskQueue = 'bench-year';
   const timingsPath = join(workDir, 'activity-timings.jsonl');

@@ -27,6 +27,8 @@ import {
   backfillSchedule,
   createReconciliationSchedule,
   describeSchedule,
+  formatScheduleDescription,
+  formatTrigger,
   reconcileMonth,
   setSchedulePaused,
   triggerSchedule,
@@ -407,15 +409,7 @@ schedule
   .requiredOption('--jurisdiction <j>', 'jurisdiction')
   .action((o: { jurisdiction: string }) =>
     withClient(async (client) => {
-      const d = await describeSchedule(client, o.jurisdiction);
-      process.stdout.write(
-        `${d.scheduleId}: ${d.state.paused ? 'paused' : 'running'}${d.state.note ? ` (${d.state.note})` : ''}; time zone ${d.spec.timezone}; overlap ${d.policies.overlap}\n` +
-          `next: ${d.info.nextActionTimes
-            .slice(0, 3)
-            .map((t) => t.toISOString())
-            .join(', ')}\n` +
-          `recent: ${d.info.recentActions.map((a) => `${a.scheduledAt.toISOString()} -> ${a.action.workflow.workflowId}`).join(', ') || 'none'}\n`,
-      );
+      process.stdout.write(formatScheduleDescription(await describeSchedule(client, o.jurisdiction)));
     }),
   );
 for (const [name, paused] of [
@@ -437,7 +431,9 @@ schedule
   .command('trigger')
   .requiredOption('--jurisdiction <j>', 'jurisdiction')
   .action((o: { jurisdiction: string }) =>
-    withClient(async (client) => triggerSchedule(client, o.jurisdiction)),
+    withClient(async (client) => {
+      process.stdout.write(formatTrigger(await triggerSchedule(client, o.jurisdiction)));
+    }),
   );
 schedule
   .command('backfill')

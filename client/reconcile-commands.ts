@@ -57,10 +57,93 @@ export async function setSchedulePaused(client: Client, jurisdiction: string, pa
   else await handle.unpause(note);
 }
 
-export async function triggerSchedule(client: Client, jurisdiction: string) {
-  await client.schedule
-    .getHandle(reconciliationScheduleId(jurisdiction))
-    .trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+/** What a trigger did: the reconciliation run it started, when the server has recorded it. */
+export interface TriggerResult {
+  scheduleId: string;
+  started?: { workflowId: string; runId: string; at: Date };
+}
+
+/**
+ * Starts the schedule's action now (overlap ALLOW_ALL), then waits up to `waitMs` (default 10 s) for the
+ * server to record the run it started, so the operator is told which workflow to follow.
+ *
+ * Errors: the client's, e.g. a schedule that does not exist (ScheduleNotFoundError).
+ */
+export async function triggerSchedule(
+  client: Client,
+  jurisdiction: string,
+  waitMs = 10_000,
+): Promise<TriggerResult> {
+  const handle = client.schedule.getHandle(reconciliationScheduleId(jurisdiction));
+  const before = new Set(
+    (await handle.describe()).info.recentActions.map((a) => a.action.workflow.firstExecutionRunId),
+  );
+  await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const fresh = (await handle.describe()).info.recentActions.find(
+      (a) => !before.has(a.action.workflow.firstExecutionRunId),
+    );
+    if (fresh)
+      return {
+        scheduleId: handle.scheduleId,
+        started: {
+          workflowId: fresh.action.workflow.workflowId,
+          runId: fresh.action.workflow.firstExecutionRunId,
+          at: fresh.takenAt,
+        },
+      };
+    if (Date.now() > deadline) return { scheduleId: handle.scheduleId };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** What `reconcile schedule trigger` prints. */
+export function formatTrigger(r: TriggerResult, timeZone = 'Asia/Shanghai'): string {
+  return r.started
+    ? `schedule ${r.scheduleId} triggered: started ${r.started.workflowId} (run ${r.started.runId}) at ${formatInZone(r.started.at, timeZone)}\n`
+    : `schedule ${r.scheduleId} triggered; the server has not recorded the run yet: see \`reconcile schedule describe\`\n`;
+}
+
+/**
+ * An instant as a wall-clock time in a time zone, `2024-12-10 09:00:00 Beijing time` for Asia/Shanghai
+ * (the schedule's zone) and `… <zone>` for another.
+ */
+export function formatInZone(at: Date, timeZone = 'Asia/Shanghai'): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  const zone = timeZone === 'Asia/Shanghai' ? 'Beijing time' : timeZone;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${zone}`;
+}
+
+/** What `reconcile schedule describe` prints: state, policy, the next three runs and the recent ones, in the schedule's zone. */
+export function formatScheduleDescription(d: ScheduleDescription): string {
+  const zone = d.spec.timezone ?? 'UTC';
+  const recent = d.info.recentActions.map(
+    (a) => `${formatInZone(a.scheduledAt, zone)} -> ${a.action.workflow.workflowId}`,
+  );
+  return (
+    `${d.scheduleId}: ${d.state.paused ? 'paused' : 'running'}${d.state.note ? ` (${d.state.note})` : ''}; time zone ${zone}; overlap ${d.policies.overlap}\n` +
+    `next: ${
+      d.info.nextActionTimes
+        .slice(0, 3)
+        .map((t) => formatInZone(t, zone))
+        .join(', ') || 'none'
+    }\n` +
+    `recent: ${recent.join(', ') || 'none'}\n`
+  );
 }
 
 /** Runs every scheduled time between `start` and `end` that was missed (each reconciles its own month). */

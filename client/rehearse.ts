@@ -2,11 +2,10 @@
  * `rehearse`: a whole campaign year on the time-skipping server, against the simulated departments and a
  * synthetic population, printing progress as it goes and a summary at the end.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { collectRuns } from './audit-history';
 import pg from 'pg';
@@ -14,10 +13,12 @@ import type { SimulationConfig } from '../activities/adapters/simulated';
 import { policyHash } from '../activities/campaign';
 import { migrate } from '../activities/db/migrate';
 import { formatYuan } from '../domain/money';
-import { dropDatabase, ensureDatabase, ensurePostgres } from '../infra/postgres';
+import { ensurePostgres } from '../infra/postgres';
+import { claimRehearsalDatabase } from './rehearsal-database';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { stderrLogger } from '../infra/support';
-import { resolveTestServer, timeSkippingServer } from '../infra/temporal';
+import { resolveTestServer } from '../infra/temporal';
+import { createTimeSkippingEnvironment } from '../infra/time-skipping';
 import type { Policy } from '../domain/policy';
 import { seedPolicy } from '../seeds';
 import { generatePopulation } from '../simulation/population';
@@ -87,20 +88,36 @@ export async function rehearse(options: {
   installRedactingRuntime('WARN');
   const policy = seedPolicy(options.jurisdiction, options.year);
   const server = await ensurePostgres(stderrLogger);
-  const dbName = `rehearsal_${options.jurisdiction}_${options.year}`.replace(/-/g, '_');
-  await dropDatabase(server, dbName);
-  const url = await ensureDatabase(server, dbName);
-  await migrate(url);
-  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  // a database of this run alone: a second rehearsal at the same time gets its own and both finish
+  const database = await claimRehearsalDatabase(server, options.jurisdiction, options.year, say);
+  const dbName = database.name;
+  // the department files hold full ID and bank numbers: removed at the end, however the run ends
   const outDir = mkdtempSync(join(tmpdir(), `medins-rehearsal-${options.jurisdiction}-`));
+  say(`department files in ${outDir} (removed at the end; they hold full ID and bank numbers)`);
+  let pool: pg.Pool | undefined;
+  const cleanUp = onInterrupt(async () => {
+    rmSync(outDir, { recursive: true, force: true });
+    if (pool) {
+      // on Ctrl-C the worker may still hold connections: give them 5 s, then the drop closes them
+      pool.on('error', () => undefined);
+      await Promise.race([pool.end().catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
+    }
+    await database.release();
+  });
   try {
+    await migrate(database.url);
+    pool = new pg.Pool({ connectionString: database.url, max: 8 });
     let t = Date.now();
+    say(
+      `population: generating ${options.jurisdiction} ${options.year} at scale ${options.scale} in database ${dbName}`,
+    );
     const manifest = await generatePopulation(pool, policy, {
       scale: options.scale,
       seed: options.seed,
       defectRate: 0.01,
       deltaMonths: 0,
       outDir,
+      onProgress: (line) => say(`${line} (${((Date.now() - t) / 1000).toFixed(0)} s)`),
     });
     const populationSeconds = (Date.now() - t) / 1000;
     say(
@@ -109,9 +126,10 @@ export async function rehearse(options: {
 
     const testServer = await resolveTestServer(stderrLogger);
     const dataConverter = dataConverterFromEnv();
-    const env = await TestWorkflowEnvironment.createTimeSkipping({
+    const env = await createTimeSkippingEnvironment({
       ...(dataConverter ? { client: { dataConverter } } : {}),
-      server: timeSkippingServer(testServer),
+      server: testServer,
+      log: stderrLogger,
     });
     const simulation: SimulationConfig = {
       seed: options.seed,
@@ -233,8 +251,36 @@ export async function rehearse(options: {
       await env.teardown();
     }
   } finally {
-    await pool.end();
+    await cleanUp();
   }
+}
+
+/**
+ * Runs `cleanUp` once: when the caller calls the returned function (its `finally`), or on Ctrl-C,
+ * SIGTERM or SIGHUP, after which the process exits with 128 + the signal's number.
+ */
+function onInterrupt(cleanUp: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const once = () => (done ??= cleanUp());
+  const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  const handlers = Object.entries(signals).map(([signal, number]) => {
+    const handler = () => {
+      process.stderr.write(`rehearsal interrupted (${signal}): removing its files and its database\n`);
+      const timer = setTimeout(() => process.exit(128 + number), 15_000);
+      void once()
+        .catch((error: unknown) => process.stderr.write(`cleaning up failed: ${String(error)}\n`))
+        .finally(() => {
+          clearTimeout(timer);
+          process.exit(128 + number);
+        });
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return async () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    await once();
+  };
 }
 
 export function formatSummary(s: RehearsalSummary): string {

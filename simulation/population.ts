@@ -40,6 +40,8 @@ export interface PopulationOptions {
   /** How many monthly delta files per department to write after the roster. */
   deltaMonths: number;
   outDir: string;
+  /** Told what the generator is doing (a town loaded, the files being written), for a long run's progress. */
+  onProgress?: (message: string) => void;
 }
 
 export interface DepartmentFile {
@@ -265,6 +267,7 @@ export async function generatePopulation(
   const rosterDate = policy.calendar.rosterAsOf.at.slice(0, 10);
   const lastYear = policy.year - 1;
   mkdirSync(options.outDir, { recursive: true });
+  const progress = options.onProgress ?? (() => undefined);
 
   const client = await checkout(pool);
   try {
@@ -489,6 +492,9 @@ export async function generatePopulation(
       await residents.drainTo(client);
       await enrollments.drainTo(client);
       await accounts.drainTo(client);
+      progress(
+        `population: town ${manifestTowns.length}/${towns.length} ${town.name} loaded, ${residentId - residentIdBase} people so far`,
+      );
     }
     await client.query(
       `SELECT setval(pg_get_serial_sequence('households', 'id'), (SELECT max(id) FROM households))`,
@@ -499,10 +505,12 @@ export async function generatePopulation(
     await client.query('COMMIT');
     // a bulk load leaves no statistics behind, and small tables (towns, villages) are never analyzed by
     // autovacuum: without them the planner takes nested loops over every resident
+    progress('population: loaded; gathering planner statistics');
     await client.query(
       'ANALYZE jurisdictions, towns, villages, households, residents, enrollments, sim_bank_accounts',
     );
 
+    progress(`population: writing the departments' files`);
     const files = await writeFiles(policy, options, rng, byDepartment, additionsPool, rosterDate);
     const certified = Object.fromEntries([...byDepartment.entries()].map(([d, l]) => [d, l.length]));
     const sum = (k: 'registered' | 'employeeInsured' | 'toEnroll' | 'paidLastYear') =>

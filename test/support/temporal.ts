@@ -3,7 +3,7 @@ import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } f
 import { inject } from 'vitest';
 import { installRedactingRuntime } from '../../infra/redacting-logger';
 import { FAILURE_CONVERTER_PATH } from '../../infra/payload-codec';
-import { timeSkippingServer } from '../../infra/temporal';
+import { createTimeSkippingEnvironment } from '../../infra/time-skipping';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 
 let runtimeInstalled = false;
@@ -14,11 +14,13 @@ export function quietRuntime() {
   runtimeInstalled = true;
 }
 
-/** The time-skipping test server provisioned by the global setup. */
+/**
+ * A time-skipping test server of this test file (the executable the global setup provisioned), started
+ * and waited for as long as a busy machine needs (not the SDK's fixed 5 s).
+ */
 export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  const server = inject('testServer');
-  return TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer(server) });
+  return createTimeSkippingEnvironment({ server: inject('testServer') });
 }
 
 /** The dev server started by the global setup (a real Temporal server). */

@@ -1,0 +1,150 @@
+/**
+ * Two rehearsals of the same jurisdiction at once both finish, each in a database of its own; a
+ * rehearsal leaves neither its department files (full ID and bank numbers) nor its database behind,
+ * whether it ends normally or by Ctrl-C; and the population step tells the operator how far it is.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { claimRehearsalDatabase } from '../../client/rehearsal-database';
+import { ensureDatabase, type PostgresServer } from '../../infra/postgres';
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `npm run cli -- rehearse …` in a process of its own; `onLine` sees each stdout line as it comes. */
+function rehearse(
+  args: string[],
+  onLine: (line: string, kill: (s: NodeJS.Signals) => void) => void = () => {},
+) {
+  return new Promise<Run>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'client/cli.ts',
+        'rehearse',
+        '--jurisdiction',
+        'kaiping',
+        '--year',
+        '2024',
+        ...args,
+      ],
+      { cwd: process.cwd(), env: { ...process.env, DATABASE_URL: inject('adminDatabaseUrl') } },
+    );
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line, (s) => child.kill(s));
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+const server = (): PostgresServer => ({ adminUrl: inject('adminDatabaseUrl'), source: 'local-cluster' });
+async function databaseExists(name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: server().adminUrl });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+const databaseOf = (run: Run) => /in database (rehearsal_kaiping_2024_[a-z0-9]+)/.exec(run.stdout)?.[1];
+const filesOf = (run: Run) => /department files in (\S+)/.exec(run.stdout)?.[1];
+
+describe('rehearsals on one machine', () => {
+  it('two Kaiping rehearsals at once both finish, in two databases, and each removes its files and database', async () => {
+    const [a, b] = await Promise.all([
+      rehearse(['--scale', '0.01', '--seed', '1']),
+      rehearse(['--scale', '0.01', '--seed', '2']),
+    ]);
+    for (const run of [a, b]) {
+      expect(run.stderr).not.toMatch(/terminating connection|administrator command/);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/kaiping 2024 rehearsal \(scale 0\.01, seed \d\)/);
+      expect(run.stdout).toMatch(/population: town 1\/16 \S+ loaded, \d+ people so far/);
+      expect(run.stdout).toMatch(/population: writing the departments' files/);
+    }
+    expect(databaseOf(a)).toBeDefined();
+    expect(databaseOf(a)).not.toBe(databaseOf(b));
+    for (const run of [a, b]) {
+      expect(await databaseExists(databaseOf(run)!)).toBe(false);
+      expect(existsSync(filesOf(run)!)).toBe(false);
+    }
+  });
+
+  it('Ctrl-C during the population step removes the department files and the database, and exits 130', async () => {
+    let stopped = false;
+    const run = await rehearse(['--scale', '0.05'], (line, kill) => {
+      if (!stopped && /population: town 2\/16/.test(line)) {
+        stopped = true;
+        kill('SIGINT');
+      }
+    });
+    expect(stopped).toBe(true);
+    expect(run.code).toBe(130);
+    expect(run.stderr).toMatch(/rehearsal interrupted \(SIGINT\): removing its files and its database/);
+    expect(await databaseExists(databaseOf(run)!)).toBe(false);
+    expect(existsSync(filesOf(run)!)).toBe(false);
+  });
+
+  it('SIGTERM during the year stops the time-skipping server and removes the files and the database, exit 143', async () => {
+    let stopped = false;
+    const run = await rehearse(['--scale', '0.01'], (line, kill) => {
+      if (!stopped && / items \d+\/\d+/.test(line)) {
+        stopped = true;
+        kill('SIGTERM');
+      }
+    });
+    expect(stopped).toBe(true);
+    expect(run.code).toBe(143);
+    expect(run.stderr).toMatch(/rehearsal interrupted \(SIGTERM\)/);
+    const port = Number(/temporal-test-server (\d+)/.exec(run.stderr)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(await portOpen(port)).toBe(false);
+    expect(await databaseExists(databaseOf(run)!)).toBe(false);
+    expect(existsSync(filesOf(run)!)).toBe(false);
+  });
+
+  it('a rehearsal database whose run died is dropped by the next rehearsal; a running one is left alone', async () => {
+    const dead = 'rehearsal_kaiping_2024_deadrun1234567';
+    const running = await claimRehearsalDatabase(server(), 'kaiping', 2024);
+    await ensureDatabase(server(), dead);
+    const said: string[] = [];
+    const next = await claimRehearsalDatabase(server(), 'kaiping', 2024, (line) => said.push(line));
+    try {
+      expect(await databaseExists(dead)).toBe(false);
+      expect(said).toContain(`dropped ${dead}, left by a rehearsal that ended without cleaning up`);
+      expect(await databaseExists(running.name)).toBe(true);
+      expect(next.others).toContain(running.name);
+    } finally {
+      await next.release();
+      await running.release();
+    }
+    expect(await databaseExists(running.name)).toBe(false);
+  });
+});
