@@ -30,20 +30,6 @@ export const TEST_SERVER_VERSION = '1.32.1';
 export type ServerExecutable =
   { kind: 'path'; path: string; source: 'env' | 'path' | 'cache' | 'built' } | { kind: 'sdk-download' };
 
-/**
- * The `server` option of `TestWorkflowEnvironment.createTimeSkipping` for a resolved test server. That
- * start gives the server the SDK's fixed 5 s; `createTimeSkippingEnvironment` (infra/time-skipping.ts)
- * waits as long as a busy machine needs and is what the tests, the demo and the benchmark use.
- */
-export function timeSkippingServer(server: ServerExecutable) {
-  return {
-    executable:
-      server.kind === 'path'
-        ? { type: 'existing-path' as const, path: server.path }
-        : { type: 'cached-download' as const },
-  };
-}
-
 export function temporalCliCacheDir(): string {
   return join(cacheRoot(), `temporal-cli-${TEMPORAL_CLI_VERSION}`);
 }
