@@ -6,7 +6,7 @@
  * One engine reads every policy: nothing in the code is named after a city.
  */
 import { z } from 'zod';
-import { instantOf, isInstantSpec, isIsoDate } from './dates';
+import { dateOfSpec, instantOf, isInstantSpec, isIsoDate, yearOf } from './dates';
 
 const Source = z.string().min(3, 'every rule cites its document and section');
 const IsoDateSchema = z.string().refine(isIsoDate, 'a calendar date YYYY-MM-DD');
@@ -236,8 +236,11 @@ export const PolicySchema = z
     }),
     /** No central subsidy claim for a person whose identity information is missing or wrong. */
     claimExcludesInvalidIdentity: z.object({ source: Source }).optional(),
-    /** The id of the public-holiday calendar used for "next working day" (seeds/calendars/). */
-    holidayCalendar: z.string().min(1),
+    /**
+     * The public-holiday calendar(s) used for "next working day" (ids in seeds/calendars/, one State
+     * Council notice a year): together they must cover every year the policy's calendar names.
+     */
+    holidayCalendar: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   })
   .superRefine((p, ctx) => {
     const ids = new Set<string>();
@@ -306,6 +309,12 @@ export const WorkingDayCalendar = z.object({
   id: z.string().min(1),
   title: z.string().min(1),
   source: Source,
+  /**
+   * The years whose holidays and make-up working days the notices list in full. Outside them the
+   * calendar knows nothing: a policy naming such a date does not load, and `isWorkingDay` refuses it.
+   * (Optional only so that policy snapshots stored before it was added still parse.)
+   */
+  years: z.array(z.number().int().min(2000).max(2100)).min(1).optional(),
   holidays: z.array(IsoDateSchema),
   makeUpWorkdays: z.array(IsoDateSchema),
 });
@@ -340,15 +349,65 @@ export function loadPolicy(json: unknown, calendars: readonly unknown[], origin 
       parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
     );
   }
-  const calendar = calendars
-    .map((c) => WorkingDayCalendar.parse(c))
-    .find((c) => c.id === parsed.data.holidayCalendar);
-  if (!calendar) {
-    throw new PolicyValidationError(origin, [
-      { path: 'holidayCalendar', message: `no working-day calendar ${parsed.data.holidayCalendar}` },
-    ]);
+  const wanted = [parsed.data.holidayCalendar].flat();
+  const known = calendars.map((c) => WorkingDayCalendar.parse(c));
+  const parts: WorkingDayCalendar[] = [];
+  for (const id of wanted) {
+    const found = known.find((c) => c.id === id);
+    if (!found) {
+      throw new PolicyValidationError(origin, [
+        { path: 'holidayCalendar', message: `no working-day calendar ${id}` },
+      ]);
+    }
+    parts.push(found);
+  }
+  const calendar: WorkingDayCalendar =
+    parts.length === 1
+      ? parts[0]!
+      : {
+          id: parts.map((c) => c.id).join('+'),
+          title: parts.map((c) => c.title).join('; '),
+          source: parts.map((c) => c.source).join('; '),
+          years: parts.flatMap((c) => c.years ?? []).sort((a, b) => a - b),
+          holidays: parts.flatMap((c) => c.holidays).sort(),
+          makeUpWorkdays: parts.flatMap((c) => c.makeUpWorkdays).sort(),
+        };
+  const uncovered = datesNeedingCalendar(parsed.data).filter(
+    ({ date }) => !(calendar.years ?? []).includes(yearOf(date)),
+  );
+  if (uncovered.length > 0) {
+    throw new PolicyValidationError(
+      origin,
+      uncovered.map(({ path, date }) => ({
+        path,
+        message: `${date} is outside the years the working-day calendar ${calendar.id} covers (${(calendar.years ?? []).join(', ') || 'none stated'}): add that year's State Council holiday notice to seeds/calendars/`,
+      })),
+    );
   }
   return { ...parsed.data, workingDays: calendar };
+}
+
+/** Every calendar date a (non-drill) policy names, with its field path: the working-day calendar must cover each. */
+function datesNeedingCalendar(p: z.infer<typeof PolicySchema>): { path: string; date: string }[] {
+  if (p.drill) return [];
+  const c = p.calendar;
+  const specs: [string, string][] = [
+    ['calendar.rosterAsOf', c.rosterAsOf.at],
+    ['calendar.rosterDeadline', c.rosterDeadline.at],
+    ['calendar.changeStopDeadline', c.changeStopDeadline.at],
+    ['calendar.newEnrollmentDeadline', c.newEnrollmentDeadline.at],
+    ['calendar.centralisedPeriod.from', c.centralisedPeriod.from],
+    ['calendar.centralisedPeriod.to', c.centralisedPeriod.to],
+    ['calendar.firstBatchDeduction', c.firstBatchDeduction.at],
+    ['calendar.cutoff', c.cutoff.at],
+    ['calendar.benefitYearStart', c.benefitYearStart.date],
+    ['calendar.progressReports.from', c.progressReports.from],
+    ['calendar.progressReports.until', c.progressReports.until],
+    ...c.subsidyClaims.map((s, i): [string, string] => [`calendar.subsidyClaims.${i}`, s.at]),
+    ...p.milestones.map((m, i): [string, string] => [`milestones.${i}`, m.at]),
+  ];
+  if (c.partialPaymentDeadline) specs.push(['calendar.partialPaymentDeadline', c.partialPaymentDeadline.at]);
+  return specs.map(([path, spec]) => ({ path, date: dateOfSpec(spec) }));
 }
 
 export function categoryById(policy: Policy, id: string): Category | undefined {
