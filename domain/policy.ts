@@ -52,6 +52,7 @@ export type Condition =
   | { kind: 'age'; min?: number; max?: number }
   | { kind: 'disability-grade'; grades: number[] }
   | { kind: 'low-income-family' }
+  | { kind: 'local-hukou' }
   | { kind: 'any-of'; conditions: Condition[] };
 
 /** A condition on the person for a category's subsidy to apply. */
@@ -61,6 +62,8 @@ const Condition: z.ZodType<Condition> = z.lazy(() =>
     z.object({ kind: z.literal('age'), min: z.number().int().optional(), max: z.number().int().optional() }),
     z.object({ kind: z.literal('disability-grade'), grades: z.array(z.number().int().min(1).max(4)).min(1) }),
     z.object({ kind: z.literal('low-income-family') }),
+    /** 本市户籍: the person's household registration is in the jurisdiction (000 二, 001 二). */
+    z.object({ kind: z.literal('local-hukou') }),
     z.object({ kind: z.literal('any-of'), conditions: z.array(Condition).min(1) }),
   ]),
 );
@@ -127,6 +130,11 @@ const Newborn = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('days-from-birth'),
     days: z.number().int().min(1),
+    /**
+     * How the days are counted: 'day-after-birth' makes birth + N days the last day inside the window;
+     * 'birth-day' counts the day of birth as day 1 (birth + N - 1 is the last).
+     */
+    dayOneIs: z.enum(['day-after-birth', 'birth-day']).default('day-after-birth'),
     otherwise: z.literal('day-after-payment'),
     withinYears: z.number().int().min(1),
     source: Source,
@@ -165,7 +173,32 @@ export const PolicySchema = z
     }),
     /** Region codes (GB/T 2260, first 6 digits of ID numbers) of the jurisdiction's districts. */
     regionCodes: z.array(z.string().regex(/^\d{6}$/)).min(1),
-    contribution: z.object({ personalFen: z.number().int().positive(), source: Source }),
+    contribution: z.object({
+      personalFen: z.number().int().positive(),
+      source: Source,
+      /**
+       * Earlier years' standards, for a person who must pay an earlier year as well (a newborn whose
+       * benefits cross the year boundary). A year not listed is answered "amount not stated in this plan".
+       */
+      previousYears: z
+        .array(z.object({ year: z.number().int(), personalFen: z.number().int().positive(), source: Source }))
+        .default([]),
+    }),
+    /**
+     * 按年度缴费: this year's contribution buys cover from the benefit year's start at the earliest; cover
+     * before it is the previous year's, a separate payment. Absent where the plan lets a payment in the
+     * collection period cover the days before the benefit year (Jiangmen's newborns pay both years instead).
+     */
+    annualContribution: z.object({ source: Source }).optional(),
+    /** Who may enroll at all: conditions on the person's insurance status. */
+    enrollmentConditions: z
+      .object({
+        /** A person in employee insurance cannot also enroll, unless they show it has stopped. */
+        employeeInsuredNeedsProofOfStop: z.object({ source: Source }).optional(),
+        /** Outside the collection period only a person in no basic insurance this calendar year may enroll. */
+        midYearOnlyIfNoBasicInsuranceThisYear: z.object({ source: Source }).optional(),
+      })
+      .default({}),
     coverageGoal: z.union([
       z.object({ kind: z.literal('coverage-rate'), percent: z.number().min(0).max(100), source: Source }),
       z.object({ kind: z.literal('not-below-last-year'), source: Source }),
@@ -186,8 +219,12 @@ export const PolicySchema = z
       centralisedPeriod: z.object({ from: InstantSpec, to: InstantSpec, source: Source }),
       firstBatchDeduction: Dated,
       reDeduction: z.object({ everyMinutes: z.number().positive(), source: Source }),
-      /** Partly subsidised people pay their own share by this date (Meishan 12-20). */
-      partialPaymentDeadline: Dated.optional(),
+      /** Partly subsidised people (or everyone with a personal share) pay it by this date (Meishan 12-20). */
+      partialPaymentDeadline: Dated.extend({
+        appliesTo: z
+          .enum(['partly-subsidised', 'everyone-with-a-personal-share'])
+          .default('partly-subsidised'),
+      }).optional(),
       cutoff: Dated,
       benefitYearStart: z.object({ date: IsoDateSchema, source: Source }),
       subsidyClaims: z
@@ -223,7 +260,10 @@ export const PolicySchema = z
       beforeBenefitStart: z.array(
         z.enum(['death', 'duplicate-payment', 'joined-employee-insurance', 'duplicate-enrollment-elsewhere']),
       ),
+      /** Absent: the plan states no rule once the benefit period has begun. */
       afterBenefitStart: z.literal('no-refund').optional(),
+      /** A reason not in `beforeBenefitStart`: the plan's list is complete, or the plan states no rule. */
+      otherReasons: z.enum(['not-refunded', 'no-rule-stated']).default('not-refunded'),
       note: z.string().optional(),
       source: Source,
     }),
