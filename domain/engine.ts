@@ -380,6 +380,40 @@ function midYearStart(policy: Policy, date: IsoDate): { start: IsoDate; rule: Ru
   };
 }
 
+/**
+ * The benefit start a payment on `paidOn` (a China date, not before the collection period opens) buys for
+ * the campaign year: the benefit year's start inside the centralised period (000 附件1 备注1, 003 二(二)1),
+ * else the policy's mid-year rule (the 1st of the next month, 000 五(六); the 4th month counting the
+ * payment month, 003 二(二)2). The engine's answer and the ledger's SQL both take it from here.
+ */
+export function benefitStartOfPayment(policy: Policy, paidOn: IsoDate): IsoDate {
+  return inCentralisedPeriod(policy, paidOn)
+    ? policy.calendar.benefitYearStart.date
+    : midYearStart(policy, paidOn).start;
+}
+
+/**
+ * The benefit start of a difficulty resident registered (identity marked) on `registeredOn`: that day
+ * (000 五(一) 先登记参保、后补助缴费), or the benefit year's start when registered before it (003 三(三)1-2).
+ */
+export function difficultyBenefitStart(policy: Policy, registeredOn: IsoDate): IsoDate {
+  const yearStart = policy.calendar.benefitYearStart.date;
+  return policy.benefitStart.difficultyRegistration.rule === 'registration-day' || registeredOn >= yearStart
+    ? registeredOn
+    : yearStart;
+}
+
+/**
+ * The last day an identity ended on `endedOn` (removed from a department's list) still counts: the
+ * subsidised standard stops from the 1st of the next month (000 五(一), 001 七(三)), so the identity holds
+ * to the end of its month. A plan without a rule (003) is read the same way: the departments' lists
+ * report whole months (monthly additions and removals). The registry import closes identities with it.
+ */
+export function identityClosesOn(policy: Policy, endedOn: IsoDate): IsoDate {
+  void policy.identityChange; // the only rule the schema allows is 'first-of-next-month'
+  return addDays(firstOfNextMonth(endedOn), -1);
+}
+
 interface BenefitAnswer {
   benefitStart: IsoDate | null;
   gapCoveredFrom?: IsoDate;
@@ -432,10 +466,12 @@ function rawBenefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthD
         );
       }
       if (inCentralisedPeriod(policy, date))
-        return centralised(`paid in the centralised period: benefits from ${yearStart}`);
+        return centralised(
+          `paid in the centralised period: benefits from ${benefitStartOfPayment(policy, date)}`,
+        );
       const mid = midYearStart(policy, date);
       return {
-        benefitStart: mid.start,
+        benefitStart: benefitStartOfPayment(policy, date),
         contributionYears: years,
         rules: [
           {
@@ -636,20 +672,7 @@ function rawBenefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthD
     }
     case 'difficulty-registration': {
       const d = b.difficultyRegistration;
-      if (d.rule === 'registration-day') {
-        return {
-          benefitStart: date,
-          contributionYears: years,
-          rules: [
-            {
-              id: 'benefit.difficulty-registration',
-              source: d.source,
-              says: `register first, subsidy later: benefits from the registration and identity marking on ${date}`,
-            },
-          ],
-        };
-      }
-      const start = date < yearStart ? yearStart : date;
+      const start = difficultyBenefitStart(policy, date);
       return {
         benefitStart: start,
         contributionYears: years,
@@ -658,9 +681,11 @@ function rawBenefitFor(policy: Policy, event: z.infer<typeof EventInput>, birthD
             id: 'benefit.difficulty-registration',
             source: d.source,
             says:
-              date < yearStart
-                ? `registered before the benefit year: benefits from ${yearStart}`
-                : `registered within the benefit year: covered from ${date}`,
+              d.rule === 'registration-day'
+                ? `register first, subsidy later: benefits from the registration and identity marking on ${date}`
+                : date < yearStart
+                  ? `registered before the benefit year: benefits from ${yearStart}`
+                  : `registered within the benefit year: covered from ${date}`,
           },
         ],
       };
@@ -1008,7 +1033,7 @@ export function explain(policy: Policy, rawInput: ExplainInput): Explanation {
   if (event.kind === 'identity-ended') {
     const change = policy.identityChange;
     if (change) {
-      explanation.subsidyEndsFrom = firstOfNextMonth(event.date);
+      explanation.subsidyEndsFrom = addDays(identityClosesOn(policy, event.date), 1);
       rules.push({
         id: 'identity.ended',
         source: change.source,

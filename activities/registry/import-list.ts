@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
+import { identityClosesOn } from '../../domain/engine';
 import { checkIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
@@ -209,7 +210,13 @@ export async function importDepartmentList(
       step('parse, validate and COPY rows');
       await judgeInSql(client, submissionId, request);
       step('reject duplicates, unknown and deceased residents; join the rest to residents (SQL)');
-      const { opened, closed } = await mergeIdentities(client, submissionId, request, step);
+      const { opened, closed } = await mergeIdentities(
+        client,
+        submissionId,
+        request,
+        identityClosesOn(policy, request.effectiveOn),
+        step,
+      );
 
       const counts = await client.query<{ read: number; accepted: number; rejected: number }>(
         `SELECT count(*)::int AS read, count(*) FILTER (WHERE accepted)::int AS accepted, count(*) FILTER (WHERE NOT accepted)::int AS rejected
@@ -485,22 +492,24 @@ async function mergeIdentities(
   client: pg.PoolClient,
   submissionId: number,
   request: ListImportRequest,
+  /** The last day a removed identity counts (`identityClosesOn`, the engine's rule: 000 五(一)). */
+  closesOn: string,
   step: (name: string) => void = () => undefined,
 ): Promise<{ opened: number; closed: number }> {
-  const monthEnd = `(date_trunc('month', $2::date) + interval '1 month - 1 day')::date`;
+  const closing = `$2::date`;
   const closed =
     request.kind === 'roster'
       ? await client.query(
-          `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+          `UPDATE identities i SET valid_to = greatest(${closing}, i.valid_from - 1), closed_by_submission = $1
            WHERE i.jurisdiction = $3 AND i.department = $4 AND i.valid_to IS NULL
              AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category)`,
-          [submissionId, request.effectiveOn, request.jurisdiction, request.department],
+          [submissionId, closesOn, request.jurisdiction, request.department],
         )
       : await client.query(
-          `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+          `UPDATE identities i SET valid_to = greatest(${closing}, i.valid_from - 1), closed_by_submission = $1
            FROM listed l
            WHERE l.action = 'remove' AND i.resident_id = l.resident_id AND i.category = l.category AND i.valid_to IS NULL`,
-          [submissionId, request.effectiveOn],
+          [submissionId, closesOn],
         );
   step('  close identities no longer listed');
   const opened = await client.query(
