@@ -464,8 +464,15 @@ export async function snapshotCoverage(
 
 export interface ClaimTotals {
   claims: { fundingSource: string; department: string; persons: number; totalFen: number; claimId: number }[];
-  /** People left out of the claim, and why (ID numbers masked). */
-  excluded: { idNumber: string; name: string; category: string; department: string; reason: string }[];
+  /** People left out of the claim, and why (ID numbers masked), with the plan's sentence for it. */
+  excluded: {
+    idNumber: string;
+    name: string;
+    category: string;
+    department: string;
+    reason: string;
+    source: string;
+  }[];
 }
 
 /**
@@ -482,6 +489,10 @@ export async function claimSubsidies(
   return inTransaction(pool, async (client) => {
     await loadCategoryTable(client, policy);
     const excludeInvalid = Boolean(policy.claimExcludesInvalidIdentity);
+    // verifying the list with the departments before claiming is the claim's own rule (000 五(一))
+    const claimSource = policy.calendar.subsidyClaims.find((c) =>
+      c.fundingSources.some((f) => fundingSources.includes(f)),
+    )?.source;
     // Verify the subsidised list with the departments: a person is claimed only while the certifying
     // department's identity held at some point between the benefit start and the claim (a removal within
     // the year keeps the year, 000 五(一)); where the plan says so, never without valid identity
@@ -570,6 +581,10 @@ export async function claimSubsidies(
         category: r.category,
         department: r.department,
         reason: r.exclusion,
+        source:
+          r.exclusion === 'identity-information-invalid'
+            ? (policy.claimExcludesInvalidIdentity?.source ?? '')
+            : (claimSource ?? policy.calendar.subsidyClaims[0]!.source),
       })),
     };
   });
