@@ -410,8 +410,11 @@ export function difficultyBenefitStart(policy: Policy, registeredOn: IsoDate): I
  * report whole months (monthly additions and removals). The registry import closes identities with it.
  */
 export function identityClosesOn(policy: Policy, endedOn: IsoDate): IsoDate {
-  void policy.identityChange; // the only rule the schema allows is 'first-of-next-month'
-  return addDays(firstOfNextMonth(endedOn), -1);
+  const from = policy.identityChange?.loseSubsidyFrom ?? 'first-of-next-month';
+  switch (from) {
+    case 'first-of-next-month':
+      return addDays(firstOfNextMonth(endedOn), -1);
+  }
 }
 
 interface BenefitAnswer {
