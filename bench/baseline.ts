@@ -18,7 +18,12 @@ import { csvField, detectFile, readRowBatches } from '../activities/registry/lis
 import { categoryTable } from '../domain/category-table';
 import { buildAgenda } from '../domain/agenda';
 import { chinaDateOf as chinaDate } from '../domain/dates';
-import { classifyDeductionFailure } from '../domain/engine';
+import {
+  benefitStartOfPayment,
+  classifyDeductionFailure,
+  difficultyBenefitStart,
+  identityClosesOn,
+} from '../domain/engine';
 import type { Policy } from '../domain/policy';
 import { seedTargets } from '../seeds';
 import { readFileSync } from 'node:fs';
@@ -64,14 +69,14 @@ function policySql(policy: Policy): string {
   const lines = [
     'SET client_min_messages = warning;',
     'DROP TABLE IF EXISTS bl_policy_categories, bl_policy_conditions, bl_failure_classes;',
-    'CREATE TABLE bl_policy_categories (category text PRIMARY KEY, name text, rank int, subsidy_fen int, personal_fen int, funding_source text, department text);',
+    'CREATE TABLE bl_policy_categories (category text PRIMARY KEY, name text, rank int, subsidy_fen int, personal_fen int, funding_source text, department text, local_hukou_only boolean);',
     'CREATE TABLE bl_policy_conditions (category text, min_age int, max_age int, grades int[]);',
     'CREATE TABLE bl_failure_classes (code text PRIMARY KEY, class text);',
   ];
   for (const r of rows) {
     const c = names.get(r.category)!;
     lines.push(
-      `INSERT INTO bl_policy_categories VALUES (${q(r.category)}, ${q(c.name)}, ${r.rank}, ${r.subsidyFen}, ${r.personalFen}, ${q(r.fundingSource)}, ${q(c.department)});`,
+      `INSERT INTO bl_policy_categories VALUES (${q(r.category)}, ${q(c.name)}, ${r.rank}, ${r.subsidyFen}, ${r.personalFen}, ${q(r.fundingSource)}, ${q(c.department)}, ${r.localHukouOnly});`,
     );
     for (const a of r.alternatives) {
       lines.push(
@@ -218,6 +223,7 @@ export async function runBaseline(options: {
                   department: r.department,
                   period: r.period,
                   effective_on: r.effectiveOn,
+                  closes_on: identityClosesOn(policy, r.effectiveOn),
                   encoding: r.encoding,
                   file_name: r.fileName,
                 },
@@ -228,11 +234,7 @@ export async function runBaseline(options: {
           break;
         case 'roster-deadline': {
           const asOf = chinaDate(item.at);
-          const yearStart = policy.calendar.benefitYearStart.date;
-          const subsidisedFrom =
-            policy.benefitStart.difficultyRegistration.rule === 'registration-day' || asOf > yearStart
-              ? asOf
-              : yearStart;
+          const subsidisedFrom = difficultyBenefitStart(policy, asOf);
           await timed('open enrollments', () =>
             psql(url, 'open-enrollments.sql', {
               ...base,
@@ -254,6 +256,7 @@ export async function runBaseline(options: {
               ...base,
               round,
               as_of: chinaDate(item.at),
+              subsidised_from: difficultyBenefitStart(policy, chinaDate(item.at)),
               personal_fen: policy.contribution.personalFen,
               wanted: round === 1 ? 'registered' : 'failed',
               levy_file: levyFile,
@@ -282,9 +285,7 @@ export async function runBaseline(options: {
               'apply.sql',
               {
                 round,
-                paid_on: chinaDate(item.at),
-                benefit_start: policy.calendar.benefitYearStart.date,
-                centralised_to: policy.calendar.centralisedPeriod.to.slice(0, 10),
+                benefit_start: benefitStartOfPayment(policy, chinaDate(item.at)),
               },
               resultsFile,
             ),

@@ -2,14 +2,31 @@
  * Working days and the dated steps of a policy's calendar: when reports are due, when re-deduction rounds
  * run, which monthly delta periods fall inside the year.
  */
-import { addDays, addMonths, dateOfSpec, firstOfMonth, instantOf, weekday, type IsoDate } from './dates';
+import {
+  addDays,
+  addMonths,
+  dateOfSpec,
+  firstOfMonth,
+  instantOf,
+  weekday,
+  yearOf,
+  type IsoDate,
+} from './dates';
 import type { Policy, WorkingDayCalendar } from './policy';
 
 /**
+ * Throws RangeError for a date in a year the calendar does not cover (its `years`): a year without the
+ * State Council's notice is unknown, not Monday to Friday.
+ *
  * A working day is Monday to Friday unless the State Council made it a holiday, or a weekend day the
  * State Council made a make-up working day (调休上班).
  */
 export function isWorkingDay(date: IsoDate, calendar: WorkingDayCalendar): boolean {
+  if (calendar.years && !calendar.years.includes(yearOf(date))) {
+    throw new RangeError(
+      `${date}: the working-day calendar ${calendar.id} covers only ${calendar.years.join(', ')}; the State Council's notice for ${yearOf(date)} is not in seeds/calendars/`,
+    );
+  }
   if (calendar.makeUpWorkdays.includes(date)) return true;
   if (calendar.holidays.includes(date)) return false;
   return weekday(date) <= 5;

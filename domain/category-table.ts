@@ -2,7 +2,8 @@
  * The policy's category rules as rows a set-based SQL statement can join against, so that levying
  * 484,711 people is one INSERT ... SELECT and still the same decision the engine explains for one person:
  * each category's subsidy share, funding source, precedence rank, and its conditions as alternatives
- * (an age range, or a set of disability grades). A test checks SQL and engine agree person by person.
+ * (an age range, or a set of disability grades) and whether it needs a local hukou (本市户籍). A property
+ * test checks SQL and engine agree for random persons and dates.
  */
 import { shareOf } from './money';
 import type { Category, Condition, Policy } from './policy';
@@ -24,6 +25,8 @@ export interface CategoryRow {
   paysFirst: boolean;
   /** Empty: no condition. Otherwise the category applies when any alternative holds. */
   alternatives: ConditionAlternative[];
+  /** The person's hukou must be local (a `local-hukou` condition, 000 二 本市户籍困难居民). */
+  localHukouOnly: boolean;
 }
 
 function alternativesOf(condition: Condition): ConditionAlternative[] {
@@ -36,6 +39,8 @@ function alternativesOf(condition: Condition): ConditionAlternative[] {
       return condition.conditions.flatMap(alternativesOf);
     case 'low-income-family':
       throw new Error('a low-income-family condition cannot be evaluated from the registry');
+    case 'local-hukou':
+      throw new Error('a local-hukou condition inside any-of cannot be compiled');
   }
 }
 
@@ -49,8 +54,12 @@ function rankOf(policy: Policy, category: Category): number {
 export function categoryTable(policy: Policy): CategoryRow[] {
   const total = policy.contribution.personalFen;
   return policy.categories.map((c) => {
-    if (c.conditions.length > 1)
-      throw new Error(`category ${c.id}: more than one top-level condition cannot be compiled`);
+    const hukou = c.conditions.filter((k) => k.kind === 'local-hukou');
+    const others = c.conditions.filter((k) => k.kind !== 'local-hukou');
+    if (others.length > 1)
+      throw new Error(
+        `category ${c.id}: more than one top-level condition besides local-hukou cannot be compiled`,
+      );
     const subsidy = c.paysFirstSubsidisedLater ? 0 : shareOf(total, c.subsidyShareBp);
     return {
       category: c.id,
@@ -60,7 +69,8 @@ export function categoryTable(policy: Policy): CategoryRow[] {
       personalFen: total - subsidy,
       fundingSource: c.fundingSource,
       paysFirst: Boolean(c.paysFirstSubsidisedLater),
-      alternatives: c.conditions[0] ? alternativesOf(c.conditions[0]) : [],
+      alternatives: others[0] ? alternativesOf(others[0]) : [],
+      localHukouOnly: hukou.length > 0,
     };
   });
 }

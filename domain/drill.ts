@@ -47,7 +47,14 @@ export function makeDrillPolicy(base: Policy, startMs: number, stepMinutes: numb
         everyMinutes: stepMinutes / 2,
         source: drillSource(c.reDeduction.source),
       },
-      ...(c.partialPaymentDeadline ? { partialPaymentDeadline: dated(c.partialPaymentDeadline) } : {}),
+      ...(c.partialPaymentDeadline
+        ? {
+            partialPaymentDeadline: {
+              ...dated(c.partialPaymentDeadline),
+              appliesTo: c.partialPaymentDeadline.appliesTo,
+            },
+          }
+        : {}),
       cutoff: dated(c.cutoff),
       subsidyClaims: c.subsidyClaims.map((s) => ({ ...s, at: at(s.at), source: drillSource(s.source) })),
       progressReports: {

@@ -6,7 +6,7 @@
  * One engine reads every policy: nothing in the code is named after a city.
  */
 import { z } from 'zod';
-import { instantOf, isInstantSpec, isIsoDate } from './dates';
+import { dateOfSpec, instantOf, isInstantSpec, isIsoDate, yearOf } from './dates';
 
 const Source = z.string().min(3, 'every rule cites its document and section');
 const IsoDateSchema = z.string().refine(isIsoDate, 'a calendar date YYYY-MM-DD');
@@ -52,6 +52,7 @@ export type Condition =
   | { kind: 'age'; min?: number; max?: number }
   | { kind: 'disability-grade'; grades: number[] }
   | { kind: 'low-income-family' }
+  | { kind: 'local-hukou' }
   | { kind: 'any-of'; conditions: Condition[] };
 
 /** A condition on the person for a category's subsidy to apply. */
@@ -61,6 +62,8 @@ const Condition: z.ZodType<Condition> = z.lazy(() =>
     z.object({ kind: z.literal('age'), min: z.number().int().optional(), max: z.number().int().optional() }),
     z.object({ kind: z.literal('disability-grade'), grades: z.array(z.number().int().min(1).max(4)).min(1) }),
     z.object({ kind: z.literal('low-income-family') }),
+    /** 本市户籍: the person's household registration is in the jurisdiction (000 二, 001 二). */
+    z.object({ kind: z.literal('local-hukou') }),
     z.object({ kind: z.literal('any-of'), conditions: z.array(Condition).min(1) }),
   ]),
 );
@@ -127,6 +130,11 @@ const Newborn = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('days-from-birth'),
     days: z.number().int().min(1),
+    /**
+     * How the days are counted: 'day-after-birth' makes birth + N days the last day inside the window;
+     * 'birth-day' counts the day of birth as day 1 (birth + N - 1 is the last).
+     */
+    dayOneIs: z.enum(['day-after-birth', 'birth-day']).default('day-after-birth'),
     otherwise: z.literal('day-after-payment'),
     withinYears: z.number().int().min(1),
     source: Source,
@@ -165,7 +173,32 @@ export const PolicySchema = z
     }),
     /** Region codes (GB/T 2260, first 6 digits of ID numbers) of the jurisdiction's districts. */
     regionCodes: z.array(z.string().regex(/^\d{6}$/)).min(1),
-    contribution: z.object({ personalFen: z.number().int().positive(), source: Source }),
+    contribution: z.object({
+      personalFen: z.number().int().positive(),
+      source: Source,
+      /**
+       * Earlier years' standards, for a person who must pay an earlier year as well (a newborn whose
+       * benefits cross the year boundary). A year not listed is answered "amount not stated in this plan".
+       */
+      previousYears: z
+        .array(z.object({ year: z.number().int(), personalFen: z.number().int().positive(), source: Source }))
+        .default([]),
+    }),
+    /**
+     * 按年度缴费: this year's contribution buys cover from the benefit year's start at the earliest; cover
+     * before it is the previous year's, a separate payment. Absent where the plan lets a payment in the
+     * collection period cover the days before the benefit year (Jiangmen's newborns pay both years instead).
+     */
+    annualContribution: z.object({ source: Source }).optional(),
+    /** Who may enroll at all: conditions on the person's insurance status. */
+    enrollmentConditions: z
+      .object({
+        /** A person in employee insurance cannot also enroll, unless they show it has stopped. */
+        employeeInsuredNeedsProofOfStop: z.object({ source: Source }).optional(),
+        /** Outside the collection period only a person in no basic insurance this calendar year may enroll. */
+        midYearOnlyIfNoBasicInsuranceThisYear: z.object({ source: Source }).optional(),
+      })
+      .default({}),
     coverageGoal: z.union([
       z.object({ kind: z.literal('coverage-rate'), percent: z.number().min(0).max(100), source: Source }),
       z.object({ kind: z.literal('not-below-last-year'), source: Source }),
@@ -186,8 +219,12 @@ export const PolicySchema = z
       centralisedPeriod: z.object({ from: InstantSpec, to: InstantSpec, source: Source }),
       firstBatchDeduction: Dated,
       reDeduction: z.object({ everyMinutes: z.number().positive(), source: Source }),
-      /** Partly subsidised people pay their own share by this date (Meishan 12-20). */
-      partialPaymentDeadline: Dated.optional(),
+      /** Partly subsidised people (or everyone with a personal share) pay it by this date (Meishan 12-20). */
+      partialPaymentDeadline: Dated.extend({
+        appliesTo: z
+          .enum(['partly-subsidised', 'everyone-with-a-personal-share'])
+          .default('partly-subsidised'),
+      }).optional(),
       cutoff: Dated,
       benefitYearStart: z.object({ date: IsoDateSchema, source: Source }),
       subsidyClaims: z
@@ -223,7 +260,10 @@ export const PolicySchema = z
       beforeBenefitStart: z.array(
         z.enum(['death', 'duplicate-payment', 'joined-employee-insurance', 'duplicate-enrollment-elsewhere']),
       ),
+      /** Absent: the plan states no rule once the benefit period has begun. */
       afterBenefitStart: z.literal('no-refund').optional(),
+      /** A reason not in `beforeBenefitStart`: the plan's list is complete, or the plan states no rule. */
+      otherReasons: z.enum(['not-refunded', 'no-rule-stated']).default('not-refunded'),
       note: z.string().optional(),
       source: Source,
     }),
@@ -236,8 +276,11 @@ export const PolicySchema = z
     }),
     /** No central subsidy claim for a person whose identity information is missing or wrong. */
     claimExcludesInvalidIdentity: z.object({ source: Source }).optional(),
-    /** The id of the public-holiday calendar used for "next working day" (seeds/calendars/). */
-    holidayCalendar: z.string().min(1),
+    /**
+     * The public-holiday calendar(s) used for "next working day" (ids in seeds/calendars/, one State
+     * Council notice a year): together they must cover every year the policy's calendar names.
+     */
+    holidayCalendar: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
     /**
      * Roster safety (not a rule of the plans: a guard of this system). A roster is a department's whole list,
      * so one that would close more than `maxCloseShare` of the department's open identities, or more than
@@ -319,6 +362,12 @@ export const WorkingDayCalendar = z.object({
   id: z.string().min(1),
   title: z.string().min(1),
   source: Source,
+  /**
+   * The years whose holidays and make-up working days the notices list in full. Outside them the
+   * calendar knows nothing: a policy naming such a date does not load, and `isWorkingDay` refuses it.
+   * (Optional only so that policy snapshots stored before it was added still parse.)
+   */
+  years: z.array(z.number().int().min(2000).max(2100)).min(1).optional(),
   holidays: z.array(IsoDateSchema),
   makeUpWorkdays: z.array(IsoDateSchema),
 });
@@ -353,15 +402,65 @@ export function loadPolicy(json: unknown, calendars: readonly unknown[], origin 
       parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
     );
   }
-  const calendar = calendars
-    .map((c) => WorkingDayCalendar.parse(c))
-    .find((c) => c.id === parsed.data.holidayCalendar);
-  if (!calendar) {
-    throw new PolicyValidationError(origin, [
-      { path: 'holidayCalendar', message: `no working-day calendar ${parsed.data.holidayCalendar}` },
-    ]);
+  const wanted = [parsed.data.holidayCalendar].flat();
+  const known = calendars.map((c) => WorkingDayCalendar.parse(c));
+  const parts: WorkingDayCalendar[] = [];
+  for (const id of wanted) {
+    const found = known.find((c) => c.id === id);
+    if (!found) {
+      throw new PolicyValidationError(origin, [
+        { path: 'holidayCalendar', message: `no working-day calendar ${id}` },
+      ]);
+    }
+    parts.push(found);
+  }
+  const calendar: WorkingDayCalendar =
+    parts.length === 1
+      ? parts[0]!
+      : {
+          id: parts.map((c) => c.id).join('+'),
+          title: parts.map((c) => c.title).join('; '),
+          source: parts.map((c) => c.source).join('; '),
+          years: parts.flatMap((c) => c.years ?? []).sort((a, b) => a - b),
+          holidays: parts.flatMap((c) => c.holidays).sort(),
+          makeUpWorkdays: parts.flatMap((c) => c.makeUpWorkdays).sort(),
+        };
+  const uncovered = datesNeedingCalendar(parsed.data).filter(
+    ({ date }) => !(calendar.years ?? []).includes(yearOf(date)),
+  );
+  if (uncovered.length > 0) {
+    throw new PolicyValidationError(
+      origin,
+      uncovered.map(({ path, date }) => ({
+        path,
+        message: `${date} is outside the years the working-day calendar ${calendar.id} covers (${(calendar.years ?? []).join(', ') || 'none stated'}): add that year's State Council holiday notice to seeds/calendars/`,
+      })),
+    );
   }
   return { ...parsed.data, workingDays: calendar };
+}
+
+/** Every calendar date a (non-drill) policy names, with its field path: the working-day calendar must cover each. */
+function datesNeedingCalendar(p: z.infer<typeof PolicySchema>): { path: string; date: string }[] {
+  if (p.drill) return [];
+  const c = p.calendar;
+  const specs: [string, string][] = [
+    ['calendar.rosterAsOf', c.rosterAsOf.at],
+    ['calendar.rosterDeadline', c.rosterDeadline.at],
+    ['calendar.changeStopDeadline', c.changeStopDeadline.at],
+    ['calendar.newEnrollmentDeadline', c.newEnrollmentDeadline.at],
+    ['calendar.centralisedPeriod.from', c.centralisedPeriod.from],
+    ['calendar.centralisedPeriod.to', c.centralisedPeriod.to],
+    ['calendar.firstBatchDeduction', c.firstBatchDeduction.at],
+    ['calendar.cutoff', c.cutoff.at],
+    ['calendar.benefitYearStart', c.benefitYearStart.date],
+    ['calendar.progressReports.from', c.progressReports.from],
+    ['calendar.progressReports.until', c.progressReports.until],
+    ...c.subsidyClaims.map((s, i): [string, string] => [`calendar.subsidyClaims.${i}`, s.at]),
+    ...p.milestones.map((m, i): [string, string] => [`milestones.${i}`, m.at]),
+  ];
+  if (c.partialPaymentDeadline) specs.push(['calendar.partialPaymentDeadline', c.partialPaymentDeadline.at]);
+  return specs.map(([path, spec]) => ({ path, date: dateOfSpec(spec) }));
 }
 
 export function categoryById(policy: Policy, id: string): Category | undefined {

@@ -5,13 +5,14 @@
  */
 import { loadPolicy, type Policy } from '../domain/policy';
 import { checkTargetTable, TargetTableFile, type CheckedTargetTable } from '../domain/targets';
-import holidays from './calendars/cn-state-council-2023-2024.json';
+import holidays2023To2024 from './calendars/cn-state-council-2023-2024.json';
+import holidays2025 from './calendars/cn-state-council-2025.json';
 import heshan2024 from './policies/heshan-2024.json';
 import kaiping2024 from './policies/kaiping-2024.json';
 import meishan2024 from './policies/meishan-2024.json';
 import kaipingTargets2024 from './targets/kaiping-2024.json';
 
-export const WORKING_DAY_CALENDARS: readonly unknown[] = [holidays];
+export const WORKING_DAY_CALENDARS: readonly unknown[] = [holidays2023To2024, holidays2025];
 
 const POLICY_FILES: Record<string, unknown> = {
   'kaiping-2024': kaiping2024,

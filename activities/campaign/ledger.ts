@@ -14,7 +14,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
 import { inTransaction as inTransactionWith } from '../db/transaction';
 import { categoryTable } from '../../domain/category-table';
-import { classifyDeductionFailure } from '../../domain/engine';
+import { benefitStartOfPayment, classifyDeductionFailure, difficultyBenefitStart } from '../../domain/engine';
 import { maskIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
 import { CsvRowParser, type RawRow } from '../registry/list-files';
@@ -28,13 +28,13 @@ function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<
 async function loadCategoryTable(client: pg.PoolClient, policy: Policy) {
   const rows = categoryTable(policy);
   await client.query(
-    `CREATE TEMP TABLE policy_categories (category text, rank int, subsidy_fen int, personal_fen int, funding_source text, pays_first boolean, department text) ON COMMIT DROP`,
+    `CREATE TEMP TABLE policy_categories (category text, rank int, subsidy_fen int, personal_fen int, funding_source text, pays_first boolean, department text, local_hukou_only boolean) ON COMMIT DROP`,
   );
   await client.query(
     `CREATE TEMP TABLE policy_conditions (category text, min_age int, max_age int, grades int[]) ON COMMIT DROP`,
   );
   await client.query(
-    `INSERT INTO policy_categories SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::text[], $6::boolean[], $7::text[])`,
+    `INSERT INTO policy_categories SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::text[], $6::boolean[], $7::text[], $8::boolean[])`,
     [
       rows.map((r) => r.category),
       rows.map((r) => r.rank),
@@ -43,6 +43,7 @@ async function loadCategoryTable(client: pg.PoolClient, policy: Policy) {
       rows.map((r) => r.fundingSource),
       rows.map((r) => r.paysFirst),
       policy.categories.map((c) => c.department),
+      rows.map((r) => r.localHukouOnly),
     ],
   );
   for (const r of rows) {
@@ -58,8 +59,17 @@ async function loadCategoryTable(client: pg.PoolClient, policy: Policy) {
 }
 
 /**
+ * Age in whole years on `on` of a person born `birth` (SQL expressions): the same arithmetic as the
+ * engine's `ageOn` (a birthday on 02-29 is reached on 03-01 in a common year), which PostgreSQL's `age()`
+ * does not promise.
+ */
+const ageSql = (on: string, birth: string) =>
+  `((to_char(${on}, 'YYYYMMDD')::int - to_char(${birth}, 'YYYYMMDD')::int) / 10000)`;
+
+/**
  * The applicable category of each candidate (a CTE named `candidates` with resident_id, birth_date,
- * disability_grade) on date $3: identities valid that day, conditions checked, the highest rank wins.
+ * disability_grade, local_hukou) on date $3: identities valid that day, the policy's conditions checked
+ * as `categoryTable` compiles them (age, disability grade, local hukou), the highest rank wins.
  */
 const APPLICABLE_SQL = `
        applicable AS (
@@ -67,11 +77,12 @@ const APPLICABLE_SQL = `
          FROM candidates c
          JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= $3::date AND (i.valid_to IS NULL OR i.valid_to >= $3::date)
          JOIN policy_categories pc ON pc.category = i.category
-         WHERE NOT EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category)
+         WHERE (NOT pc.local_hukou_only OR c.local_hukou)
+           AND (NOT EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category)
             OR EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category
-                       AND (k.min_age IS NULL OR date_part('year', age($3::date, c.birth_date)) >= k.min_age)
-                       AND (k.max_age IS NULL OR date_part('year', age($3::date, c.birth_date)) <= k.max_age)
-                       AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
+                       AND (k.min_age IS NULL OR ${ageSql('$3::date', 'c.birth_date')} >= k.min_age)
+                       AND (k.max_age IS NULL OR ${ageSql('$3::date', 'c.birth_date')} <= k.max_age)
+                       AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
          ORDER BY c.resident_id, pc.rank DESC
        )`;
 
@@ -94,14 +105,10 @@ export async function openEnrollments(
   return inTransaction(pool, async (client) => {
     await loadCategoryTable(client, policy);
     // 先登记参保: covered from the registration day (000 五(一)), or from the benefit year (003 三(三))
-    const yearStart = policy.calendar.benefitYearStart.date;
-    const subsidisedFrom =
-      policy.benefitStart.difficultyRegistration.rule === 'registration-day' || asOf > yearStart
-        ? asOf
-        : yearStart;
+    const subsidisedFrom = difficultyBenefitStart(policy, asOf);
     const r = await client.query<{ renewed: number; subsidised: number; full: number }>(
       `WITH candidates AS (
-         SELECT p.id AS resident_id, p.birth_date, p.disability_grade,
+         SELECT p.id AS resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
                 EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = $2::int - 1 AND e.status = 'paid') AS renewed
          FROM residents p
          WHERE p.jurisdiction = $1::text AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > $3::date)
@@ -141,7 +148,7 @@ async function refreshUnpaidShares(client: pg.PoolClient, policy: Policy, asOf: 
   await loadCategoryTable(client, policy);
   const r = await client.query(
     `WITH candidates AS (
-       SELECT e.resident_id, p.birth_date, p.disability_grade FROM enrollments e JOIN residents p ON p.id = e.resident_id
+       SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
        WHERE e.jurisdiction = $1::text AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
      ),
      ${APPLICABLE_SQL},
@@ -153,11 +160,17 @@ async function refreshUnpaidShares(client: pg.PoolClient, policy: Policy, asOf: 
      UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
             status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
             failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
-            benefit_start = CASE WHEN d.personal_fen = 0 THEN $3::date ELSE e.benefit_start END
+            benefit_start = CASE WHEN d.personal_fen = 0 THEN $5::date ELSE e.benefit_start END
      FROM decided d
      WHERE e.resident_id = d.resident_id AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
        AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen)`,
-    [policy.jurisdiction, policy.year, asOf, policy.contribution.personalFen],
+    [
+      policy.jurisdiction,
+      policy.year,
+      asOf,
+      policy.contribution.personalFen,
+      difficultyBenefitStart(policy, asOf),
+    ],
   );
   return r.rowCount ?? 0;
 }
@@ -236,7 +249,7 @@ export interface AppliedResults {
 /**
  * Applies a result file from the tax bureau (CSV: enrollment id, outcome, failure code). Each levy line
  * gets one result; a second copy of the file, or lines out of order, change nothing. A success sets the
- * benefit start (the benefit year, inside the centralised period); a personal failure opens a follow-up
+ * benefit start (`benefitStartOfPayment` of `paidOn`); a personal failure opens a follow-up
  * task for the person's town and village.
  */
 export async function applyDeductionResults(
@@ -246,7 +259,9 @@ export async function applyDeductionResults(
   resultFile: string,
   paidOn: string,
 ): Promise<AppliedResults> {
-  const benefitStart = policy.calendar.benefitYearStart.date;
+  // the benefit start this payment date buys, by the engine's own rule (the centralised period, or the
+  // policy's mid-year rule: 000 五(六) next month, 003 二(二)2 the 4th month counting the payment month)
+  const benefitStart = benefitStartOfPayment(policy, paidOn);
   return inTransaction(pool, async (client) => {
     // The file streams into a staging table: a result file is as long as the levy, never held in memory.
     await client.query(
@@ -277,7 +292,7 @@ export async function applyDeductionResults(
          ON CONFLICT (batch_id, enrollment_id) DO NOTHING
          RETURNING enrollment_id, outcome, failure_class
        ), paid AS (
-         UPDATE enrollments e SET status = 'paid', benefit_start = CASE WHEN $2::date <= $4::date THEN $3::date ELSE (date_trunc('month', $2::date) + interval '1 month')::date END
+         UPDATE enrollments e SET status = 'paid', benefit_start = $2::date
          FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'success' AND e.status = 'levied' RETURNING e.id
        ), failed AS (
          UPDATE enrollments e SET status = 'failed', failure_class = ins.failure_class
@@ -290,7 +305,7 @@ export async function applyDeductionResults(
          RETURNING 1
        )
        SELECT outcome, failure_class, count(*)::int AS n FROM ins GROUP BY outcome, failure_class`,
-      [batchId, paidOn, benefitStart, policy.calendar.centralisedPeriod.to.slice(0, 10)],
+      [batchId, benefitStart],
     );
     await client.query('ANALYZE deduction_results, enrollments');
     // a success closes the person's open follow-up task
@@ -449,8 +464,15 @@ export async function snapshotCoverage(
 
 export interface ClaimTotals {
   claims: { fundingSource: string; department: string; persons: number; totalFen: number; claimId: number }[];
-  /** People left out of the claim, and why (ID numbers masked). */
-  excluded: { idNumber: string; name: string; category: string; department: string; reason: string }[];
+  /** People left out of the claim, and why (ID numbers masked), with the plan's sentence for it. */
+  excluded: {
+    idNumber: string;
+    name: string;
+    category: string;
+    department: string;
+    reason: string;
+    source: string;
+  }[];
 }
 
 /**
@@ -467,6 +489,10 @@ export async function claimSubsidies(
   return inTransaction(pool, async (client) => {
     await loadCategoryTable(client, policy);
     const excludeInvalid = Boolean(policy.claimExcludesInvalidIdentity);
+    // verifying the list with the departments before claiming is the claim's own rule (000 五(一))
+    const claimSource = policy.calendar.subsidyClaims.find((c) =>
+      c.fundingSources.some((f) => fundingSources.includes(f)),
+    )?.source;
     // Verify the subsidised list with the departments: a person is claimed only while the certifying
     // department's identity held at some point between the benefit start and the claim (a removal within
     // the year keeps the year, 000 五(一)); where the plan says so, never without valid identity
@@ -555,6 +581,10 @@ export async function claimSubsidies(
         category: r.category,
         department: r.department,
         reason: r.exclusion,
+        source:
+          r.exclusion === 'identity-information-invalid'
+            ? (policy.claimExcludesInvalidIdentity?.source ?? '')
+            : (claimSource ?? policy.calendar.subsidyClaims[0]!.source),
       })),
     };
   });

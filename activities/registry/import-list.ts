@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
+import { identityClosesOn } from '../../domain/engine';
 import { checkIdNumber } from '../../domain/id-number';
 import { rosterIsHeld, type Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
@@ -244,17 +245,25 @@ async function importReadable(
       step('parse, validate and COPY rows');
       await judgeInSql(client, submissionId, request);
       step('reject duplicates, unknown and deceased residents; join the rest to residents (SQL)');
+      // 000 五(一) "从次月起…停止享受" (the engine's identityClosesOn): a roster closes what it no longer lists
+      // with the month of its date; a monthly delta's removals close with the delta's own month (a September
+      // removal ends on 09-30, whenever it is reconciled)
+      const closesOn = identityClosesOn(
+        policy,
+        request.kind === 'delta' && /^\d{4}-\d{2}$/.test(request.period)
+          ? `${request.period}-01`
+          : request.effectiveOn,
+      );
       const effect = request.kind === 'roster' ? await rosterEffect(client, request) : undefined;
       const held = effect !== undefined && rosterIsHeld(policy, effect.wouldClose, effect.openBefore);
       let superseded: number | null = null;
       let opened = 0;
       let closed = 0;
       if (held) {
-        await client.query(`UPDATE submissions SET would_close = $2, open_before = $3 WHERE id = $1`, [
-          submissionId,
-          effect.wouldClose,
-          effect.openBefore,
-        ]);
+        await client.query(
+          `UPDATE submissions SET would_close = $2, open_before = $3, closes_on = $4 WHERE id = $1`,
+          [submissionId, effect.wouldClose, effect.openBefore, closesOn],
+        );
         await client.query('DROP TABLE listed');
       } else {
         superseded = await supersedeCurrent(client, request, submissionId);
@@ -262,7 +271,7 @@ async function importReadable(
           `UPDATE submissions SET status = 'current', would_close = $2, open_before = $3 WHERE id = $1`,
           [submissionId, effect?.wouldClose ?? null, effect?.openBefore ?? null],
         );
-        ({ opened, closed } = await mergeIdentities(client, submissionId, request, step));
+        ({ opened, closed } = await mergeIdentities(client, submissionId, request, closesOn, step));
       }
 
       const counts = await client.query<{ read: number; accepted: number; rejected: number }>(
@@ -362,9 +371,11 @@ export async function decideHeldRoster(
         stored_at: string | null;
         status: string;
         received_by: string;
+        closes_on: string | null;
       }>(
         `SELECT s.jurisdiction, s.department, s.kind, s.period, to_char(s.effective_on, 'YYYY-MM-DD') AS effective_on,
                 s.file_name, s.sha256, s.byte_size, s.rows_read, s.status, s.received_by,
+                to_char(s.closes_on, 'YYYY-MM-DD') AS closes_on,
                 (SELECT stored_at FROM exchange_log x WHERE x.sha256 = s.sha256 AND x.stored_at IS NOT NULL LIMIT 1) AS stored_at
          FROM submissions s WHERE s.id = $1`,
         [submissionId],
@@ -408,7 +419,13 @@ export async function decideHeldRoster(
           `UPDATE submissions SET status = 'current', decided_by = $2, decided_at = now() WHERE id = $1`,
           [submissionId, decidedBy],
         );
-        ({ opened, closed } = await mergeIdentities(client, submissionId, request));
+        // the closing day was decided by the policy when the roster was held
+        ({ opened, closed } = await mergeIdentities(
+          client,
+          submissionId,
+          request,
+          s.closes_on ?? s.effective_on,
+        ));
       } else {
         await client.query(
           `UPDATE submissions SET status = 'rejected', decided_by = $2, decided_at = now() WHERE id = $1`,
@@ -709,28 +726,24 @@ async function mergeIdentities(
   client: pg.PoolClient,
   submissionId: number,
   request: ListImportRequest,
+  /** The last day a removed identity counts (`identityClosesOn`, the engine's rule: 000 五(一)). */
+  closesOn: string,
   step: (name: string) => void = () => undefined,
 ): Promise<{ opened: number; closed: number }> {
-  // 000 五(一) "从次月起…停止享受": a roster closes with the month of its date; a monthly delta's removals
-  // close with the delta's own month (a September removal ends on 09-30, whenever it is reconciled)
-  const monthOf =
-    request.kind === 'delta' && /^\d{4}-\d{2}$/.test(request.period)
-      ? `${request.period}-01`
-      : request.effectiveOn;
-  const monthEnd = `(date_trunc('month', $2::date) + interval '1 month - 1 day')::date`;
+  const closing = `$2::date`;
   const closed =
     request.kind === 'roster'
       ? await client.query(
-          `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+          `UPDATE identities i SET valid_to = greatest(${closing}, i.valid_from - 1), closed_by_submission = $1
            WHERE i.jurisdiction = $3 AND i.department = $4 AND i.valid_to IS NULL
              AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category)`,
-          [submissionId, request.effectiveOn, request.jurisdiction, request.department],
+          [submissionId, closesOn, request.jurisdiction, request.department],
         )
       : await client.query(
-          `UPDATE identities i SET valid_to = greatest(${monthEnd}, i.valid_from - 1), closed_by_submission = $1
+          `UPDATE identities i SET valid_to = greatest(${closing}, i.valid_from - 1), closed_by_submission = $1
            FROM listed l
            WHERE l.action = 'remove' AND i.resident_id = l.resident_id AND i.category = l.category AND i.valid_to IS NULL`,
-          [submissionId, monthOf],
+          [submissionId, closesOn],
         );
   step('  close identities no longer listed');
   const opened = await client.query(

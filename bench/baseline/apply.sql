@@ -1,6 +1,7 @@
 -- The tax bureau's result file applied once per levy line: COPY into staging, each failure classed by the
 -- plan's code table, results written, enrollments paid or failed, follow-up tasks opened and closed.
--- The file arrives on standard input. Variables: round, paid_on, benefit_start, centralised_to.
+-- The file arrives on standard input. Variables: round, benefit_start (what a payment on the round's date buys:
+-- the engine's benefitStartOfPayment, written by the benchmark, so the rule is stated once).
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL work_mem = '64MB';
@@ -20,8 +21,7 @@ WITH incoming AS (
   ON CONFLICT (batch_id, enrollment_id) DO NOTHING
   RETURNING enrollment_id, outcome, failure_class
 ), paid AS (
-  UPDATE enrollments e SET status = 'paid', benefit_start = CASE WHEN :'paid_on'::date <= :'centralised_to'::date THEN :'benefit_start'::date
-                                                                ELSE (date_trunc('month', :'paid_on'::date) + interval '1 month')::date END
+  UPDATE enrollments e SET status = 'paid', benefit_start = :'benefit_start'::date
   FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'success' AND e.status = 'levied' RETURNING e.id
 ), failed AS (
   UPDATE enrollments e SET status = 'failed', failure_class = ins.failure_class

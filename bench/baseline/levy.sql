@@ -1,23 +1,24 @@
 -- A deduction round's levy: unpaid shares follow the identities of the round's date, the levy lines are
 -- written, and the levy data for the tax bureau is exported with COPY (to standard output, into the file
--- the benchmark names). Variables: jurisdiction, year, round, as_of, personal_fen, wanted ('registered' or
--- 'failed'), levy_file.
+-- the benchmark names). Variables: jurisdiction, year, round, as_of, subsidised_from (the engine's
+-- difficultyBenefitStart of as_of), personal_fen, wanted ('registered' or 'failed'), levy_file.
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL work_mem = '64MB';
 WITH candidates AS (
-  SELECT e.resident_id, p.birth_date, p.disability_grade FROM enrollments e JOIN residents p ON p.id = e.resident_id
+  SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
 ), applicable AS (
   SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
   FROM candidates c
   JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= :'as_of'::date AND (i.valid_to IS NULL OR i.valid_to >= :'as_of'::date)
   JOIN bl_policy_categories pc ON pc.category = i.category
-  WHERE NOT EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category)
+  WHERE (NOT pc.local_hukou_only OR c.local_hukou)
+    AND (NOT EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category)
      OR EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category
-                AND (k.min_age IS NULL OR date_part('year', age(:'as_of'::date, c.birth_date)) >= k.min_age)
-                AND (k.max_age IS NULL OR date_part('year', age(:'as_of'::date, c.birth_date)) <= k.max_age)
-                AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
+                AND (k.min_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) >= k.min_age)
+                AND (k.max_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) <= k.max_age)
+                AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
   ORDER BY c.resident_id, pc.rank DESC
 ), decided AS (
   SELECT c.resident_id, a.category, coalesce(a.personal_fen, :personal_fen) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
@@ -27,7 +28,7 @@ WITH candidates AS (
 UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
        status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
        failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
-       benefit_start = CASE WHEN d.personal_fen = 0 THEN :'as_of'::date ELSE e.benefit_start END
+       benefit_start = CASE WHEN d.personal_fen = 0 THEN :'subsidised_from'::date ELSE e.benefit_start END
 FROM decided d
 WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
   AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);

@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL work_mem = '64MB';
 WITH candidates AS (
-  SELECT p.id AS resident_id, p.birth_date, p.disability_grade,
+  SELECT p.id AS resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
          EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = :year - 1 AND e.status = 'paid') AS renewed
   FROM residents p
   WHERE p.jurisdiction = :'jurisdiction' AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > :'as_of'::date)
@@ -14,11 +14,12 @@ WITH candidates AS (
   FROM candidates c
   JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= :'as_of'::date AND (i.valid_to IS NULL OR i.valid_to >= :'as_of'::date)
   JOIN bl_policy_categories pc ON pc.category = i.category
-  WHERE NOT EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category)
+  WHERE (NOT pc.local_hukou_only OR c.local_hukou)
+    AND (NOT EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category)
      OR EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category
-                AND (k.min_age IS NULL OR date_part('year', age(:'as_of'::date, c.birth_date)) >= k.min_age)
-                AND (k.max_age IS NULL OR date_part('year', age(:'as_of'::date, c.birth_date)) <= k.max_age)
-                AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades)))
+                AND (k.min_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) >= k.min_age)
+                AND (k.max_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) <= k.max_age)
+                AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
   ORDER BY c.resident_id, pc.rank DESC
 )
 INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)

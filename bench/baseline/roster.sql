@@ -1,6 +1,6 @@
 -- A department's roster, as plain SQL: COPY the file, validate every row, reject duplicates and unknown
--- residents, open and close identities (ID numbers normalised as the app does: full-width digits, x, spaces). Variables: jurisdiction, department, period, effective_on, encoding,
--- file_name. The file arrives on standard input (an .xlsx is handed over as CSV: PostgreSQL reads no xlsx).
+-- residents, open and close identities (ID numbers normalised as the app does: full-width digits, x, spaces). Variables: jurisdiction, department, period, effective_on,
+-- closes_on (the engine's identityClosesOn of effective_on), encoding, file_name. The file arrives on standard input (an .xlsx is handed over as CSV: PostgreSQL reads no xlsx).
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL work_mem = '64MB';
@@ -45,7 +45,7 @@ WHERE r.submission_id = :submission_id AND r.accepted AND p.jurisdiction = :'jur
 CREATE TEMP TABLE listed ON COMMIT DROP AS
 SELECT p.id AS resident_id, r.category FROM submission_rows r JOIN residents p ON p.jurisdiction = :'jurisdiction' AND p.id_number = r.id_number
 WHERE r.submission_id = :submission_id AND r.accepted;
-UPDATE identities i SET valid_to = greatest((date_trunc('month', :'effective_on'::date) + interval '1 month - 1 day')::date, i.valid_from - 1),
+UPDATE identities i SET valid_to = greatest(:'closes_on'::date, i.valid_from - 1),
        closed_by_submission = :submission_id
 WHERE i.jurisdiction = :'jurisdiction' AND i.department = :'department' AND i.valid_to IS NULL
   AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category);

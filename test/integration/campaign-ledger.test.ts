@@ -128,6 +128,19 @@ describe('the subsidy claim leaves out, and names, people the departments no lon
       'identity-information-invalid',
       'identity-not-confirmed-by-department',
     ]);
+    // each exclusion cites its sentence; the engine gives the nameless person the same reason and sentence
+    const invalid = result.excluded.find((x) => x.reason === 'identity-information-invalid')!;
+    expect(invalid.source).toMatch(/^001 三\(三\) 对于参保人员无身份信息或身份信息错误的/);
+    expect(result.excluded.find((x) => x.reason !== 'identity-information-invalid')!.source).toMatch(
+      /^001 七\(三\)/,
+    );
+    const engine = explain(policy, {
+      jurisdiction: 'heshan',
+      year: 2024,
+      person: { idNumber: nameless!.id_number, name: '' },
+      event: { kind: 'centralised-payment', date: '2023-10-20' },
+    });
+    expect(engine.claimExclusions.map((r) => r.source)).toEqual([invalid.source]);
     expect(result.excluded.map((x) => x.idNumber)).not.toContain(withdrawn!.id_number);
     expect(result.excluded.every((x) => /^\d{6}\*{8}[\dX]{4}$/.test(x.idNumber))).toBe(true);
     expect(result.claims.reduce((s, c) => s + c.persons, 0)).toBe(eligible.rows[0]!.n - 2);

@@ -7,7 +7,11 @@ import {
   reDeductionRounds,
 } from '../../domain/calendar';
 import { addMonths, chinaDateOf, instantOf } from '../../domain/dates';
-import { seedPolicy } from '../../seeds';
+import { loadPolicy } from '../../domain/policy';
+import { seedPolicy, WORKING_DAY_CALENDARS } from '../../seeds';
+import kaipingFile from '../../seeds/policies/kaiping-2024.json';
+
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 const kaiping = seedPolicy('kaiping', 2024);
 const heshan = seedPolicy('heshan', 2024);
@@ -89,5 +93,53 @@ describe('rounds and monthly deltas', () => {
     expect(periods[0]).toEqual({ period: '2023-09', due: '2023-10-10' });
     expect(periods.at(-1)).toEqual({ period: '2024-05', due: '2024-06-10' });
     expect(periods).toHaveLength(9);
+  });
+});
+
+describe('the 2025 State Council holiday notice (国办发明电〔2024〕12号) as data', () => {
+  const cal2025 = loadPolicy(
+    { ...clone(kaipingFile), holidayCalendar: ['cn-state-council-2023-2024', 'cn-state-council-2025'] },
+    WORKING_DAY_CALENDARS,
+    'kaiping-with-2025.json',
+  ).workingDays;
+  it('元旦 2025-01-01 (a Wednesday) is a holiday, not a working day', () => {
+    expect(isWorkingDay('2025-01-01', cal2025)).toBe(false);
+    expect(nextWorkingDay('2025-01-01', cal2025)).toBe('2025-01-02');
+  });
+  it('春节 1月28日至2月4日放假调休，1月26日（周日）、2月8日（周六）上班', () => {
+    expect(isWorkingDay('2025-01-26', cal2025)).toBe(true);
+    expect(nextWorkingDay('2025-01-28', cal2025)).toBe('2025-02-05');
+    expect(isWorkingDay('2025-02-08', cal2025)).toBe(true);
+  });
+  it('清明 4月4日至6日; 劳动节 5月1日至5日，4月27日（周日）上班; 端午 5月31日至6月2日', () => {
+    expect(nextWorkingDay('2025-04-04', cal2025)).toBe('2025-04-07');
+    expect(isWorkingDay('2025-04-27', cal2025)).toBe(true);
+    expect(nextWorkingDay('2025-05-01', cal2025)).toBe('2025-05-06');
+    expect(nextWorkingDay('2025-05-31', cal2025)).toBe('2025-06-03');
+  });
+  it('国庆节、中秋节 10月1日至8日放假调休，9月28日（周日）、10月11日（周六）上班', () => {
+    expect(isWorkingDay('2025-09-28', cal2025)).toBe(true);
+    expect(nextWorkingDay('2025-10-01', cal2025)).toBe('2025-10-09');
+    expect(isWorkingDay('2025-10-11', cal2025)).toBe(true);
+  });
+});
+
+describe('a calendar knows only the years of the notices it holds', () => {
+  it('the 2023-2024 calendar refuses to say whether 2025-01-01 is a working day', () => {
+    expect(() => isWorkingDay('2025-01-01', holidays)).toThrow(/covers only 2023, 2024/);
+  });
+  it('a policy whose dates the shipped calendar does not cover does not load, naming the field', () => {
+    const file = clone(kaipingFile);
+    file.calendar.subsidyClaims[0]!.at = '2025-06-30';
+    expect(() => loadPolicy(file, WORKING_DAY_CALENDARS, 'late-claim.json')).toThrow(
+      /late-claim\.json[\s\S]*calendar\.subsidyClaims\.0: 2025-06-30 is outside the years/,
+    );
+    // with the 2025 notice named as well, the same policy loads
+    expect(() =>
+      loadPolicy(
+        { ...file, holidayCalendar: ['cn-state-council-2023-2024', 'cn-state-council-2025'] },
+        WORKING_DAY_CALENDARS,
+      ),
+    ).not.toThrow();
   });
 });

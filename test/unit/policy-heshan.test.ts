@@ -72,6 +72,41 @@ describe('Heshan 2024: eleven categories and the fund that pays for each (001 �
 
   it('no central subsidy is claimed for a person whose identity information is missing or wrong (001 三(三))', () => {
     expect(policy.claimExcludesInvalidIdentity!.source).toMatch(/^001 三\(三\)/);
+    const answer = (person: object) =>
+      explain(policy, {
+        jurisdiction: 'heshan',
+        year: 2024,
+        person: { idNumber: adult, categories: ['1'], ...person },
+        event: { kind: 'centralised-payment', date: '2023-10-20' },
+      });
+    for (const person of [
+      { identityInformation: 'missing' },
+      { identityInformation: 'wrong' },
+      { name: '' },
+    ]) {
+      const e = answer(person);
+      expect(e.claimExclusions).toHaveLength(1);
+      expect(e.claimExclusions[0]!.source).toMatch(/^001 三\(三\) 对于参保人员无身份信息或身份信息错误的/);
+      expect(e.claimExclusions[0]!.says).toMatch(/no central fiscal subsidy/);
+    }
+    expect(answer({ name: '李四', identityInformation: 'complete' }).claimExclusions).toEqual([]);
+  });
+  it('Kaiping states no such exclusion: its answer lists none', () => {
+    const kaiping = seedPolicy('kaiping', 2024);
+    const e = explain(kaiping, {
+      jurisdiction: 'kaiping',
+      year: 2024,
+      person: { idNumber: makeIdNumber('440783', '1970-05-06', 21), identityInformation: 'missing' },
+      event: { kind: 'centralised-payment', date: '2023-10-20' },
+    });
+    expect(e.claimExclusions).toEqual([]);
+  });
+  it('payment by 11-30 (001 六(二) 参保缴费阶段): the person’s deadline, missed by a payment on 12-01', () => {
+    const e = run([], { kind: 'centralised-payment', date: '2023-12-01' });
+    expect(e.deadlines.find((d) => d.name === 'new-enrollment')).toMatchObject({
+      date: '2023-11-30',
+      missed: true,
+    });
   });
 });
 

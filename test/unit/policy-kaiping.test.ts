@@ -180,19 +180,45 @@ describe('Kaiping 2024: newborns (000 五(六)1-2, 附件1 备注2)', () => {
 });
 
 describe('Kaiping 2024: refunds, identity changes and failed deductions (000 五(一), 五(七))', () => {
-  const refund = (reason: string, date: string) => run([], { kind: 'refund-request', date, reason }).refund;
+  const refund = (reason: string, occurredOn: string, requestedOn = '2024-03-01') =>
+    run([], { kind: 'refund-request', date: requestedOn, occurredOn, reason }).refund!;
   it.each(['death', 'duplicate-payment', 'joined-employee-insurance', 'duplicate-enrollment-elsewhere'])(
-    '%s before the benefit period begins: refunded on application',
+    '%s before the benefit period begins (未进入待遇享受期前): the 406 yuan paid is refunded on application (五(七))',
     (reason) => {
-      expect(refund(reason, '2023-11-15')).toMatchObject({ eligible: true });
+      // the application comes after 2024-01-01, but the event happened before: the event decides
+      expect(refund(reason, '2023-11-15', '2024-03-01')).toEqual({
+        eligible: true,
+        decision: 'refund',
+        reason: expect.stringMatching(/406 yuan refunded on application/),
+        amountFen: 40600,
+        judgedOn: { occurredOn: '2023-11-15', benefitStart: '2024-01-01', requestedOn: '2024-03-01' },
+      });
     },
   );
-  it('after the benefit period began nothing is returned', () => {
-    expect(refund('death', '2024-02-01')).toMatchObject({ eligible: false });
-    expect(refund('death', '2024-01-01')).toMatchObject({ eligible: false });
+  it('待遇享受期开始后…个人缴费不再退回: a death on or after 2024-01-01 returns nothing, even if applied for at once', () => {
+    expect(refund('death', '2024-02-01', '2024-02-02')).toMatchObject({
+      decision: 'no-refund',
+      amountFen: 0,
+    });
+    expect(refund('death', '2024-01-01', '2024-01-01')).toMatchObject({ eligible: false, amountFen: 0 });
   });
-  it('a reason the plan does not list is no ground for a refund', () => {
-    expect(refund('moved-away', '2023-11-15')).toMatchObject({ eligible: false });
+  it('a refund is keyed on the day the event happened: a request without it is refused, naming the field', () => {
+    expect(() => run([], { kind: 'refund-request', date: '2023-11-15', reason: 'death' })).toThrow(
+      /event\.occurredOn/,
+    );
+  });
+  it('the refund amount is what the person paid: a partly paid share is returned as paid', () => {
+    const e = run([], {
+      kind: 'refund-request',
+      date: '2023-12-01',
+      occurredOn: '2023-11-20',
+      reason: 'duplicate-payment',
+      paidFen: 40600,
+    });
+    expect(e.refund!.amountFen).toBe(40600);
+  });
+  it('a reason the plan does not list is no ground for a refund (the list is read as complete)', () => {
+    expect(refund('moved-away', '2023-11-15')).toMatchObject({ eligible: false, decision: 'no-refund' });
   });
   it('a person no longer certified loses the subsidised standard from the next month, with no refund or back-collection', () => {
     const e = run(['1'], { kind: 'identity-ended', date: '2024-03-15' });
@@ -211,5 +237,80 @@ describe('Kaiping 2024: refunds, identity changes and failed deductions (000 五
       class: 'systemic',
       outcome: 're-sent to the tax bureau automatically',
     });
+  });
+});
+
+describe('Kaiping 2024: insurance status and hukou (000 五(四)(3), 000 二)', () => {
+  it('职工医保参保人不能重复参加2024年居民医保: a person in employee insurance without proof it stopped is refused', () => {
+    const e = run([], { kind: 'centralised-payment', date: '2023-10-20' }, undefined, {
+      employeeInsured: true,
+    });
+    expect(e.enrollable).toBe(false);
+    expect(e.levied).toBe(false);
+    expect(e.benefitStart).toBeNull();
+    expect(e.refusals[0]!.source).toMatch(/^000 五\(四\)\(3\)/);
+  });
+  it('如需参保的，须提供职工医保停保相关凭证: with the proof, the person enrolls as anyone else', () => {
+    const e = run([], { kind: 'centralised-payment', date: '2023-10-20' }, undefined, {
+      employeeInsured: true,
+      employeeInsuranceStopProof: true,
+    });
+    expect(e.enrollable).toBe(true);
+    expect(e.benefitStart).toBe('2024-01-01');
+  });
+  it('由政府全额资助参保的本市户籍困难居民: a 低保 person whose hukou is not local is not subsidised and pays 406 yuan', () => {
+    const e = run(['1'], { kind: 'centralised-payment', date: '2023-10-20' }, undefined, {
+      localHukou: false,
+    });
+    expect(e.effectiveCategory).toBeNull();
+    expect(e.heldCategories[0]).toMatchObject({ eligible: false, why: expect.stringMatching(/户籍/) });
+    expect(e.contribution.personalFen).toBe(40600);
+    const local = run(['1'], { kind: 'centralised-payment', date: '2023-10-20' }, undefined, {
+      localHukou: true,
+    });
+    expect(local.contribution.personalFen).toBe(0);
+  });
+});
+
+describe('Kaiping 2024: the person’s deadlines (000 五(三)(四))', () => {
+  it('changes and stops by 2023-10-07, new enrollment by 2023-12-31: a payment on 12-31 is in time', () => {
+    const e = run([], { kind: 'centralised-payment', date: '2023-12-31' });
+    expect(e.deadlines.map((d) => [d.name, d.date, d.missed])).toEqual([
+      ['change-or-stop', '2023-10-07', undefined],
+      ['new-enrollment', '2023-12-31', false],
+    ]);
+  });
+});
+
+describe('Kaiping 2024: a newborn crossing the year pays both years, each at its own amount (000 五(六)2)', () => {
+  it('born 2023-11-20, paid 2023-12-10: 2023 at the 2023 standard (not stated in this plan), 2024 at 406 yuan', () => {
+    const e = run(
+      [],
+      { kind: 'newborn-enrollment', date: '2023-12-10' },
+      makeIdNumber('440783', '2023-11-20', 52),
+    );
+    expect(e.contributionsDue).toEqual([
+      { year: 2023, personalFen: null, source: expect.stringMatching(/2023 standard is not stated/) },
+      { year: 2024, personalFen: 40600, source: expect.stringMatching(/^000 三/) },
+    ]);
+  });
+  it('a policy that states the earlier year’s standard answers with it', () => {
+    const withPrior = {
+      ...policy,
+      contribution: {
+        ...policy.contribution,
+        previousYears: [{ year: 2023, personalFen: 38000, source: 'test 2023 standard' }],
+      },
+    };
+    const e = explain(withPrior, {
+      jurisdiction: 'kaiping',
+      year: 2024,
+      person: { idNumber: makeIdNumber('440783', '2023-11-20', 52) },
+      event: { kind: 'newborn-enrollment', date: '2023-12-10' },
+    });
+    expect(e.contributionsDue.map((c) => [c.year, c.personalFen])).toEqual([
+      [2023, 38000],
+      [2024, 40600],
+    ]);
   });
 });

@@ -221,15 +221,36 @@ describe('Meishan 2024: when benefits start (003 二(二)1-4)', () => {
 });
 
 describe('Meishan 2024: refunds and failures', () => {
-  it('a duplicate enrollment elsewhere before the benefit year is refunded; the plan names no other refund', () => {
-    expect(
-      run([], { kind: 'refund-request', date: '2023-11-01', reason: 'duplicate-enrollment-elsewhere' })
-        .refund!.eligible,
-    ).toBe(true);
-    expect(run([], { kind: 'refund-request', date: '2023-11-01', reason: 'death' }).refund).toMatchObject({
-      eligible: false,
-      reason: expect.stringMatching(/not a refund reason/),
+  it('a duplicate enrollment elsewhere before the benefit year is refunded (附件1 教育部门 重复参保到户籍地退费)', () => {
+    const e = run([], {
+      kind: 'refund-request',
+      date: '2024-01-05',
+      occurredOn: '2023-11-01',
+      reason: 'duplicate-enrollment-elsewhere',
     });
+    expect(e.refund).toMatchObject({ eligible: true, decision: 'refund', amountFen: 38000 });
+  });
+  it('the plan states no refund for a death or a move to employee insurance: "no rule stated", not "not eligible"', () => {
+    for (const reason of ['death', 'joined-employee-insurance', 'duplicate-payment']) {
+      const r = run([], {
+        kind: 'refund-request',
+        date: '2023-11-02',
+        occurredOn: '2023-11-01',
+        reason,
+      }).refund!;
+      expect(r.decision).toBe('no-rule-stated');
+      expect(r.amountFen).toBeNull();
+      expect(r.reason).toMatch(/states no refund rule/);
+    }
+  });
+  it('after the benefit period began the plan states no rule either: "no rule stated"', () => {
+    const r = run([], {
+      kind: 'refund-request',
+      date: '2024-03-01',
+      occurredOn: '2024-02-01',
+      reason: 'duplicate-enrollment-elsewhere',
+    }).refund!;
+    expect(r).toMatchObject({ decision: 'no-rule-stated', eligible: false, amountFen: null });
   });
   it('a personal failure stays on the not-enrolled ledgers rather than being declared abandoned (003 六(二))', () => {
     expect(classifyDeductionFailure(policy, 'insufficient-balance').outcome).toMatch(/not-enrolled ledgers/);
@@ -237,5 +258,97 @@ describe('Meishan 2024: refunds and failures', () => {
   it('the plan sets no rule for an identity ending within the year', () => {
     const e = run(['2303'], { kind: 'identity-ended', date: '2024-03-15' });
     expect(e.subsidyEndsFrom).toBeUndefined();
+  });
+});
+
+describe('Meishan 2024: contributions are annual (003 二(二) 城乡居民医保实行按年度缴费)', () => {
+  it('a released prisoner paying the 2024 contribution on 2023-11-10 is covered by it from 2024-01-01, not 2023-11-11 (二(二)1, 二(二)3)', () => {
+    const e = run([], { kind: 'special-enrollment', date: '2023-11-10', reason: 'released-prisoner' });
+    expect(e.benefitStart).toBe('2024-01-01');
+    expect(e.contributionYears).toEqual([2024]);
+    expect(e.priorYearCover).toMatchObject({ year: 2023, from: '2023-11-11', to: '2023-12-31' });
+    expect(e.rules.at(-1)).toMatchObject({ id: 'benefit.annual-contribution' });
+    expect(e.rules.at(-1)!.source).toMatch(/^003 二\(二\)/);
+  });
+  it('the same release in 2024 is covered from the day after payment (二(二)3 从缴费次日起享受)', () => {
+    const e = run([], { kind: 'special-enrollment', date: '2024-03-10', reason: 'released-prisoner' });
+    expect(e.benefitStart).toBe('2024-03-11');
+    expect(e.priorYearCover).toBeUndefined();
+  });
+  it('a newborn born 2023-11-01 and paid for 2024 within 90 days is covered by the 2024 payment from 2024-01-01; the 2023 days are a 2023 payment (二(二)4)', () => {
+    const born = makeIdNumber('511402', '2023-11-01', 42);
+    const e = run([], { kind: 'newborn-enrollment', date: '2023-11-20' }, born);
+    expect(e.benefitStart).toBe('2024-01-01');
+    expect(e.contributionYears).toEqual([2024]);
+    expect(e.priorYearCover).toMatchObject({ year: 2023, from: '2023-11-01', to: '2023-12-31' });
+  });
+  it('出生90天（含）内: paid on birth + 90 days is inside the window, birth + 91 is not (the policy counts from the day after birth)', () => {
+    expect(policy.benefitStart.newborn).toMatchObject({
+      kind: 'days-from-birth',
+      dayOneIs: 'day-after-birth',
+    });
+    const born = makeIdNumber('511402', '2024-02-01', 42);
+    expect(run([], { kind: 'newborn-enrollment', date: '2024-05-01' }, born).benefitStart).toBe('2024-02-01');
+    expect(run([], { kind: 'newborn-enrollment', date: '2024-05-02' }, born).benefitStart).toBe('2024-05-03');
+  });
+});
+
+describe('Meishan 2024: 当年度未参加过任何基本医保的普通居民可在非集中缴费期参保缴费 (003 二(二)2)', () => {
+  const midYear: EventInput = { kind: 'mid-year-enrollment', date: '2024-05-10' };
+  it('a resident in no basic insurance this year may enroll outside the collection period, covered from the 4th month', () => {
+    const e = run([], midYear, adult, { basicInsuredThisYear: false });
+    expect(e.enrollable).toBe(true);
+    expect(e.benefitStart).toBe('2024-08-01');
+  });
+  it('a resident already in basic insurance this year may not: refused, with the sentence cited', () => {
+    const e = run([], midYear, adult, { basicInsuredThisYear: true });
+    expect(e.enrollable).toBe(false);
+    expect(e.benefitStart).toBeNull();
+    expect(e.levied).toBe(false);
+    expect(e.refusals[0]!.source).toMatch(/^003 二\(二\)2 当年度未参加过任何基本医保/);
+  });
+  it('leaving employee insurance within 3 months is the sentence’s own exception: insured this year, yet covered from payment', () => {
+    const e = run(
+      [],
+      {
+        kind: 'mid-year-enrollment',
+        date: '2024-07-30',
+        reason: 'employee-insurance-lapse',
+        lapseDate: '2024-04-30',
+      },
+      adult,
+      { basicInsuredThisYear: true },
+    );
+    expect(e.enrollable).toBe(true);
+    expect(e.benefitStart).toBe('2024-07-30');
+  });
+});
+
+describe('Meishan 2024: the person’s deadlines (003 二(二)1, 三(三)3(2))', () => {
+  it('a partly subsidised 低保 person pays the 95 yuan share by 2023-12-20; paid on 12-21 it is late, yet still in the collection period', () => {
+    const e = run(['2303'], { kind: 'centralised-payment', date: '2023-12-21' });
+    expect(e.deadlines.find((d) => d.name === 'personal-share')).toMatchObject({
+      date: '2023-12-20',
+      missed: true,
+    });
+    expect(e.deadlines.find((d) => d.name === 'new-enrollment')).toMatchObject({
+      date: '2024-02-29',
+      missed: false,
+    });
+    expect(e.benefitStart).toBe('2024-01-01');
+  });
+  it('9月1日至12月20日集中办理普通群众…个人应缴部分缴费: an ordinary resident has the 12-20 date too; a fully subsidised one has none', () => {
+    expect(run([], centralised).deadlines.map((d) => d.name)).toContain('personal-share');
+    expect(run(['2304'], centralised).deadlines.map((d) => d.name)).not.toContain('personal-share');
+  });
+});
+
+describe('an ID number whose birth date is after the event is refused', () => {
+  it('born 2024-05-01, paying on 2024-03-01: refused, naming the ID number, not answered with age -1', () => {
+    expect(() =>
+      run([], { kind: 'mid-year-enrollment', date: '2024-03-01' }, makeIdNumber('511402', '2024-05-01', 7)),
+    ).toThrow(
+      /person\.idNumber: the birth date 2024-05-01 in the ID number is after the event date 2024-03-01/,
+    );
   });
 });

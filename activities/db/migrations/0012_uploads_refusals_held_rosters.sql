@@ -43,6 +43,8 @@ ALTER TABLE submissions ADD CONSTRAINT submissions_status_check
 ALTER TABLE submissions
   ADD COLUMN would_close integer CHECK (would_close >= 0),
   ADD COLUMN open_before integer CHECK (open_before >= 0),
+  -- a held roster: the day the identities it no longer lists would close (the policy's rule, when it arrived)
+  ADD COLUMN closes_on date,
   ADD COLUMN decided_by text,
   ADD COLUMN decided_at timestamptz,
   ADD CONSTRAINT submissions_decision_recorded CHECK (status <> 'rejected' OR decided_by IS NOT NULL);
@@ -56,7 +58,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO medins_operator, medins_departm
 -- Down Migration
 DROP INDEX submissions_one_held;
 ALTER TABLE submissions DROP CONSTRAINT submissions_decision_recorded,
-  DROP COLUMN would_close, DROP COLUMN open_before, DROP COLUMN decided_by, DROP COLUMN decided_at;
+  DROP COLUMN would_close, DROP COLUMN open_before, DROP COLUMN closes_on, DROP COLUMN decided_by, DROP COLUMN decided_at;
 ALTER TABLE submissions DROP CONSTRAINT submissions_status_check;
 ALTER TABLE submissions ADD CONSTRAINT submissions_status_check CHECK (status IN ('current', 'superseded'));
 DROP INDEX submissions_by_digest;
