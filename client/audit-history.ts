@@ -45,7 +45,10 @@ export interface TimelineEntry {
   workflowId: string;
   runId: string;
   kind: TimelineKind;
+  /** What happened, in English (kept for scripts: `--json`). */
   what: string;
+  /** The same in Chinese, the documents' words: what the text and HTML timelines show. */
+  zh: string;
   /** The plan's rule this step follows, as the policy quotes it. */
   source?: string;
   /** Department, direction, rows and digest of a file that crossed a boundary. */
@@ -126,6 +129,115 @@ interface Phrase {
 const rosterFile = (args: unknown[]): unknown => {
   const input = args[1] as { path?: string; file?: unknown } | undefined;
   return input?.file ?? input?.path ?? (typeof args[1] === 'string' ? args[1] : undefined);
+};
+
+const DEPT_ZH: Record<string, string> = {
+  'civil-affairs': '民政局',
+  'rural-revitalization': '乡村振兴局',
+  'disabled-persons-federation': '残联',
+  'veterans-affairs': '退役军人事务局',
+  health: '卫健局',
+  'natural-resources': '自然资源局',
+  tax: '税务局',
+  finance: '财政局',
+  'certifying-departments': '认定部门',
+};
+const deptZh = (d: unknown) => DEPT_ZH[String(d)] ?? String(d);
+const PHASE_ZH: Record<string, string> = {
+  'roster-submission': '名单报送',
+  'changes-and-stops': '变更与停保',
+  deduction: '首次批扣',
+  'follow-up': '扣费失败跟进',
+  'cut-off': '截止',
+  'subsidy-claim': '财政补助申请',
+  closed: '结束',
+};
+const EVENT_ZH: Record<string, string> = {
+  'roster-reminder': '催报名单',
+  'roster-escalated': '名单逾期上报',
+  'roster-refused': '名单文件被拒收',
+  'roster-held': '名单暂缓生效（待确认）',
+  'operator-submitted-roster': '经办人提交名单',
+  'delta-escalated': '月度名单逾期上报',
+  'delta-refused': '月度名单文件被拒收',
+  'claim-rejected': '财政局退回补助申请',
+  'step-failed': '步骤失败，待经办人重试',
+};
+const yuanZh = (fen: number) => (fen / 100).toFixed(2);
+
+/** Each activity's completion in Chinese (the same facts as PHRASES). */
+const PHRASES_ZH: Record<string, (args: unknown[], result: unknown) => string> = {
+  storePolicySnapshot: () => '保存政策快照',
+  requestRoster: (a, r) => `向${deptZh(a[1])}索取花名册：${r ? '已收到' : '尚未报送'}`,
+  importRoster: (a, r) => {
+    const x = r as { rowsRead: number; rowsAccepted: number; rowsRejected: number; held?: boolean };
+    return `导入${deptZh((a[1] as { department: string }).department)}花名册：读取 ${x.rowsRead} 行 = 接受 ${x.rowsAccepted} + 拒收 ${x.rowsRejected}${x.held ? '；将关闭过多身份标识，暂缓生效待确认' : ''}`;
+  },
+  openEnrollments: (a, r) => {
+    const x = r as { renewed: number; subsidisedRegistered: number; fullySubsidised: number };
+    return `截至 ${String(a[1])} 登记参保：续保 ${x.renewed} 人，资助参保 ${x.subsidisedRegistered} 人（全额资助 ${x.fullySubsidised} 人）`;
+  },
+  createLevyBatch: (a, r) => {
+    const x = r as { batchId: number; lines: number; totalFen: number };
+    return `第 ${String(a[1])} 轮应征数据：批次 ${x.batchId}，${x.lines} 条，${yuanZh(x.totalFen)} 元`;
+  },
+  sendLevyToTax: (a, r) => {
+    const x = r as { rows?: number };
+    return `批次 ${(a[1] as { batchId: number }).batchId} 应征数据发送税务局${x.rows === undefined ? '' : `：${x.rows} 条`}`;
+  },
+  fetchTaxResults: (a, r) => `收到税务局批次 ${String(a[1])} 扣费结果：${(r as { rows: number }).rows} 条`,
+  applyDeductionResults: (_a, r) => {
+    const x = r as {
+      batchId: number;
+      success: number;
+      personal: number;
+      systemic: number;
+      duplicates?: number;
+    };
+    return `批次 ${x.batchId} 扣费结果入账：扣费成功 ${x.success} 人，个人原因失败 ${x.personal} 人，系统原因失败 ${x.systemic} 人${x.duplicates ? `，重复结果 ${x.duplicates} 条已忽略` : ''}`;
+  },
+  snapshotCoverage: (a, r) => {
+    const x = r as { enrolled: number; to_enroll: number };
+    return `进度统计 ${(a[1] as { key: string }).key}：参保 ${x.enrolled} 人 / 应参保 ${x.to_enroll} 人`;
+  },
+  cutOff: (_a, r) => `截止：${(r as { abandoned: number }).abandoned} 人视为自动弃保`,
+  claimSubsidies: (a, r) => {
+    const x = r as {
+      claims: { persons: number; totalFen: number }[];
+      receipt: string;
+      excludedCount: number;
+    };
+    const persons = x.claims.reduce((n, c) => n + c.persons, 0);
+    const total = x.claims.reduce((n, c) => n + c.totalFen, 0);
+    return `申请个人缴费财政补助（${(a[1] as { dueOn: string }).dueOn} 前）：${persons} 人，${yuanZh(total)} 元，回执 ${x.receipt}${x.excludedCount ? `，${x.excludedCount} 人未纳入` : ''}`;
+  },
+  recordCampaignEvent: (a) => {
+    const e = a[1] as { kind: string; detail: Record<string, string | undefined> };
+    if (e.kind === 'phase') return `进入阶段：${PHASE_ZH[String(e.detail.phase)] ?? String(e.detail.phase)}`;
+    const label =
+      EVENT_ZH[e.kind] ?? (e.kind.startsWith('household-form-') ? `附件1 ${e.kind.slice(15)}` : e.kind);
+    return `${label}${e.detail.department ? `（${deptZh(e.detail.department)}）` : ''}${e.detail.operator ? `，经办人 ${String(e.detail.operator)}` : ''}`;
+  },
+  applyHouseholdForm: (a, r) =>
+    `附件1 ${(a[1] as { kind: string }).kind}：${(r as { result: string }).result}`,
+  claimReconciliationMonth: (a, r) => {
+    const x = r as { claimed: boolean; by: string };
+    const month = (a[1] as { month: string }).month;
+    return x.claimed ? `开始核对 ${month} 月度名单` : `${month} 已由 ${x.by} 核对`;
+  },
+  fetchDelta: (a, r) => {
+    const x = a[1] as { department: string; month: string };
+    return `向${deptZh(x.department)}索取 ${x.month} 新增减员名单：${r ? '已收到' : '尚未报送'}`;
+  },
+  importDelta: (a, r) => {
+    const x = r as { rows: number; accepted: number; rejected: number; added: number; removed: number };
+    const i = a[1] as { department: string; month: string };
+    return `导入${deptZh(i.department)} ${i.month} 新增减员名单：读取 ${x.rows} 行 = 接受 ${x.accepted} + 拒收 ${x.rejected}（新增 ${x.added}，减员 ${x.removed}）`;
+  },
+  settleMonth: (a, r) => {
+    const x = r as { conflicts: number; newlyRegistered: number };
+    return `${(a[1] as { month: string }).month} 月度核对完成：新登记资助参保 ${x.newlyRegistered} 人，冲突 ${x.conflicts} 条`;
+  },
 };
 
 /** Each activity's completion in the domain's words, with the plan's rule where it decides something. */
@@ -363,6 +475,12 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           ...(policy && !input?.cursor && type !== 'MonthlyReconciliationWorkflow'
             ? { source: `${policy.document.file} ${policy.document.title}` }
             : {}),
+          zh:
+            type === 'MonthlyReconciliationWorkflow'
+              ? `月度核对 ${run.workflowId} 开始${run.parentWorkflowId ? `（由 ${run.parentWorkflowId} 发起）` : ''}${input?.month ? `：${input.month}` : ''}`
+              : input?.cursor
+                ? `新一轮运行，从议程第 ${input.cursor} 项继续`
+                : `${input?.operator ?? '?'} 按政策 ${input?.policyHash?.slice(0, 12) ?? '?'} 启动年度参保工作`,
         });
       } else if (e.activityTaskScheduledEventAttributes) {
         scheduled.set(num(e.eventId), {
@@ -380,6 +498,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: phrase.kind,
           what: phrase.what,
+          zh: PHRASES_ZH[s.name]?.(s.args, result) ?? phrase.what,
           ...(phrase.source ? { source: phrase.source } : {}),
           ...(phrase.exchange ? { exchange: phrase.exchange } : {}),
           detail: result,
@@ -392,6 +511,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'decision',
           what: `${s?.name ?? 'an activity'} failed after its retries`,
+          zh: `${s?.name ?? '活动'} 重试后仍失败`,
         });
       } else if (e.workflowExecutionUpdateAcceptedEventAttributes) {
         const req = e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
@@ -404,6 +524,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'operator',
           what: `operator ${arg?.operator ?? '?'}: ${req?.name ?? 'update'}${arg?.department ? ` for ${arg.department}` : ''}${arg?.kind ? ` (${arg.kind})` : ''}`,
+          zh: `经办人 ${arg?.operator ?? '?'}：${req?.name === 'submitRoster' ? '提交名单' : req?.name === 'householdForm' ? '录入附件1' : req?.name === 'retryStep' ? '重试失败步骤' : (req?.name ?? '操作')}${arg?.department ? `（${deptZh(arg.department)}）` : ''}${arg?.kind ? `（${arg.kind}）` : ''}`,
         });
       } else if (e.workflowExecutionSignaledEventAttributes) {
         timeline.push({
@@ -412,6 +533,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'operator',
           what: `signal ${e.workflowExecutionSignaledEventAttributes.signalName ?? '?'} from ${e.workflowExecutionSignaledEventAttributes.identity ?? '?'}`,
+          zh: `收到信号 ${e.workflowExecutionSignaledEventAttributes.signalName ?? '?'}（来自 ${e.workflowExecutionSignaledEventAttributes.identity ?? '?'}）`,
         });
       } else if (e.timerStartedEventAttributes) {
         const seconds = num(e.timerStartedEventAttributes.startToFireTimeout?.seconds);
@@ -421,6 +543,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'wait',
           what: `waiting ${(seconds / 86400).toFixed(1)} days for the next date of the calendar`,
+          zh: `等待 ${(seconds / 86400).toFixed(1)} 天，至日程的下一日期`,
         });
       } else if (e.workflowExecutionContinuedAsNewEventAttributes) {
         timeline.push({
@@ -429,6 +552,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'run',
           what: 'history handed over to a new run (continue-as-new)',
+          zh: '历史交接到新一轮运行（continue-as-new）',
         });
       } else if (e.workflowExecutionCompletedEventAttributes) {
         timeline.push({
@@ -437,6 +561,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'run',
           what: `${run.workflowType} completed`,
+          zh: `${run.workflowType === 'MonthlyReconciliationWorkflow' ? '月度核对' : '年度参保工作'}完成`,
         });
       } else if (e.workflowExecutionFailedEventAttributes || e.workflowExecutionTerminatedEventAttributes) {
         timeline.push({
@@ -445,6 +570,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'run',
           what: `${run.workflowType} ended without completing`,
+          zh: `${run.workflowType === 'MonthlyReconciliationWorkflow' ? '月度核对' : '年度参保工作'}未完成即结束`,
         });
       }
     }
@@ -462,9 +588,9 @@ export function formatTimeline(entries: TimelineEntry[]): string {
       .map((e) => {
         const x = e.exchange;
         const exchange = x
-          ? ` [${x.direction === 'in' ? 'from' : 'to'} ${x.department}${x.rows === null ? '' : `, ${x.rows} rows`}${x.sha256 ? `, sha256 ${x.sha256.slice(0, 16)}…` : ''}]`
+          ? ` [${x.direction === 'in' ? '收自' : '发往'}${deptZh(x.department)}${x.rows === null ? '' : `，${x.rows} 行`}${x.sha256 ? `，sha256 ${x.sha256.slice(0, 16)}…` : ''}]`
           : '';
-        return `${e.campaignTime}  ${e.what}${exchange}${e.source ? `\n${' '.repeat(18)}rule: ${e.source}` : ''}`;
+        return `${e.campaignTime}  ${e.zh}${exchange}${e.source ? `\n${' '.repeat(18)}依据：${e.source}` : ''}`;
       })
       .join('\n') + '\n'
   );
@@ -488,7 +614,7 @@ export function timelineHtml(workflowId: string, entries: TimelineEntry[]): stri
   const rows = entries
     .map((e) => {
       const x = e.exchange;
-      return `<tr class="kind-${e.kind}" data-kind="${e.kind}"><td>${escapeHtml(e.campaignTime)}</td><td>${KIND_LABELS[e.kind]}</td><td>${escapeHtml(e.what)}${e.source ? `<div class="rule">依据：${escapeHtml(e.source)}</div>` : ''}</td><td>${x ? `${x.direction === 'in' ? '收自' : '发往'} ${escapeHtml(x.department)}` : ''}</td><td class="num">${x?.rows ?? ''}</td><td class="digest">${x?.sha256 ? escapeHtml(x.sha256) : ''}</td><td class="run">${escapeHtml(e.workflowId)}<br>${escapeHtml(e.runId.slice(0, 8))}</td></tr>`;
+      return `<tr class="kind-${e.kind}" data-kind="${e.kind}"><td>${escapeHtml(e.campaignTime)}</td><td>${KIND_LABELS[e.kind]}</td><td>${escapeHtml(e.zh)}${e.source ? `<div class="rule">依据：${escapeHtml(e.source)}</div>` : ''}</td><td>${x ? `${x.direction === 'in' ? '收自' : '发往'} ${escapeHtml(deptZh(x.department))}` : ''}</td><td class="num">${x?.rows ?? ''}</td><td class="digest">${x?.sha256 ? escapeHtml(x.sha256) : ''}</td><td class="run">${escapeHtml(e.workflowId)}<br>${escapeHtml(e.runId.slice(0, 8))}</td></tr>`;
     })
     .join('\n');
   return `<!doctype html>

@@ -5,7 +5,7 @@ import ExcelJS from 'exceljs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { campaignTimeline, timelineHtml } from '../../client/audit-history';
+import { campaignTimeline, formatTimeline, timelineHtml } from '../../client/audit-history';
 import { renderedDom, screenshot } from '../../infra/chromium';
 import { progressHtml, progressReport, progressXlsx } from '../../reports/progress';
 import { seedPolicy } from '../../seeds';
@@ -224,6 +224,13 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
     const dom = await renderedDom(inject('chromium'), html);
     expect([...dom.matchAll(/<tr class="kind-/g)]).toHaveLength(timeline.length);
     expect(dom).toContain('依据：000 五(七) 首次批扣前');
+    // the text and HTML timelines speak Chinese; the English stays in the JSON for scripts
+    expect(dom).toMatch(/第 1 轮应征数据：批次 \d+，\d+ 条，[\d.]+ 元/);
+    const text = formatTimeline(timeline);
+    expect(text).toContain('进入阶段：首次批扣');
+    expect(text).toMatch(/截止：\d+ 人视为自动弃保/);
+    expect(text).not.toContain('phase: deduction');
+    expect(timeline.every((t) => t.zh.length > 0 && t.what.length > 0)).toBe(true);
   });
 
   it('progress is reported every Thursday and the run continued as new to keep its history short', () => {
