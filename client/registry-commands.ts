@@ -36,11 +36,15 @@ export function formatImport(r: ListImportResult): string {
   const reasons = Object.entries(r.rejectedByReason)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
+  const skipped = Object.entries(r.skippedByReason ?? {})
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   return (
     [
       `submission ${r.submissionId}${r.alreadyImported ? ' (this exact file was imported before: nothing changed)' : ''}${r.supersededSubmissionId ? `, superseding ${r.supersededSubmissionId}` : ''}`,
       `${r.format} ${r.encoding}, sha256 ${r.sha256}`,
-      `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''}`,
+      ...(r.sheet !== undefined ? [`sheet “${r.sheet}”`] : []),
+      `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''} + skipped ${r.rowsSkipped ?? 0}${skipped ? ` (${skipped})` : ''}`,
       `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
     ].join('\n') + '\n'
   );
