@@ -444,7 +444,7 @@ async function* csvRows(bytes: Buffer, encoding: string, file: string): AsyncGen
     if (out.length) yield out;
   } catch (error) {
     if (error instanceof CsvSyntaxError)
-      throw new ListFileError(file, error.code, error.message, { line: error.line });
+      throw new ListFileError(file, error.code, error.detail, { line: error.line });
     throw error;
   }
 }
