@@ -404,7 +404,11 @@ export class XlsxWorkbook {
           col = ref.col;
         } else col += 1;
         if (col < 0 || col >= limits.maxCellsPerRow)
-          fail(`a cell lies past column ${limits.maxCellsPerRow} (${String(r).slice(0, 12)})`, row.rowNo);
+          fail(
+            `a cell lies past column ${limits.maxCellsPerRow}${r === undefined ? '' : ` (${r.slice(0, 12)})`}`,
+            row.rowNo,
+            'too-large',
+          );
         cellsInSheet += 1;
         if (cellsInSheet > limits.maxCells)
           fail(`the sheet holds more than ${limits.maxCells} cells`, row.rowNo, 'too-large');
