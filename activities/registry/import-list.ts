@@ -325,6 +325,7 @@ async function copyRows(
   const file = request.fileName;
   const table = await openListTable(bytes, file, detected, headerFields(request.department, request.kind));
   const columns = table.columns as Record<Field, number>;
+  const fieldKeys = Object.keys(columns) as Field[];
   const skipped: CopiedRows['skipped'] = [];
 
   // a plain function, not a closure made per row (700,000 of those cost 0.1 s)
@@ -347,7 +348,7 @@ async function copyRows(
         let verdict: { code: RejectionCode; field: string; reason: string } | undefined;
         let idNumber: string | null = idRaw || null;
 
-        const errorIn = (Object.keys(columns) as Field[]).find((f) => row.errors?.[columns[f]]);
+        const errorIn = row.errors ? fieldKeys.find((f) => row.errors![columns[f]]) : undefined;
         if (errorIn) {
           verdict = {
             code: 'formula-error',
