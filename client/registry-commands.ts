@@ -102,10 +102,11 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
       rows_read: number;
       rows_accepted: number;
       rows_rejected: number;
+      rows_skipped: number;
       status: string;
       received_at: Date;
     }>(
-      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, status, received_at
+      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, rows_skipped, status, received_at
        FROM submissions WHERE $1::text IS NULL OR jurisdiction = $1 ORDER BY id`,
       [jurisdiction ?? null],
     );
@@ -114,7 +115,7 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
       r.rows
         .map(
           (s) =>
-            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected}\t${s.file_name}\t${s.received_at.toISOString()}`,
+            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected} + skipped ${s.rows_skipped}\t${s.file_name}\t${s.received_at.toISOString()}`,
         )
         .join('\n') + '\n'
     );

@@ -332,3 +332,30 @@ describe('cells as clerks write them', () => {
     expect(notAPerson(['15', '', '', '1'], '', '', '1')).toBeUndefined();
   });
 });
+
+describe('the CLI tells the operator the skipped lines apart', () => {
+  it('rows read = accepted + rejected + skipped, each with its reasons, and the sheet read', async () => {
+    const { formatImport } = await import('../../client/registry-commands');
+    const text = formatImport({
+      submissionId: 7,
+      alreadyImported: false,
+      supersededSubmissionId: null,
+      format: 'xlsx',
+      encoding: 'xlsx',
+      sha256: 'a'.repeat(64),
+      rowsRead: 17,
+      rowsAccepted: 12,
+      rowsRejected: 0,
+      rowsSkipped: 5,
+      rejectedByReason: {},
+      skippedByReason: { 'blank-row': 1, 'serial-number-only': 2, 'totals-row': 1, 'signature-line': 1 },
+      sheet: '名单',
+      identitiesOpened: 12,
+      identitiesClosed: 0,
+    });
+    expect(text).toContain('sheet “名单”');
+    expect(text).toContain(
+      'rows read 17 = accepted 12 + rejected 0 + skipped 5 (blank-row 1, serial-number-only 2, totals-row 1, signature-line 1)',
+    );
+  });
+});
