@@ -11,7 +11,8 @@
  * text runs joined, phonetic runs left out); inline strings; numbers (flagged as numbers: an 18-digit ID
  * stored as a number has lost digits); booleans; formula results, an error result flagged as such; rows and
  * cells in any order, with the row numbers Excel shows; merged ranges, whose top-left value is given to every
- * cell they span.
+ * cell they span (mergeCells follows sheetData, so a first streaming pass over the sheet finds them; a row
+ * stored before its range's top-left row, which no spreadsheet program writes, is not filled).
  *
  * Bounds (a file past one is refused as a file error, never read into memory whole): the inflated size of
  * each part, the shared strings' size, the length of one text, cells per row, total cells, and the row and
