@@ -615,13 +615,20 @@ export async function openListTable(
         `${missingText(head, fields)}. Searched rows 1-${head.at(-1)!.rowNo} for the header; they begin: ${excerpt(head)}`,
       );
     }
-    const after = buffered.slice(found.index + found.span);
+    await source.return(undefined);
+    const lastHeaderRow = head[found.index + found.span - 1]!.rowNo;
     return {
       header: head.slice(found.index, found.index + found.span),
       columns: found.columns,
+      // each call reads the file afresh (the rejection report reads it twice)
       async *rows() {
-        if (after.length) yield after;
-        yield* source;
+        for await (const batch of csvRows(bytes, detected.encoding, file)) {
+          if (batch[0]!.rowNo > lastHeaderRow) yield batch;
+          else {
+            const data = batch.filter((r) => r.rowNo > lastHeaderRow);
+            if (data.length) yield data;
+          }
+        }
       },
     };
   }

@@ -287,6 +287,26 @@ describe('CSV in every shape Excel saves', () => {
     expect(rows[0]!.rowNo).toBe(3);
   });
 
+  it('a CSV of many chunks gives every row below its header each time its rows are read (the report reads twice)', async () => {
+    const many = Array.from({ length: 12_000 }, (_, i) => [
+      i + 1,
+      `姓名${i}`,
+      '男',
+      ids[i % 6]!,
+      '1',
+      '备注'.repeat(10),
+    ]);
+    const bytes = Buffer.from(['开平市名单', HEADER.join(','), ...many.map((r) => r.join(','))].join('\r\n'));
+    expect(bytes.length).toBeGreaterThan(3 * 256 * 1024);
+    const table = await open(bytes, 'many.csv');
+    for (let pass = 0; pass < 2; pass += 1) {
+      const rows = await all(table);
+      expect(rows).toHaveLength(12_000);
+      expect(rows[0]!.rowNo).toBe(3);
+      expect(rows.at(-1)!.rowNo).toBe(12_002);
+    }
+  });
+
   it('an unclosed quote refuses the file naming the line; nothing past it is read as one cell', async () => {
     const lines = [HEADER.join(','), ...people.map((r) => r.join(','))];
     lines[3] = lines[3]!.replace('姓名3', '"姓名3');
