@@ -1,7 +1,8 @@
 /**
- * The rejection report a department can fix and resend: its own rows that were rejected, in the format and
- * encoding it sent (xlsx, or CSV in UTF-8 or GBK), with its own header and two more columns: the field at
- * fault and the reason (and the row number the clerk sees in Excel).
+ * The rejection report a department can fix and resend: its own rows that were rejected, in the format,
+ * encoding and delimiter it sent (xlsx, or CSV in UTF-8, GBK or UTF-16), with its own header and three more
+ * columns: the field at fault (错误字段), the reason (错误原因) and the row number the clerk sees in Excel
+ * (原表行号).
  *
  * A 700,000-row list can be rejected almost whole, so the report streams: the stored file is read row by
  * row, the verdicts are read from the ledger a page at a time in row order, and the two are merged as they
