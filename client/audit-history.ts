@@ -170,8 +170,14 @@ const PHRASES_ZH: Record<string, (args: unknown[], result: unknown) => string> =
   storePolicySnapshot: () => '保存政策快照',
   requestRoster: (a, r) => `向${deptZh(a[1])}索取花名册：${r ? '已收到' : '尚未报送'}`,
   importRoster: (a, r) => {
-    const x = r as { rowsRead: number; rowsAccepted: number; rowsRejected: number; held?: boolean };
-    return `导入${deptZh((a[1] as { department: string }).department)}花名册：读取 ${x.rowsRead} 行 = 接受 ${x.rowsAccepted} + 拒收 ${x.rowsRejected}${x.held ? '；将关闭过多身份标识，暂缓生效待确认' : ''}`;
+    const x = r as {
+      rowsRead: number;
+      rowsAccepted: number;
+      rowsRejected: number;
+      rowsSkipped?: number;
+      held?: boolean;
+    };
+    return `导入${deptZh((a[1] as { department: string }).department)}花名册：读取 ${x.rowsRead} 行 = 接受 ${x.rowsAccepted} + 拒收 ${x.rowsRejected}${x.rowsSkipped ? ` + 跳过 ${x.rowsSkipped}` : ''}${x.held ? '；将关闭过多身份标识，暂缓生效待确认' : ''}`;
   },
   openEnrollments: (a, r) => {
     const x = r as { renewed: number; subsidisedRegistered: number; fullySubsidised: number };
@@ -252,11 +258,11 @@ const PHRASES: Record<string, (args: unknown[], result: unknown, policy: Policy 
       : {}),
   }),
   importRoster: (a, r, p) => {
-    const x = r as { rowsRead: number; rowsAccepted: number; rowsRejected: number };
+    const x = r as { rowsRead: number; rowsAccepted: number; rowsRejected: number; rowsSkipped?: number };
     const department = (a[1] as { department: string }).department;
     return {
       kind: 'exchange',
-      what: `imported the roster of ${department}: ${x.rowsRead} rows = ${x.rowsAccepted} accepted + ${x.rowsRejected} rejected`,
+      what: `imported the roster of ${department}: ${x.rowsRead} rows = ${x.rowsAccepted} accepted + ${x.rowsRejected} rejected${x.rowsSkipped ? ` + ${x.rowsSkipped} skipped` : ''}`,
       source: p?.calendar.rosterAsOf.source,
       exchange: { department, direction: 'in', rows: x.rowsRead, sha256: digestOf(rosterFile(a)) },
     };

@@ -37,11 +37,15 @@ export function formatImport(r: ListImportResult): string {
   const reasons = Object.entries(r.rejectedByReason)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
+  const skipped = Object.entries(r.skippedByReason ?? {})
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   return (
     [
       `submission ${r.submissionId}${r.alreadyImported ? ' (this exact file was imported before: nothing changed)' : ''}${r.supersededSubmissionId ? `, superseding ${r.supersededSubmissionId}` : ''}`,
       `${r.format} ${r.encoding}, sha256 ${r.sha256}`,
-      `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''}`,
+      ...(r.sheet !== undefined ? [`sheet “${r.sheet}”`] : []),
+      `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''} + skipped ${r.rowsSkipped ?? 0}${skipped ? ` (${skipped})` : ''}`,
       r.held
         ? `HELD: it would close ${r.wouldClose} of the department's ${r.openBefore} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}`
         : `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
@@ -102,10 +106,11 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
       rows_read: number;
       rows_accepted: number;
       rows_rejected: number;
+      rows_skipped: number;
       status: string;
       received_at: Date;
     }>(
-      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, status, received_at
+      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, rows_skipped, status, received_at
        FROM submissions WHERE $1::text IS NULL OR jurisdiction = $1 ORDER BY id`,
       [jurisdiction ?? null],
     );
@@ -114,7 +119,7 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
       r.rows
         .map(
           (s) =>
-            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected}\t${s.file_name}\t${s.received_at.toISOString()}`,
+            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected} + skipped ${s.rows_skipped}\t${s.file_name}\t${s.received_at.toISOString()}`,
         )
         .join('\n') + '\n'
     );

@@ -50,6 +50,15 @@ const PROVINCES = new Set([
   '82',
 ]);
 
+/**
+ * Numbers of the same form that are not resident identity cards: residence permits of Hong Kong (810000),
+ * Macao (820000) and Taiwan (830000) residents (港澳台居民居住证, issued from 2018 under the 港澳台居民居住证
+ * 申领发放办法, in the ID-number format of GB 11643), and the foreigners' permanent residence ID card of 2023
+ * (外国人永久居留身份证: '9', two digits of the accepting province, three of nationality, then birth date,
+ * sequence and the same check character). The region codes 81 and 82 are also GB/T 2260 codes; 83 is not.
+ */
+export type IdDocument = 'resident-id-card' | 'residence-permit' | 'foreigner-permanent-residence';
+
 export type IdRejection =
   | 'empty'
   | 'old-15-digit-number'
@@ -81,6 +90,7 @@ export type IdCheck =
       regionCode: string;
       birthDate: IsoDate;
       sex: 'male' | 'female';
+      document: IdDocument;
       /** Full-width characters, a lower-case x or spaces were corrected. */
       normalised: boolean;
     }
@@ -97,12 +107,20 @@ function reject(reason: IdRejection, expectedCheck?: string): IdCheck {
 
 const WELL_FORMED = /^\d{17}[\dX]$/;
 
+/** The kind of document a well-formed number belongs to, by its first digits; undefined for none. */
+function idDocument(id: string): IdDocument | undefined {
+  if (id[0] === '9') return PROVINCES.has(id.slice(1, 3)) ? 'foreigner-permanent-residence' : undefined;
+  if (id.startsWith('810000') || id.startsWith('820000') || id.startsWith('830000'))
+    return 'residence-permit';
+  return PROVINCES.has(id.slice(0, 2)) ? 'resident-id-card' : undefined;
+}
+
 export function normaliseIdNumber(raw: string): string {
   if (WELL_FORMED.test(raw)) return raw; // as most lists write it: nothing to correct
   return raw
     .replace(/[\uFF10-\uFF19]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xff10 + 0x30))
     .replace(/[xＸｘ]/g, 'X')
-    .replace(/[\s\u3000]/g, '');
+    .replace(/[\s\u3000\u00a0\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g, '');
 }
 
 export function checkCharacter(first17: string): string {
@@ -129,7 +147,8 @@ export function checkIdNumber(raw: string | null | undefined, asOf?: IsoDate): I
   if (id.length === 15 && /^\d{15}$/.test(id)) return reject('old-15-digit-number');
   if (id.length !== 18) return reject('wrong-length');
   if (!WELL_FORMED.test(id)) return reject('invalid-characters');
-  if (!PROVINCES.has(id.slice(0, 2))) return reject('unknown-province');
+  const document = idDocument(id);
+  if (!document) return reject('unknown-province');
   const y = Number(id.slice(6, 10));
   const m = Number(id.slice(10, 12));
   const d = Number(id.slice(12, 14));
@@ -144,6 +163,7 @@ export function checkIdNumber(raw: string | null | undefined, asOf?: IsoDate): I
     regionCode: id.slice(0, 6),
     birthDate,
     sex: Number(id[16]) % 2 === 1 ? 'male' : 'female',
+    document,
     normalised: id !== raw,
   };
 }

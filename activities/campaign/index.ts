@@ -199,7 +199,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
         rowsRead: r.rowsRead,
         rowsAccepted: r.rowsAccepted,
         rowsRejected: r.rowsRejected,
-        ...('rowsSkipped' in r ? { rowsSkipped: (r as { rowsSkipped: number }).rowsSkipped } : {}),
+        rowsSkipped: r.rowsSkipped ?? 0,
         identitiesOpened: r.identitiesOpened,
         alreadyImported: r.alreadyImported,
         held: r.held,

@@ -1,8 +1,10 @@
 /**
  * Importing a department's list (a roster as of a date, or a monthly delta of additions and removals).
  *
- * Every row ends accepted or rejected with a reason and the field at fault; accepted + rejected = rows
- * read, enforced by a CHECK. Rows are validated as they stream (zod for the request, GB 11643 and the
+ * Every row below the header ends accepted, rejected with a reason and the field at fault, or skipped as a
+ * line that is no person (blank, totals, signature lines; submission_skipped_rows); accepted + rejected +
+ * skipped = rows read, enforced by a CHECK. The file is read by openListTable (list-files.ts): the visible
+ * sheet whose header matches, the header found below any title lines. Rows are validated as they stream (zod for the request, GB 11643 and the
  * policy for each row) and copied into `submission_rows` with COPY; duplicates, unknown residents and
  * the merge into identities are set-based SQL, all in one transaction with the exchange log entry.
  * The same file twice (same digest) changes nothing; a corrected resend supersedes the earlier file.
@@ -19,7 +21,15 @@ import { identityClosesOn } from '../../domain/engine';
 import { checkIdNumber } from '../../domain/id-number';
 import { rosterIsHeld, type Policy } from '../../domain/policy';
 import formats from '../../seeds/formats/department-lists.json';
-import { detectFile, ListFileError, normaliseHeader, readRowBatches, type DetectedFile } from './list-files';
+import { detectFile, openListTable, type DetectedFile, type HeaderField } from './list-files';
+import {
+  cleanCategory,
+  cleanIdCell,
+  cleanText,
+  notAPerson,
+  SKIP_REASON_TEXT,
+  type SkipReason,
+} from './list-cells';
 import { inTransaction } from '../db/transaction';
 import { RefusedError } from '../failures';
 import { redact } from '../../domain/personal-data';
@@ -41,6 +51,7 @@ export type RejectionCode =
   | 'missing-field'
   | 'invalid-id'
   | 'id-stored-as-number'
+  | 'formula-error'
   | 'unknown-category'
   | 'category-not-certified-by-department'
   | 'invalid-action'
@@ -68,7 +79,12 @@ export interface ListImportResult {
   rowsRead: number;
   rowsAccepted: number;
   rowsRejected: number;
+  /** Lines that are no person (blank, totals, signature and date lines, a lone 序号): not rejected people. */
+  rowsSkipped: number;
   rejectedByReason: Record<string, number>;
+  skippedByReason: Record<string, number>;
+  /** The sheet the list was read from (.xlsx), by its tab name. */
+  sheet?: string;
   identitiesOpened: number;
   identitiesClosed: number;
 }
@@ -88,35 +104,17 @@ interface Aliases {
 }
 const ALIASES = formats as Aliases;
 
-function columnMap(
-  header: string[],
-  department: string,
-  kind: 'roster' | 'delta',
-  file: string,
-): Record<Field, number> {
-  const normalised = header.map(normaliseHeader);
+/** The columns a list must have, with the header texts that name them (this department's first). */
+export function headerFields(department: string, kind: 'roster' | 'delta'): HeaderField[] {
   const required: Field[] =
     kind === 'delta' ? ['idNumber', 'name', 'category', 'action'] : ['idNumber', 'name', 'category'];
-  const out: Partial<Record<Field, number>> = {};
-  const missing: string[] = [];
-  for (const field of required) {
-    const aliases = [
-      ...(ALIASES.departments[department]?.[field] ?? []),
-      ...(ALIASES.default[field] ?? []),
-    ].map(normaliseHeader);
-    const index = aliases.map((a) => normalised.indexOf(a)).find((i) => i >= 0);
-    if (index === undefined)
-      missing.push(`${FIELD_HEADERS[field]} (looked for ${[...new Set(aliases)].join('、')})`);
-    else out[field] = index;
-  }
-  if (missing.length) {
-    throw new ListFileError(
-      file,
-      'missing-columns',
-      `missing column(s): ${missing.join('; ')}. The header row read was: ${header.join(' | ')}`,
-    );
-  }
-  return out as Record<Field, number>;
+  return required.map((field) => ({
+    key: field,
+    label: FIELD_HEADERS[field],
+    aliases: [
+      ...new Set([...(ALIASES.departments[department]?.[field] ?? []), ...(ALIASES.default[field] ?? [])]),
+    ],
+  }));
 }
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
@@ -241,7 +239,7 @@ async function importReadable(
       );
 
       step('supersede');
-      await copyRows(client, submissionId, request, bytes, detected, policy);
+      const copied = await copyRows(client, submissionId, request, bytes, detected, policy);
       step('parse, validate and COPY rows');
       await judgeInSql(client, submissionId, request);
       step('reject duplicates, unknown and deceased residents; join the rest to residents (SQL)');
@@ -280,9 +278,11 @@ async function importReadable(
         [submissionId],
       );
       const c = counts.rows[0]!;
+      // every row below the header is read: a person accepted or rejected, or a line skipped
+      c.read += copied.skipped.length;
       await client.query(
-        `UPDATE submissions SET rows_read = $2, rows_accepted = $3, rows_rejected = $4 WHERE id = $1`,
-        [submissionId, c.read, c.accepted, c.rejected],
+        `UPDATE submissions SET rows_read = $2, rows_accepted = $3, rows_rejected = $4, rows_skipped = $5 WHERE id = $1`,
+        [submissionId, c.read, c.accepted, c.rejected, copied.skipped.length],
       );
       const stored = storeExchangeFile(deps.exchangeDir, bytes, sha256);
       await client.query(
@@ -300,7 +300,16 @@ async function importReadable(
           stored,
         ],
       );
-      return { kind: 'imported' as const, submissionId, superseded, opened, closed, held, effect };
+      return {
+        kind: 'imported' as const,
+        submissionId,
+        superseded,
+        opened,
+        closed,
+        held,
+        effect,
+        sheet: copied.sheet,
+      };
     },
     { workMem: '64MB' },
   );
@@ -321,6 +330,7 @@ async function importReadable(
     supersededSubmissionId: outcome.superseded,
     identitiesOpened: outcome.opened,
     identitiesClosed: outcome.closed,
+    ...(outcome.sheet !== undefined ? { sheet: outcome.sheet } : {}),
   };
 }
 
@@ -535,6 +545,18 @@ async function supersedeCurrent(
   return oldId;
 }
 
+/** What copyRows read: the sheet, and the lines that were no person (row number and reason, in order). */
+interface CopiedRows {
+  sheet?: string;
+  skipped: { rowNo: number; reason: SkipReason }[];
+}
+
+/**
+ * Reads the list (the sheet and header found by openListTable), classifies every row below the header
+ * (a line that is no person is skipped with its reason; a person is accepted or rejected on the file's own
+ * checks) and COPYs the people's rows into submission_rows. Throws ListFileError for a file that cannot be
+ * read right, naming the file, sheet, row or line.
+ */
 async function copyRows(
   client: pg.PoolClient,
   submissionId: number,
@@ -542,7 +564,7 @@ async function copyRows(
   bytes: Buffer,
   detected: DetectedFile,
   policy: Policy,
-) {
+): Promise<CopiedRows> {
   const categories = new Map<string, { id: string; department: string }>();
   for (const c of policy.categories) {
     categories.set(c.id, c);
@@ -551,35 +573,49 @@ async function copyRows(
   const addWords = new Set(ALIASES.actions.add);
   const removeWords = new Set(ALIASES.actions.remove);
   const file = request.fileName;
+  const table = await openListTable(bytes, file, detected, headerFields(request.department, request.kind));
+  const columns = table.columns as Record<Field, number>;
+  const fieldKeys = Object.keys(columns) as Field[];
+  const skipped: CopiedRows['skipped'] = [];
 
   // a plain function, not a closure made per row (700,000 of those cost 0.1 s)
-  const cellText = (cells: string[], column: number) => (cells[column] ?? '').trim();
+  const cellText = (cells: string[], column: number) => cleanText(cells[column] ?? '');
 
   async function* lines(): AsyncGenerator<string> {
-    let columns: Record<Field, number> | undefined;
     let buffered: string[] = [];
-    for await (const batch of readRowBatches(bytes, file, detected)) {
+    for await (const batch of table.rows()) {
       for (const row of batch) {
-        if (!columns) {
-          if (row.cells.every((c) => c.trim() === '')) continue;
-          columns = columnMap(row.cells, request.department, request.kind, file);
+        const idCell = cleanIdCell(row.cells[columns.idNumber] ?? '');
+        const idRaw = idCell.text;
+        const name = cellText(row.cells, columns.name);
+        const categoryRaw = cleanCategory(row.cells[columns.category] ?? '');
+        const skip = notAPerson(row.cells, idRaw, name, categoryRaw);
+        if (skip) {
+          skipped.push({ rowNo: row.rowNo, reason: skip });
           continue;
         }
-        if (row.cells.every((c) => c.trim() === '')) continue; // blank lines are not rows
-        const idRaw = cellText(row.cells, columns.idNumber);
-        const name = cellText(row.cells, columns.name);
-        const categoryRaw = cellText(row.cells, columns.category);
         let action: 'listed' | 'add' | 'remove' = 'listed';
         let verdict: { code: RejectionCode; field: string; reason: string } | undefined;
         let idNumber: string | null = idRaw || null;
 
-        if (!idRaw)
+        const errorIn = row.errors ? fieldKeys.find((f) => row.errors![columns[f]]) : undefined;
+        if (errorIn) {
+          verdict = {
+            code: 'formula-error',
+            field: FIELD_HEADERS[errorIn],
+            reason: `公式结果为错误值${(row.cells[columns[errorIn]] ?? '').slice(0, 8)}，请填写实际内容 (the cell holds a formula whose result is an error)`,
+          };
+          idNumber = null;
+        } else if (!idRaw)
           verdict = {
             code: 'missing-field',
             field: FIELD_HEADERS.idNumber,
             reason: '身份证号码为空 (the ID number is missing)',
           };
-        else if (row.numeric[columns.idNumber] && idRaw.length >= 16) {
+        else if (
+          idCell.kind === 'stored-as-number' ||
+          (row.numeric[columns.idNumber] && idRaw.length >= 16)
+        ) {
           verdict = {
             code: 'id-stored-as-number',
             field: FIELD_HEADERS.idNumber,
@@ -611,7 +647,7 @@ async function copyRows(
             verdict = {
               code: 'unknown-category',
               field: FIELD_HEADERS.category,
-              reason: `“${categoryRaw}”不是${policy.name}${policy.year}年度方案中的类别 (not a category of the plan)`,
+              reason: `“${categoryRaw.slice(0, 40)}”不是${policy.name}${policy.year}年度方案中的类别 (not a category of the plan)`,
             };
           else if (category.department !== request.department) {
             verdict = {
@@ -629,19 +665,21 @@ async function copyRows(
             verdict = {
               code: 'invalid-action',
               field: FIELD_HEADERS.action,
-              reason: `变动类型“${a}”应为“新增”或“减员” (must be an addition or a removal)`,
+              reason: `变动类型“${a.slice(0, 20)}”应为“新增”或“减员” (must be an addition or a removal)`,
             };
         } else if (request.kind === 'delta') {
           const a = cellText(row.cells, columns.action);
           action = removeWords.has(a) ? 'remove' : 'add';
         }
+        // an ID cell of a rejected row is kept only as far as an ID goes (a 1 MiB cell is not kept whole)
+        if (verdict && idNumber && idNumber.length > 40) idNumber = idNumber.slice(0, 40);
         buffered.push(
           [
             String(submissionId),
             String(row.rowNo),
             copyField(idNumber),
-            copyField(name || null),
-            copyField(categoryId),
+            copyField(name ? name.slice(0, 200) : null),
+            copyField(categoryId ? categoryId.slice(0, 60) : null),
             action,
             verdict ? 'f' : 't',
             copyField(verdict?.code),
@@ -655,7 +693,6 @@ async function copyRows(
         buffered = [];
       }
     }
-    if (!columns) throw new ListFileError(file, 'no-header', 'no header row: the file holds no rows at all');
     if (buffered.length) yield buffered.join('');
   }
 
@@ -665,6 +702,20 @@ async function copyRows(
     ),
   );
   await pipeline(Readable.from(lines()), copy);
+  for (let i = 0; i < skipped.length; i += 10_000) {
+    const page = skipped.slice(i, i + 10_000);
+    await client.query(
+      `INSERT INTO submission_skipped_rows (submission_id, row_no, reason_code, reason)
+       SELECT $1, r, c, t FROM unnest($2::int[], $3::text[], $4::text[]) AS x(r, c, t)`,
+      [
+        submissionId,
+        page.map((s) => s.rowNo),
+        page.map((s) => s.reason),
+        page.map((s) => SKIP_REASON_TEXT[s.reason]),
+      ],
+    );
+  }
+  return { sheet: table.sheet, skipped };
 }
 
 /**
@@ -774,15 +825,20 @@ async function submissionSummary(
     rows_read: number;
     rows_accepted: number;
     rows_rejected: number;
+    rows_skipped: number;
     status: string;
     would_close: number | null;
     open_before: number | null;
   }>(
-    `SELECT format, encoding, sha256, rows_read, rows_accepted, rows_rejected, status, would_close, open_before FROM submissions WHERE id = $1`,
+    `SELECT format, encoding, sha256, rows_read, rows_accepted, rows_rejected, rows_skipped, status, would_close, open_before FROM submissions WHERE id = $1`,
     [submissionId],
   );
   const reasons = await pool.query<{ reason_code: string; n: number }>(
     `SELECT reason_code, count(*)::int AS n FROM submission_rows WHERE submission_id = $1 AND NOT accepted GROUP BY reason_code ORDER BY reason_code`,
+    [submissionId],
+  );
+  const skipped = await pool.query<{ reason_code: string; n: number }>(
+    `SELECT reason_code, count(*)::int AS n FROM submission_skipped_rows WHERE submission_id = $1 GROUP BY reason_code ORDER BY reason_code`,
     [submissionId],
   );
   const opened = await pool.query<{ n: number }>(
@@ -802,10 +858,12 @@ async function submissionSummary(
     rowsRead: row.rows_read,
     rowsAccepted: row.rows_accepted,
     rowsRejected: row.rows_rejected,
+    rowsSkipped: row.rows_skipped,
     rejectedByReason: Object.fromEntries(reasons.rows.map((r) => [r.reason_code, r.n])),
     held: row.status === 'held',
     ...(row.would_close !== null ? { wouldClose: row.would_close } : {}),
     ...(row.open_before !== null ? { openBefore: row.open_before } : {}),
+    skippedByReason: Object.fromEntries(skipped.rows.map((r) => [r.reason_code, r.n])),
     identitiesOpened: opened.rows[0]!.n,
     identitiesClosed: closed.rows[0]!.n,
   };

@@ -1,7 +1,8 @@
 /**
- * The rejection report a department can fix and resend: its own rows that were rejected, in the format and
- * encoding it sent (xlsx, or CSV in UTF-8 or GBK), with its own header and two more columns: the field at
- * fault and the reason.
+ * The rejection report a department can fix and resend: its own rows that were rejected, in the format,
+ * encoding and delimiter it sent (xlsx, or CSV in UTF-8, GBK or UTF-16), with its own header and three more
+ * columns: the field at fault (错误字段), the reason (错误原因) and the row number the clerk sees in Excel
+ * (原表行号).
  *
  * A 700,000-row list can be rejected almost whole, so the report streams: the stored file is read row by
  * row, the verdicts are read from the ledger a page at a time in row order, and the two are merged as they
@@ -13,7 +14,8 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
-import { csvField, detectFile, encodeText, readRowBatches } from './list-files';
+import { headerFields } from './import-list';
+import { csvFieldIn, decodeText, detectDelimiter, detectFile, encodeText, openListTable } from './list-files';
 
 const VERDICT_PAGE = 10_000;
 
@@ -54,14 +56,29 @@ export async function writeRejectionReport(
   }
 }
 
-/** Writes the report into `sink` and ends it. */
+/** The columns the report adds after the department's own. */
+export const REPORT_COLUMNS = ['错误字段', '错误原因', '原表行号'] as const;
+
+/**
+ * Writes the report into `sink` and ends it: the list's header row(s) as the department wrote them, then
+ * each rejected row, every row padded to the widest row of the list so that 错误字段 (the field at fault),
+ * 错误原因 (the reason) and 原表行号 (the row number the clerk sees in Excel) stand under their own headers.
+ * CSV goes back in the sender's encoding and delimiter, its unchanged cells in the sender's bytes (a GBK €
+ * stays 0x80); a cell starting with =, +, - or @ is given a leading ' so that it does not open as a formula.
+ * Throws when the submission has no stored file.
+ */
 export async function streamRejectionReport(
   pool: pg.Pool,
   submissionId: number,
   sink: Writable,
 ): Promise<RejectionReportInfo> {
-  const s = await pool.query<{ file_name: string; stored_at: string | null }>(
-    `SELECT s.file_name, e.stored_at FROM submissions s
+  const s = await pool.query<{
+    file_name: string;
+    stored_at: string | null;
+    department: string;
+    kind: 'roster' | 'delta';
+  }>(
+    `SELECT s.file_name, e.stored_at, s.department, s.kind FROM submissions s
      LEFT JOIN exchange_log e ON e.sha256 = s.sha256 AND e.direction = 'in' AND e.department = s.department
      WHERE s.id = $1 ORDER BY e.seq LIMIT 1`,
     [submissionId],
@@ -70,38 +87,58 @@ export async function streamRejectionReport(
   if (!sub?.stored_at) throw new Error(`submission ${submissionId} has no stored file`);
   const bytes = readFileSync(sub.stored_at);
   const detected = detectFile(bytes, sub.file_name);
-  const baseName = sub.file_name.replace(/\.(xlsx|csv)$/i, '');
-  const verdicts = verdictPages(pool, submissionId);
+  const baseName = sub.file_name.replace(/\.(xlsx|csv|txt)$/i, '');
+  const fields = headerFields(sub.department, sub.kind);
+  const table = await openListTable(bytes, sub.file_name, detected, fields);
+
+  // the widest row of the list (a first pass), so the added columns line up on every row
+  const used = (cells: string[]) => {
+    let n = cells.length;
+    while (n > 0 && (cells[n - 1] ?? '').trim() === '') n -= 1;
+    return n;
+  };
+  let width = Math.max(...table.header.map((h) => used(h.cells)));
+  for await (const batch of table.rows()) for (const row of batch) width = Math.max(width, used(row.cells));
+  const pad = (cells: string[]) => {
+    const out = cells.slice(0, width);
+    while (out.length < width) out.push('');
+    return out;
+  };
 
   let rows = 0;
-  const out =
-    detected.format === 'xlsx'
-      ? xlsxOut(sink)
-      : csvOut(
-          sink,
-          detected.encoding === 'utf-8-bom' ? 'utf-8' : detected.encoding,
-          detected.encoding === 'utf-8-bom',
-        );
-  let header: string[] | undefined;
+  let out: RowSink;
+  if (detected.format === 'xlsx') out = xlsxOut(sink);
+  else {
+    const delimiter = detectDelimiter(
+      decodeText(bytes.subarray(0, 64 * 1024), detected.encoding),
+      sub.file_name,
+    );
+    out = csvOut(sink, detected.encoding, delimiter);
+  }
+  const headerLines = table.header.map((h, i) =>
+    i === table.header.length - 1 ? [...pad(h.cells), ...REPORT_COLUMNS] : [...pad(h.cells), '', '', ''],
+  );
+  await out.write(headerLines);
+  let verdicts = verdictPages(pool, submissionId, 0);
   let next = await verdicts.next();
-  for await (const batch of readRowBatches(bytes, sub.file_name, detected)) {
+  let lastRow = 0;
+  for await (const batch of table.rows()) {
     const lines: string[][] = [];
     for (const row of batch) {
-      if (!header) {
-        if (row.cells.every((c) => c.trim() === '')) continue;
-        header = [...row.cells, '错误字段', '错误原因'];
-        lines.push(header);
-        continue;
+      if (row.rowNo < lastRow) {
+        // a row stored before the rows above it: read its verdict afresh
+        verdicts = verdictPages(pool, submissionId, row.rowNo - 1);
+        next = await verdicts.next();
       }
+      lastRow = row.rowNo;
       while (!next.done && next.value.row_no < row.rowNo) next = await verdicts.next();
       if (!next.done && next.value.row_no === row.rowNo) {
-        lines.push([...row.cells, next.value.field, next.value.reason]);
+        lines.push([...pad(row.cells), next.value.field, next.value.reason, String(row.rowNo)]);
         rows += 1;
       }
     }
     await out.write(lines);
   }
-  if (!header) await out.write([['错误字段', '错误原因']]);
   await out.end();
   return {
     format: detected.format,
@@ -114,8 +151,9 @@ export async function streamRejectionReport(
 async function* verdictPages(
   pool: pg.Pool,
   submissionId: number,
+  from: number,
 ): AsyncGenerator<{ row_no: number; field: string; reason: string }> {
-  let after = 0;
+  let after = from;
   for (;;) {
     const page = await pool.query<{ row_no: number; field: string; reason: string }>(
       `SELECT row_no, field, reason FROM submission_rows
@@ -138,24 +176,39 @@ async function put(sink: Writable, chunk: Buffer): Promise<void> {
   if (!sink.write(chunk)) await once(sink, 'drain');
 }
 
-function csvOut(sink: Writable, encoding: string, bom: boolean): RowSink {
-  let first = bom;
+/** A cell that a spreadsheet would open as a formula (=, +, -, @ first), unless it is a plain number. */
+export function neutraliseFormula(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) && !/^[+-]?[0-9]+(\.[0-9]+)?$/.test(cell) ? `'${cell}` : cell;
+}
+
+function csvOut(sink: Writable, encoding: string, delimiter: string): RowSink {
+  let first = true;
   return {
     async write(rows) {
-      if (first) {
-        await put(sink, Buffer.from([0xef, 0xbb, 0xbf]));
-        first = false;
-      }
-      if (!rows.length) return;
-      await put(sink, encodeText(rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n', encoding));
+      const text = rows.length
+        ? rows
+            .map((r) => r.map((c) => csvFieldIn(neutraliseFormula(c), delimiter)).join(delimiter))
+            .join('\r\n') + '\r\n'
+        : '';
+      // the BOM (UTF-8 with BOM, UTF-16) once, at the start
+      const bytes = encodeText(text, encoding);
+      const bom = bomOf(encoding);
+      await put(sink, first || !bom ? bytes : bytes.subarray(bom));
+      first = false;
     },
     async end() {
-      if (first) await put(sink, Buffer.from([0xef, 0xbb, 0xbf]));
+      if (first) await put(sink, encodeText('', encoding));
       const finished = once(sink, 'finish');
       sink.end();
       await finished;
     },
   };
+}
+
+function bomOf(encoding: string): number {
+  if (encoding === 'utf-8-bom') return 3;
+  if (encoding === 'utf-16le' || encoding === 'utf-16be') return 2;
+  return 0;
 }
 
 function xlsxOut(sink: Writable): RowSink {

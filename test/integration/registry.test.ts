@@ -296,10 +296,12 @@ describe('the registry: department lists in real file formats', () => {
     expect(report.format).toBe('csv');
     expect(report.fileName).toBe('乡村振兴名单-退回.csv');
     const text = iconv.decode(report.bytes, 'gb18030').trim().split('\r\n');
-    expect(text[0]).toBe([...HEADER, '错误字段', '错误原因'].join(','));
+    expect(text[0]).toBe([...HEADER, '错误字段', '错误原因', '原表行号'].join(','));
     expect(text).toHaveLength(3);
     expect(text[1]).toContain('姓名,姓名为空');
+    expect(text[1]!.endsWith(',3')).toBe(true);
     expect(text[2]).toContain('身份证号码,身份证号码应为18位');
+    expect(text[2]!.endsWith(',4')).toBe(true);
   });
 
   it('an .xlsx list gets its rejection report as .xlsx: its own columns, the field and reason, IDs kept as text', async () => {
@@ -322,10 +324,11 @@ describe('the registry: department lists in real file formats', () => {
     const values = (n: number) =>
       (sheet.getRow(n).values as (string | number | null)[]).slice(1).map((v) => String(v ?? ''));
     expect(sheet.actualRowCount).toBe(3);
-    expect(values(1)).toEqual([...HEADER, '错误字段', '错误原因']);
+    expect(values(1)).toEqual([...HEADER, '错误字段', '错误原因', '原表行号']);
     expect(values(2)[3]).toHaveLength(18);
-    expect(values(2).slice(-2)[0]).toBe('身份证号码');
-    expect(values(3).slice(-2)[0]).toBe('身份证号码');
+    expect(values(2).slice(-3)[0]).toBe('身份证号码');
+    expect(values(3).slice(-3)[0]).toBe('身份证号码');
+    expect(values(3).at(-1)).toBe('4');
     expect(values(3)[0]).toBe('3');
     expect(sheet.getRow(2).getCell(4).numFmt).toBe('@');
   });
@@ -336,7 +339,7 @@ describe('the registry: department lists in real file formats', () => {
         fileName: 'old.xls',
         period: '2023-08-26',
       }),
-    ).rejects.toThrow(/old\.xls: not a spreadsheet/);
+    ).rejects.toThrow(/old\.xls: an Excel 97-2003 workbook .*save it as \.xlsx/);
     await expect(
       importList(Buffer.from('姓名,类别\r\n张三,1\r\n', 'utf8'), {
         fileName: 'nocol.csv',

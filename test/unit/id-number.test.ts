@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SHARED_CASES } from '../support/shared-cases';
 import { ageOn, checkCharacter, checkIdNumber, makeIdNumber, maskIdNumber } from '../../domain/id-number';
 
 describe('resident ID numbers (GB 11643-1999)', () => {
@@ -9,6 +12,7 @@ describe('resident ID numbers (GB 11643-1999)', () => {
       regionCode: '110105',
       birthDate: '1949-12-31',
       sex: 'female',
+      document: 'resident-id-card',
       normalised: false,
     });
   });
@@ -88,5 +92,48 @@ describe('resident ID numbers (GB 11643-1999)', () => {
     expect(ageOn('1964-01-02', '2024-01-01')).toBe(59);
     expect(ageOn('2020-02-29', '2023-02-28')).toBe(2);
     expect(ageOn('2020-02-29', '2023-03-01')).toBe(3);
+  });
+
+  it('residence permits of Hong Kong, Macao and Taiwan residents (810000, 820000, 830000) are valid numbers', () => {
+    for (const region of ['810000', '820000', '830000']) {
+      const id = makeIdNumber(region, '1990-01-01', 8);
+      expect(checkIdNumber(id, '2024-08-31')).toMatchObject({ ok: true, document: 'residence-permit' });
+    }
+    // 83 with another region code is no permit: no province code
+    expect(checkIdNumber(makeIdNumber('831234', '1990-01-01', 8))).toMatchObject({
+      ok: false,
+      reason: 'unknown-province',
+    });
+  });
+
+  it("the 2023 foreigners' permanent residence ID (9, province, nationality) is valid; 9 with no province is not", () => {
+    const id = makeIdNumber('944840', '1990-01-01', 1);
+    expect(checkIdNumber(id, '2024-08-31')).toMatchObject({
+      ok: true,
+      document: 'foreigner-permanent-residence',
+    });
+    expect(checkIdNumber(makeIdNumber('900840', '1990-01-01', 1))).toMatchObject({
+      ok: false,
+      reason: 'unknown-province',
+    });
+  });
+
+  it('the shared ID vectors give the outcome their file says is right', () => {
+    const vectors = JSON.parse(readFileSync(join(SHARED_CASES, 'id-vectors.json'), 'utf8')) as {
+      vectors: { id: string; right: string }[];
+    };
+    expect(vectors.vectors.length).toBeGreaterThanOrEqual(5);
+    for (const v of vectors.vectors) {
+      if (v.right.startsWith('valid'))
+        expect(checkIdNumber(v.id, '2024-08-31'), v.id).toMatchObject({ ok: true });
+    }
+  });
+
+  it('zero-width and no-break spaces around or inside a pasted number are taken off', () => {
+    expect(checkIdNumber('\u200b440783196001010015\u00a0')).toMatchObject({ ok: true, normalised: true });
+    expect(checkIdNumber('\ufeff４４０７８３１９６００１０１００１５')).toMatchObject({
+      ok: true,
+      idNumber: '440783196001010015',
+    });
   });
 });

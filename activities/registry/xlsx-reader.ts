@@ -1,0 +1,575 @@
+/**
+ * Reading .xlsx workbooks (ECMA-376 SpreadsheetML) as departments' offices write them, over a kept zip
+ * reader (yauzl, which reads the central directory, so a part's place in the zip does not matter) and a
+ * kept streaming XML parser (saxes).
+ *
+ * Replaces ExcelJS's streaming reader, which read the wrong sheet (the first `sheetN.xml`, hidden or not,
+ * rather than the workbook's first tab), read cells as `{"sharedString":0}` when sharedStrings.xml came after
+ * the sheet in the zip (exceljs#683) and had no bound on what a small file inflates to.
+ *
+ * What it reads: the sheets in the workbook's own tab order with their visibility; shared strings (rich
+ * text runs joined, phonetic runs left out); inline strings; numbers (flagged as numbers: an 18-digit ID
+ * stored as a number has lost digits); booleans; formula results, an error result flagged as such; rows and
+ * cells in any order, with the row numbers Excel shows; merged ranges, whose top-left value is given to every
+ * cell they span (mergeCells follows sheetData, so a first streaming pass over the sheet finds them; a row
+ * stored before its range's top-left row, which no spreadsheet program writes, is not filled).
+ *
+ * Bounds (a file past one is refused as a file error, never read into memory whole): the inflated size of
+ * each part, the shared strings' size, the length of one text, cells per row, total cells, and the row and
+ * column numbers Excel allows.
+ */
+import type { Readable } from 'node:stream';
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import yauzl from 'yauzl';
+
+export interface XlsxLimits {
+  /** Inflated bytes of one worksheet part (streamed, so this bounds time, not memory). */
+  maxSheetBytes: number;
+  /** Inflated bytes of sharedStrings.xml, workbook.xml and the like (held in memory). */
+  maxSmallPartBytes: number;
+  /** Characters in one cell's text (Excel's own limit is 32,767). */
+  maxTextChars: number;
+  /** Cells in one row (Excel's own limit is 16,384 columns). */
+  maxCellsPerRow: number;
+  /** Cells in one sheet. */
+  maxCells: number;
+}
+
+export const XLSX_LIMITS: XlsxLimits = {
+  maxSheetBytes: 1024 * 1024 * 1024,
+  maxSmallPartBytes: 64 * 1024 * 1024,
+  maxTextChars: 32_767,
+  maxCellsPerRow: 16_384,
+  maxCells: 20_000_000,
+};
+
+/** Excel's last row. */
+const MAX_ROW = 1_048_576;
+
+/** A workbook problem, with where it is; the caller turns it into the file error the operator sees. */
+export class XlsxError extends Error {
+  constructor(
+    message: string,
+    readonly sheet?: string,
+    readonly row?: number,
+    readonly kind: 'damaged' | 'too-large' | 'invalid' = 'invalid',
+  ) {
+    super(message);
+  }
+}
+
+export interface XlsxSheet {
+  /** The tab's name as the clerk sees it. */
+  name: string;
+  /** hidden or veryHidden in workbook.xml: never read as the list. */
+  hidden: boolean;
+  /** The part's path in the zip (xl/worksheets/sheet2.xml). */
+  path: string;
+}
+
+export interface XlsxRow {
+  /** The row number Excel shows (1-based). */
+  rowNo: number;
+  cells: string[];
+  /** Per column: the cell was an Excel number. */
+  numeric: boolean[];
+  /** Per column: the cell holds an error value (#N/A, #REF!...), usually a formula's result. */
+  errors: boolean[];
+}
+
+type Entries = Map<string, yauzl.Entry>;
+
+function local(name: string): string {
+  const i = name.indexOf(':');
+  return i < 0 ? name : name.slice(i + 1);
+}
+
+function attr(tag: SaxesTagPlain, name: string): string | undefined {
+  const a = tag.attributes;
+  if (name in a) return a[name];
+  for (const key of Object.keys(a)) if (local(key) === name) return a[key];
+  return undefined;
+}
+
+/** "AB12" -> column 27 (0-based), row 12; the row is NaN when the reference has none. */
+function cellRef(ref: string): { col: number; row: number } {
+  let col = 0;
+  let i = 0;
+  for (; i < ref.length; i += 1) {
+    const c = ref.charCodeAt(i);
+    if (c >= 65 && c <= 90) col = col * 26 + (c - 64);
+    else if (c >= 97 && c <= 122) col = col * 26 + (c - 96);
+    else break;
+  }
+  return { col: col - 1, row: i < ref.length ? Number(ref.slice(i)) : NaN };
+}
+
+async function openStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  return new Promise((resolve, reject) =>
+    zip.openReadStream(entry, (err, stream) => (err ? reject(err) : resolve(stream))),
+  );
+}
+
+/** Resolves a relationship target against the part that holds it (xl/workbook.xml). */
+function resolveTarget(base: string, target: string): string {
+  if (target.startsWith('/')) return target.slice(1);
+  const parts = base.split('/').slice(0, -1);
+  for (const p of target.split('/')) {
+    if (p === '..') parts.pop();
+    else if (p !== '.') parts.push(p);
+  }
+  return parts.join('/');
+}
+
+export class XlsxWorkbook {
+  private constructor(
+    private readonly zip: yauzl.ZipFile,
+    private readonly entries: Entries,
+    readonly sheets: XlsxSheet[],
+    private readonly sharedStringsPath: string | undefined,
+    private readonly limits: XlsxLimits,
+  ) {}
+
+  private sharedStrings: string[] | undefined;
+
+  /**
+   * Opens a workbook from its bytes: the zip's directory, workbook.xml (tab order, names, visibility) and
+   * its relationships. Throws XlsxError (kind 'damaged') when the zip or the workbook part is unreadable.
+   */
+  static async open(bytes: Buffer, limits: XlsxLimits = XLSX_LIMITS): Promise<XlsxWorkbook> {
+    let zip: yauzl.ZipFile;
+    try {
+      zip = await yauzl.fromBufferPromise(bytes, { lazyEntries: true, validateEntrySizes: true });
+    } catch (error) {
+      throw new XlsxError(
+        `not a readable zip (${(error as Error).message})`,
+        undefined,
+        undefined,
+        'damaged',
+      );
+    }
+    const entries: Entries = new Map();
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (entry: yauzl.Entry) => {
+        entries.set(entry.fileName.replace(/\\/g, '/').replace(/^\//, ''), entry);
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve());
+      zip.on('error', (e: Error) =>
+        reject(new XlsxError(`the zip is damaged (${e.message})`, undefined, undefined, 'damaged')),
+      );
+      zip.readEntry();
+    });
+    const book = new XlsxWorkbook(zip, entries, [], undefined, limits);
+    const workbookPath = await book.officeDocumentPath();
+    const workbookXml = await book.smallPart(workbookPath);
+    if (workbookXml === undefined)
+      throw new XlsxError(`the workbook part ${workbookPath} is missing`, undefined, undefined, 'damaged');
+    const relsPath = workbookPath.replace(/[^/]*$/, (n) => `_rels/${n}.rels`);
+    const rels = new Map<string, { target: string; type: string }>();
+    const relsXml = (await book.smallPart(relsPath)) ?? '';
+    parseXml(relsXml, (tag) => {
+      if (local(tag.name) === 'Relationship') {
+        const id = attr(tag, 'Id');
+        const target = attr(tag, 'Target');
+        if (id && target)
+          rels.set(id, { target: resolveTarget(workbookPath, target), type: attr(tag, 'Type') ?? '' });
+      }
+    });
+    const sheets: XlsxSheet[] = [];
+    parseXml(workbookXml, (tag) => {
+      if (local(tag.name) !== 'sheet') return;
+      const rid = attr(tag, 'id');
+      const state = attr(tag, 'state');
+      const path = rid ? rels.get(rid)?.target : undefined;
+      sheets.push({
+        name: attr(tag, 'name') ?? `sheet ${sheets.length + 1}`,
+        hidden: state === 'hidden' || state === 'veryHidden',
+        path: path ?? '',
+      });
+    });
+    const sst = [...rels.values()].find((r) => r.type.endsWith('/sharedStrings'))?.target;
+    return new XlsxWorkbook(
+      zip,
+      entries,
+      sheets,
+      sst ?? (entries.has('xl/sharedStrings.xml') ? 'xl/sharedStrings.xml' : undefined),
+      limits,
+    );
+  }
+
+  close(): void {
+    this.zip.close();
+  }
+
+  /** The workbook part named by the package's root relationships (xl/workbook.xml as Excel writes it). */
+  private async officeDocumentPath(): Promise<string> {
+    let path = 'xl/workbook.xml';
+    parseXml((await this.smallPart('_rels/.rels')) ?? '', (tag) => {
+      const type = attr(tag, 'Type') ?? '';
+      const target = attr(tag, 'Target');
+      if (local(tag.name) === 'Relationship' && type.endsWith('/officeDocument') && target)
+        path = resolveTarget('', target);
+    });
+    return path;
+  }
+
+  /** A small part's text, refused past maxSmallPartBytes (checked on the directory's size and while read). */
+  private async smallPart(path: string): Promise<string | undefined> {
+    const entry = this.entries.get(path);
+    if (!entry) return undefined;
+    if (entry.uncompressedSize > this.limits.maxSmallPartBytes)
+      throw new XlsxError(
+        `${path} inflates to ${entry.uncompressedSize} bytes, more than ${this.limits.maxSmallPartBytes}`,
+        undefined,
+        undefined,
+        'too-large',
+      );
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of await openStream(this.zip, entry)) {
+        size += (chunk as Buffer).length;
+        if (size > this.limits.maxSmallPartBytes)
+          throw new XlsxError(`${path} inflates past its bound`, undefined, undefined, 'too-large');
+        chunks.push(chunk as Buffer);
+      }
+    } catch (error) {
+      if (error instanceof XlsxError) throw error;
+      throw new XlsxError(
+        `${path} is damaged (${(error as Error).message})`,
+        undefined,
+        undefined,
+        'damaged',
+      );
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private async strings(): Promise<string[]> {
+    if (this.sharedStrings) return this.sharedStrings;
+    const out: string[] = [];
+    const xml = this.sharedStringsPath ? await this.smallPart(this.sharedStringsPath) : undefined;
+    if (xml) {
+      const p = new SaxesParser();
+      let text: string[] = [];
+      let inT = false;
+      let phonetic = 0;
+      p.on('opentag', (tag) => {
+        const n = local(tag.name);
+        if (n === 'si') text = [];
+        else if (n === 't') inT = phonetic === 0;
+        else if (n === 'rPh') phonetic += 1;
+      });
+      p.on('text', (t) => {
+        if (inT) text.push(t);
+      });
+      p.on('closetag', (tag) => {
+        const n = local(tag.name);
+        if (n === 't') inT = false;
+        else if (n === 'rPh') phonetic -= 1;
+        else if (n === 'si') {
+          const s = text.join('');
+          if (s.length > this.limits.maxTextChars)
+            throw new XlsxError(
+              `shared string ${out.length} holds ${s.length} characters, more than a cell may hold (${this.limits.maxTextChars})`,
+            );
+          out.push(s);
+        }
+      });
+      try {
+        p.write(xml).close();
+      } catch (error) {
+        if (error instanceof XlsxError) throw error;
+        throw new XlsxError(`the shared strings are not well-formed XML (${(error as Error).message})`);
+      }
+    }
+    this.sharedStrings = out;
+    return out;
+  }
+
+  /** The merged ranges of a sheet (mergeCells follows sheetData, so a first pass finds them). */
+  private async merges(sheet: XlsxSheet, entry: yauzl.Entry): Promise<Merge[]> {
+    const merges: Merge[] = [];
+    const pattern = /<(?:\w+:)?mergeCell\s[^>]*?ref\s*=\s*["']([A-Za-z]+\d+):([A-Za-z]+\d+)["']/g;
+    let tail = '';
+    for await (const chunk of await openStream(this.zip, entry)) {
+      const text = tail + (chunk as Buffer).toString('latin1');
+      let last = 0;
+      for (let m = pattern.exec(text); m; m = pattern.exec(text)) {
+        const a = cellRef(m[1]!);
+        const b = cellRef(m[2]!);
+        merges.push({
+          r1: Math.min(a.row, b.row),
+          r2: Math.max(a.row, b.row),
+          c1: Math.min(a.col, b.col),
+          c2: Math.max(a.col, b.col),
+          value: undefined,
+        });
+        last = pattern.lastIndex;
+        if (merges.length > 100_000)
+          throw new XlsxError('more than 100,000 merged ranges', sheet.name, undefined, 'too-large');
+      }
+      // a tag cut by the chunk's end is found with the next chunk
+      const keepFrom = Math.max(last, text.length - 200);
+      tail = text.slice(keepFrom);
+    }
+    return merges;
+  }
+
+  /**
+   * The rows of a sheet in batches (one batch per inflated chunk), as they are stored; row numbers are
+   * Excel's. `maxRow` stops reading once a row past it is met (the header search reads the first rows only).
+   * Throws XlsxError naming the sheet and row for a file that breaks a bound or Excel's own limits.
+   */
+  async *rows(sheet: XlsxSheet, options: { maxRow?: number } = {}): AsyncGenerator<XlsxRow[]> {
+    const entry = this.entries.get(sheet.path);
+    if (!entry)
+      throw new XlsxError(`the sheet's part ${sheet.path} is missing`, sheet.name, undefined, 'damaged');
+    const limits = this.limits;
+    if (entry.uncompressedSize > limits.maxSheetBytes)
+      throw new XlsxError(
+        `the sheet inflates to ${entry.uncompressedSize} bytes, more than ${limits.maxSheetBytes}`,
+        sheet.name,
+        undefined,
+        'too-large',
+      );
+    const sst = await this.strings();
+    const merges = await this.merges(sheet, entry);
+    const mergesByRow = new Map<number, Merge[]>();
+    let covered = 0;
+    for (const m of merges) {
+      covered += m.r2 - m.r1 + 1;
+      if (covered > 2_000_000)
+        throw new XlsxError('merged ranges span too many rows', sheet.name, undefined, 'too-large');
+      for (let r = m.r1; r <= m.r2; r += 1) {
+        const list = mergesByRow.get(r);
+        if (list) list.push(m);
+        else mergesByRow.set(r, [m]);
+      }
+    }
+
+    const seen = new Uint8Array((MAX_ROW >> 3) + 1);
+    let out: XlsxRow[] = [];
+    let row: XlsxRow | undefined;
+    let lastRowNo = 0;
+    let col = -1;
+    let cellType = '';
+    let cellsInSheet = 0;
+    let inValue = false;
+    let inInline = false;
+    let phonetic = 0;
+    let inSheetData = false;
+    let valueText = '';
+    let hasValue = false;
+    let stop = false;
+    let lastTagAt = 0;
+    let fed = 0;
+    const fail = (message: string, at?: number, kind: XlsxError['kind'] = 'invalid'): never => {
+      throw new XlsxError(message, sheet.name, at, kind);
+    };
+    const endRow = () => {
+      if (!row) return;
+      const list = mergesByRow.get(row.rowNo);
+      if (list) fillMerged(row, list);
+      out.push(row);
+      row = undefined;
+    };
+    const p = new SaxesParser();
+    p.on('opentag', (tag) => {
+      lastTagAt = fed;
+      const n = local(tag.name);
+      if (n === 'sheetData') inSheetData = true;
+      if (!inSheetData) return;
+      if (n === 'row') {
+        const r = attr(tag, 'r');
+        const rowNo = r === undefined ? lastRowNo + 1 : Number(r);
+        if (!Number.isInteger(rowNo) || rowNo < 1 || rowNo > MAX_ROW)
+          fail(`row number "${String(r).slice(0, 12)}" is outside 1..${MAX_ROW}`, undefined);
+        if (seen[rowNo >> 3]! & (1 << (rowNo & 7))) fail(`row ${rowNo} appears twice in the sheet`, rowNo);
+        seen[rowNo >> 3]! |= 1 << (rowNo & 7);
+        if (options.maxRow !== undefined && rowNo > options.maxRow) {
+          stop = true;
+          return;
+        }
+        lastRowNo = rowNo;
+        row = { rowNo, cells: [], numeric: [], errors: [] };
+        col = -1;
+      } else if (n === 'c') {
+        if (!row) return;
+        const r = attr(tag, 'r');
+        if (r !== undefined) {
+          const ref = cellRef(r);
+          if (!Number.isNaN(ref.row) && ref.row !== row.rowNo)
+            fail(`cell ${r.slice(0, 12)} is stored in row ${row.rowNo}`, row.rowNo);
+          col = ref.col;
+        } else col += 1;
+        if (col < 0 || col >= limits.maxCellsPerRow)
+          fail(
+            `a cell lies past column ${limits.maxCellsPerRow}${r === undefined ? '' : ` (${r.slice(0, 12)})`}`,
+            row.rowNo,
+            'too-large',
+          );
+        cellsInSheet += 1;
+        if (cellsInSheet > limits.maxCells)
+          fail(`the sheet holds more than ${limits.maxCells} cells`, row.rowNo, 'too-large');
+        cellType = attr(tag, 't') ?? 'n';
+        valueText = '';
+        hasValue = false;
+      } else if (n === 'v') {
+        inValue = true;
+        valueText = '';
+      } else if (n === 'is') {
+        inInline = true;
+        valueText = '';
+      } else if (n === 't' && inInline) {
+        inValue = phonetic === 0;
+      } else if (n === 'rPh') phonetic += 1;
+    });
+    p.on('text', (t) => {
+      if (inValue) {
+        valueText += t;
+        if (valueText.length > limits.maxTextChars)
+          fail(`a cell holds more than ${limits.maxTextChars} characters`, row?.rowNo, 'too-large');
+      }
+    });
+    p.on('closetag', (tag) => {
+      lastTagAt = fed;
+      const n = local(tag.name);
+      if (n === 'sheetData') {
+        endRow();
+        inSheetData = false;
+        return;
+      }
+      if (!inSheetData) return;
+      if (n === 'v') {
+        inValue = false;
+        hasValue = true;
+      } else if (n === 't' && inInline) inValue = false;
+      else if (n === 'rPh') phonetic -= 1;
+      else if (n === 'is') {
+        inInline = false;
+        hasValue = true;
+      } else if (n === 'c') {
+        if (!row || !hasValue) return;
+        let text = valueText;
+        let numeric = false;
+        let error = false;
+        if (cellType === 's') {
+          const s = sst[Number(valueText)];
+          if (s === undefined)
+            fail(`a cell refers to shared string ${valueText.slice(0, 12)}, which does not exist`, row.rowNo);
+          text = s ?? '';
+        } else if (cellType === 'n') {
+          const v = Number(valueText);
+          if (valueText.trim() !== '' && Number.isFinite(v)) {
+            text = Number.isInteger(v) ? v.toFixed(0) : String(v);
+            numeric = true;
+          }
+        } else if (cellType === 'b') text = valueText === '1' ? 'TRUE' : 'FALSE';
+        else if (cellType === 'e') error = true;
+        else if (cellType === 'd') text = valueText.slice(0, 10);
+        // 'str' (a formula's text result) and 'inlineStr' are the text itself
+        for (let i = row.cells.length; i < col; i += 1) {
+          row.cells.push('');
+          row.numeric.push(false);
+          row.errors.push(false);
+        }
+        row.cells[col] = text;
+        row.numeric[col] = numeric;
+        row.errors[col] = error;
+      } else if (n === 'row') endRow();
+    });
+
+    let stream: Readable | undefined;
+    try {
+      stream = await openStream(this.zip, entry);
+      for await (const chunk of stream) {
+        const buf = chunk as Buffer;
+        fed += buf.length;
+        p.write(buf.toString('utf8', 0, buf.length));
+        if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
+          fail(
+            `more than ${limits.maxTextChars} characters without a tag: not a worksheet a cell can hold`,
+            row?.rowNo,
+            'too-large',
+          );
+        if (out.length) {
+          // rows stored out of order are given in the order stored; the caller keeps each row's number
+          const batch = out;
+          out = [];
+          yield batch;
+        }
+        if (stop) break;
+      }
+      if (!stop) p.close();
+      endRow();
+      if (out.length) yield out;
+    } catch (error) {
+      if (error instanceof XlsxError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new XlsxError(
+        /invalid|unexpected|expected|disallowed|unclosed|xml/i.test(message) &&
+          !/inflat|zip|size/i.test(message)
+          ? `the sheet is not well-formed XML (${message.slice(0, 160)})`
+          : `the sheet cannot be read (${message.slice(0, 160)})`,
+        sheet.name,
+        row?.rowNo,
+        'damaged',
+      );
+    } finally {
+      stream?.destroy();
+    }
+  }
+}
+
+interface Merge {
+  r1: number;
+  r2: number;
+  c1: number;
+  c2: number;
+  value: { text: string; numeric: boolean; error: boolean } | undefined;
+}
+
+/** Gives a merged range's top-left value to every cell of the range in this row. */
+function fillMerged(row: XlsxRow, merges: Merge[]) {
+  for (const m of merges) {
+    if (row.rowNo === m.r1) {
+      m.value = {
+        text: row.cells[m.c1] ?? '',
+        numeric: row.numeric[m.c1] ?? false,
+        error: row.errors[m.c1] ?? false,
+      };
+    }
+    const v = m.value;
+    if (!v || v.text === '') continue;
+    for (let c = m.c1; c <= m.c2; c += 1) {
+      for (let i = row.cells.length; i <= c; i += 1) {
+        row.cells.push('');
+        row.numeric.push(false);
+        row.errors.push(false);
+      }
+      if (row.cells[c] === '') {
+        row.cells[c] = v.text;
+        row.numeric[c] = v.numeric;
+        row.errors[c] = v.error;
+      }
+    }
+  }
+}
+
+/** Parses a small XML part whole, calling `onTag` for each element opened. */
+function parseXml(xml: string, onTag: (tag: SaxesTagPlain) => void) {
+  const p = new SaxesParser();
+  p.on('opentag', onTag);
+  try {
+    p.write(xml).close();
+  } catch (error) {
+    throw new XlsxError(
+      `a workbook part is not well-formed XML (${(error as Error).message})`,
+      undefined,
+      undefined,
+      'damaged',
+    );
+  }
+}
