@@ -18,6 +18,7 @@ import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type proto from '@temporalio/proto';
+import { departmentName } from '../domain/departments';
 import { buildAgenda } from '../domain/agenda';
 import type { Policy } from '../domain/policy';
 import { escapeHtml } from '../reports/html';
@@ -52,7 +53,14 @@ export interface TimelineEntry {
   /** The plan's rule this step follows, as the policy quotes it. */
   source?: string;
   /** Department, direction, rows and digest of a file that crossed a boundary. */
-  exchange?: { department: string; direction: 'in' | 'out'; rows: number | null; sha256: string | null };
+  exchange?: {
+    department: string;
+    /** The department's Chinese name. */
+    departmentName?: string;
+    direction: 'in' | 'out';
+    rows: number | null;
+    sha256: string | null;
+  };
   detail?: unknown;
 }
 
@@ -131,18 +139,8 @@ const rosterFile = (args: unknown[]): unknown => {
   return input?.file ?? input?.path ?? (typeof args[1] === 'string' ? args[1] : undefined);
 };
 
-const DEPT_ZH: Record<string, string> = {
-  'civil-affairs': '民政局',
-  'rural-revitalization': '乡村振兴局',
-  'disabled-persons-federation': '残联',
-  'veterans-affairs': '退役军人事务局',
-  health: '卫健局',
-  'natural-resources': '自然资源局',
-  tax: '税务局',
-  finance: '财政局',
-  'certifying-departments': '认定部门',
-};
-const deptZh = (d: unknown) => DEPT_ZH[String(d)] ?? String(d);
+/** A department's Chinese name under the policy of the run being told. */
+const deptZh = (d: unknown, policy?: Policy) => departmentName(String(d), policy);
 const PHASE_ZH: Record<string, string> = {
   'roster-submission': '名单报送',
   'changes-and-stops': '变更与停保',
@@ -166,10 +164,10 @@ const EVENT_ZH: Record<string, string> = {
 const yuanZh = (fen: number) => (fen / 100).toFixed(2);
 
 /** Each activity's completion in Chinese (the same facts as PHRASES). */
-const PHRASES_ZH: Record<string, (args: unknown[], result: unknown) => string> = {
+const PHRASES_ZH: Record<string, (args: unknown[], result: unknown, policy?: Policy) => string> = {
   storePolicySnapshot: () => '保存政策快照',
-  requestRoster: (a, r) => `向${deptZh(a[1])}索取花名册：${r ? '已收到' : '尚未报送'}`,
-  importRoster: (a, r) => {
+  requestRoster: (a, r, p) => `向${deptZh(a[1], p)}索取花名册：${r ? '已收到' : '尚未报送'}`,
+  importRoster: (a, r, p) => {
     const x = r as {
       rowsRead: number;
       rowsAccepted: number;
@@ -177,7 +175,7 @@ const PHRASES_ZH: Record<string, (args: unknown[], result: unknown) => string> =
       rowsSkipped?: number;
       held?: boolean;
     };
-    return `导入${deptZh((a[1] as { department: string }).department)}花名册：读取 ${x.rowsRead} 行 = 接受 ${x.rowsAccepted} + 拒收 ${x.rowsRejected}${x.rowsSkipped ? ` + 跳过 ${x.rowsSkipped}` : ''}${x.held ? '；将关闭过多身份标识，暂缓生效待确认' : ''}`;
+    return `导入${deptZh((a[1] as { department: string }).department, p)}花名册：读取 ${x.rowsRead} 行 = 接受 ${x.rowsAccepted} + 拒收 ${x.rowsRejected}${x.rowsSkipped ? ` + 跳过 ${x.rowsSkipped}` : ''}${x.held ? '；将关闭过多身份标识，暂缓生效待确认' : ''}`;
   },
   openEnrollments: (a, r) => {
     const x = r as { renewed: number; subsidisedRegistered: number; fullySubsidised: number };
@@ -217,12 +215,12 @@ const PHRASES_ZH: Record<string, (args: unknown[], result: unknown) => string> =
     const total = x.claims.reduce((n, c) => n + c.totalFen, 0);
     return `申请个人缴费财政补助（${(a[1] as { dueOn: string }).dueOn} 前）：${persons} 人，${yuanZh(total)} 元，回执 ${x.receipt}${x.excludedCount ? `，${x.excludedCount} 人未纳入` : ''}`;
   },
-  recordCampaignEvent: (a) => {
+  recordCampaignEvent: (a, _r, p) => {
     const e = a[1] as { kind: string; detail: Record<string, string | undefined> };
     if (e.kind === 'phase') return `进入阶段：${PHASE_ZH[String(e.detail.phase)] ?? String(e.detail.phase)}`;
     const label =
       EVENT_ZH[e.kind] ?? (e.kind.startsWith('household-form-') ? `附件1 ${e.kind.slice(15)}` : e.kind);
-    return `${label}${e.detail.department ? `（${deptZh(e.detail.department)}）` : ''}${e.detail.operator ? `，经办人 ${String(e.detail.operator)}` : ''}`;
+    return `${label}${e.detail.department ? `（${deptZh(e.detail.department, p)}）` : ''}${e.detail.operator ? `，经办人 ${String(e.detail.operator)}` : ''}`;
   },
   applyHouseholdForm: (a, r) =>
     `附件1 ${(a[1] as { kind: string }).kind}：${(r as { result: string }).result}`,
@@ -231,14 +229,14 @@ const PHRASES_ZH: Record<string, (args: unknown[], result: unknown) => string> =
     const month = (a[1] as { month: string }).month;
     return x.claimed ? `开始核对 ${month} 月度名单` : `${month} 已由 ${x.by} 核对`;
   },
-  fetchDelta: (a, r) => {
+  fetchDelta: (a, r, p) => {
     const x = a[1] as { department: string; month: string };
-    return `向${deptZh(x.department)}索取 ${x.month} 新增减员名单：${r ? '已收到' : '尚未报送'}`;
+    return `向${deptZh(x.department, p)}索取 ${x.month} 新增减员名单：${r ? '已收到' : '尚未报送'}`;
   },
-  importDelta: (a, r) => {
+  importDelta: (a, r, p) => {
     const x = r as { rows: number; accepted: number; rejected: number; added: number; removed: number };
     const i = a[1] as { department: string; month: string };
-    return `导入${deptZh(i.department)} ${i.month} 新增减员名单：读取 ${x.rows} 行 = 接受 ${x.accepted} + 拒收 ${x.rejected}（新增 ${x.added}，减员 ${x.removed}）`;
+    return `导入${deptZh(i.department, p)} ${i.month} 新增减员名单：读取 ${x.rows} 行 = 接受 ${x.accepted} + 拒收 ${x.rejected}（新增 ${x.added}，减员 ${x.removed}）`;
   },
   settleMonth: (a, r) => {
     const x = r as { conflicts: number; newlyRegistered: number };
@@ -504,9 +502,11 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: phrase.kind,
           what: phrase.what,
-          zh: PHRASES_ZH[s.name]?.(s.args, result) ?? phrase.what,
+          zh: PHRASES_ZH[s.name]?.(s.args, result, policy) ?? phrase.what,
           ...(phrase.source ? { source: phrase.source } : {}),
-          ...(phrase.exchange ? { exchange: phrase.exchange } : {}),
+          ...(phrase.exchange
+            ? { exchange: { ...phrase.exchange, departmentName: deptZh(phrase.exchange.department, policy) } }
+            : {}),
           detail: result,
         });
       } else if (e.activityTaskFailedEventAttributes) {
@@ -530,7 +530,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
           campaignTime: chinaTime(at),
           kind: 'operator',
           what: `operator ${arg?.operator ?? '?'}: ${req?.name ?? 'update'}${arg?.department ? ` for ${arg.department}` : ''}${arg?.kind ? ` (${arg.kind})` : ''}`,
-          zh: `经办人 ${arg?.operator ?? '?'}：${req?.name === 'submitRoster' ? '提交名单' : req?.name === 'householdForm' ? '录入附件1' : req?.name === 'retryStep' ? '重试失败步骤' : (req?.name ?? '操作')}${arg?.department ? `（${deptZh(arg.department)}）` : ''}${arg?.kind ? `（${arg.kind}）` : ''}`,
+          zh: `经办人 ${arg?.operator ?? '?'}：${req?.name === 'submitRoster' ? '提交名单' : req?.name === 'householdForm' ? '录入附件1' : req?.name === 'retryStep' ? '重试失败步骤' : (req?.name ?? '操作')}${arg?.department ? `（${deptZh(arg.department, policy)}）` : ''}${arg?.kind ? `（${arg.kind}）` : ''}`,
         });
       } else if (e.workflowExecutionSignaledEventAttributes) {
         timeline.push({
@@ -594,7 +594,7 @@ export function formatTimeline(entries: TimelineEntry[]): string {
       .map((e) => {
         const x = e.exchange;
         const exchange = x
-          ? ` [${x.direction === 'in' ? '收自' : '发往'}${deptZh(x.department)}${x.rows === null ? '' : `，${x.rows} 行`}${x.sha256 ? `，sha256 ${x.sha256.slice(0, 16)}…` : ''}]`
+          ? ` [${x.direction === 'in' ? '收自' : '发往'}${x.departmentName ?? x.department}${x.rows === null ? '' : `，${x.rows} 行`}${x.sha256 ? `，sha256 ${x.sha256.slice(0, 16)}…` : ''}]`
           : '';
         return `${e.campaignTime}  ${e.zh}${exchange}${e.source ? `\n${' '.repeat(18)}依据：${e.source}` : ''}`;
       })
@@ -620,7 +620,7 @@ export function timelineHtml(workflowId: string, entries: TimelineEntry[]): stri
   const rows = entries
     .map((e) => {
       const x = e.exchange;
-      return `<tr class="kind-${e.kind}" data-kind="${e.kind}"><td>${escapeHtml(e.campaignTime)}</td><td>${KIND_LABELS[e.kind]}</td><td>${escapeHtml(e.zh)}${e.source ? `<div class="rule">依据：${escapeHtml(e.source)}</div>` : ''}</td><td>${x ? `${x.direction === 'in' ? '收自' : '发往'} ${escapeHtml(deptZh(x.department))}` : ''}</td><td class="num">${x?.rows ?? ''}</td><td class="digest">${x?.sha256 ? escapeHtml(x.sha256) : ''}</td><td class="run">${escapeHtml(e.workflowId)}<br>${escapeHtml(e.runId.slice(0, 8))}</td></tr>`;
+      return `<tr class="kind-${e.kind}" data-kind="${e.kind}"><td>${escapeHtml(e.campaignTime)}</td><td>${KIND_LABELS[e.kind]}</td><td>${escapeHtml(e.zh)}${e.source ? `<div class="rule">依据：${escapeHtml(e.source)}</div>` : ''}</td><td>${x ? `${x.direction === 'in' ? '收自' : '发往'} ${escapeHtml(x.departmentName ?? x.department)}` : ''}</td><td class="num">${x?.rows ?? ''}</td><td class="digest">${x?.sha256 ? escapeHtml(x.sha256) : ''}</td><td class="run">${escapeHtml(e.workflowId)}<br>${escapeHtml(e.runId.slice(0, 8))}</td></tr>`;
     })
     .join('\n');
   return `<!doctype html>

@@ -13,6 +13,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { verifyEntries } from '../activities/audit/verify';
+import { departmentName } from '../domain/departments';
 import { contributionFor } from '../domain/engine';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
 import { escapeHtml } from '../reports/html';
@@ -150,16 +151,6 @@ export class PersonNotFound extends Error {
   override name = 'PersonNotFound';
 }
 
-const DEPARTMENT_NAMES: Record<string, string> = {
-  'civil-affairs': '民政局',
-  'rural-revitalization': '乡村振兴局',
-  'disabled-persons-federation': '残联',
-  'veterans-affairs': '退役军人事务局',
-  health: '卫健局',
-  'natural-resources': '自然资源局',
-  tax: '税务局',
-  finance: '财政局',
-};
 const STATUS_NAMES: Record<string, string> = {
   registered: '已登记参保',
   levied: '已发送应征数据',
@@ -170,7 +161,6 @@ const STATUS_NAMES: Record<string, string> = {
   refunded: '已退费',
 };
 const yuan = (fen: number) => (fen / 100).toFixed(2);
-const dept = (d: string) => DEPARTMENT_NAMES[d] ?? d;
 const chinaDate = (iso: string | null | undefined) =>
   iso ? new Date(new Date(iso).getTime() + 8 * 3600_000).toISOString().slice(0, 10) : '';
 const day = (d: string | null) => (d ? d.slice(0, 10) : '');
@@ -214,6 +204,7 @@ export async function personTrail(
     throw new PersonNotFound(`no registered resident of ${input.jurisdiction} has that ID number`);
   const snapshot = await policyOf(pool, input.jurisdiction, input.year);
   const policy = snapshot?.policy;
+  const dept = (d: string) => departmentName(d, policy);
   const entries: TrailEntry[] = [];
   const p = facts.resident;
 
@@ -262,7 +253,7 @@ export async function personTrail(
     let rule: string | undefined;
     if (policy) {
       const expected = contributionFor(policy, category).contribution;
-      rule = (category?.source ?? policy.contribution.source);
+      rule = category?.source ?? policy.contribution.source;
       const same =
         expected.totalFen === e.totalFen &&
         expected.personalFen === e.personalFen &&
