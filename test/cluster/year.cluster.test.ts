@@ -1,0 +1,165 @@
+/**
+ * The production topology, tested: a Kaiping drill year on a real Temporal cluster (frontend, history,
+ * matching and worker as separate processes; persistence and visibility in PostgreSQL; mTLS between the
+ * project's workers and clients and the frontend) with two workers, the history service restarted and one
+ * worker killed with SIGKILL in the deduction phase. The year must end with the registry fingerprint and
+ * summary of the same year run cleanly on the dev server, and the campaign must be found by its search
+ * attributes through visibility on PostgreSQL.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dropDatabase } from '../../infra/postgres';
+import { stderrLogger } from '../../infra/support';
+import { startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster';
+import { progressQuery, type CampaignProgress } from '../../workflows/campaign';
+import {
+  fingerprint,
+  prepareYear,
+  startWorker,
+  startYear,
+  summaryOf,
+  type TemporalTarget,
+  type WorkerProcess,
+  type Year,
+} from '../faults/harness';
+
+const say = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
+
+describe('a drill year on a Temporal cluster backed by PostgreSQL', () => {
+  let cluster: TemporalCluster | undefined;
+  let target: TemporalTarget;
+  const workers: WorkerProcess[] = [];
+  const years: Year[] = [];
+  const suffix = `${process.pid}_${Date.now()}`;
+  const databases = { persistence: `temporal_p${suffix}`, visibility: `temporal_v${suffix}` };
+
+  const year = async (on?: TemporalTarget) => {
+    const y = await prepareYear(on);
+    years.push(y);
+    return y;
+  };
+  const worker = async (env: Record<string, string>) => {
+    const w = await startWorker(env);
+    workers.push(w);
+    return w;
+  };
+
+  beforeAll(async () => {
+    const started = Date.now();
+    cluster = await startTemporalCluster({
+      persistenceDb: databases.persistence,
+      visibilityDb: databases.visibility,
+      dir: mkdtempSync(join(tmpdir(), 'medins-cluster-')),
+      log: stderrLogger,
+    });
+    target = {
+      address: cluster.address,
+      namespace: cluster.namespace,
+      tls: cluster.tls,
+      env: cluster.clientEnv,
+    };
+    say(
+      `cluster up in ${((Date.now() - started) / 1000).toFixed(0)} s: frontend ${cluster.address} (mTLS), ` +
+        `services ${Object.values(cluster.services)
+          .map((s) => `${s.service} pid ${s.child.pid}`)
+          .join(', ')}; databases ${databases.persistence}, ${databases.visibility}`,
+    );
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop().catch(() => undefined);
+    for (const y of years) await y.db.drop().catch(() => undefined);
+    await cluster?.stop();
+    const server = cluster?.databases.server ?? {
+      adminUrl: inject('adminDatabaseUrl'),
+      source: 'local-cluster',
+    };
+    await dropDatabase(server, databases.persistence).catch(() => undefined);
+    await dropDatabase(server, databases.visibility).catch(() => undefined);
+  });
+
+  it('the frontend takes only clients with a certificate its CA signed', async () => {
+    const c = cluster!;
+    const attempt = async (options: Parameters<typeof Connection.connect>[0]) => {
+      const connection = await Connection.connect({ ...options, connectTimeout: 3000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+      } finally {
+        await connection.close();
+      }
+    };
+    await expect(attempt({ address: c.address })).rejects.toThrow();
+    const { clientCertPair: _pair, ...withoutCertificate } = c.tls;
+    await expect(attempt({ address: c.address, tls: withoutCertificate })).rejects.toThrow();
+    await expect(attempt({ address: c.address, tls: c.tls })).resolves.toBeUndefined();
+  });
+
+  it('two workers, history restarted and a worker killed mid-year: the registry ends as the clean dev-server year, and visibility finds the campaign', async () => {
+    // the reference: the same year, run cleanly on the dev server, at the same time
+    const clean = (async () => {
+      const y = await year();
+      const w = await worker(y.workerEnv);
+      const run = await startYear(y);
+      const progress = await run.result();
+      await w.stop();
+      return { fp: await fingerprint(y.db), progress };
+    })();
+    clean.catch(() => undefined); // awaited below; a failure there is reported there
+
+    const y = await year(target);
+    const doomed = await worker(y.workerEnv);
+    await worker(y.workerEnv);
+    const run = await startYear(y);
+    const handle = y.client.workflow.getHandle(run.started.workflowId);
+    for (;;) {
+      const p = await handle.query(progressQuery).catch(() => null);
+      if (p && (p.phase === 'deduction' || p.phase === 'follow-up')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const restartedAt = Date.now();
+    await Promise.all([cluster!.restart('history'), doomed.kill9()]);
+    expect(doomed.child.signalCode).toBe('SIGKILL');
+    say(
+      `history restarted (serving again after ${((Date.now() - restartedAt) / 1000).toFixed(1)} s) and worker ` +
+        `${doomed.child.pid} killed with SIGKILL in the deduction phase`,
+    );
+    const progress: CampaignProgress = await run.result();
+    const reference = await clean;
+    for (const w of workers.splice(0)) await w.stop();
+
+    const fp = await fingerprint(y.db);
+    expect(progress.phase).toBe('closed');
+    expect(fp.peopleDeductedTwice).toBe(0);
+    expect(fp.levyRounds.length).toBeGreaterThanOrEqual(3);
+    expect(fp).toEqual(reference.fp);
+    expect(summaryOf(progress)).toEqual(summaryOf(reference.progress));
+    say(
+      `cluster year = dev-server year: enrollments ${Object.entries(fp.enrollments)
+        .map(([s, x]) => `${s} ${x.n}`)
+        .join(
+          ', ',
+        )}; ${fp.levyRounds.length} levy rounds; debits ${fp.debits.lines} for ${fp.debits.people} ` +
+        `people; deducted twice ${fp.peopleDeductedTwice}; claims ${fp.claims.length}`,
+    );
+
+    // visibility on PostgreSQL: the campaign by jurisdiction, year and phase (eventually consistent)
+    const query = `CampaignJurisdiction = 'kaiping' AND CampaignYear = 2024 AND CampaignPhase = 'closed'`;
+    let found: string[] = [];
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      found = [];
+      for await (const execution of y.client.workflow.list({ query })) found.push(execution.workflowId);
+      if (found.includes(run.started.workflowId)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(found).toContain(run.started.workflowId);
+    const elsewhere = [];
+    for await (const e of y.client.workflow.list({ query: `CampaignJurisdiction = 'heshan'` }))
+      elsewhere.push(e.workflowId);
+    expect(elsewhere).toEqual([]);
+    say(`visibility: ${query} -> ${found.join(', ')}`);
+  });
+});
