@@ -367,6 +367,8 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     TEMPORAL_CLUSTER_DB_ADDRESS: `${db.hostname}:${db.port || '5432'}`,
     TEMPORAL_CLUSTER_DB_USER: decodeURIComponent(db.username),
     TEMPORAL_CLUSTER_DB_PASSWORD: decodeURIComponent(db.password),
+    // the project's PostgreSQL is shared with the ledger and the tests: 4 services x (5 + 2) connections
+    TEMPORAL_CLUSTER_DB_MAX_CONNS: process.env.TEMPORAL_CLUSTER_DB_MAX_CONNS ?? '5',
     TEMPORAL_CLUSTER_BIND_IP: '127.0.0.1',
     TEMPORAL_CLUSTER_BROADCAST_ADDRESS: '127.0.0.1',
     TEMPORAL_CLUSTER_FRONTEND_ADDRESS: address,
