@@ -37,6 +37,7 @@ import {
   cacheRoot,
   freePort,
   isExecutable,
+  isPortFree,
   ProvisioningError,
   quietLogger,
   run,
@@ -190,6 +191,17 @@ async function temporalPostgres(log: Logger): Promise<PostgresServer> {
   return { adminUrl: url.toString(), source: 'DATABASE_URL' };
 }
 
+async function hasClusterMetadata(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM cluster_metadata_info`);
+    return (result.rows[0]?.n ?? 0) > 0;
+  } finally {
+    await client.end();
+  }
+}
+
 async function hasSchemaVersion(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -283,6 +295,21 @@ export interface TemporalClusterOptions {
   log?: Logger;
 }
 
+/**
+ * A free loopback port below 32768: the persistence database keeps a membership port as a PostgreSQL
+ * smallint, so the kernel's ephemeral ports (32768 and up, what freePort() gives) do not fit.
+ */
+async function freeMembershipPort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!taken.has(port) && (await isPortFree(port))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new ProvisioningError('No free loopback port between 20000 and 32000 for the cluster membership.');
+}
+
 async function connect(address: string, tls: TLSConfig): Promise<Connection> {
   return Connection.connect({ address, tls, connectTimeout: 2000 });
 }
@@ -290,10 +317,19 @@ async function connect(address: string, tls: TLSConfig): Promise<Connection> {
 const grpcCode = (error: unknown) => (error as { code?: number }).code;
 const ALREADY_EXISTS = 6;
 
-async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T>, tail: () => string) {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  attempt: () => Promise<T>,
+  tail: () => string,
+  exited: () => string | undefined = () => undefined,
+) {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    const dead = exited();
+    if (dead)
+      throw new ProvisioningError(`A Temporal service stopped by itself: ${dead}. Last output: ${tail()}`);
     try {
       return await attempt();
     } catch (error) {
@@ -348,18 +384,22 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
   const certificates = await ensureTestCertificates(join(dir, 'certificates'));
   const namespace = options.namespace ?? 'default';
   const db = new URL(databases.server.adminUrl);
+  const taken = new Set<number>();
   const ports = {
     frontend: await freePort(),
     frontendHttp: await freePort(),
     history: await freePort(),
     matching: await freePort(),
     worker: await freePort(),
-    frontendMembership: await freePort(),
-    historyMembership: await freePort(),
-    matchingMembership: await freePort(),
-    workerMembership: await freePort(),
+    frontendMembership: await freeMembershipPort(taken),
+    historyMembership: await freeMembershipPort(taken),
+    matchingMembership: await freeMembershipPort(taken),
+    workerMembership: await freeMembershipPort(taken),
   };
   const address = `127.0.0.1:${ports.frontend}`;
+  const persistenceUrl = Object.assign(new URL(databases.server.adminUrl), {
+    pathname: `/${databases.persistence}`,
+  }).toString();
   const serverEnv: Record<string, string> = {
     TEMPORAL_CLUSTER_HISTORY_SHARDS: String(options.historyShards ?? 4),
     TEMPORAL_CLUSTER_PERSISTENCE_DB: databases.persistence,
@@ -428,13 +468,34 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     return { service, child, output: () => output };
   };
   const services = {} as Record<ClusterService, ClusterServiceProcess>;
-  for (const service of CLUSTER_SERVICES) services[service] = spawnService(service);
+  // On a fresh database every service would write the cluster's metadata at once, and the losers of that
+  // race exit ("SaveClusterMetadata encountered version mismatch"): the first service writes it alone.
+  const [first, ...rest] = CLUSTER_SERVICES;
+  services[first] = spawnService(first);
+  const exited = () =>
+    CLUSTER_SERVICES.map((s) => services[s])
+      .filter((p) => p !== undefined && (p.child.exitCode !== null || p.child.signalCode !== null))
+      .map((p) => `${p.service} (exit ${p.child.exitCode ?? p.child.signalCode})`)
+      .join(', ') || undefined;
+  /** Each service's state and last log lines (messages and errors only; stack traces are in the log file). */
   const tail = () =>
-    CLUSTER_SERVICES.map((s) => {
-      const p = services[s];
-      const state = p.child.exitCode === null ? 'running' : `exited ${p.child.exitCode}`;
-      return `${s} (${state}): ${p.output().trim().split('\n').slice(-3).join(' | ')}`;
-    }).join(' || ');
+    CLUSTER_SERVICES.filter((s) => services[s] !== undefined)
+      .map((s) => {
+        const p = services[s];
+        const state = p.child.exitCode === null ? 'running' : `exited ${p.child.exitCode}`;
+        const lines = p
+          .output()
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .map((line) => {
+            const msg = /"msg":"([^"]*)"/.exec(line)?.[1];
+            const err = /"error":"([^"]*)"/.exec(line)?.[1];
+            return msg ? `${msg}${err ? `: ${err}` : ''}` : line.slice(0, 300);
+          });
+        return `${s} (${state}): ${lines.join(' | ')}`;
+      })
+      .join(' || ');
   const stopService = (p: ClusterServiceProcess) =>
     new Promise<void>((resolve) => {
       if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
@@ -446,12 +507,30 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
       p.child.kill('SIGTERM');
     });
   const stop = async () => {
-    await Promise.all(CLUSTER_SERVICES.map((s) => stopService(services[s])));
+    await Promise.all(
+      CLUSTER_SERVICES.filter((s) => services[s] !== undefined).map((s) => stopService(services[s])),
+    );
   };
 
   try {
+    await until(
+      'write its cluster metadata',
+      180_000,
+      async () => {
+        if (!(await hasClusterMetadata(persistenceUrl))) throw new Error('no cluster metadata yet');
+      },
+      tail,
+      exited,
+    );
+    for (const service of rest) services[service] = spawnService(service);
     log(`starting the Temporal cluster's services (frontend at ${address}, mTLS; log ${logFile})`);
-    const connection = await until('answer at its frontend', 180_000, () => connect(address, tls), tail);
+    const connection = await until(
+      'answer at its frontend',
+      180_000,
+      () => connect(address, tls),
+      tail,
+      exited,
+    );
     try {
       await until(
         `register the namespace ${namespace}`,
@@ -468,6 +547,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
           }
         },
         tail,
+        exited,
       );
       const { IndexedValueType } = temporal.api.enums.v1;
       const types = {
@@ -494,8 +574,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
           throw new Error('search attributes registered; checking again');
         },
         tail,
+        exited,
       );
-      await until('start a workflow', 180_000, () => probeHistory(connection, namespace), tail);
+      await until('start a workflow', 180_000, () => probeHistory(connection, namespace), tail, exited);
     } finally {
       await connection.close();
     }
@@ -515,13 +596,20 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     async restart(service) {
       await stopService(services[service]);
       services[service] = spawnService(service);
-      const connection = await until('answer at its frontend', 180_000, () => connect(address, tls), tail);
+      const connection = await until(
+        'answer at its frontend',
+        180_000,
+        () => connect(address, tls),
+        tail,
+        exited,
+      );
       try {
         await until(
           `serve again after ${service} restarted`,
           180_000,
           () => probeHistory(connection, namespace),
           tail,
+          exited,
         );
       } finally {
         await connection.close();
