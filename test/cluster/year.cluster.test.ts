@@ -9,12 +9,21 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  backfillSchedule,
+  createReconciliationSchedule,
+  describeSchedule,
+  triggerSchedule,
+} from '../../client/reconcile-commands';
 import { dropDatabase } from '../../infra/postgres';
 import { stderrLogger } from '../../infra/support';
 import { startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster';
+import { seedPolicy } from '../../seeds';
 import { progressQuery, type CampaignProgress } from '../../workflows/campaign';
+import { createTestDatabase } from '../support/database';
+import { uniqueTaskQueue } from '../support/temporal';
 import {
   fingerprint,
   prepareYear,
@@ -161,5 +170,72 @@ describe('a drill year on a Temporal cluster backed by PostgreSQL', () => {
       elsewhere.push(e.workflowId);
     expect(elsewhere).toEqual([]);
     say(`visibility: ${query} -> ${found.join(', ')}`);
+  });
+
+  it("the monthly reconciliation Schedule fires and backfills on the cluster (the server's own worker service runs it, over mTLS)", async () => {
+    const c = cluster!;
+    const db = await createTestDatabase();
+    const china = () => new Date(Date.now() + 8 * 3600_000);
+    /** The 10th of the month `offset` months from now, 09:00 Beijing time, moved by `hours`. */
+    const deltaDay = (offset: number, hours: number) =>
+      new Date(Date.UTC(china().getUTCFullYear(), china().getUTCMonth() + offset, 10, 1 + hours));
+    const month = (offset: number) =>
+      new Date(Date.UTC(china().getUTCFullYear(), china().getUTCMonth() + offset, 1))
+        .toISOString()
+        .slice(0, 7);
+    const policy = seedPolicy('heshan', 2024);
+    const taskQueue = uniqueTaskQueue('cluster-schedule');
+    const client = new Client({
+      connection: await Connection.connect({ address: c.address, tls: c.tls }),
+      namespace: c.namespace,
+    });
+    try {
+      await worker({
+        ...c.clientEnv,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        DATABASE_URL: db.url,
+        MEDINS_EXCHANGE_DIR: mkdtempSync(join(tmpdir(), 'medins-cluster-schedule-')),
+        MEDINS_SIMULATED_SYSTEMIC_FAILURES: '0',
+        MEDINS_SIMULATED_TOP_UPS: '0',
+        MEDINS_PAYLOAD_ENCRYPTION: 'off',
+      });
+      const months = async () =>
+        (
+          await db.pool.query<{ month: string; finished: boolean }>(
+            `SELECT month, finished_at IS NOT NULL AS finished FROM reconciliations ORDER BY month`,
+          )
+        ).rows;
+      const waitFor = async (n: number) => {
+        for (let i = 0; i < 240 && (await months()).filter((m) => m.finished).length < n; i += 1)
+          await new Promise((r) => setTimeout(r, 500));
+      };
+      await createReconciliationSchedule(client, taskQueue, policy, { paused: true, graceMs: 0 });
+      expect((await describeSchedule(client, 'heshan')).state.paused).toBe(true);
+      await triggerSchedule(client, 'heshan');
+      await waitFor(1);
+      // two delta days missed while the Schedule was paused, three and two months ago
+      await backfillSchedule(client, 'heshan', deltaDay(-3, -1), deltaDay(-2, 1));
+      await waitFor(3);
+      expect(await months()).toEqual(
+        [month(-4), month(-3), month(-1)].map((m) => ({ month: m, finished: true })),
+      );
+      const described = await describeSchedule(client, 'heshan');
+      expect(described.info.numActionsTaken).toBe(3);
+      say(
+        `Schedule reconcile-heshan on the cluster: triggered once, backfilled two missed months; reconciled ${(
+          await months()
+        )
+          .map((m) => m.month)
+          .join(', ')}`,
+      );
+    } finally {
+      for (const w of workers.splice(0)) await w.stop();
+      await client.schedule
+        .getHandle('reconcile-heshan')
+        .delete()
+        .catch(() => undefined);
+      await client.connection.close();
+      await db.drop();
+    }
   });
 });
