@@ -26,10 +26,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import pg from 'pg';
 import { SEARCH_ATTRIBUTES } from './dev-server';
 import { ensureDatabase, ensurePostgres, type PostgresServer } from './postgres';
@@ -41,6 +41,7 @@ import {
   ProvisioningError,
   quietLogger,
   run,
+  stderrLogger,
   which,
   withLock,
   type Logger,
@@ -292,6 +293,8 @@ export interface TemporalClusterOptions {
   dir?: string;
   namespace?: string;
   retentionDays?: number;
+  /** The frontend's port (default: a free one). */
+  frontendPort?: number;
   log?: Logger;
 }
 
@@ -386,7 +389,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
   const db = new URL(databases.server.adminUrl);
   const taken = new Set<number>();
   const ports = {
-    frontend: await freePort(),
+    frontend: options.frontendPort ?? (await freePort()),
     frontendHttp: await freePort(),
     history: await freePort(),
     matching: await freePort(),
@@ -549,7 +552,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
         tail,
         exited,
       );
-      const { IndexedValueType } = temporal.api.enums.v1;
+      const { IndexedValueType } = proto.temporal.api.enums.v1;
       const types = {
         Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         Int: IndexedValueType.INDEXED_VALUE_TYPE_INT,
@@ -617,4 +620,40 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     },
     stop,
   };
+}
+
+/**
+ * `npm run cluster`: a persistent Temporal cluster on this machine (databases `temporal` and
+ * `temporal_visibility` on the project's PostgreSQL or TEMPORAL_DATABASE_URL's server, frontend on
+ * TEMPORAL_PORT, default 7233, mTLS with the test CA in the cache) until Ctrl-C; prints the environment a
+ * worker or the CLI needs to use it.
+ */
+async function main() {
+  const cluster = await startTemporalCluster({
+    frontendPort: Number(process.env.TEMPORAL_PORT ?? 7233),
+    retentionDays: Number(process.env.TEMPORAL_RETENTION_DAYS ?? 30),
+    log: stderrLogger,
+  });
+  process.stdout.write(
+    `Temporal cluster: frontend ${cluster.address} (mTLS), services ${CLUSTER_SERVICES.map(
+      (s) => `${s} pid ${cluster.services[s].child.pid}`,
+    ).join(', ')}; databases ${cluster.databases.persistence}, ${cluster.databases.visibility}.\n` +
+      `Workers and the CLI use it with:\n` +
+      Object.entries(cluster.clientEnv)
+        .map(([k, v]) => `  export ${k}=${v}\n`)
+        .join('') +
+      `Ctrl-C stops it.\n`,
+  );
+  const stop = () => {
+    void cluster.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
 }
