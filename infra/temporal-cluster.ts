@@ -622,6 +622,131 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
   };
 }
 
+/** The Web UI server the Temporal CLI v1.5.1 embeds (its go.mod requires ui-server/v2 v2.42.1). */
+export const TEMPORAL_UI_VERSION = 'v2.42.1';
+export const TEMPORAL_UI_MODULE = 'github.com/temporalio/ui-server/v2';
+export const CLUSTER_UI_CONFIG_DIR = fileURLToPath(new URL('./temporal-cluster/ui/', import.meta.url));
+
+export function temporalUiCacheDir(): string {
+  return join(cacheRoot(), `temporal-ui-server-${TEMPORAL_UI_VERSION}`);
+}
+
+/**
+ * The Web UI server: `TEMPORAL_UI_SERVER_PATH`, else the cache, else built there with `go install` of its
+ * Go module (a few minutes). Throws a ProvisioningError naming what to install when nothing works.
+ */
+export async function resolveTemporalUi(log: Logger = quietLogger): Promise<string> {
+  const explicit = process.env.TEMPORAL_UI_SERVER_PATH;
+  if (explicit) {
+    if (!isExecutable(explicit))
+      throw new ProvisioningError(
+        `TEMPORAL_UI_SERVER_PATH is set to ${explicit}, which is not an executable file.`,
+      );
+    return explicit;
+  }
+  const dir = temporalUiCacheDir();
+  const cached = join(dir, 'temporal-ui-server');
+  if (isExecutable(cached)) return cached;
+  const go = which('go');
+  const target = `${TEMPORAL_UI_MODULE}/cmd/server@${TEMPORAL_UI_VERSION}`;
+  if (!go) {
+    throw new ProvisioningError(
+      `No Temporal Web UI server is available. Tried: TEMPORAL_UI_SERVER_PATH (unset), the cache at ${cached} ` +
+        `(empty), and Go to build it (\`go\` not on PATH). Install Go 1.25 or newer so that \`go install ${target}\` ` +
+        `can build it, or set TEMPORAL_UI_SERVER_PATH.`,
+    );
+  }
+  return withLock(join(cacheRoot(), 'locks', 'temporal-ui-server'), async () => {
+    if (isExecutable(cached)) return cached;
+    const staging = join(dir, 'staging');
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    log(
+      `building the Temporal Web UI server ${TEMPORAL_UI_VERSION} from its Go module into ${dir} (first run only)`,
+    );
+    const result = await run(go, ['install', target], {
+      env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+      timeoutMs: 60 * 60_000,
+    });
+    if (result.code !== 0 || !isExecutable(join(staging, 'server'))) {
+      throw new ProvisioningError(
+        `Building the Temporal Web UI server with \`go install ${target}\` failed (exit ${result.code}): ` +
+          `${result.stderr.trim().split('\n').slice(-5).join(' | ')}. Check that the Go module proxy is reachable ` +
+          `(GOPROXY), or set TEMPORAL_UI_SERVER_PATH.`,
+      );
+    }
+    renameSync(join(staging, 'server'), cached);
+    rmSync(staging, { recursive: true, force: true });
+    return cached;
+  });
+}
+
+export interface ClusterUi {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Web UI on loopback in front of `cluster` (mTLS with the project's client certificate), showing
+ * payloads through the codec server at `codecEndpoint`. Resolves once its API answers; throws with its
+ * output when it does not within a minute.
+ */
+export async function startClusterUi(
+  cluster: TemporalCluster,
+  options: { codecEndpoint: string; port?: number; log?: Logger },
+): Promise<ClusterUi> {
+  const server = await resolveTemporalUi(options.log);
+  const port = options.port ?? (await freePort());
+  const child = spawn(
+    server,
+    ['--root', CLUSTER_UI_CONFIG_DIR, '--config', '.', '--env', 'cluster', 'start'],
+    {
+      env: {
+        ...process.env,
+        TEMPORAL_UI_FRONTEND_ADDRESS: cluster.address,
+        TEMPORAL_UI_PORT: String(port),
+        TEMPORAL_UI_TLS_CA: cluster.certificates.ca,
+        TEMPORAL_UI_TLS_CERT: cluster.certificates.client.cert,
+        TEMPORAL_UI_TLS_KEY: cluster.certificates.client.key,
+        TEMPORAL_UI_TLS_SERVER_NAME: cluster.certificates.serverName,
+        TEMPORAL_UI_CODEC_ENDPOINT: options.codecEndpoint,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new ProvisioningError(`The Web UI server exited (${child.exitCode}): ${output}`);
+    const ok = await fetch(`${url}/api/v1/settings`, { signal: AbortSignal.timeout(2000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return { url, stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new ProvisioningError(`The Web UI server did not answer at ${url} within 60 s: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /**
  * `npm run cluster`: a persistent Temporal cluster on this machine (databases `temporal` and
  * `temporal_visibility` on the project's PostgreSQL or TEMPORAL_DATABASE_URL's server, frontend on

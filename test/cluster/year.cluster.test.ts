@@ -6,6 +6,7 @@
  * summary of the same year run cleanly on the dev server, and the campaign must be found by its search
  * attributes through visibility on PostgreSQL.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +18,11 @@ import {
   describeSchedule,
   triggerSchedule,
 } from '../../client/reconcile-commands';
+import { startCodecServer } from '../../infra/codec-server';
+import { AesGcmPayloadCodec } from '../../infra/payload-codec';
 import { dropDatabase } from '../../infra/postgres';
 import { stderrLogger } from '../../infra/support';
-import { startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster';
+import { startClusterUi, startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster';
 import { seedPolicy } from '../../seeds';
 import { progressQuery, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase } from '../support/database';
@@ -236,6 +239,36 @@ describe('a drill year on a Temporal cluster backed by PostgreSQL', () => {
         .catch(() => undefined);
       await client.connection.close();
       await db.drop();
+    }
+  });
+
+  it('the Web UI reaches the cluster over mTLS and is pointed at the codec server', async () => {
+    const codec = await startCodecServer({
+      codec: new AesGcmPayloadCodec(new Map([['test', randomBytes(32)]]), 'test'),
+      token: randomBytes(18).toString('base64url'),
+    });
+    const ui = await startClusterUi(cluster!, { codecEndpoint: codec.url, log: stderrLogger });
+    try {
+      const settings = (await (await fetch(`${ui.url}/api/v1/settings`)).json()) as {
+        Codec: { Endpoint: string; PassAccessToken: boolean };
+      };
+      expect(settings.Codec.Endpoint).toBe(codec.url);
+      expect(settings.Codec.PassAccessToken).toBe(false);
+      // the UI's API answers from the frontend, which takes only clients with a certificate
+      const namespaces = (await (await fetch(`${ui.url}/api/v1/namespaces`)).json()) as {
+        namespaces: { namespaceInfo: { name: string } }[];
+      };
+      expect(namespaces.namespaces.map((n) => n.namespaceInfo.name)).toContain(cluster!.namespace);
+      // without the token the codec server decodes nothing for the UI's readers
+      const anonymous = await fetch(`${codec.url}/decode`, {
+        method: 'POST',
+        body: JSON.stringify({ payloads: [] }),
+      });
+      expect(anonymous.status).toBe(401);
+      say(`Web UI at ${ui.url} on the cluster (mTLS), codec endpoint ${settings.Codec.Endpoint}`);
+    } finally {
+      await ui.stop();
+      await codec.close();
     }
   });
 });
