@@ -126,9 +126,14 @@ describe('a drill year on a Temporal cluster backed by PostgreSQL', () => {
     await worker(y.workerEnv);
     const run = await startYear(y);
     const handle = y.client.workflow.getHandle(run.started.workflowId);
+    // mid-year: the deduction phase; a year already past it would not test the restarts, and says so
+    const watchUntil = Date.now() + 600_000;
     for (;;) {
       const p = await handle.query(progressQuery).catch(() => null);
       if (p && (p.phase === 'deduction' || p.phase === 'follow-up')) break;
+      if (p && ['cut-off', 'subsidy-claim', 'closed'].includes(p.phase))
+        throw new Error(`the year reached ${p.phase} before the deduction phase was seen`);
+      if (Date.now() > watchUntil) throw new Error(`no deduction phase within 10 minutes (last ${p?.phase})`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const restartedAt = Date.now();
