@@ -7,7 +7,7 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     include: ['test/**/*.test.ts'],
     // the fault suite stops PostgreSQL and kills workers: it runs on its own (npm run test:faults)
-    exclude: ['test/faults/**', 'node_modules/**'],
+    exclude: ['test/faults/**', 'test/cluster/**', 'node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     // workflows under test carry no personal data; test/integration/payload-codec.test.ts encrypts explicitly
     env: { MEDINS_PAYLOAD_ENCRYPTION: 'off' },

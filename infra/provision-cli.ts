@@ -1,10 +1,12 @@
 /**
- * `npm run provision [-- status|stop]`: provisions (or reports) every server the project runs on, and
- * says where each came from. `stop` stops the project-local PostgreSQL cluster.
+ * `npm run provision [-- status|stop|cluster]`: provisions (or reports) every server the project runs on,
+ * and says where each came from. `stop` stops the project-local PostgreSQL cluster; `cluster` finds or
+ * builds the Temporal server of the production topology (infra/temporal-cluster.ts).
  */
 import { ensurePostgres, stopPostgres } from './postgres';
 import { stderrLogger } from './support';
 import { resolveTemporalCli, resolveTestServer } from './temporal';
+import { resolveTemporalServer } from './temporal-cluster';
 
 async function main() {
   const command = process.argv[2] ?? 'status';
@@ -14,7 +16,15 @@ async function main() {
     );
     return;
   }
-  if (command !== 'status') throw new Error(`unknown command ${command}: use status or stop`);
+  if (command === 'cluster') {
+    const build = await resolveTemporalServer(stderrLogger);
+    process.stdout.write(`Temporal server:       ${build.server} (${build.source})\n`);
+    process.stdout.write(
+      `temporal-sql-tool:     ${build.sqlTool}\nschemas:               ${build.schemaDir}\n`,
+    );
+    return;
+  }
+  if (command !== 'status') throw new Error(`unknown command ${command}: use status, stop or cluster`);
   const describe = (e: Awaited<ReturnType<typeof resolveTemporalCli>>) =>
     e.kind === 'path' ? `${e.path} (${e.source})` : 'the Temporal SDK download';
   process.stdout.write(`Temporal dev server:   ${describe(await resolveTemporalCli(stderrLogger))}\n`);

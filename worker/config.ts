@@ -9,6 +9,15 @@ const Env = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
+  /**
+   * TLS to the Temporal frontend (infra/temporal-tls.ts): PEM files of the CA that signed the frontend's
+   * certificate, of this process's client certificate and key (mTLS), and the name in the frontend's
+   * certificate when it differs from the host dialled. None set: plain TCP (the dev server).
+   */
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   /** Database name on the local cluster when DATABASE_URL is not given. */
   MEDINS_DATABASE: z
     .string()

@@ -8,6 +8,7 @@ import { migrate } from '../activities/db/migrate';
 import { resolveDatabaseUrl } from '../infra/postgres';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { stderrLogger } from '../infra/support';
+import { temporalTls } from '../infra/temporal-tls';
 import { loadConfig } from './config';
 import { createWorker, NativeConnection } from './create-worker';
 
@@ -19,7 +20,11 @@ async function main() {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   // an idle connection lost (PostgreSQL restarted) is not a reason to stop: activities retry and reconnect
   pool.on('error', (error) => process.stderr.write(`PostgreSQL connection lost: ${error.message}\n`));
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const tls = temporalTls(config);
+  const connection = await NativeConnection.connect({
+    address: config.TEMPORAL_ADDRESS,
+    ...(tls ? { tls } : {}),
+  });
   try {
     const worker = await createWorker({
       connection,
@@ -31,7 +36,7 @@ async function main() {
         : {}),
     });
     process.stderr.write(
-      `worker serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})\n`,
+      `worker serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}${tls ? ', TLS' : ''})\n`,
     );
     await worker.run();
   } finally {

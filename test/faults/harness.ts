@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { inject } from 'vitest';
 import { simulatedPorts } from '../../activities/adapters/simulated';
 import { startCampaign } from '../../client/campaign-commands';
@@ -41,8 +41,20 @@ export interface Year {
   workerEnv: Record<string, string>;
 }
 
-/** A fresh database with the seeded Kaiping population, and the environment of its workers. */
-export async function prepareYear(): Promise<Year> {
+/** Where a year runs when not on the dev server of the global setup (the cluster suite's cluster). */
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+  tls: TLSConfig;
+  /** TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TLS_* for the worker processes. */
+  env: Record<string, string>;
+}
+
+/**
+ * A fresh database with the seeded Kaiping population, and the environment of its workers; on the dev
+ * server of the global setup unless `target` says otherwise.
+ */
+export async function prepareYear(target?: TemporalTarget): Promise<Year> {
   const db = await createTestDatabase();
   db.pool.on('error', () => undefined); // idle connections die when PostgreSQL is stopped on purpose
   const outDir = mkdtempSync(join(tmpdir(), 'medins-faults-'));
@@ -55,15 +67,17 @@ export async function prepareYear(): Promise<Year> {
     outDir,
   });
   const taskQueue = uniqueTaskQueue('faults');
-  const connection = await Connection.connect({ address: inject('devServerAddress') });
+  const connection = await Connection.connect(
+    target ? { address: target.address, tls: target.tls } : { address: inject('devServerAddress') },
+  );
   return {
     db,
     outDir,
     exchangeDir,
     taskQueue,
-    client: new Client({ connection }),
+    client: new Client({ connection, ...(target ? { namespace: target.namespace } : {}) }),
     workerEnv: {
-      TEMPORAL_ADDRESS: inject('devServerAddress'),
+      ...(target ? target.env : { TEMPORAL_ADDRESS: inject('devServerAddress') }),
       TEMPORAL_TASK_QUEUE: taskQueue,
       DATABASE_URL: db.url,
       MEDINS_EXCHANGE_DIR: exchangeDir,
