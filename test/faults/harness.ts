@@ -39,6 +39,8 @@ export interface Year {
   taskQueue: string;
   client: Client;
   workerEnv: Record<string, string>;
+  /** An operator's own login (postgres URL), for the command line. */
+  operatorUrl: string;
 }
 
 /** A fresh database with the seeded Kaiping population, and the environment of its workers. */
@@ -56,7 +58,10 @@ export async function prepareYear(): Promise<Year> {
   });
   const taskQueue = uniqueTaskQueue('faults');
   const connection = await Connection.connect({ address: inject('devServerAddress') });
+  // the worker logs in as its own operator-level login, as in production; the superuser only migrates
+  const [workerLogin, operatorLogin] = [await db.login('operator'), await db.login('operator')];
   return {
+    operatorUrl: operatorLogin.url,
     db,
     outDir,
     exchangeDir,
@@ -65,7 +70,8 @@ export async function prepareYear(): Promise<Year> {
     workerEnv: {
       TEMPORAL_ADDRESS: inject('devServerAddress'),
       TEMPORAL_TASK_QUEUE: taskQueue,
-      DATABASE_URL: db.url,
+      DATABASE_URL: workerLogin.url,
+      MEDINS_ADMIN_DATABASE_URL: db.url,
       MEDINS_EXCHANGE_DIR: exchangeDir,
       MEDINS_POPULATION_DIRS: `kaiping=${outDir}`,
       MEDINS_SIMULATION_SEED: String(SEED),

@@ -50,6 +50,23 @@ CREATE VIEW audit.reconciliation_exceptions AS
   FROM public.reconciliation_exceptions;
 GRANT SELECT ON audit.reconciliation_exceptions TO medins_auditor, medins_operator;
 
+-- A held roster's people, for the operator or auditor deciding on it: masked numbers from the full ones, so
+-- the match is exact while the reader never holds a full number.
+CREATE FUNCTION audit.held_roster_would_close(submission bigint, max_rows integer)
+RETURNS TABLE (id_number text, name text, category text, opened_on text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT mask_id(p.id_number), p.name, i.category, i.valid_from::text
+  FROM submissions s
+  JOIN identities i ON i.jurisdiction = s.jurisdiction AND i.department = s.department AND i.valid_to IS NULL
+  JOIN residents p ON p.id = i.resident_id
+  WHERE s.id = submission AND s.status = 'held'
+    AND NOT EXISTS (SELECT 1 FROM submission_rows r
+                    WHERE r.submission_id = s.id AND r.accepted AND r.id_number = p.id_number AND r.category = i.category)
+  ORDER BY p.name, i.category LIMIT max_rows
+$$;
+REVOKE EXECUTE ON FUNCTION audit.held_roster_would_close(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit.held_roster_would_close(bigint, integer) TO medins_operator, medins_auditor;
+
 -- Departments: no residents (matching a list against the register is the import's, under its own
 -- privileges), and only their own rows of what they are granted.
 REVOKE SELECT ON residents FROM medins_department;
@@ -104,3 +121,4 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE ON SEQUENCES FROM medins_
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM medins_operator;
 REVOKE DELETE ON ALL TABLES IN SCHEMA public FROM medins_operator;
 DROP FUNCTION medins_session_departments();
+DROP FUNCTION audit.held_roster_would_close(bigint, integer);
