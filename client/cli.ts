@@ -752,7 +752,7 @@ const READ_ONLY = new Set([
   'lists status',
   'reconcile schedule describe',
 ]);
-/** What a department reads besides submitting its own lists: its submissions' status and rejection reports. */
+/** What a department runs: its own submissions' status and rejection reports (row security keeps them its own). */
 const DEPARTMENT_READS = new Set(['lists status', 'lists rejections']);
 
 /** Why `who` may not run `command` (with `department`, for lists import), or undefined if it may. */
@@ -760,8 +760,10 @@ function refusal(who: Identity, command: string, department?: string): string | 
   if (who.role === 'auditor' && !READ_ONLY.has(command))
     return `${who.user} is an auditor: role auditor may read history, reports and the exchange log; it cannot run "${command}", which starts, signals or changes something. Ask an operator.`;
   if (who.role === 'department') {
-    if (command === 'lists import' ? department === who.department : DEPARTMENT_READS.has(command))
-      return undefined;
+    if (command === 'lists import' && department === who.department)
+      // the import matches each row against the register (residents), which a department's login may not read
+      return `${who.user} is the department ${who.department}: a department's login cannot run the import itself, because matching a list against the household register reads residents, which departments may not read. Send the file to the insurance center; an operator hands it in with campaign submit-list (or lists import).`;
+    if (DEPARTMENT_READS.has(command)) return undefined;
     return `${who.user} is the department ${who.department}: role department may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${department}` : ''}.`;
   }
   return undefined;

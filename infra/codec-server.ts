@@ -39,12 +39,18 @@ export interface CodecServer {
   close(): Promise<void>;
 }
 
+/** The largest request body read (bytes): a page of history's payloads is far smaller. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 export async function startCodecServer(options: {
   codec: PayloadCodec;
   token: string;
   port?: number;
   allowOrigin?: string;
+  /** Bodies larger than this are refused with 413 (default {@link DEFAULT_MAX_BODY_BYTES}). */
+  maxBodyBytes?: number;
 }): Promise<CodecServer> {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const expected = Buffer.from(`Bearer ${options.token}`);
   const authorised = (req: IncomingMessage) => {
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -70,9 +76,30 @@ export async function startCodecServer(options: {
       return send(res, 404, { error: 'POST /encode or /decode' });
     if (!authorised(req))
       return send(res, 401, { error: 'a valid bearer token is required to read personal data' });
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
+      res.setHeader('connection', 'close');
+      send(res, 413, { error: `a codec request is at most ${maxBodyBytes} bytes` });
+      req.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let received = 0;
+    let refused = false;
+    req.on('data', (c: Buffer) => {
+      if (refused) return;
+      received += c.length;
+      if (received > maxBodyBytes) {
+        refused = true;
+        chunks.length = 0;
+        res.setHeader('connection', 'close');
+        send(res, 413, { error: `a codec request is at most ${maxBodyBytes} bytes` });
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
     req.on('end', () => {
+      if (refused) return;
       let body: z.infer<typeof Body>;
       try {
         body = Body.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));

@@ -90,13 +90,20 @@ export async function addUser(
   await grantRole(client, name, spec);
 }
 
+/**
+ * Adds `name` to the spec's group role. An operator's login also bypasses row-level security: operators see
+ * every department's lists anyway, and the import copies rows in bulk (COPY), which PostgreSQL refuses where
+ * row security applies. BYPASSRLS is a login's own attribute, not inherited from a group: it is set here.
+ */
 export async function grantRole(client: Queryable, name: string, spec: RoleSpec): Promise<void> {
   await ensureGroupRoles(client);
   await tolerant(client, `GRANT ${groupRoleOf(spec)} TO ${ident(name)}`);
+  if (spec.kind === 'operator') await client.query(`ALTER ROLE ${ident(name)} BYPASSRLS`);
 }
 
 export async function revokeRole(client: Queryable, name: string, spec: RoleSpec): Promise<void> {
   await client.query(`REVOKE ${groupRoleOf(spec)} FROM ${ident(name)}`);
+  if (spec.kind === 'operator') await client.query(`ALTER ROLE ${ident(name)} NOBYPASSRLS`);
 }
 
 export interface UserRow {
@@ -108,7 +115,7 @@ export interface UserRow {
 /** Every role that is a member of one of the project's group roles, with those memberships. */
 export async function listUsers(client: Queryable): Promise<UserRow[]> {
   const r = await client.query<{ name: string; can_login: boolean; roles: string[] }>(
-    `SELECT u.rolname AS name, u.rolcanlogin AS can_login, array_agg(g.rolname ORDER BY g.rolname) AS roles
+    `SELECT u.rolname AS name, u.rolcanlogin AS can_login, array_agg(g.rolname::text ORDER BY g.rolname) AS roles
      FROM pg_roles u JOIN pg_auth_members m ON m.member = u.oid JOIN pg_roles g ON g.oid = m.roleid
      WHERE g.rolname IN ($1, $2) OR g.rolname LIKE 'medins\\_dept\\_%'
      GROUP BY u.rolname, u.rolcanlogin ORDER BY u.rolname`,
@@ -130,15 +137,17 @@ export async function sessionIdentity(client: Queryable): Promise<Identity> {
   const r = await client.query<{
     user: string;
     superuser: boolean;
+    bypassrls: boolean;
     operator: boolean;
     auditor: boolean;
     departments: string[];
   }>(
     `SELECT session_user AS user,
             (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) AS superuser,
+            (SELECT rolbypassrls FROM pg_roles WHERE rolname = session_user) AS bypassrls,
             pg_has_role(session_user, $1, 'MEMBER') AS operator,
             pg_has_role(session_user, $2, 'MEMBER') AS auditor,
-            ARRAY(SELECT rolname FROM pg_roles WHERE rolname LIKE 'medins\\_dept\\_%'
+            ARRAY(SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'medins\\_dept\\_%'
                   AND pg_has_role(session_user, oid, 'MEMBER') ORDER BY rolname) AS departments`,
     [OPERATOR_ROLE, AUDITOR_ROLE],
   );
@@ -148,6 +157,10 @@ export async function sessionIdentity(client: Queryable): Promise<Identity> {
       `connected as ${s.user}, a superuser: the command line runs under a person's own login (PGUSER/PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL); superusers only run db migrate and users`,
     );
   if (s.operator) return { user: s.user, role: 'operator' };
+  if (s.bypassrls)
+    throw new Error(
+      `user ${s.user} bypasses row-level security but is no operator: an administrator runs users revoke/grant to set it right`,
+    );
   if (s.auditor) return { user: s.user, role: 'auditor' };
   const departments = DepartmentId.options.filter((d) => s.departments.includes(departmentRole(d)));
   if (departments.length === 1) return { user: s.user, role: 'department', department: departments[0]! };

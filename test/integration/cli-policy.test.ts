@@ -213,6 +213,41 @@ describe('the policy commands of the command line', () => {
       expect(text).not.toContain('关伟');
     });
 
+    it('an administrator adds a person with users add; the person logs in and is an auditor', async () => {
+      const name = `t_audit_${process.pid}`;
+      try {
+        const added = await cliAs(
+          operator,
+          { MEDINS_ADMIN_DATABASE_URL: db.url },
+          'users',
+          'add',
+          name,
+          '--role',
+          'auditor',
+        );
+        expect(added.stderr).toBe('');
+        const password = /password \(shown once\): (\S+)/.exec(added.stdout)![1]!;
+        const listed = await cliAs(operator, { MEDINS_ADMIN_DATABASE_URL: db.url }, 'users', 'list');
+        expect(listed.stdout).toContain(`${name}\tmedins_auditor`);
+        const url = new URL(db.url);
+        url.username = name;
+        url.password = password;
+        const start = await cliAs(
+          { url: url.toString() },
+          {},
+          'lists',
+          'confirm',
+          '--submission',
+          submissions['health']!,
+        );
+        expect(start.stderr).toContain(`${name} is an auditor`);
+        const status = await cliAs({ url: url.toString() }, {}, 'lists', 'status');
+        expect(status.stdout).toContain('health-roster.csv');
+      } finally {
+        await db.pool.query(`DROP ROLE IF EXISTS ${name}`);
+      }
+    });
+
     it('a superuser’s URL is refused for the everyday commands', async () => {
       const r = await cliAs({ url: db.url }, {}, 'lists', 'status');
       expect(r.code).toBe(1);
@@ -242,6 +277,22 @@ describe('the policy commands of the command line', () => {
       expect(failure.stderr).toContain(
         `${health.user} is the department health: role department may submit its own lists only; it cannot run "lists import" for civil-affairs`,
       );
+      const own = await cliAs(
+        health,
+        {},
+        'lists',
+        'import',
+        'x.csv',
+        '--jurisdiction',
+        'kaiping',
+        '--department',
+        'health',
+        '--kind',
+        'roster',
+        '--period',
+        '2023-08-31',
+      );
+      expect(own.stderr).toContain('reads residents, which departments may not read');
       const history = await cliAs(health, {}, 'audit', 'history', '--workflow-id', 'campaign-kaiping-2024');
       expect(history.code).toBe(1);
       expect(history.stderr).toContain('cannot run "audit history"');

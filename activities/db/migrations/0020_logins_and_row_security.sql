@@ -39,9 +39,10 @@ $$;
 -- Operators: the campaign's work (the worker runs as an operator login). An import replaces the identities a
 -- superseded submission opened, so operators delete too; tables made by later migrations are granted alike.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO medins_operator;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO medins_operator;
+-- the population generator sets its own sequences past the ids it copied in (setval)
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO medins_operator;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO medins_operator;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO medins_operator;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO medins_operator;
 
 -- Auditors: reconciliation exceptions hold the full ID of each conflict; auditors read them masked.
 REVOKE SELECT ON reconciliation_exceptions FROM medins_auditor;
@@ -76,6 +77,9 @@ ALTER TABLE submissions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE submission_rows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE exchange_log ENABLE ROW LEVEL SECURITY;
 
+-- Operators' logins bypass row security (BYPASSRLS, set by `users add|grant`, infra/roles.ts): the import
+-- copies rows in bulk and PostgreSQL refuses COPY FROM where row security applies. The operator policies
+-- below serve an operator login made without it (everything but COPY).
 CREATE POLICY operator_all ON submissions TO medins_operator USING (true) WITH CHECK (true);
 CREATE POLICY auditor_reads ON submissions FOR SELECT TO medins_auditor USING (true);
 CREATE POLICY department_own ON submissions TO medins_department
@@ -117,7 +121,7 @@ ALTER TABLE submissions DISABLE ROW LEVEL SECURITY;
 GRANT SELECT ON residents TO medins_department;
 DROP VIEW audit.reconciliation_exceptions;
 GRANT SELECT ON reconciliation_exceptions TO medins_auditor;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE ON SEQUENCES FROM medins_operator;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT, UPDATE ON SEQUENCES FROM medins_operator;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM medins_operator;
 REVOKE DELETE ON ALL TABLES IN SCHEMA public FROM medins_operator;
 DROP FUNCTION medins_session_departments();
