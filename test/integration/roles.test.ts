@@ -120,6 +120,32 @@ describe('who may read and write what, enforced by PostgreSQL for each login', (
     );
   });
 
+  it('a held roster’s people come masked from a function operators and auditors may call, and departments may not', async () => {
+    // mark civil affairs' roster held: its open identities not listed again would close
+    await db.pool.query(`UPDATE submissions SET status = 'held' WHERE department = 'civil-affairs'`);
+    const held = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions WHERE status = 'held'`))
+      .rows[0]!.id;
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission)
+       VALUES ('kaiping', 1, '2305', 'civil-affairs', '2023-01-01', $1)`,
+      [held],
+    );
+    try {
+      for (const reader of [auditor, operator]) {
+        const r = await reader.pool.query(`SELECT * FROM audit.held_roster_would_close($1, 10)`, [held]);
+        expect(r.rows).toEqual([
+          { id_number: '440783********0015', name: '关伟', category: '2305', opened_on: '2023-01-01' },
+        ]);
+      }
+      await expect(
+        civil.pool.query(`SELECT * FROM audit.held_roster_would_close($1, 10)`, [held]),
+      ).rejects.toThrow(/permission denied/);
+    } finally {
+      await db.pool.query(`DELETE FROM identities`);
+      await db.pool.query(`UPDATE submissions SET status = 'current' WHERE department = 'civil-affairs'`);
+    }
+  });
+
   it('the exchange log and every submission are readable to auditors', async () => {
     expect((await auditor.pool.query(`SELECT department FROM exchange_log ORDER BY seq`)).rows).toEqual([
       { department: 'civil-affairs' },
