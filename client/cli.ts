@@ -4,7 +4,19 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { migrate } from '../activities/db/migrate';
-import { resolveDatabaseUrl } from '../infra/postgres';
+import { ensurePostgres, resolveDatabaseUrl, userConnection } from '../infra/postgres';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  addUser,
+  grantRole,
+  listUsers,
+  parseRoleSpec,
+  revokeRole,
+  sessionIdentity,
+  type Identity,
+} from '../infra/roles';
 import { stderrLogger } from '../infra/support';
 import { loadConfig } from '../worker/config';
 import {
@@ -47,7 +59,6 @@ import {
 import { campaignWorkflowId } from '../workflows/campaign';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
-import { userInfo } from 'node:os';
 import {
   explainFile,
   formatExplanation,
@@ -65,12 +76,91 @@ const program = new Command()
 
 const db = program.command('db').description('the PostgreSQL ledger');
 db.command('migrate')
-  .description('apply pending schema migrations (the worker and the tests do this at start-up too)')
+  .description(
+    'apply pending schema migrations, as the administrator (MEDINS_ADMIN_DATABASE_URL, or the local cluster superuser)',
+  )
   .action(async () => {
     const config = loadConfig();
     const url = await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger);
     const { applied } = await migrate(url, stderrLogger);
     process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'schema is up to date\n');
+  });
+
+/** The identity of the person at the command line, from their PostgreSQL login (set before each action). */
+let identity: Identity | undefined;
+const whoAmI = (): Identity => {
+  if (!identity) throw new Error('this command runs without a login');
+  return identity;
+};
+/** Who is recorded as having acted: the session's PostgreSQL user. */
+const operatorName = () => whoAmI().user;
+
+/** The administrator's connection (roles are cluster-wide: the maintenance database). */
+const withAdmin = async (fn: (client: pg.Client) => Promise<void>) => {
+  const client = new pg.Client({ connectionString: (await ensurePostgres(stderrLogger)).adminUrl });
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+};
+const users = program
+  .command('users')
+  .description(
+    "the bureau's people, each a PostgreSQL login in one role (run as the administrator: MEDINS_ADMIN_DATABASE_URL, or the local cluster superuser)",
+  );
+const ROLE_HELP = 'operator, auditor or department:<department> (e.g. department:civil-affairs)';
+users
+  .command('add')
+  .description(
+    'create a login (or set its password again) in a role; the password is read from stdin, or made and printed once',
+  )
+  .argument('<name>', 'the login, e.g. wang_li (lower-case letters, digits, underscores)')
+  .requiredOption('--role <role>', ROLE_HELP)
+  .option('--password-stdin', 'read the password from stdin')
+  .action(async (name: string, o: { role: string; passwordStdin?: boolean }) => {
+    const role = parseRoleSpec(o.role);
+    const given = o.passwordStdin ? readFileSync(0, 'utf8').trim() : undefined;
+    if (given !== undefined && given.length < 12) throw new Error('a password of 12 characters or more');
+    const password = given ?? randomBytes(15).toString('base64url');
+    await withAdmin((client) => addUser(client, name, password, role));
+    process.stdout.write(
+      `${name} may log in as ${o.role}${given ? '' : `; password (shown once): ${password}`}\n`,
+    );
+  });
+users
+  .command('grant')
+  .description('add a role to a login')
+  .argument('<name>', 'the login')
+  .argument('<role>', ROLE_HELP)
+  .action(async (name: string, role: string) => {
+    await withAdmin((client) => grantRole(client, name, parseRoleSpec(role)));
+    process.stdout.write(`${name} granted ${role}\n`);
+  });
+users
+  .command('revoke')
+  .description('take a role from a login')
+  .argument('<name>', 'the login')
+  .argument('<role>', ROLE_HELP)
+  .action(async (name: string, role: string) => {
+    await withAdmin((client) => revokeRole(client, name, parseRoleSpec(role)));
+    process.stdout.write(`${name} no longer ${role}\n`);
+  });
+users
+  .command('list')
+  .description("every login in one of the project's roles")
+  .action(async () => {
+    await withAdmin(async (client) => {
+      const rows = await listUsers(client);
+      process.stdout.write(
+        rows.length
+          ? rows
+              .map((u) => `${u.name}\t${u.roles.join(', ')}${u.canLogin ? '' : '\t(cannot log in)'}`)
+              .join('\n') + '\n'
+          : 'no users\n',
+      );
+    });
   });
 
 program
@@ -83,7 +173,7 @@ program
     const client = await connectClient(config);
     try {
       const result = await runStackCheck(client, config.TEMPORAL_TASK_QUEUE, {
-        requestedBy: config.MEDINS_OPERATOR ?? userInfo().username,
+        requestedBy: operatorName(),
         note: options.note,
       });
       process.stdout.write(
@@ -170,7 +260,7 @@ lists
       },
     ) => {
       if (o.kind !== 'roster' && o.kind !== 'delta') throw new Error('--kind must be roster or delta');
-      const result = await importCommand(file, { ...o, kind: o.kind });
+      const result = await importCommand(file, { ...o, kind: o.kind }, operatorName());
       process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : formatImport(result));
     },
   );
@@ -239,15 +329,16 @@ lists
   .requiredOption('--submission <id>', 'submission id', (v) => Number(v))
   .requiredOption('--out <file>', 'output file')
   .action(async (o: { submission: number; out: string }) => {
+    // an auditor's report is built from the masked view: no full ID, name, address or phone
+    const masked = whoAmI().role === 'auditor';
     process.stdout.write(
-      `${await rejectionsCommand(o.submission, o.out)} rejected rows written to ${o.out}\n`,
+      `${await rejectionsCommand(o.submission, o.out, masked)} rejected rows written to ${o.out}${masked ? ' (IDs masked)' : ''}\n`,
     );
   });
 
 const campaign = program
   .command('campaign')
   .description('the annual campaign on a Temporal server (start the worker first)');
-const operatorName = () => loadConfig().MEDINS_OPERATOR ?? userInfo().username;
 campaign
   .command('start')
   .description('start the campaign year of a jurisdiction: campaign-<jurisdiction>-<year>')
@@ -419,10 +510,10 @@ for (const [name, paused] of [
   schedule
     .command(name)
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
-    .option('--note <text>', 'why', `${name}d by ${userInfo().username}`)
-    .action((o: { jurisdiction: string; note: string }) =>
+    .option('--note <text>', 'why (default: who did it)')
+    .action((o: { jurisdiction: string; note?: string }) =>
       withClient(async (client) => {
-        await setSchedulePaused(client, o.jurisdiction, paused, o.note);
+        await setSchedulePaused(client, o.jurisdiction, paused, o.note ?? `${name}d by ${operatorName()}`);
         process.stdout.write(`${name}d\n`);
       }),
     );
@@ -690,7 +781,14 @@ program
     );
   });
 
-/** What each role may run: auditors only read; departments submit their own lists. */
+/** What anyone may run without a login: the published rules. */
+const PUBLIC = new Set(['policy explain', 'policy show', 'targets']);
+/**
+ * What runs on the administrator's connection, and only that: the schema, the people, and the rehearsal
+ * (which creates and drops a throwaway database of its own).
+ */
+const ADMIN = new Set(['db migrate', 'users add', 'users grant', 'users revoke', 'users list', 'rehearse']);
+/** What an auditor may run: reading, never starting, signalling or changing. */
 const READ_ONLY = new Set([
   'audit verify',
   'audit history',
@@ -702,32 +800,61 @@ const READ_ONLY = new Set([
   'lists held',
   'campaign status',
   'lists status',
-  'policy explain',
-  'policy show',
-  'targets',
   'reconcile schedule describe',
 ]);
-/** What a department reads besides submitting its own lists: the rules, and its submissions' status. */
-const DEPARTMENT_READS = new Set(['lists status', 'policy explain', 'policy show']);
-program.hook('preAction', (_root, action) => {
+/** What a department runs: its own submissions' status and rejection reports (row security keeps them its own). */
+const DEPARTMENT_READS = new Set(['lists status', 'lists rejections']);
+
+/** Why `who` may not run `command` (with `department`, for lists import), or undefined if it may. */
+function refusal(who: Identity, command: string, department?: string): string | undefined {
+  if (who.role === 'auditor' && !READ_ONLY.has(command))
+    return `${who.user} is an auditor: role auditor may read history, reports and the exchange log; it cannot run "${command}", which starts, signals or changes something. Ask an operator.`;
+  if (who.role === 'department') {
+    if (command === 'lists import' && department === who.department)
+      // the import matches each row against the register (residents), which a department's login may not read
+      return `${who.user} is the department ${who.department}: a department's login cannot run the import itself, because matching a list against the household register reads residents, which departments may not read. Send the file to the insurance center; an operator hands it in with campaign submit-list (or lists import).`;
+    if (DEPARTMENT_READS.has(command)) return undefined;
+    return `${who.user} is the department ${who.department}: role department may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${department}` : ''}.`;
+  }
+  return undefined;
+}
+
+program.hook('preAction', async (_root, action) => {
   const path: string[] = [];
   for (let c: Command | null = action; c && c.parent; c = c.parent) path.unshift(c.name());
   const command = path.join(' ');
+  if (PUBLIC.has(command) || ADMIN.has(command)) return;
+  // who this is comes from the login: the session's user and its role (pg_has_role), never the environment
   const config = loadConfig();
-  if (config.MEDINS_ROLE === 'auditor' && !READ_ONLY.has(command)) {
-    throw new Error(
-      `role auditor may read history, reports and the exchange log; it cannot run "${command}", which starts, signals or changes something. Ask an operator.`,
-    );
-  }
-  if (config.MEDINS_ROLE === 'department') {
-    const own = config.MEDINS_DEPARTMENT;
-    const opts = action.opts<{ department?: string }>();
-    if (command === 'lists import' ? opts.department !== own : !DEPARTMENT_READS.has(command)) {
+  const pool = new pg.Pool({
+    ...(await userConnection(config.MEDINS_DATABASE, 'op_demo', stderrLogger)),
+    max: 1,
+  });
+  try {
+    identity = await sessionIdentity(pool);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === '28P01' || code === '28000' || code === '3D000' || code === 'ECONNREFUSED')
       throw new Error(
-        `role department (${own ?? 'unset MEDINS_DEPARTMENT'}) may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${opts.department}` : ''}.`,
+        `cannot log in to the ledger: ${(error as Error).message}. Log in as yourself: PGUSER and PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL (an administrator creates your login with \`users add\`)`,
       );
-    }
+    throw error;
+  } finally {
+    await pool.end();
   }
+  const stale = process.env.MEDINS_ROLE;
+  const staleNote = stale
+    ? ` (MEDINS_ROLE=${stale} is not read: the role comes from the login; unset it)`
+    : '';
+  const refused = refusal(identity, command, action.opts<{ department?: string }>().department);
+  if (refused) throw new Error(refused + staleNote);
+  if (stale && stale !== identity.role)
+    throw new Error(`${identity.user} logs in as ${identity.role}, not ${stale}${staleNote}`);
+  const staleOperator = process.env.MEDINS_OPERATOR;
+  if (staleOperator && staleOperator !== identity.user)
+    throw new Error(
+      `MEDINS_OPERATOR=${staleOperator} is not read: actions are recorded as the login, ${identity.user}; unset it, or log in as ${staleOperator}`,
+    );
 });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -5,9 +5,7 @@
 import { deltaRegistrationDay } from '../domain/reconciliation';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { userInfo } from 'node:os';
 import pg from 'pg';
-import { migrate } from '../activities/db/migrate';
 import { importDepartmentList, type ListImportResult } from '../activities/registry/import-list';
 import {
   exportHouseholdForm,
@@ -16,21 +14,42 @@ import {
   exportMobilisationList,
   type Reader,
 } from '../activities/registry/exports';
-import { writeRejectionReport } from '../activities/registry/rejection-report';
-import { resolveDatabaseUrl } from '../infra/postgres';
+import { writeMaskedRejections, writeRejectionReport } from '../activities/registry/rejection-report';
+import { userConnection } from '../infra/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
 import { generatePopulation, type PopulationManifest } from '../simulation/population';
 import { loadConfig } from '../worker/config';
 
+/**
+ * The ledger under the person's own login (see {@link userConnection}: DATABASE_URL, PGSERVICE, PGHOST/PGUSER/
+ * PGPASSWORD or ~/.pgpass, else the local cluster as PGUSER, default op_demo); never the admin connection, and
+ * so never a migration: a ledger without its schema is an error naming `db migrate`.
+ * Throws when the login fails, naming the user and how to give one's own.
+ */
 export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string }> {
   const config = loadConfig();
-  const url = await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger);
-  await migrate(url, stderrLogger);
-  return {
-    pool: new pg.Pool({ connectionString: url, max: 4 }),
-    exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange'),
-  };
+  const connection = await userConnection(config.MEDINS_DATABASE, 'op_demo', stderrLogger);
+  const pool = new pg.Pool({ ...connection, max: 4 });
+  try {
+    const schema = await pool.query<{ ready: boolean }>(
+      `SELECT to_regclass('public.submissions') IS NOT NULL AS ready`,
+    );
+    if (!schema.rows[0]?.ready)
+      throw new Error(
+        'the ledger has no schema yet: an administrator runs `npm run cli -- db migrate` (or starts the worker) first',
+      );
+  } catch (error) {
+    await pool.end();
+    const code = (error as { code?: string }).code;
+    if (code === '28P01' || code === '28000' || code === '3D000')
+      throw new Error(
+        `cannot open the ledger as ${connection.user ?? process.env.PGUSER ?? 'the given user'}: ${(error as Error).message}. ` +
+          'Log in as yourself: PGUSER and PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL (an administrator creates your login with `users add`)',
+      );
+    throw error;
+  }
+  return { pool, exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange') };
 }
 
 export function formatImport(r: ListImportResult): string {
@@ -64,6 +83,7 @@ export async function importCommand(
     effectiveOn?: string;
     rejections?: string;
   },
+  receivedBy: string,
 ): Promise<ListImportResult> {
   const { pool, exchangeDir } = await openLedger();
   try {
@@ -80,7 +100,7 @@ export async function importCommand(
         effectiveOn:
           o.effectiveOn ?? (o.kind === 'roster' ? o.period : deltaRegistrationDay(policy, o.period)),
         fileName: basename(file),
-        receivedBy: loadConfig().MEDINS_OPERATOR ?? userInfo().username,
+        receivedBy,
       },
       readFileSync(file),
     );
@@ -128,9 +148,15 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
   }
 }
 
-export async function rejectionsCommand(submissionId: number, out: string): Promise<number> {
+/**
+ * Writes a submission's rejection report to `out`; returns the rows written. `masked` (an auditor's report):
+ * a CSV built from the masked view only (row, masked ID, category, action, field, reason), never from the
+ * department's file with its full numbers, names, addresses and phones.
+ */
+export async function rejectionsCommand(submissionId: number, out: string, masked = false): Promise<number> {
   const { pool } = await openLedger();
   try {
+    if (masked) return await writeMaskedRejections(pool, submissionId, out);
     return (await writeRejectionReport(pool, submissionId, out)).rows;
   } finally {
     await pool.end();

@@ -47,6 +47,9 @@ export interface CodecServer {
   close(): Promise<void>;
 }
 
+/** The largest request body read (bytes): a page of history's payloads is far smaller. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 /** How long a browser's sign-in lasts. */
 export const SESSION_MS = 12 * 3600_000;
 
@@ -69,7 +72,10 @@ export async function startCodecServer(options: {
   token: string;
   port?: number;
   allowOrigin?: string;
+  /** Bodies larger than this are refused with 413 (default {@link DEFAULT_MAX_BODY_BYTES}). */
+  maxBodyBytes?: number;
 }): Promise<CodecServer> {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const sameSecret = (given: string, secret: string) => {
     const a = Buffer.from(given);
     const b = Buffer.from(secret);
@@ -116,11 +122,17 @@ export async function startCodecServer(options: {
     new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > limit) return reject(new Error(`a request body of ${declared} bytes`));
+      let over = false;
       req.on('data', (c: Buffer) => {
+        if (over) return;
         size += c.length;
         if (size > limit) {
+          // refused: nothing more is kept; the connection closes once the refusal is sent
+          over = true;
+          chunks.length = 0;
           reject(new Error(`a request body over ${limit} bytes`));
-          req.destroy();
         } else chunks.push(c);
       });
       req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -171,7 +183,7 @@ export async function startCodecServer(options: {
       return send(res, 401, {
         error: 'a valid bearer token, or a browser signed in at /login, is required to read personal data',
       });
-    readBody(req, 64 * 1024 * 1024).then(
+    readBody(req, maxBodyBytes).then(
       (text) => {
         let body: z.infer<typeof Body>;
         try {
@@ -189,7 +201,11 @@ export async function startCodecServer(options: {
             send(res, 400, { error: error instanceof Error ? error.message : String(error) }),
         );
       },
-      (error: unknown) => send(res, 413, { error: String(error) }),
+      (error: unknown) => {
+        res.setHeader('connection', 'close');
+        res.on('finish', () => req.destroy());
+        send(res, 413, { error: `a codec request is at most ${maxBodyBytes} bytes (${String(error)})` });
+      },
     );
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));

@@ -20,6 +20,9 @@ const { temporal } = proto;
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const KEY_ID_FIELD = 'encryption-key-id';
+/** AES-GCM: a 12-byte IV before the ciphertext, the full 16-byte authentication tag after it. */
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const fromUtf8 = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -39,8 +42,8 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const key = this.keys.get(this.currentKeyId)!;
     return payloads.map((payload) => {
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return {
         metadata: { encoding: utf8(ENCRYPTED_ENCODING), [KEY_ID_FIELD]: utf8(this.currentKeyId) },
@@ -59,9 +62,19 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const key = this.keys.get(keyId);
       if (!key) throw new Error(`no codec key ${keyId} to decrypt this payload: add it to MEDINS_CODEC_KEYS`);
       const data = Buffer.from(payload.data ?? new Uint8Array());
-      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
-      decipher.setAuthTag(data.subarray(data.length - 16));
-      const plain = Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
+      // shorter than IV + tag: a truncated tag would otherwise be accepted as a shorter (forgeable) one
+      if (data.length < IV_BYTES + TAG_BYTES)
+        throw new Error(
+          `encrypted payload of ${data.length} bytes is shorter than its ${IV_BYTES}-byte IV and ${TAG_BYTES}-byte tag`,
+        );
+      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES), {
+        authTagLength: TAG_BYTES,
+      });
+      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+      const plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
       return temporal.api.common.v1.Payload.decode(plain);
     });
   }

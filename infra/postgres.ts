@@ -21,6 +21,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -37,6 +38,7 @@ import {
   withLock,
   type Logger,
 } from './support';
+import { addUser, type RoleSpec } from './roles';
 
 export const MIN_PG_MAJOR = 15;
 const SUPERUSER = 'medins_admin';
@@ -169,13 +171,46 @@ async function runningPort(layout: ClusterLayout, binDir: string): Promise<numbe
   return Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
+/**
+ * The server and its admin connection: MEDINS_ADMIN_DATABASE_URL (an administrator's login, CREATEROLE and
+ * owner of the schema), else DATABASE_URL (a deployment whose one URL is an administrator's), else the
+ * project-local cluster and its superuser.
+ */
 export async function ensurePostgres(log: Logger = quietLogger): Promise<PostgresServer> {
-  if (process.env.DATABASE_URL) {
-    const url = new URL(process.env.DATABASE_URL);
+  const given = process.env.MEDINS_ADMIN_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (given) {
+    const url = new URL(given);
     url.pathname = '/postgres';
     return { adminUrl: url.toString(), source: 'DATABASE_URL' };
   }
+  const { adminUrl } = await ensureLocalCluster(log);
+  return { adminUrl, source: 'local-cluster' };
+}
 
+/** A person of the local development cluster, one per role, created with the cluster (passwords in the cache). */
+export const DEV_USERS: readonly { name: string; role: RoleSpec; what: string }[] = [
+  { name: 'op_demo', role: { kind: 'operator' }, what: 'an operator of the insurance center' },
+  { name: 'audit_demo', role: { kind: 'auditor' }, what: 'an auditor' },
+  {
+    name: 'civil_demo',
+    role: { kind: 'department', department: 'civil-affairs' },
+    what: 'the civil affairs bureau',
+  },
+  { name: 'medins_worker', role: { kind: 'operator' }, what: 'the worker service' },
+];
+
+export interface LocalCluster {
+  adminUrl: string;
+  port: number;
+  /** Passwords of DEV_USERS, by name. */
+  devPasswords: Record<string, string>;
+}
+
+/**
+ * The project-local cluster, created and started on demand. Its superuser creates DEV_USERS once (their
+ * passwords kept in the cache like the superuser's); later calls only read the cache.
+ */
+export async function ensureLocalCluster(log: Logger = quietLogger): Promise<LocalCluster> {
   let binaries = await findServerBinaries();
   if (!binaries) {
     if (process.getuid?.() === 0 && which('apt-get')) {
@@ -221,6 +256,7 @@ export async function ensurePostgres(log: Logger = quietLogger): Promise<Postgre
         );
       }
       writeFileSync(layout.passwordFile, password, { mode: 0o600 });
+      rmSync(join(layout.dir, 'users.json'), { force: true }); // a new cluster has none of the old users
     }
     const password = readFileSync(layout.passwordFile, 'utf8').trim();
 
@@ -269,8 +305,31 @@ export async function ensurePostgres(log: Logger = quietLogger): Promise<Postgre
       writeFileSync(layout.portFile, String(port));
     }
     const adminUrl = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-    return { adminUrl, source: 'local-cluster' as const };
+    const devPasswords = await ensureDevUsers(join(layout.dir, 'users.json'), adminUrl, log);
+    return { adminUrl, port, devPasswords };
   });
+}
+
+async function ensureDevUsers(file: string, adminUrl: string, log: Logger): Promise<Record<string, string>> {
+  const known: Record<string, string> = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)
+    : {};
+  const missing = DEV_USERS.filter((u) => !known[u.name]);
+  if (!missing.length) return known;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    for (const user of missing) {
+      log(`creating the development user ${user.name} (${user.what})`);
+      const password = randomBytes(18).toString('base64url');
+      await addUser(client, user.name, password, user.role);
+      known[user.name] = password;
+    }
+  } finally {
+    await client.end();
+  }
+  writeFileSync(file, JSON.stringify(known, null, 2), { mode: 0o600 });
+  return known;
 }
 
 /** Stops the project-local cluster if it runs (the `provision stop` command). */
@@ -325,10 +384,65 @@ export async function dropDatabase(server: PostgresServer, name: string): Promis
 }
 
 /**
- * The application's database: DATABASE_URL as given, or database `name` on the local cluster
- * (created on first use).
+ * The application's database through the ADMIN connection (migrations, `users`, the bench and test set-up):
+ * MEDINS_ADMIN_DATABASE_URL or DATABASE_URL as given, or database `name` on the local cluster as its
+ * superuser (created on first use). Commands a person runs use {@link userConnection} instead.
  */
 export async function resolveDatabaseUrl(name = 'medins', log: Logger = quietLogger): Promise<string> {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const given = process.env.MEDINS_ADMIN_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (given) return given;
   return ensureDatabase(await ensurePostgres(log), name);
+}
+
+/** Reads a connection service of pg_service.conf (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR). */
+export function serviceConnection(service: string, env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
+  const files = [
+    env.PGSERVICEFILE ?? join(homedir(), '.pg_service.conf'),
+    join(env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf'),
+  ];
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    let section: string | undefined;
+    const found: Record<string, string> = {};
+    for (const raw of readFileSync(file, 'utf8').split(/\r?\n/)) {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) continue;
+      const header = /^\[(.+)\]$/.exec(line);
+      if (header) {
+        section = header[1];
+        continue;
+      }
+      const eq = line.indexOf('=');
+      if (section === service && eq > 0) found[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    if (Object.keys(found).length)
+      return {
+        ...(found.host ? { host: found.host } : {}),
+        ...(found.port ? { port: Number(found.port) } : {}),
+        ...(found.dbname ? { database: found.dbname } : {}),
+        ...(found.user ? { user: found.user } : {}),
+        ...(found.password ? { password: found.password } : {}),
+      };
+  }
+  throw new Error(`PGSERVICE=${service}: no such service in ${files.join(' or ')}`);
+}
+
+/**
+ * A person's own connection, by the libpq conventions: DATABASE_URL; else PGSERVICE; else PGHOST with
+ * PGPORT/PGUSER/PGDATABASE/PGPASSWORD or ~/.pgpass; else the local development cluster's database `name` as
+ * PGUSER (default `defaultUser`, e.g. op_demo), with PGPASSWORD, ~/.pgpass or, for a development user, its
+ * cached password. Never the superuser: the admin connection is {@link resolveDatabaseUrl}'s.
+ */
+export async function userConnection(
+  name = 'medins',
+  defaultUser = 'op_demo',
+  log: Logger = quietLogger,
+): Promise<pg.ClientConfig> {
+  if (process.env.DATABASE_URL) return { connectionString: process.env.DATABASE_URL };
+  if (process.env.PGSERVICE) return serviceConnection(process.env.PGSERVICE);
+  if (process.env.PGHOST) return {}; // node-postgres reads PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass
+  const cluster = await ensureLocalCluster(log);
+  const user = process.env.PGUSER ?? defaultUser;
+  const password = process.env.PGPASSWORD ?? cluster.devPasswords[user];
+  return { host: '127.0.0.1', port: cluster.port, database: name, user, ...(password ? { password } : {}) };
 }

@@ -23,11 +23,6 @@ const Env = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and underscores only')
     .default('medins'),
-  MEDINS_OPERATOR: z.string().min(1).optional(),
-  /** Who is at the command line: operators steer campaigns, auditors read, departments submit their own lists. */
-  MEDINS_ROLE: z.enum(['operator', 'auditor', 'department']).default('operator'),
-  /** For the department role: which department. */
-  MEDINS_DEPARTMENT: z.string().min(1).optional(),
   /** Where every exchanged file is kept, by digest (default: the cache's exchange/ folder). */
   MEDINS_EXCHANGE_DIR: z.string().min(1).optional(),
 });

@@ -56,6 +56,60 @@ export async function writeRejectionReport(
   }
 }
 
+/**
+ * The rejection report an auditor reads: UTF-8 CSV of the rejected rows from `audit.submission_rows` (ID
+ * masked 440783********0015, no name, address or phone): 行号, 公民身份号码, 类别, 变动, 错误字段, 错误原因.
+ * Returns the rows written; throws if the submission is not visible to the reader.
+ */
+export async function writeMaskedRejections(
+  pool: pg.Pool,
+  submissionId: number,
+  path: string,
+): Promise<number> {
+  const s = await pool.query('SELECT 1 FROM submissions WHERE id = $1', [submissionId]);
+  if (!s.rowCount) throw new Error(`submission ${submissionId} not found`);
+  const file = createWriteStream(path);
+  const closed = once(file, 'close');
+  let rows = 0;
+  try {
+    await put(
+      file,
+      Buffer.from(`${['行号', '公民身份号码', '类别', '变动', '错误字段', '错误原因'].join(',')}\r\n`),
+    );
+    let after = 0;
+    for (;;) {
+      const page = await pool.query<{
+        row_no: number;
+        id_number: string | null;
+        category: string | null;
+        action: string;
+        field: string | null;
+        reason: string | null;
+      }>(
+        `SELECT row_no, id_number, category, action, field, reason FROM audit.submission_rows
+         WHERE submission_id = $1 AND NOT accepted AND row_no > $2 ORDER BY row_no LIMIT $3`,
+        [submissionId, after, VERDICT_PAGE],
+      );
+      for (const r of page.rows)
+        await put(
+          file,
+          Buffer.from(
+            `${[String(r.row_no), r.id_number ?? '', r.category ?? '', r.action, r.field ?? '', r.reason ?? ''].map((c) => csvFieldIn(neutraliseFormula(c), ',')).join(',')}\r\n`,
+          ),
+        );
+      rows += page.rows.length;
+      if (page.rows.length < VERDICT_PAGE) break;
+      after = page.rows[page.rows.length - 1]!.row_no;
+    }
+    file.end();
+    await closed;
+    return rows;
+  } catch (error) {
+    file.destroy();
+    throw error;
+  }
+}
+
 /** The columns the report adds after the department's own. */
 export const REPORT_COLUMNS = ['错误字段', '错误原因', '原表行号'] as const;
 

@@ -39,6 +39,8 @@ export interface Year {
   taskQueue: string;
   client: Client;
   workerEnv: Record<string, string>;
+  /** An operator's own login (postgres URL), for the command line. */
+  operatorUrl: string;
 }
 
 /** Where a year runs when not on the dev server of the global setup (the cluster suite's cluster). */
@@ -70,7 +72,10 @@ export async function prepareYear(target?: TemporalTarget): Promise<Year> {
   const connection = await Connection.connect(
     target ? { address: target.address, tls: target.tls } : { address: inject('devServerAddress') },
   );
+  // the worker logs in as its own operator-level login, as in production; the superuser only migrates
+  const [workerLogin, operatorLogin] = [await db.login('operator'), await db.login('operator')];
   return {
+    operatorUrl: operatorLogin.url,
     db,
     outDir,
     exchangeDir,
@@ -79,7 +84,8 @@ export async function prepareYear(target?: TemporalTarget): Promise<Year> {
     workerEnv: {
       ...(target ? target.env : { TEMPORAL_ADDRESS: inject('devServerAddress') }),
       TEMPORAL_TASK_QUEUE: taskQueue,
-      DATABASE_URL: db.url,
+      DATABASE_URL: workerLogin.url,
+      MEDINS_ADMIN_DATABASE_URL: db.url,
       MEDINS_EXCHANGE_DIR: exchangeDir,
       MEDINS_POPULATION_DIRS: `kaiping=${outDir}`,
       MEDINS_SIMULATION_SEED: String(SEED),

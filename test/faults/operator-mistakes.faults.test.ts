@@ -24,7 +24,7 @@ describe('operator mistakes are refused with a clear message', () => {
   });
   const cli = (year: Year, ...args: string[]) =>
     exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], {
-      env: { ...process.env, ...year.workerEnv, MEDINS_OPERATOR: 'operator-wang' },
+      env: { ...process.env, ...year.workerEnv, DATABASE_URL: year.operatorUrl },
     }).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({

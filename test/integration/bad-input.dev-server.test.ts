@@ -68,12 +68,13 @@ describe('bad input on the dev server: refused in seconds, never retried, and th
       simulation,
       workflowBundle: await workflowBundle(),
     });
+    // the clerk logs in as herself: who handed the file in is her login, not a name she types
+    const clerk = await db.login('operator');
     const cliEnv = {
       ...process.env,
       TEMPORAL_ADDRESS: inject('devServerAddress'),
       TEMPORAL_TASK_QUEUE: taskQueue,
-      DATABASE_URL: db.url,
-      MEDINS_OPERATOR: 'clerk-chen',
+      DATABASE_URL: clerk.url,
     };
     const submit = async (file: string) => {
       const started = Date.now();
@@ -131,7 +132,7 @@ describe('bad input on the dev server: refused in seconds, never retried, and th
       `SELECT department, received_by FROM refused_files ORDER BY id`,
     );
     expect(refused.rows).toEqual([
-      { department: handedDepartment, received_by: 'clerk-chen' },
+      { department: handedDepartment, received_by: clerk.user },
       { department: refusedDepartment, received_by: `adapter:${refusedDepartment}` },
     ]);
     const events = await db.pool.query<{ kind: string }>(

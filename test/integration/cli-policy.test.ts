@@ -1,20 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeIdNumber } from '../../domain/id-number';
+import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 
 const exec = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'medins-cli-'));
 const cli = (...args: string[]) =>
   exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], { cwd: process.cwd() });
-const cliAs = (role: string, ...args: string[]) =>
-  exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], {
-    cwd: process.cwd(),
-    env: { ...process.env, MEDINS_ROLE: role, MEDINS_DEPARTMENT: 'health' },
-  });
 const file = (name: string, content: unknown) => {
   const path = join(dir, name);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
@@ -89,70 +85,217 @@ describe('the policy commands of the command line', () => {
     );
   });
 
-  it('an auditor’s attempt to start or steer a campaign fails with a clear message, before anything is contacted', async () => {
-    const failure = (await cliAs(
-      'auditor',
-      'campaign',
-      'start',
-      '--jurisdiction',
-      'kaiping',
-      '--year',
-      '2024',
-    ).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(failure.code).toBe(1);
-    expect(failure.stderr).toContain(
-      'role auditor may read history, reports and the exchange log; it cannot run "campaign start"',
-    );
-    const signal = (await cliAs(
-      'auditor',
-      'campaign',
-      'submit-list',
-      'x.csv',
-      '--jurisdiction',
-      'kaiping',
-      '--year',
-      '2024',
-      '--department',
-      'health',
-    ).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(signal.stderr).toContain('cannot run "campaign submit-list"');
-    const { stdout } = await cliAs(
-      'auditor',
-      'targets',
-      '--jurisdiction',
-      'kaiping',
-      '--year',
-      '2024',
-      '--json',
-    );
-    expect((JSON.parse(stdout) as { towns: unknown[] }).towns).toHaveLength(16);
-  });
+  describe('who runs what: the role comes from the PostgreSQL login', () => {
+    let db: TestDatabase;
+    let auditor: Login;
+    let operator: Login;
+    let health: Login;
+    // nothing but db migrate and users may reach the administrator: an admin URL that goes nowhere proves it
+    const submissions: Record<string, string> = {};
+    const rejectedId = makeIdNumber('440783', '1960-01-01', 1);
+    const unreachableAdmin = 'postgres://medins_admin:x@127.0.0.1:9/nowhere';
+    const cliAs = (login: Login | { url: string }, extra: Record<string, string>, ...args: string[]) =>
+      exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], {
+        cwd: process.cwd(),
+        env: {
+          ...process.env,
+          DATABASE_URL: login.url,
+          MEDINS_ADMIN_DATABASE_URL: unreachableAdmin,
+          ...extra,
+        },
+      }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      [auditor, operator, health] = await Promise.all([
+        db.login('auditor'),
+        db.login('operator'),
+        db.login('department:health'),
+      ]);
+      await db.pool.query(`INSERT INTO jurisdictions VALUES ('kaiping', '开平市', '广东省')`);
+      for (const [department, c] of [
+        ['civil-affairs', 'a'],
+        ['health', 'b'],
+      ] as const) {
+        const s = await db.pool.query<{ id: string }>(
+          `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by)
+           VALUES ('kaiping', $1, 'roster', '2023-08-31', '2023-08-31', $2, $3, 1, 'csv', 'utf-8', 'op') RETURNING id`,
+          [department, `${department}-roster.csv`, c.repeat(64)],
+        );
+        submissions[department] = s.rows[0]!.id;
+        await db.pool.query(
+          `INSERT INTO submission_rows (submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason)
+           VALUES ($1, 2, $2, '关伟', '2301', 'listed', false, 'not-registered-resident', '公民身份号码', 'not in the household register')`,
+          [s.rows[0]!.id, rejectedId],
+        );
+      }
+    });
+    afterAll(async () => {
+      await db?.drop();
+    });
 
-  it('a department may submit only its own lists', async () => {
-    const failure = (await cliAs(
-      'department',
-      'lists',
-      'import',
-      'x.csv',
-      '--jurisdiction',
-      'kaiping',
-      '--department',
-      'civil-affairs',
-      '--kind',
-      'roster',
-      '--period',
-      '2023-08-31',
-    ).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(failure.code).toBe(1);
-    expect(failure.stderr).toContain('role department (health) may submit its own lists only');
-    const history = (await cliAs(
-      'department',
-      'audit',
-      'history',
-      '--workflow-id',
-      'campaign-kaiping-2024',
-    ).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(history.code).toBe(1);
-    expect(history.stderr).toContain('cannot run "audit history"');
+    it('an auditor’s login with MEDINS_ROLE=operator is refused starting or steering a campaign, before anything is contacted', async () => {
+      const start = await cliAs(
+        auditor,
+        { MEDINS_ROLE: 'operator' },
+        'campaign',
+        'start',
+        '--jurisdiction',
+        'kaiping',
+        '--year',
+        '2024',
+      );
+      expect(start).toMatchObject({ code: 1 });
+      expect(start.stderr).toContain(
+        `${auditor.user} is an auditor: role auditor may read history, reports and the exchange log; it cannot run "campaign start"`,
+      );
+      expect(start.stderr).toContain('MEDINS_ROLE=operator is not read');
+      const signal = await cliAs(
+        auditor,
+        {},
+        'campaign',
+        'submit-list',
+        'x.csv',
+        '--jurisdiction',
+        'kaiping',
+        '--year',
+        '2024',
+        '--department',
+        'health',
+      );
+      expect(signal.stderr).toContain('cannot run "campaign submit-list"');
+      const { stdout } = await cliAs(auditor, {}, 'lists', 'status');
+      expect(stdout).toContain('civil-affairs-roster.csv');
+      expect(stdout).toContain('health-roster.csv');
+    });
+
+    it('an operator’s login runs the ledger commands, and none of them reaches the administrator', async () => {
+      const status = await cliAs(operator, {}, 'lists', 'status', '--jurisdiction', 'kaiping');
+      expect(status.stderr).toBe('');
+      expect(status.stdout.split('\n').filter(Boolean)).toHaveLength(2);
+      for (const args of [
+        ['lists', 'held'],
+        ['audit', 'verify'],
+      ]) {
+        const r = await cliAs(operator, {}, ...args);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+      // the two admin commands do use it: here they cannot reach it
+      for (const args of [
+        ['users', 'list'],
+        ['db', 'migrate'],
+      ]) {
+        const r = await cliAs(operator, {}, ...args);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr).toMatch(/ECONNREFUSED|connect/);
+      }
+    });
+
+    it('an auditor’s rejection report holds the rejected rows with the ID masked, and no name', async () => {
+      const out = join(dir, 'rejections-auditor.csv');
+      const r = await cliAs(
+        auditor,
+        {},
+        'lists',
+        'rejections',
+        '--submission',
+        submissions['health']!,
+        '--out',
+        out,
+      );
+      expect(r.stdout).toContain('1 rejected rows written');
+      const text = readFileSync(out, 'utf8');
+      expect(text).toContain(`2,${rejectedId.slice(0, 6)}********${rejectedId.slice(14)},2301,listed`);
+      expect(text).toContain('not in the household register');
+      expect(text).not.toContain(rejectedId);
+      expect(text).not.toContain('关伟');
+    });
+
+    it('an administrator adds a person with users add; the person logs in and is an auditor', async () => {
+      const name = `t_audit_${process.pid}`;
+      try {
+        const added = await cliAs(
+          operator,
+          { MEDINS_ADMIN_DATABASE_URL: db.url },
+          'users',
+          'add',
+          name,
+          '--role',
+          'auditor',
+        );
+        expect(added.stderr).toBe('');
+        const password = /password \(shown once\): (\S+)/.exec(added.stdout)![1]!;
+        const listed = await cliAs(operator, { MEDINS_ADMIN_DATABASE_URL: db.url }, 'users', 'list');
+        expect(listed.stdout).toContain(`${name}\tmedins_auditor`);
+        const url = new URL(db.url);
+        url.username = name;
+        url.password = password;
+        const start = await cliAs(
+          { url: url.toString() },
+          {},
+          'lists',
+          'confirm',
+          '--submission',
+          submissions['health']!,
+        );
+        expect(start.stderr).toContain(`${name} is an auditor`);
+        const status = await cliAs({ url: url.toString() }, {}, 'lists', 'status');
+        expect(status.stdout).toContain('health-roster.csv');
+      } finally {
+        await db.pool.query(`DROP ROLE IF EXISTS ${name}`);
+      }
+    });
+
+    it('a superuser’s URL is refused for the everyday commands', async () => {
+      const r = await cliAs({ url: db.url }, {}, 'lists', 'status');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("a superuser: the command line runs under a person's own login");
+    });
+
+    it('a department lists only its own submissions, and may submit only its own lists', async () => {
+      const { stdout } = await cliAs(health, {}, 'lists', 'status');
+      expect(stdout).toContain('health-roster.csv');
+      expect(stdout).not.toContain('civil-affairs');
+      const failure = await cliAs(
+        health,
+        { MEDINS_ROLE: 'department' },
+        'lists',
+        'import',
+        'x.csv',
+        '--jurisdiction',
+        'kaiping',
+        '--department',
+        'civil-affairs',
+        '--kind',
+        'roster',
+        '--period',
+        '2023-08-31',
+      );
+      expect(failure.code).toBe(1);
+      expect(failure.stderr).toContain(
+        `${health.user} is the department health: role department may submit its own lists only; it cannot run "lists import" for civil-affairs`,
+      );
+      const own = await cliAs(
+        health,
+        {},
+        'lists',
+        'import',
+        'x.csv',
+        '--jurisdiction',
+        'kaiping',
+        '--department',
+        'health',
+        '--kind',
+        'roster',
+        '--period',
+        '2023-08-31',
+      );
+      expect(own.stderr).toContain('reads residents, which departments may not read');
+      const history = await cliAs(health, {}, 'audit', 'history', '--workflow-id', 'campaign-kaiping-2024');
+      expect(history.code).toBe(1);
+      expect(history.stderr).toContain('cannot run "audit history"');
+    });
   });
 });

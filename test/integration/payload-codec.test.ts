@@ -41,6 +41,17 @@ describe('payload encryption (AES-256-GCM with key ids)', () => {
     const tampered = { ...sealed!, data: Buffer.from(sealed!.data!).map((b, i) => (i === 20 ? b ^ 1 : b)) };
     await expect(new AesGcmPayloadCodec(new Map([['k1', k1]]), 'k1').decode([tampered])).rejects.toThrow();
   });
+
+  it('a ciphertext cut short, shorter than its IV and full 16-byte tag, or with a shortened tag, is refused', async () => {
+    const codec = new AesGcmPayloadCodec(new Map([['k1', k1]]), 'k1');
+    const [sealed] = await codec.encode([payload]);
+    const data = Buffer.from(sealed!.data!);
+    await expect(codec.decode([{ ...sealed!, data: data.subarray(0, 27) }])).rejects.toThrow(
+      'encrypted payload of 27 bytes is shorter than its 12-byte IV and 16-byte tag',
+    );
+    // a 4-byte tag: GCM would check only 4 bytes if the length were not pinned at 16
+    await expect(codec.decode([{ ...sealed!, data: data.subarray(0, data.length - 12) }])).rejects.toThrow();
+  });
 });
 
 describe('on the real dev server, the stored history holds no national ID in plain text', () => {
@@ -128,6 +139,40 @@ describe('the codec server the Web UI and the CLI call', () => {
       expect(Buffer.from(decoded.payloads[0]!.data, 'base64').toString('utf8')).toBe(
         JSON.stringify({ idNumber }),
       );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a request body over its limit with 413, and a short ciphertext with 400', async () => {
+    const { startCodecServer } = await import('../../infra/codec-server');
+    const codec = new AesGcmPayloadCodec(new Map([['k1', k1]]), 'k1');
+    const server = await startCodecServer({ codec, token: 't', maxBodyBytes: 1024 });
+    try {
+      const headers = { 'content-type': 'application/json', authorization: 'Bearer t' };
+      const big = await fetch(`${server.url}/decode`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ payloads: [{ data: 'A'.repeat(4096) }] }),
+      });
+      expect(big.status).toBe(413);
+      const short = await fetch(`${server.url}/decode`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          payloads: [
+            {
+              metadata: {
+                encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64'),
+                'encryption-key-id': Buffer.from('k1').toString('base64'),
+              },
+              data: Buffer.alloc(20).toString('base64'),
+            },
+          ],
+        }),
+      });
+      expect(short.status).toBe(400);
+      expect(await short.text()).toContain('shorter than its 12-byte IV and 16-byte tag');
     } finally {
       await server.close();
     }

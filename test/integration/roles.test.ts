@@ -1,66 +1,244 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeIdNumber } from '../../domain/id-number';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { sessionIdentity } from '../../infra/roles';
+import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
+import { fullNumbersVisible } from '../support/full-numbers';
 
-describe('database roles: auditors read masked numbers and change nothing', () => {
+const digest = (c: string) => c.repeat(64);
+
+describe('who may read and write what, enforced by PostgreSQL for each login', () => {
   let db: TestDatabase;
+  let auditor: Login;
+  let operator: Login;
+  let civil: Login;
+  let health: Login;
   const idNumber = makeIdNumber('440783', '1960-01-01', 1);
+  const otherId = makeIdNumber('440783', '1971-03-05', 7);
   beforeAll(async () => {
     db = await createTestDatabase();
-    await db.pool.query(`INSERT INTO jurisdictions VALUES ('kaiping', '开平市', '广东省')`);
-    await db.pool.query(`INSERT INTO towns (jurisdiction, name) VALUES ('kaiping', '赤坎镇')`);
-    await db.pool.query(
+    [auditor, operator, civil, health] = await Promise.all([
+      db.login('auditor'),
+      db.login('operator'),
+      db.login('department:civil-affairs'),
+      db.login('department:health'),
+    ]);
+    const q = (sql: string, values: unknown[] = []) => db.pool.query<Record<string, string>>(sql, values);
+    await q(`INSERT INTO jurisdictions VALUES ('kaiping', '开平市', '广东省')`);
+    await q(`INSERT INTO towns (jurisdiction, name) VALUES ('kaiping', '赤坎镇')`);
+    await q(
       `INSERT INTO households (jurisdiction, household_no, town_id, head_id_number, bank_account) VALUES ('kaiping', 'h1', 1, $1, '6217000011112222333')`,
       [idNumber],
     );
-    await db.pool.query(
+    await q(
       `INSERT INTO residents (jurisdiction, id_number, name, sex, birth_date, town_id, household_id) VALUES ('kaiping', $1, '关伟', 'M', '1960-01-01', 1, 1)`,
       [idNumber],
+    );
+    for (const [department, c] of [
+      ['civil-affairs', 'a'],
+      ['health', 'b'],
+    ] as const) {
+      const s = await q(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, rows_read, rows_accepted, rows_rejected, received_by)
+         VALUES ('kaiping', $1, 'roster', '2023-08-31', '2023-08-31', $2, $3, 10, 'csv', 'utf-8', 2, 1, 1, 'op') RETURNING id`,
+        [department, `${department}.csv`, digest(c)],
+      );
+      await q(
+        `INSERT INTO submission_rows (submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason)
+         VALUES ($1, 1, $2, '关伟', '2301', 'listed', true, NULL, NULL, NULL),
+                ($1, 2, $3, '李四', '2301', 'listed', false, 'not-registered-resident', 'id_number', 'not in the register')`,
+        [s.rows[0]!.id, idNumber, otherId],
+      );
+      await q(
+        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256)
+         VALUES ('kaiping', 'in', $1, 'roster', '2023-08-31', $2, 2, 10, $3)`,
+        [department, `${department}.csv`, digest(c)],
+      );
+    }
+    await q(
+      `INSERT INTO reconciliation_exceptions (jurisdiction, month, kind, id_number, detail) VALUES ('kaiping', '2023-09', 'added-by-two-departments', $1, '{}')`,
+      [otherId],
     );
   });
   afterAll(async () => {
     await db?.drop();
   });
 
-  const asRole = async (role: string, sql: string) => {
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL ROLE ${role}`);
-      return await client.query(sql);
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
-  };
+  it('each login is known by its role, from the session: operator, auditor, or its own department', async () => {
+    expect(await sessionIdentity(operator.pool)).toEqual({ user: operator.user, role: 'operator' });
+    expect(await sessionIdentity(auditor.pool)).toEqual({ user: auditor.user, role: 'auditor' });
+    expect(await sessionIdentity(civil.pool)).toEqual({
+      user: civil.user,
+      role: 'department',
+      department: 'civil-affairs',
+    });
+    await expect(sessionIdentity(db.pool)).rejects.toThrow(
+      /a superuser: the command line runs under a person's own login/,
+    );
+  });
 
   it('an auditor sees the resident with the ID number and bank account masked', async () => {
-    const r = await asRole(
-      'medins_auditor',
+    const r = await auditor.pool.query(
       `SELECT p.id_number, h.bank_account FROM audit.residents p JOIN audit.households h ON h.id = p.household_id`,
     );
     expect(r.rows).toEqual([{ id_number: '440783********0015', bank_account: '***************2333' }]);
   });
 
   it('an auditor cannot read the full numbers, nor change the ledger', async () => {
-    await expect(asRole('medins_auditor', `SELECT id_number FROM residents`)).rejects.toThrow(
-      /permission denied/,
-    );
-    await expect(asRole('medins_auditor', `SELECT bank_account FROM households`)).rejects.toThrow(
-      /permission denied/,
-    );
-    await expect(asRole('medins_auditor', `UPDATE enrollments SET status = 'paid'`)).rejects.toThrow(
-      /permission denied/,
-    );
-    await expect(
-      asRole(
-        'medins_auditor',
-        `INSERT INTO campaign_events (jurisdiction, campaign_year, event_key, kind, campaign_at) VALUES ('kaiping', 2024, 'x', 'x', now())`,
-      ),
-    ).rejects.toThrow(/permission denied/);
+    for (const sql of [
+      `SELECT id_number FROM residents`,
+      `SELECT bank_account FROM households`,
+      `SELECT id_number FROM submission_rows`,
+      `SELECT id_number FROM reconciliation_exceptions`,
+      `UPDATE enrollments SET status = 'paid'`,
+      `INSERT INTO campaign_events (jurisdiction, campaign_year, event_key, kind, campaign_at) VALUES ('kaiping', 2024, 'x', 'x', now())`,
+    ])
+      await expect(auditor.pool.query(sql), sql).rejects.toThrow(/permission denied/);
+    const exceptions = await auditor.pool.query(`SELECT id_number FROM audit.reconciliation_exceptions`);
+    expect(exceptions.rows).toEqual([{ id_number: otherId.slice(0, 6) + '********' + otherId.slice(14) }]);
   });
 
-  it('the exchange log is readable to auditors', async () => {
-    await expect(asRole('medins_auditor', `SELECT count(*) FROM exchange_log`)).resolves.toBeDefined();
+  it('an auditor reads no full ID or bank account in any table or view it can select, while an operator does', async () => {
+    const seen = await fullNumbersVisible(auditor.pool);
+    expect(seen.selectable).toEqual(
+      expect.arrayContaining([
+        'audit.residents',
+        'audit.submission_rows',
+        'public.exchange_log',
+        'public.submissions',
+      ]),
+    );
+    expect(seen.exposed).toEqual([]);
+    // the scan finds what is there: the operator's view of the same ledger shows the full numbers
+    const operatorSees = (await fullNumbersVisible(operator.pool)).exposed.map((e) => e.relation);
+    expect(operatorSees).toEqual(
+      expect.arrayContaining([
+        'public.residents',
+        'public.households',
+        'public.submission_rows',
+        'public.reconciliation_exceptions',
+      ]),
+    );
+  });
+
+  it('a held roster’s people come masked from a function operators and auditors may call, and departments may not', async () => {
+    // mark civil affairs' roster held: its open identities not listed again would close
+    await db.pool.query(`UPDATE submissions SET status = 'held' WHERE department = 'civil-affairs'`);
+    const held = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions WHERE status = 'held'`))
+      .rows[0]!.id;
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission)
+       VALUES ('kaiping', 1, '2305', 'civil-affairs', '2023-01-01', $1)`,
+      [held],
+    );
+    try {
+      for (const reader of [auditor, operator]) {
+        const r = await reader.pool.query(`SELECT * FROM audit.held_roster_would_close($1, 10)`, [held]);
+        expect(r.rows).toEqual([
+          { id_number: '440783********0015', name: '关伟', category: '2305', opened_on: '2023-01-01' },
+        ]);
+      }
+      await expect(
+        civil.pool.query(`SELECT * FROM audit.held_roster_would_close($1, 10)`, [held]),
+      ).rejects.toThrow(/permission denied/);
+    } finally {
+      await db.pool.query(`DELETE FROM identities`);
+      await db.pool.query(`UPDATE submissions SET status = 'current' WHERE department = 'civil-affairs'`);
+    }
+  });
+
+  it('the exchange log and every submission are readable to auditors', async () => {
+    expect((await auditor.pool.query(`SELECT department FROM exchange_log ORDER BY seq`)).rows).toEqual([
+      { department: 'civil-affairs' },
+      { department: 'health' },
+    ]);
+    expect(
+      (await auditor.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submissions`)).rows[0]!.n,
+    ).toBe(2);
+  });
+
+  it('a department sees only its own submissions, rows and exchange-log entries', async () => {
+    expect((await civil.pool.query(`SELECT department FROM submissions`)).rows).toEqual([
+      { department: 'civil-affairs' },
+    ]);
+    const rows = await civil.pool.query(
+      `SELECT s.department, count(*)::int AS n FROM submission_rows r JOIN submissions s ON s.id = r.submission_id GROUP BY 1`,
+    );
+    expect(rows.rows).toEqual([{ department: 'civil-affairs', n: 2 }]);
+    expect(
+      (await civil.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submission_rows`)).rows[0]!.n,
+    ).toBe(2);
+    expect((await health.pool.query(`SELECT department FROM exchange_log`)).rows).toEqual([
+      { department: 'health' },
+    ]);
+  });
+
+  it("a department cannot read the residents, nor anyone's full numbers outside its own lists", async () => {
+    for (const sql of [
+      `SELECT count(*) FROM residents`,
+      `SELECT count(*) FROM households`,
+      `SELECT count(*) FROM identities`,
+      `SELECT count(*) FROM audit.residents`,
+      `SELECT count(*) FROM reconciliation_exceptions`,
+    ])
+      await expect(civil.pool.query(sql), sql).rejects.toThrow(/permission denied/);
+  });
+
+  it("a department cannot hand in a list, its rows or a log entry in another department's name", async () => {
+    await expect(
+      civil.pool.query(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by)
+         VALUES ('kaiping', 'health', 'delta', '2023-09', '2023-10-10', 'x.csv', $1, 1, 'csv', 'utf-8', current_user)`,
+        [digest('c')],
+      ),
+    ).rejects.toThrow(/row-level security/);
+    const healthSubmission = (
+      await db.pool.query<{ id: string }>(`SELECT id FROM submissions WHERE department = 'health'`)
+    ).rows[0]!.id;
+    await expect(
+      civil.pool.query(
+        `INSERT INTO submission_rows (submission_id, row_no, action, accepted) VALUES ($1, 3, 'listed', true)`,
+        [healthSubmission],
+      ),
+    ).rejects.toThrow(/row-level security/);
+    await expect(
+      civil.pool.query(
+        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256)
+         VALUES ('kaiping', 'in', 'health', 'delta', '2023-09', 'x.csv', 0, 1, $1)`,
+        [digest('c')],
+      ),
+    ).rejects.toThrow(/row-level security/);
+    await expect(civil.pool.query(`UPDATE submissions SET status = 'superseded'`)).rejects.toThrow(
+      /permission denied/,
+    );
+  });
+
+  it('a department hands in its own list, and its log entry extends the one chain', async () => {
+    const client = await civil.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const s = await client.query<{ id: string; received_by: string }>(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by)
+         VALUES ('kaiping', 'civil-affairs', 'delta', '2023-09', '2023-10-10', 'sep.csv', $1, 1, 'csv', 'utf-8', current_user) RETURNING id, received_by`,
+        [digest('d')],
+      );
+      expect(s.rows[0]!.received_by).toBe(civil.user);
+      await client.query(
+        `INSERT INTO submission_rows (submission_id, row_no, action, accepted, reason_code, reason) VALUES ($1, 1, 'add', false, 'invalid-id', 'bad')`,
+        [s.rows[0]!.id],
+      );
+      const log = await client.query<{ prev_digest: string }>(
+        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256)
+         VALUES ('kaiping', 'in', 'civil-affairs', 'delta', '2023-09', 'sep.csv', 1, 1, $1) RETURNING prev_digest`,
+        [digest('d')],
+      );
+      await client.query('COMMIT');
+      // its entry follows health's, which it cannot read: the chain does not fork
+      const last = await db.pool.query<{ entry_digest: string }>(
+        `SELECT entry_digest FROM exchange_log WHERE department = 'health'`,
+      );
+      expect(log.rows[0]!.prev_digest).toBe(last.rows[0]!.entry_digest);
+    } finally {
+      client.release();
+    }
   });
 });
