@@ -6,15 +6,23 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 import { devServerEnvironment, uniqueTaskQueue } from '../support/temporal';
 
 const exec = promisify(execFile);
 const taskQueue = uniqueTaskQueue('schedule-cli');
+/** The operator's own login: the command line knows who it is from the ledger's login. */
+let operatorUrl = '';
 const cli = async (...args: string[]) =>
   (
     await exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'reconcile', 'schedule', ...args], {
       cwd: process.cwd(),
-      env: { ...process.env, TEMPORAL_ADDRESS: inject('devServerAddress'), TEMPORAL_TASK_QUEUE: taskQueue },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: inject('devServerAddress'),
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        DATABASE_URL: operatorUrl,
+      },
     })
   ).stdout;
 
@@ -28,9 +36,11 @@ function nextDeltaDay(now: Date): Date {
 
 describe('reconcile schedule describe and trigger on the command line', () => {
   let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
   const started: { workflowId: string; runId: string }[] = [];
   beforeAll(async () => {
-    env = await devServerEnvironment();
+    [env, db] = await Promise.all([devServerEnvironment(), createTestDatabase()]);
+    operatorUrl = (await db.login('operator')).url;
   });
   afterAll(async () => {
     for (const s of started)
@@ -43,6 +53,7 @@ describe('reconcile schedule describe and trigger on the command line', () => {
       .delete()
       .catch(() => undefined);
     await env.teardown();
+    await db?.drop();
   });
 
   it('describe gives the next delta days at 09:00 Beijing time; trigger says which reconciliation it started', async () => {

@@ -34,7 +34,8 @@ describe('skipped lines in the submissions ledger (migration 0012)', () => {
       `INSERT INTO jurisdictions (code, name, province) VALUES ('kaiping', '开平市', '广东省')`,
     );
     const old = await db.pool.query<{ id: string }>(submission(12, 10, 2));
-    expect((await migrate(db.url)).applied).toEqual(['0012_skipped_list_rows']);
+    // 0012 first, then whatever later migrations there are
+    expect((await migrate(db.url)).applied[0]).toBe('0012_skipped_list_rows');
     const kept = await db.pool.query<{ rows_skipped: number }>(
       `SELECT rows_skipped FROM submissions WHERE id = $1`,
       [old.rows[0]!.id],
