@@ -15,10 +15,10 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { pathToFileURL } from 'node:url';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { payloadCodecFromEnv } from './payload-codec';
+import { runIfMain } from './support';
 
 const Body = z.object({
   payloads: z.array(
@@ -241,9 +241,4 @@ async function main() {
   );
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

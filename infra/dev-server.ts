@@ -7,12 +7,19 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { resolveTemporalCli } from './temporal';
 import { serverStartTimeoutMs, spawnServer } from './server-process';
-import { cacheRoot, freePort, ProvisioningError, stderrLogger, type Logger, quietLogger } from './support';
+import {
+  cacheRoot,
+  freePort,
+  ProvisioningError,
+  runIfMain,
+  stderrLogger,
+  type Logger,
+  quietLogger,
+} from './support';
 
 /** Search attributes the campaign workflows set; registered on every dev server we start. */
 export const SEARCH_ATTRIBUTES = {
@@ -187,9 +194,4 @@ async function main() {
   process.on('SIGTERM', stop);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -8,6 +8,7 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, write
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const PROJECT = 'resident-medins';
 
@@ -201,4 +202,16 @@ export async function installDebianPackages(packages: string[], log: Logger, adv
         `${install.stderr.trim().split('\n').slice(-3).join(' | ')}. ${advice}`,
     );
   }
+}
+
+/**
+ * Runs `main` when the module at `moduleUrl` (its `import.meta.url`) is the program itself (`tsx file.ts`),
+ * printing a failure's message alone and exiting 1; does nothing when the module is imported.
+ */
+export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
 }
