@@ -84,7 +84,7 @@ async function main() {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
     const deadline = Date.now() + 120_000;
-    while (!workerSays.includes('worker serving task queue')) {
+    while (!workerSays.includes(' serving task queue ')) {
       if (worker.exitCode !== null) throw new Error(`the worker exited: ${workerSays}`);
       if (Date.now() > deadline) throw new Error(`the worker did not start: ${workerSays}`);
       await new Promise((r) => setTimeout(r, 100));

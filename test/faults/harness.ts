@@ -124,7 +124,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
     }),
   );
   const deadline = Date.now() + 180_000;
-  while (!output.includes('worker serving task queue')) {
+  while (!output.includes(' serving task queue ')) {
     if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}): ${output}`);
     if (Date.now() > deadline) throw new Error(`the worker did not start: ${output}`);
     await new Promise((r) => setTimeout(r, 200));
