@@ -103,6 +103,8 @@ export async function rehearse(options: {
       await Promise.race([pool.end().catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
     }
     await database.release();
+    // again: an activity still running when the signal came may have written into the folder meanwhile
+    rmSync(outDir, { recursive: true, force: true });
   });
   try {
     await migrate(database.url);
