@@ -218,6 +218,12 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
 
   setHandler(progressQuery, () => ({ ...progress, campaignDate: chinaDate(campaignNow()) }));
 
+  /**
+   * Activities find the policy by its snapshot: an Update that arrives before the first run has stored it (an
+   * operator's form right after the start) waits for it instead of failing as NotFound.
+   */
+  let policyStored = Boolean(input.progress);
+
   /** What an import returned, as the roster's status (held rosters wait for an operator's decision). */
   const rosterStatusOf = (r: {
     submissionId: number;
@@ -264,6 +270,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     async ({ department, file, operator }) => {
       let status: RosterStatus;
       handingIn.add(department);
+      await condition(() => policyStored);
       try {
         status = rosterStatusOf(await batch.importRoster(ref, { department, file, receivedBy: operator }));
       } catch (error) {
@@ -335,6 +342,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   setHandler(
     householdFormUpdate,
     async (form) => {
+      await condition(() => policyStored);
       const { operator, ...rest } = form;
       const outcome = await quick.applyHouseholdForm(ref, rest);
       await quick.recordCampaignEvent(ref, {
@@ -381,6 +389,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   };
 
   if (!input.progress) await quick.storePolicySnapshot({ policy, hash: input.policyHash });
+  policyStored = true;
 
   /**
    * Runs one agenda step. A step whose activity failed past its retry bounds is not retried unseen: the
