@@ -13,6 +13,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { verifyEntries } from '../activities/audit/verify';
+import { chinaDateOf } from '../domain/dates';
 import { departmentName } from '../domain/departments';
 import { contributionFor } from '../domain/engine';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
@@ -161,8 +162,7 @@ const STATUS_NAMES: Record<string, string> = {
   refunded: '已退费',
 };
 const yuan = (fen: number) => (fen / 100).toFixed(2);
-const chinaDate = (iso: string | null | undefined) =>
-  iso ? new Date(new Date(iso).getTime() + 8 * 3600_000).toISOString().slice(0, 10) : '';
+const chinaDate = (iso: string | null | undefined) => (iso ? chinaDateOf(Date.parse(iso)) : '');
 const day = (d: string | null) => (d ? d.slice(0, 10) : '');
 
 /** The policy snapshot a campaign of that jurisdiction and year ran under (the latest stored, a drill's last). */

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { chinaDateOf } from '../../domain/dates';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
 import { seedTargets } from '../../seeds';
 import { notReady, type DepartmentPorts, type ExchangedFile } from '../adapters/ports';
@@ -66,7 +67,6 @@ export function createCampaignActivities(deps: CampaignDeps) {
   const { pool } = deps;
   const ports = deps.ports ?? simulatedPorts(pool, deps.simulation);
   const exchangeDir = deps.simulation.exchangeDir;
-  const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
   /** Keeps a file that crossed a boundary (by digest) and logs the crossing. */
   async function exchanged(
     ref: CampaignRef,
@@ -272,7 +272,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
         await policyOf(ref),
         input.batchId,
         input.resultFile,
-        chinaDate(input.campaignAtMs),
+        chinaDateOf(input.campaignAtMs),
       );
       await faultPoint('applyDeductionResults:after-commit');
       return applied;
