@@ -17,6 +17,11 @@ export type Queryable = pg.ClientBase | pg.Pool;
 export const OPERATOR_ROLE = 'medins_operator';
 export const AUDITOR_ROLE = 'medins_auditor';
 export const DEPARTMENT_ROLE = 'medins_department';
+/**
+ * May create databases and nothing else; operators are its members and SET ROLE to it for a rehearsal's
+ * throwaway database (an attribute such as CREATEDB is not inherited through membership).
+ */
+export const REHEARSAL_ROLE = 'medins_rehearsal';
 
 /** The group role of a certifying department: civil-affairs → medins_dept_civil_affairs. */
 export const departmentRole = (department: DepartmentId): string =>
@@ -68,6 +73,9 @@ export async function ensureGroupRoles(client: Queryable): Promise<void> {
     await tolerant(client, `CREATE ROLE ${departmentRole(department)} NOLOGIN`);
     await tolerant(client, `GRANT ${DEPARTMENT_ROLE} TO ${departmentRole(department)}`);
   }
+  // operators rehearse a year in a throwaway database of their own (client/rehearse.ts, migration 0021)
+  await tolerant(client, `CREATE ROLE ${REHEARSAL_ROLE} NOLOGIN CREATEDB`);
+  await tolerant(client, `GRANT ${REHEARSAL_ROLE} TO ${OPERATOR_ROLE}`);
 }
 
 /**
@@ -91,19 +99,24 @@ export async function addUser(
 }
 
 /**
- * Adds `name` to the spec's group role. An operator's login also bypasses row-level security: operators see
- * every department's lists anyway, and the import copies rows in bulk (COPY), which PostgreSQL refuses where
- * row security applies. BYPASSRLS is a login's own attribute, not inherited from a group: it is set here.
+ * Adds `name` to the spec's group role. No login bypasses row-level security: the operators' policies say
+ * they see every row (migrations 0020, 0021), and the import stages its COPY so that it passes the policies.
+ * A login given BYPASSRLS before (operators' were, until migration 0021) loses it here, and in revokeRole.
  */
 export async function grantRole(client: Queryable, name: string, spec: RoleSpec): Promise<void> {
   await ensureGroupRoles(client);
   await tolerant(client, `GRANT ${groupRoleOf(spec)} TO ${ident(name)}`);
-  if (spec.kind === 'operator') await client.query(`ALTER ROLE ${ident(name)} BYPASSRLS`);
+  await dropBypassRls(client, name);
 }
 
 export async function revokeRole(client: Queryable, name: string, spec: RoleSpec): Promise<void> {
   await client.query(`REVOKE ${groupRoleOf(spec)} FROM ${ident(name)}`);
-  if (spec.kind === 'operator') await client.query(`ALTER ROLE ${ident(name)} NOBYPASSRLS`);
+  await dropBypassRls(client, name);
+}
+
+async function dropBypassRls(client: Queryable, name: string): Promise<void> {
+  const r = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1 AND rolbypassrls', [name]);
+  if (r.rowCount) await client.query(`ALTER ROLE ${ident(name)} NOBYPASSRLS`);
 }
 
 export interface UserRow {
@@ -159,7 +172,7 @@ export async function sessionIdentity(client: Queryable): Promise<Identity> {
   if (s.operator) return { user: s.user, role: 'operator' };
   if (s.bypassrls)
     throw new Error(
-      `user ${s.user} bypasses row-level security but is no operator: an administrator runs users revoke/grant to set it right`,
+      `user ${s.user} bypasses row-level security but is no operator: an administrator runs users grant to set it right`,
     );
   if (s.auditor) return { user: s.user, role: 'auditor' };
   const departments = DepartmentId.options.filter((d) => s.departments.includes(departmentRole(d)));

@@ -176,11 +176,163 @@ describe('who may read and write what, enforced by PostgreSQL for each login', (
     for (const sql of [
       `SELECT count(*) FROM residents`,
       `SELECT count(*) FROM households`,
-      `SELECT count(*) FROM identities`,
       `SELECT count(*) FROM audit.residents`,
       `SELECT count(*) FROM reconciliation_exceptions`,
+      `SELECT count(*) FROM uploaded_files`,
     ])
       await expect(civil.pool.query(sql), sql).rejects.toThrow(/permission denied/);
+  });
+
+  it('a department sees and changes only the identities of its own categories, its own skipped lines and refused files', async () => {
+    const submissionOf = async (department: string) =>
+      (await db.pool.query<{ id: string }>(`SELECT id FROM submissions WHERE department = $1`, [department]))
+        .rows[0]!.id;
+    const [civilSubmission, healthSubmission] = [
+      await submissionOf('civil-affairs'),
+      await submissionOf('health'),
+    ];
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission)
+       VALUES ('kaiping', 1, '2305', 'civil-affairs', '2023-01-01', $1), ('kaiping', 1, '2304', 'health', '2023-01-01', $2)`,
+      [civilSubmission, healthSubmission],
+    );
+    for (const [id, department] of [
+      [civilSubmission, 'civil-affairs'],
+      [healthSubmission, 'health'],
+    ] as const) {
+      await db.pool.query(
+        `INSERT INTO submission_skipped_rows (submission_id, row_no, reason_code, reason) VALUES ($1, 9, 'totals-row', '合计')`,
+        [id],
+      );
+      await db.pool.query(
+        `INSERT INTO refused_files (jurisdiction, department, kind, period, file_name, sha256, byte_size, failure_type, reason, received_by)
+         VALUES ('kaiping', $1, 'roster', '2023-08-31', 'bad.xlsx', $2, 1, 'ListFileError', 'unreadable', 'op')`,
+        [department, digest('e')],
+      );
+    }
+    try {
+      expect((await civil.pool.query(`SELECT department, category FROM identities`)).rows).toEqual([
+        { department: 'civil-affairs', category: '2305' },
+      ]);
+      // another department's identity is out of sight: nothing to close, nothing deleted
+      const closed = await civil.pool.query(
+        `UPDATE identities SET valid_to = '2023-12-31' WHERE category = '2304'`,
+      );
+      expect(closed.rowCount).toBe(0);
+      expect((await civil.pool.query(`DELETE FROM identities WHERE department = 'health'`)).rowCount).toBe(0);
+      await expect(
+        civil.pool.query(
+          `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from) VALUES ('kaiping', 1, '2399', 'health', '2023-01-01')`,
+        ),
+      ).rejects.toThrow(/row-level security/);
+      expect(
+        (await civil.pool.query(`SELECT submission_id::text FROM submission_skipped_rows`)).rows,
+      ).toEqual([{ submission_id: civilSubmission }]);
+      expect((await civil.pool.query(`SELECT department FROM refused_files`)).rows).toEqual([
+        { department: 'civil-affairs' },
+      ]);
+      await expect(
+        civil.pool.query(
+          `INSERT INTO refused_files (jurisdiction, department, kind, period, file_name, sha256, byte_size, failure_type, reason, received_by)
+           VALUES ('kaiping', 'health', 'roster', '2023-09-30', 'x.xlsx', $1, 1, 'ListFileError', 'x', current_user)`,
+          [digest('f')],
+        ),
+      ).rejects.toThrow(/row-level security/);
+      // the operator's work still reads every department's
+      expect((await operator.pool.query(`SELECT count(*)::int AS n FROM identities`)).rows[0]).toEqual({
+        n: 2,
+      });
+    } finally {
+      await db.pool.query(`DELETE FROM identities`);
+      await db.pool.query(`DELETE FROM submission_skipped_rows`);
+      await db.pool.query(`DELETE FROM refused_files`);
+    }
+  });
+
+  it('a department matches its own list against the register only through list_match_rows, for its own submissions', async () => {
+    const client = await civil.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const s = await client.query<{ id: string }>(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by, status)
+         VALUES ('kaiping', 'civil-affairs', 'roster', '2023-09-30', '2023-09-30', 'sep.csv', $1, 1, 'csv', 'utf-8', current_user, 'held') RETURNING id`,
+        [digest('9')],
+      );
+      const id = s.rows[0]!.id;
+      await client.query(
+        `INSERT INTO submission_rows (submission_id, row_no, id_number, name, category, action, accepted)
+         VALUES ($1, 2, $2, '关伟', '2305', 'listed', true), ($1, 3, $3, '李四', '2305', 'listed', true), ($1, 4, $2, '关伟', '2305', 'listed', true)`,
+        [id, idNumber, otherId],
+      );
+      // the registered resident comes back by the register's key only; the others get their verdicts
+      const matched = await client.query(`SELECT * FROM list_match_rows($1)`, [id]);
+      expect(matched.rows).toEqual([{ resident_id: '1', category: '2305', action: 'listed' }]);
+      expect(Object.keys(matched.rows[0] as object)).toEqual(['resident_id', 'category', 'action']);
+      const verdicts = await client.query(
+        `SELECT row_no, accepted, reason_code FROM submission_rows WHERE submission_id = $1 ORDER BY row_no`,
+        [id],
+      );
+      expect(verdicts.rows).toEqual([
+        { row_no: 2, accepted: true, reason_code: null },
+        { row_no: 3, accepted: false, reason_code: 'not-registered-resident' },
+        { row_no: 4, accepted: false, reason_code: 'duplicate-in-file' },
+      ]);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    // health's list, being imported by an operator: civil affairs may not match it, and health may not read
+    // the register through the function either once the import is over
+    const op = await operator.pool.connect();
+    try {
+      await op.query('BEGIN');
+      const s = await op.query<{ id: string }>(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by, status)
+         VALUES ('kaiping', 'health', 'roster', '2023-09-30', '2023-09-30', 'h.csv', $1, 1, 'csv', 'utf-8', current_user, 'held') RETURNING id`,
+        [digest('8')],
+      );
+      await op.query('COMMIT');
+      await expect(civil.pool.query(`SELECT * FROM list_match_rows($1)`, [s.rows[0]!.id])).rejects.toThrow(
+        new RegExp(`${civil.user} may not import the lists of health`),
+      );
+      const done = (
+        await db.pool.query<{ id: string }>(
+          `SELECT id FROM submissions WHERE department = 'health' AND status = 'current'`,
+        )
+      ).rows[0]!.id;
+      await expect(health.pool.query(`SELECT * FROM list_match_rows($1)`, [done])).rejects.toThrow(
+        /is not a list being imported/,
+      );
+      await expect(auditor.pool.query(`SELECT * FROM list_match_rows($1)`, [done])).rejects.toThrow(
+        /permission denied for function list_match_rows/,
+      );
+      await db.pool.query(`DELETE FROM submissions WHERE id = $1`, [s.rows[0]!.id]);
+    } finally {
+      op.release();
+    }
+  });
+
+  it('the functions that run as the owner pin their search_path and are not executable by PUBLIC', async () => {
+    const definers = await db.pool.query<{
+      name: string;
+      config: string[] | null;
+      public_exec: boolean;
+      trigger: boolean;
+    }>(
+      `SELECT p.oid::regprocedure::text AS name, p.proconfig AS config,
+              has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
+              p.prorettype = 'trigger'::regtype AS trigger
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE p.prosecdef AND n.nspname IN ('public', 'audit') ORDER BY 1`,
+    );
+    expect(definers.rows.map((d) => d.name)).toEqual(expect.arrayContaining(['list_match_rows(bigint)']));
+    for (const d of definers.rows) {
+      expect(d.config ?? [], d.name).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^search_path=/)]),
+      );
+      // a trigger function cannot be called, only fired by its trigger
+      if (!d.trigger) expect(d.public_exec, d.name).toBe(false);
+    }
   });
 
   it("a department cannot hand in a list, its rows or a log entry in another department's name", async () => {
@@ -207,7 +359,13 @@ describe('who may read and write what, enforced by PostgreSQL for each login', (
         [digest('c')],
       ),
     ).rejects.toThrow(/row-level security/);
-    await expect(civil.pool.query(`UPDATE submissions SET status = 'superseded'`)).rejects.toThrow(
+    // its own import updates its own submissions' status and counts; another's are out of sight, and the
+    // decision on a held roster is an operator's
+    expect(
+      (await civil.pool.query(`UPDATE submissions SET rows_read = rows_read WHERE department = 'health'`))
+        .rowCount,
+    ).toBe(0);
+    await expect(civil.pool.query(`UPDATE submissions SET decided_by = current_user`)).rejects.toThrow(
       /permission denied/,
     );
   });

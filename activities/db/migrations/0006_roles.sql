@@ -10,6 +10,8 @@ DECLARE
   role_name text;
 BEGIN
   FOREACH role_name IN ARRAY ARRAY['medins_operator', 'medins_auditor', 'medins_department'] LOOP
+    -- checked first: a database's owner without CREATEROLE (a rehearsal's) migrates where the roles exist
+    CONTINUE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name);
     BEGIN
       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
     EXCEPTION WHEN duplicate_object OR unique_violation THEN

@@ -16,6 +16,10 @@ BEGIN
   FOREACH department IN ARRAY ARRAY['civil-affairs', 'rural-revitalization', 'disabled-persons-federation',
                                      'veterans-affairs', 'health', 'natural-resources'] LOOP
     role_name := 'medins_dept_' || replace(department, '-', '_');
+    -- checked first: a database's owner without CREATEROLE (a rehearsal's) migrates where the roles exist
+    CONTINUE WHEN EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+                          JOIN pg_roles g ON g.oid = m.roleid
+                          WHERE r.rolname = role_name AND g.rolname = 'medins_department');
     BEGIN
       EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
     EXCEPTION WHEN duplicate_object OR unique_violation THEN
