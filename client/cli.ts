@@ -2,6 +2,7 @@
  * The operator and auditor command line: `npm run cli -- <command>`.
  */
 import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { migrate } from '../activities/db/migrate';
 import { ensurePostgres, resolveDatabaseUrl, userConnection } from '../infra/postgres';
@@ -722,7 +723,7 @@ program
       summaryJson?: string;
       exportHistory?: string;
     }) => {
-      await rehearseCommand(o);
+      await rehearseCommand({ ...o, operator: operatorName() });
     },
   );
 
@@ -783,11 +784,8 @@ program
 
 /** What anyone may run without a login: the published rules. */
 const PUBLIC = new Set(['policy explain', 'policy show', 'targets']);
-/**
- * What runs on the administrator's connection, and only that: the schema, the people, and the rehearsal
- * (which creates and drops a throwaway database of its own).
- */
-const ADMIN = new Set(['db migrate', 'users add', 'users grant', 'users revoke', 'users list', 'rehearse']);
+/** What runs on the administrator's connection, and only that: the schema and the people. */
+export const ADMIN = new Set(['db migrate', 'users add', 'users grant', 'users revoke', 'users list']);
 /** What an auditor may run: reading, never starting, signalling or changing. */
 const READ_ONLY = new Set([
   'audit verify',
@@ -802,18 +800,19 @@ const READ_ONLY = new Set([
   'lists status',
   'reconcile schedule describe',
 ]);
-/** What a department runs: its own submissions' status and rejection reports (row security keeps them its own). */
-const DEPARTMENT_READS = new Set(['lists status', 'lists rejections']);
+/**
+ * What a department runs: its own lists' import (matched against the register inside the database, migration
+ * 0021), status and rejection reports; row security keeps them its own.
+ */
+const DEPARTMENT_COMMANDS = new Set(['lists import', 'lists status', 'lists rejections']);
 
 /** Why `who` may not run `command` (with `department`, for lists import), or undefined if it may. */
 function refusal(who: Identity, command: string, department?: string): string | undefined {
   if (who.role === 'auditor' && !READ_ONLY.has(command))
     return `${who.user} is an auditor: role auditor may read history, reports and the exchange log; it cannot run "${command}", which starts, signals or changes something. Ask an operator.`;
   if (who.role === 'department') {
-    if (command === 'lists import' && department === who.department)
-      // the import matches each row against the register (residents), which a department's login may not read
-      return `${who.user} is the department ${who.department}: a department's login cannot run the import itself, because matching a list against the household register reads residents, which departments may not read. Send the file to the insurance center; an operator hands it in with campaign submit-list (or lists import).`;
-    if (DEPARTMENT_READS.has(command)) return undefined;
+    if (DEPARTMENT_COMMANDS.has(command) && (command !== 'lists import' || department === who.department))
+      return undefined;
     return `${who.user} is the department ${who.department}: role department may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${department}` : ''}.`;
   }
   return undefined;
@@ -857,11 +856,15 @@ program.hook('preAction', async (_root, action) => {
     );
 });
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  // a refused Update or a failed workflow says why in its causes: print the whole chain
-  const messages: string[] = [];
-  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause)
-    messages.push(e.message);
-  process.stderr.write(`${messages.length ? messages.join(': ') : String(error)}\n`);
-  process.exit(1);
-});
+/** The command tree, for tests that go through every command (the program runs only as the entry point). */
+export { program };
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    // a refused Update or a failed workflow says why in its causes: print the whole chain
+    const messages: string[] = [];
+    for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause)
+      messages.push(e.message);
+    process.stderr.write(`${messages.length ? messages.join(': ') : String(error)}\n`);
+    process.exit(1);
+  });

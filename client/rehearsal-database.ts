@@ -4,20 +4,35 @@
  * name on a connection of its own for as long as it runs; a rehearsal database whose lock nobody holds
  * belongs to a run that died without cleaning up (killed, power cut) and is dropped by the next rehearsal.
  * The lock is taken before the database is created, so a starting rehearsal never drops a newer one.
+ *
+ * All of it runs under the operator's own login, never the administrator's: the login sets the role
+ * medins_rehearsal (which may create databases and nothing else; operators are its members, migration 0021)
+ * to create the database, which medins_rehearsal then owns; the rehearsal works in it as that role, and drops
+ * it as its owner.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { ensureDatabase, type PostgresServer } from '../infra/postgres';
+import { REHEARSAL_ROLE } from '../infra/roles';
 
 export const REHEARSAL_DATABASE_PREFIX = 'rehearsal_';
 
 export interface RehearsalDatabase {
   name: string;
-  url: string;
+  /** The operator's login to this database, working as medins_rehearsal (its owner). */
+  connection: pg.ClientConfig;
   /** Running rehearsals found at the start (their databases were left alone). */
   others: string[];
   /** Drops the database (closing any connection left to it) and releases the lock. Idempotent. */
   release(): Promise<void>;
+}
+
+/** `login` pointed at database `name`, working as `role` from the start of each session. */
+export function loginTo(login: pg.ClientConfig, name: string, role?: string): pg.ClientConfig {
+  const options = role ? { options: `-c role=${role}` } : {};
+  if (!login.connectionString) return { ...login, database: name, ...options };
+  const url = new URL(login.connectionString);
+  url.pathname = `/${name}`;
+  return { ...login, connectionString: url.toString(), ...options };
 }
 
 const LOCK_KEY = 'hashtextextended($1, 0)';
@@ -28,13 +43,15 @@ const LOCK_KEY = 'hashtextextended($1, 0)';
 const RUN_DATABASE = /^rehearsal_[a-z0-9_]+_[0-9]{4}_[a-z0-9]{14}$/;
 
 /**
- * Creates this run's database, after dropping the databases of rehearsals that ended without cleaning up.
- * `say` is told of each database dropped and of rehearsals found running.
+ * Creates this run's database under `login` (an operator's own connection, see userConnection), after
+ * dropping the databases of rehearsals that ended without cleaning up. `say` is told of each database dropped
+ * and of rehearsals found running.
  *
- * Errors: what PostgreSQL throws (the server unreachable, no right to create databases).
+ * Errors: what PostgreSQL throws (the server unreachable; a login that is no operator may not set the role
+ * medins_rehearsal: "permission denied to set role").
  */
 export async function claimRehearsalDatabase(
-  server: PostgresServer,
+  login: pg.ClientConfig,
   jurisdiction: string,
   year: number,
   say: (line: string) => void = () => undefined,
@@ -42,17 +59,23 @@ export async function claimRehearsalDatabase(
   const tag = `${Date.now().toString(36).padStart(8, '0')}${randomBytes(3).toString('hex')}`;
   const name = `${REHEARSAL_DATABASE_PREFIX}${jurisdiction}_${year}_${tag}`.replace(/-/g, '_').toLowerCase();
   if (!RUN_DATABASE.test(name)) throw new Error(`not a rehearsal database name: ${name}`);
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
+  // the locks live in the login's own database: every rehearsal of this ledger meets there
+  const session = new pg.Client(login);
+  await session.connect();
+  // dropping is the owner's (the login has medins_rehearsal's privileges by membership); FORCE then ends the
+  // login's own leftover connections, which it may as itself but not as medins_rehearsal
+  const drop = (datname: string) =>
+    session.query(`DROP DATABASE IF EXISTS "${datname.replace(/"/g, '""')}" WITH (FORCE)`);
   try {
-    await admin.query(`SELECT pg_advisory_lock(${LOCK_KEY})`, [name]);
-    const existing = await admin.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname ~ $2 AND datname <> $1 ORDER BY datname`,
+    await session.query(`SELECT pg_advisory_lock(${LOCK_KEY})`, [name]);
+    const existing = await session.query<{ datname: string; mine: boolean }>(
+      `SELECT datname, pg_has_role(datdba, 'USAGE') AS mine FROM pg_database
+       WHERE datname ~ $2 AND datname <> $1 ORDER BY datname`,
       [name, RUN_DATABASE.source],
     );
     const others: string[] = [];
-    for (const { datname } of existing.rows) {
-      const free = await admin.query<{ got: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS got`, [
+    for (const { datname, mine } of existing.rows) {
+      const free = await session.query<{ got: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS got`, [
         datname,
       ]);
       if (!free.rows[0]!.got) {
@@ -60,33 +83,40 @@ export async function claimRehearsalDatabase(
         continue;
       }
       try {
-        await admin.query(`DROP DATABASE IF EXISTS "${datname.replace(/"/g, '""')}" WITH (FORCE)`);
+        if (!mine) {
+          say(`${datname} was left by a rehearsal run as the administrator: an administrator drops it`);
+          continue;
+        }
+        await drop(datname);
         say(`dropped ${datname}, left by a rehearsal that ended without cleaning up`);
       } finally {
-        await admin.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [datname]);
+        await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [datname]);
       }
     }
     if (others.length)
       say(`another rehearsal is running (database ${others.join(', ')}); this one has a database of its own`);
-    const url = await ensureDatabase(server, name);
+    // CREATEDB is medins_rehearsal's attribute, not inherited: the login sets the role to create it
+    await session.query(`SET ROLE ${REHEARSAL_ROLE}`);
+    await session.query(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0`);
+    await session.query('RESET ROLE');
     let released = false;
     return {
       name,
-      url,
+      connection: loginTo(login, name, REHEARSAL_ROLE),
       others,
       release: async () => {
         if (released) return;
         released = true;
         try {
-          await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-          await admin.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [name]);
+          await drop(name);
+          await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [name]);
         } finally {
-          await admin.end();
+          await session.end();
         }
       },
     };
   } catch (error) {
-    await admin.end();
+    await session.end();
     throw error;
   }
 }

@@ -13,7 +13,7 @@ import type { SimulationConfig } from '../activities/adapters/simulated';
 import { policyHash } from '../activities/campaign';
 import { migrate } from '../activities/db/migrate';
 import { formatYuan } from '../domain/money';
-import { ensurePostgres } from '../infra/postgres';
+import { userConnection } from '../infra/postgres';
 import { claimRehearsalDatabase } from './rehearsal-database';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { stderrLogger } from '../infra/support';
@@ -23,6 +23,7 @@ import type { Policy } from '../domain/policy';
 import { seedPolicy } from '../seeds';
 import { generatePopulation } from '../simulation/population';
 import { createWorker } from '../worker/create-worker';
+import { loadConfig } from '../worker/config';
 import {
   AnnualCampaignWorkflow,
   campaignWorkflowId,
@@ -64,12 +65,15 @@ export interface RehearsalSummary {
   runs: { runId: string; events: number; bytes: number }[];
 }
 
-/** The campaign workflow's input for a rehearsal: the seed policy, its clock shifted to now, no search attributes. */
-export function rehearsalInput(policy: Policy) {
+/**
+ * The campaign workflow's input for a rehearsal: the seed policy, its clock shifted to now, no search
+ * attributes; `operator` is who started it (the CLI's login; the benchmark's OS user).
+ */
+export function rehearsalInput(policy: Policy, operator = userInfo().username) {
   return {
     policy,
     policyHash: policyHash(policy),
-    operator: userInfo().username,
+    operator,
     rehearsal: true,
     searchAttributes: false,
   };
@@ -83,13 +87,19 @@ export async function rehearse(options: {
   say: (line: string) => void;
   /** Write every run's history here (JSON list; each history protobuf-encoded, base64), for replay tests. */
   exportHistory?: string;
+  /** The operator's own login (default: userConnection's, as the CLI logs in); never the administrator's. */
+  login?: pg.ClientConfig;
+  /** Who is recorded as having started the rehearsal's campaign (the login's user). */
+  operator?: string;
 }): Promise<RehearsalSummary> {
   const { say } = options;
   installRedactingRuntime('WARN');
   const policy = seedPolicy(options.jurisdiction, options.year);
-  const server = await ensurePostgres(stderrLogger);
-  // a database of this run alone: a second rehearsal at the same time gets its own and both finish
-  const database = await claimRehearsalDatabase(server, options.jurisdiction, options.year, say);
+  const login =
+    options.login ?? (await userConnection(loadConfig().MEDINS_DATABASE, 'op_demo', stderrLogger));
+  // a database of this run alone, made and owned under the operator's login (medins_rehearsal): a second
+  // rehearsal at the same time gets its own and both finish
+  const database = await claimRehearsalDatabase(login, options.jurisdiction, options.year, say);
   const dbName = database.name;
   // the department files hold full ID and bank numbers: removed at the end, however the run ends
   const outDir = mkdtempSync(join(tmpdir(), `medins-rehearsal-${options.jurisdiction}-`));
@@ -107,8 +117,8 @@ export async function rehearse(options: {
     rmSync(outDir, { recursive: true, force: true });
   });
   try {
-    await migrate(database.url);
-    pool = new pg.Pool({ connectionString: database.url, max: 8 });
+    await migrate(database.connection);
+    pool = new pg.Pool({ ...database.connection, max: 8 });
     let t = Date.now();
     say(
       `population: generating ${options.jurisdiction} ${options.year} at scale ${options.scale} in database ${dbName}`,
@@ -156,7 +166,7 @@ export async function rehearse(options: {
         const handle = await env.client.workflow.start(AnnualCampaignWorkflow, {
           taskQueue,
           workflowId,
-          args: [rehearsalInput(policy)],
+          args: [rehearsalInput(policy, options.operator)],
         });
         let last = '';
         let inflight: Promise<void> = Promise.resolve();
@@ -320,6 +330,7 @@ export async function rehearseCommand(o: {
   scale: number;
   seed: number;
   summaryJson?: string;
+  operator?: string;
 }) {
   const summary = await rehearse({ ...o, say: (line) => process.stdout.write(`${line}\n`) });
   process.stdout.write(formatSummary(summary));

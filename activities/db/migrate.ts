@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import type { ClientConfig } from 'pg';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -13,8 +14,9 @@ export interface MigrationResult {
   applied: string[];
 }
 
+/** `databaseUrl`: a connection string, or a node-postgres client configuration (a rehearsal's login). */
 export async function migrate(
-  databaseUrl: string,
+  databaseUrl: string | ClientConfig,
   log: (message: string) => void = () => undefined,
 ): Promise<MigrationResult> {
   const ran = await runner({

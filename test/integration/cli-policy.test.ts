@@ -101,6 +101,7 @@ describe('the policy commands of the command line', () => {
           ...process.env,
           DATABASE_URL: login.url,
           MEDINS_ADMIN_DATABASE_URL: unreachableAdmin,
+          MEDINS_EXCHANGE_DIR: join(dir, 'exchange'),
           ...extra,
         },
       }).then(
@@ -277,25 +278,52 @@ describe('the policy commands of the command line', () => {
       expect(failure.stderr).toContain(
         `${health.user} is the department health: role department may submit its own lists only; it cannot run "lists import" for civil-affairs`,
       );
-      const own = await cliAs(
-        health,
-        {},
-        'lists',
-        'import',
-        'x.csv',
-        '--jurisdiction',
-        'kaiping',
-        '--department',
-        'health',
-        '--kind',
-        'roster',
-        '--period',
-        '2023-08-31',
-      );
-      expect(own.stderr).toContain('reads residents, which departments may not read');
       const history = await cliAs(health, {}, 'audit', 'history', '--workflow-id', 'campaign-kaiping-2024');
       expect(history.code).toBe(1);
       expect(history.stderr).toContain('cannot run "audit history"');
+    });
+
+    it('a department imports its own list under its own login: matched against the register it cannot read', async () => {
+      const civil = await db.login('department:civil-affairs');
+      const list = file(
+        'civil-affairs-2023-09-30.csv',
+        `序号,姓名,性别,身份证号码,户籍地址,联系电话,特殊群体类别\r\n1,司徒敏,女,${makeIdNumber('440783', '1958-03-03', 4)},,,1\r\n`,
+      );
+      const own = await cliAs(
+        civil,
+        {},
+        'lists',
+        'import',
+        list,
+        '--jurisdiction',
+        'kaiping',
+        '--department',
+        'civil-affairs',
+        '--kind',
+        'roster',
+        '--period',
+        '2023-09-30',
+        '--json',
+      );
+      expect(own.stderr).toBe('');
+      expect(JSON.parse(own.stdout)).toMatchObject({
+        rowsRead: 1,
+        rowsAccepted: 0,
+        rowsRejected: 1,
+        rejectedByReason: { 'not-registered-resident': 1 },
+      });
+      const log = await db.pool.query(
+        `SELECT department, kind FROM exchange_log WHERE file_name = 'civil-affairs-2023-09-30.csv'`,
+      );
+      expect(log.rows).toEqual([{ department: 'civil-affairs', kind: 'roster-list' }]);
+      const received = await db.pool.query(
+        `SELECT received_by FROM submissions WHERE file_name = 'civil-affairs-2023-09-30.csv'`,
+      );
+      expect(received.rows).toEqual([{ received_by: civil.user }]);
+      // its status shows its own lists, the new one among them, and none of health's
+      const status = await cliAs(civil, {}, 'lists', 'status');
+      expect(status.stdout).toContain('civil-affairs-2023-09-30.csv');
+      expect(status.stdout).not.toContain('health-roster.csv');
     });
   });
 });

@@ -7,9 +7,21 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimRehearsalDatabase } from '../../client/rehearsal-database';
-import { ensureDatabase, type PostgresServer } from '../../infra/postgres';
+import { type PostgresServer } from '../../infra/postgres';
+import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
+
+// a rehearsal runs under an operator's own login (issue 18): the administrator's URL goes nowhere
+let db: TestDatabase;
+let operator: Login;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  operator = await db.login('operator');
+});
+afterAll(async () => {
+  await db?.drop();
+});
 
 interface Run {
   code: number | null;
@@ -37,7 +49,14 @@ function rehearse(
         '2024',
         ...args,
       ],
-      { cwd: process.cwd(), env: { ...process.env, DATABASE_URL: inject('adminDatabaseUrl') } },
+      {
+        cwd: process.cwd(),
+        env: {
+          ...process.env,
+          DATABASE_URL: operator.url,
+          MEDINS_ADMIN_DATABASE_URL: 'postgres://medins_admin:x@127.0.0.1:9/nowhere',
+        },
+      },
     );
     let stdout = '';
     let stderr = '';
@@ -132,10 +151,14 @@ describe('rehearsals on one machine', () => {
 
   it('a rehearsal database whose run died is dropped by the next rehearsal; a running one is left alone', async () => {
     const dead = 'rehearsal_kaiping_2024_deadrun1234567';
-    const running = await claimRehearsalDatabase(server(), 'kaiping', 2024);
-    await ensureDatabase(server(), dead);
+    const login = { connectionString: operator.url };
+    const running = await claimRehearsalDatabase(login, 'kaiping', 2024);
+    // a run that died left its database, owned like every rehearsal's by medins_rehearsal
+    const admin = new pg.Client({ connectionString: server().adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dead} OWNER medins_rehearsal`).finally(() => admin.end());
     const said: string[] = [];
-    const next = await claimRehearsalDatabase(server(), 'kaiping', 2024, (line) => said.push(line));
+    const next = await claimRehearsalDatabase(login, 'kaiping', 2024, (line) => said.push(line));
     try {
       expect(await databaseExists(dead)).toBe(false);
       expect(said).toContain(`dropped ${dead}, left by a rehearsal that ended without cleaning up`);
@@ -146,5 +169,12 @@ describe('rehearsals on one machine', () => {
       await running.release();
     }
     expect(await databaseExists(running.name)).toBe(false);
+  });
+
+  it('a login that is no operator may not make a rehearsal database', async () => {
+    const auditor = await db.login('auditor');
+    await expect(claimRehearsalDatabase({ connectionString: auditor.url }, 'kaiping', 2024)).rejects.toThrow(
+      /permission denied to set role "medins_rehearsal"/,
+    );
   });
 });
