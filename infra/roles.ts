@@ -4,9 +4,12 @@
  * - `medins_operator`: starts and steers campaigns, imports lists, reads full numbers where the work needs them;
  * - `medins_auditor`: reads history, reports and the exchange log, only through masked views (never a full
  *   national ID or bank account);
- * - `medins_dept_<department>` (each a member of `medins_department`): a certifying department, which sees and
- *   hands in its own lists only (row-level security, migration 0020).
- * The group roles are cluster-wide; their grants are per database (migrations 0006, 0007, 0020).
+ * - `medins_dept_<department>` (each a member of `medins_department`): a certifying department, which sees,
+ *   imports and hands in its own lists only (row-level security, migrations 0020 and 0021; the register is
+ *   matched for it by list_match_rows, which runs as the schema's owner).
+ * `medins_rehearsal` (CREATEDB, nothing else; operators are its members) makes a rehearsal's own database.
+ * No login bypasses row-level security. The group roles are cluster-wide; their grants are per database
+ * (migrations 0006, 0007, 0020, 0021).
  */
 import type pg from 'pg';
 import { DepartmentId } from '../domain/policy';

@@ -81,7 +81,8 @@ ALTER TABLE submissions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE submission_rows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE exchange_log ENABLE ROW LEVEL SECURITY;
 
--- Operators' logins bypass row security (BYPASSRLS, set by `users add|grant`, infra/roles.ts): the import
+-- (Until migration 0021, which stages the COPY and takes BYPASSRLS away:) Operators' logins bypass row
+-- security (BYPASSRLS, set by `users add|grant`, infra/roles.ts): the import
 -- copies rows in bulk and PostgreSQL refuses COPY FROM where row security applies. The operator policies
 -- below serve an operator login made without it (everything but COPY).
 CREATE POLICY operator_all ON submissions TO medins_operator USING (true) WITH CHECK (true);
