@@ -133,7 +133,7 @@ export async function openEnrollments(
     );
     // the year's enrollments were just written: fresh statistics, or the next step's planner takes the table
     // for last year's size and picks nested loops over half a million rows
-    await client.query('ANALYZE enrollments');
+    await client.query(`SELECT analyze_ledger('{enrollments}')`);
     const row = r.rows[0]!;
     return { renewed: row.renewed, subsidisedRegistered: row.subsidised, fullySubsidised: row.full };
   });
@@ -230,7 +230,7 @@ export async function createLevyBatch(
       n,
       total,
     ]);
-    await client.query('ANALYZE levy_lines, enrollments');
+    await client.query(`SELECT analyze_ledger('{levy_lines,enrollments}')`);
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total };
   });
@@ -307,7 +307,7 @@ export async function applyDeductionResults(
        SELECT outcome, failure_class, count(*)::int AS n FROM ins GROUP BY outcome, failure_class`,
       [batchId, benefitStart],
     );
-    await client.query('ANALYZE deduction_results, enrollments');
+    await client.query(`SELECT analyze_ledger('{deduction_results,enrollments}')`);
     // a success closes the person's open follow-up task
     await client.query(
       `UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'

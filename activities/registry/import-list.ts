@@ -790,8 +790,8 @@ async function mergeIdentities(
   // fresh statistics for what was loaded: the next roster's close step planned a nested loop over every
   // open identity against its whole list when the planner still believed identities held none (a 100,000-
   // row roster after a 700,000-row one ran for more than 15 minutes). ANALYZE is the table owner's: its
-  // analyze_identities (migration 0021) runs it for any login
-  if ((opened.rowCount ?? 0) > 0) await client.query('SELECT analyze_identities()');
+  // analyze_ledger (migration 0021) runs it for any login
+  if ((opened.rowCount ?? 0) > 0) await client.query(`SELECT analyze_ledger('{identities}')`);
   step('  open new identities');
   await client.query('DROP TABLE listed');
   return { opened: opened.rowCount ?? 0, closed: closed.rowCount ?? 0 };

@@ -312,6 +312,26 @@ describe('who may read and write what, enforced by PostgreSQL for each login', (
     }
   });
 
+  it('an operator’s login gets planner statistics through the owner’s analyze_ledger, where its own ANALYZE is skipped', async () => {
+    const reltuples = async () =>
+      (
+        await db.pool.query<{ n: number }>(
+          `SELECT reltuples::int AS n FROM pg_class WHERE oid = 'public.levy_lines'::regclass`,
+        )
+      ).rows[0]!.n;
+    expect(await reltuples()).toBe(-1); // never analyzed
+    await operator.pool.query('ANALYZE levy_lines'); // a warning: only the owner may
+    expect(await reltuples()).toBe(-1);
+    await operator.pool.query(`SELECT analyze_ledger('{levy_lines}')`);
+    expect(await reltuples()).toBe(0);
+    await expect(operator.pool.query(`SELECT analyze_ledger('{pgmigrations}')`)).rejects.toThrow(
+      /pgmigrations is not a ledger table it analyzes/,
+    );
+    await expect(auditor.pool.query(`SELECT analyze_ledger('{levy_lines}')`)).rejects.toThrow(
+      /permission denied for function analyze_ledger/,
+    );
+  });
+
   it('the functions that run as the owner pin their search_path and are not executable by PUBLIC', async () => {
     const definers = await db.pool.query<{
       name: string;

@@ -7,7 +7,7 @@
 --   residents, and the rows' verdicts are written to its own submission's rows;
 -- - the department's own identities (its certified categories), its own skipped lines and refused files are
 --   its to read and write; every other department's stay out of its sight (row-level security);
--- - ANALYZE needs the table's owner: the import asks the owner to analyze what it loaded.
+-- - ANALYZE needs the table's owner: the work asks the owner (analyze_ledger) to analyze what it loaded.
 
 -- A department changes its own submissions' status and counts as its import goes (never decided_by/at: the
 -- decision on a held roster is an operator's).
@@ -98,16 +98,26 @@ $$;
 REVOKE EXECUTE ON FUNCTION list_match_rows(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION list_match_rows(bigint) TO medins_operator, medins_department;
 
--- Statistics after an import opened identities (the next roster's close step planned a nested loop over every
--- open identity when they were stale): ANALYZE is the owner's, so the owner runs it.
-CREATE FUNCTION analyze_identities() RETURNS void
+-- Fresh statistics after a bulk load (the next roster's close step planned a nested loop over every open
+-- identity when they were stale): ANALYZE is the table owner's, and a login skips it with a mere warning, so
+-- the work asks the owner. Only the ledger's bulk-loaded tables; statistics reveal nothing a login may not
+-- select (pg_stats shows only columns it may read).
+CREATE FUNCTION analyze_ledger(tables text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+  t text;
 BEGIN
-  ANALYZE public.identities;
+  FOREACH t IN ARRAY tables LOOP
+    IF t NOT IN ('identities', 'submission_rows', 'enrollments', 'levy_lines', 'deduction_results',
+                 'jurisdictions', 'towns', 'villages', 'households', 'residents', 'sim_bank_accounts') THEN
+      RAISE EXCEPTION 'analyze_ledger: % is not a ledger table it analyzes', t USING ERRCODE = '42501';
+    END IF;
+    EXECUTE format('ANALYZE public.%I', t);
+  END LOOP;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION analyze_identities() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION analyze_identities() TO medins_operator, medins_department;
+REVOKE EXECUTE ON FUNCTION analyze_ledger(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION analyze_ledger(text[]) TO medins_operator, medins_department;
 
 -- Rehearsals (`rehearse`) run a whole year in a throwaway database of their own, under the operator's own
 -- login: operators may SET ROLE medins_rehearsal, which may create databases (and so owns and drops them) and
@@ -131,7 +141,7 @@ BEGIN
 END $$;
 
 -- Down Migration
-DROP FUNCTION analyze_identities();
+DROP FUNCTION analyze_ledger(text[]);
 DROP FUNCTION list_match_rows(bigint);
 DROP POLICY department_own ON refused_files;
 DROP POLICY auditor_reads ON refused_files;
