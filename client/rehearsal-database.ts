@@ -96,7 +96,11 @@ export async function claimRehearsalDatabase(
     if (others.length)
       say(`another rehearsal is running (database ${others.join(', ')}); this one has a database of its own`);
     // CREATEDB is medins_rehearsal's attribute, not inherited: the login sets the role to create it
-    await session.query(`SET ROLE ${REHEARSAL_ROLE}`);
+    await session.query(`SET ROLE ${REHEARSAL_ROLE}`).catch((error: Error & { code?: string }) => {
+      if (error.code === '42501' || error.code === '22023' || error.code === '42704')
+        error.message += `: a rehearsal needs an operator's login and the role ${REHEARSAL_ROLE}, which \`db migrate\` makes`;
+      throw error;
+    });
     await session.query(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0`);
     await session.query('RESET ROLE');
     let released = false;

@@ -23,7 +23,6 @@ import type { Policy } from '../domain/policy';
 import { seedPolicy } from '../seeds';
 import { generatePopulation } from '../simulation/population';
 import { createWorker } from '../worker/create-worker';
-import { loadConfig } from '../worker/config';
 import {
   AnnualCampaignWorkflow,
   campaignWorkflowId,
@@ -87,7 +86,10 @@ export async function rehearse(options: {
   say: (line: string) => void;
   /** Write every run's history here (JSON list; each history protobuf-encoded, base64), for replay tests. */
   exportHistory?: string;
-  /** The operator's own login (default: userConnection's, as the CLI logs in); never the administrator's. */
+  /**
+   * The operator's own login (default: userConnection's, as the CLI logs in, to the local cluster's
+   * maintenance database, which always exists: the rehearsal needs no ledger); never the administrator's.
+   */
   login?: pg.ClientConfig;
   /** Who is recorded as having started the rehearsal's campaign (the login's user). */
   operator?: string;
@@ -95,8 +97,7 @@ export async function rehearse(options: {
   const { say } = options;
   installRedactingRuntime('WARN');
   const policy = seedPolicy(options.jurisdiction, options.year);
-  const login =
-    options.login ?? (await userConnection(loadConfig().MEDINS_DATABASE, 'op_demo', stderrLogger));
+  const login = options.login ?? (await userConnection('postgres', 'op_demo', stderrLogger));
   // a database of this run alone, made and owned under the operator's login (medins_rehearsal): a second
   // rehearsal at the same time gets its own and both finish
   const database = await claimRehearsalDatabase(login, options.jurisdiction, options.year, say);
