@@ -57,7 +57,8 @@ function leafCommands(root: Command): { path: string; args: string[] }[] {
     }
     for (const option of command.options) {
       const name = option.long!.replace(/^--/, '');
-      if (!option.mandatory && name !== 'scale') continue;
+      // optional ones only where they keep the run small and its files in the test's folder
+      if (!option.mandatory && name !== 'scale' && name !== 'out') continue;
       const value = VALUES[name];
       if (value === undefined) throw new Error(`no value for option --${name} of ${path.join(' ')}`);
       args.push(option.long!, value);
