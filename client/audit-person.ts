@@ -116,7 +116,8 @@ interface LoggedFile {
 /** What the database returns for the person's status changes and refunds (audit.person_history, 0025). */
 interface History {
   statusHistory: {
-    id: number;
+    /** The statement that made the change (enrollment_status_changes.id); the history's order. */
+    changeId: number;
     enrollmentId: number;
     from: string | null;
     to: string;

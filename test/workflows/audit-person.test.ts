@@ -238,13 +238,13 @@ describe('audit person: one person’s year, in Chinese, cross-checked', () => {
     const history = async (enrollmentId: string) =>
       (
         await db.pool.query<{
-          id: string;
+          change_id: string;
           from_status: string | null;
           to_status: string;
-          cause: string;
           made_by: Record<string, unknown> | null;
         }>(
-          `SELECT id, from_status, to_status, cause, made_by FROM enrollment_status_history WHERE enrollment_id = $1 ORDER BY id`,
+          `SELECT h.change_id, h.from_status, h.to_status, c.made_by FROM enrollment_status_history h
+           JOIN enrollment_status_changes c ON c.id = h.change_id WHERE h.enrollment_id = $1 ORDER BY h.change_id`,
           [enrollmentId],
         )
       ).rows;
@@ -435,9 +435,9 @@ describe('audit person: one person’s year, in Chinese, cross-checked', () => {
       await expect(
         auditor.pool.query('SELECT * FROM enrollment_status_history LIMIT 1'),
       ).resolves.toBeDefined();
-      await expect(auditor.pool.query('UPDATE enrollment_status_history SET cause = cause')).rejects.toThrow(
-        /permission denied/,
-      );
+      await expect(
+        auditor.pool.query('UPDATE enrollment_status_history SET to_status = to_status'),
+      ).rejects.toThrow(/permission denied/);
     });
 
     it('an altered refund amount and an altered status history row are named as mismatches', async () => {
@@ -463,16 +463,17 @@ describe('audit person: one person’s year, in Chinese, cross-checked', () => {
       const p = await paidPerson(7);
       const rows = await history(p.enrollment_id);
       const paidRow = rows.find((x) => x.to_status === 'paid')!;
-      await db.pool.query(`UPDATE enrollment_status_history SET to_status = 'failed' WHERE id = $1`, [
-        paidRow.id,
-      ]);
+      await db.pool.query(
+        `UPDATE enrollment_status_history SET to_status = 'failed' WHERE enrollment_id = $1 AND change_id = $2`,
+        [p.enrollment_id, paidRow.change_id],
+      );
       const altered = await trailOf(p.id_number);
-      const entry = altered.entries
-        .filter((e) => e.kind === '状态变更')
-        .find((e) => e.what.includes('→ 扣费失败'))!;
+      // the altered row is the person's last change: it no longer leaves the status the ledger holds
+      const entry = altered.entries.filter((e) => e.kind === '状态变更').at(-1)!;
+      expect(entry.what).toContain('→ 扣费失败');
       expect(entry.checks.find((c) => c.what === '状态变更前后相接')).toMatchObject({
         ok: false,
-        detail: expect.stringContaining('原因 deduction.success 与变更 levied → failed 不符'),
+        detail: expect.stringContaining('最后一次变更为 扣费失败，台账现为 已缴费（参保）'),
       });
       expect(altered.mismatches).toBeGreaterThan(0);
       expect(formatTrail(altered)).toContain('✗ 不一致');
