@@ -42,6 +42,7 @@ CREATE TABLE enrollment_status_history (
 CREATE FUNCTION enrollment_status_cause(from_status enrollment_status, to_status enrollment_status)
   RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE
+    WHEN to_status = 'stopped' THEN 'household.stop'
     WHEN from_status IS NULL AND to_status = 'paid' THEN 'registration.subsidised'
     WHEN from_status IS NULL THEN 'registration'
     WHEN to_status = 'levied' THEN 'levy.sent'
@@ -49,7 +50,6 @@ CREATE FUNCTION enrollment_status_cause(from_status enrollment_status, to_status
     WHEN to_status = 'paid' THEN 'deduction.success'
     WHEN to_status = 'failed' THEN 'deduction.failure'
     WHEN to_status = 'abandoned' THEN 'cutoff.abandoned'
-    WHEN to_status = 'stopped' THEN 'household.stop'
     WHEN to_status = 'registered' THEN 'household.re-enrollment'
     WHEN to_status = 'refunded' THEN 'refund'
     ELSE 'status-change' END
