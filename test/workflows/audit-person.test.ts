@@ -298,9 +298,15 @@ describe('audit person: one person’s year, in Chinese, cross-checked', () => {
       expect(engine.refund.amountFen).toBe(40600);
       expect(first.stdout).not.toContain(refunded.id_number);
 
-      // the same key again: recorded once, nothing sent twice
-      const again = await cliAs(operator, ...args);
-      expect(JSON.parse(again.stdout)).toMatchObject({ requestId: answer.requestId, replayed: true });
+      // the same key again (in text this time): recorded once, nothing sent twice
+      const again = await cliAs(operator, ...args.slice(0, -1));
+      expect(again.stdout).toContain(
+        `退费申请 TF-2024-0001（#${String(answer.requestId)}），此前已登记，未重复办理`,
+      );
+      expect(again.stdout).toContain('准予退费 406.00 元（个人缴费 406.00 元）');
+      expect(again.stdout).toContain(`依据：${policy.refunds.source}`);
+      expect(again.stdout).not.toContain(refunded.id_number);
+
       // another application for the same payment: never two refunds for one payment
       await expect(
         requestRefund(operator.pool, exchangeDir, {
