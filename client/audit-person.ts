@@ -15,8 +15,9 @@ import type pg from 'pg';
 import { verifyEntries } from '../activities/audit/verify';
 import { chinaDateOf } from '../domain/dates';
 import { departmentName } from '../domain/departments';
-import { contributionFor } from '../domain/engine';
+import { contributionFor, refundFor } from '../domain/engine';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
+import { campaignPolicy, REFUND_REASON_NAMES } from '../activities/refunds/refunds';
 import { escapeHtml } from '../reports/html';
 import { campaignTimeline } from './audit-history';
 
@@ -112,6 +113,53 @@ interface LoggedFile {
   stored: boolean;
 }
 
+/** What the database returns for the person's status changes and refunds (audit.person_history, 0025). */
+interface History {
+  statusHistory: {
+    /** The statement that made the change (enrollment_status_changes.id); the history's order. */
+    changeId: number;
+    enrollmentId: number;
+    from: string | null;
+    to: string;
+    changedAt: string;
+    cause: string;
+    /** The move's own cause (enrollment_status_cause), to check a stored cause against. */
+    expectedCause: string;
+    madeBy: MadeBy | null;
+    allowed: boolean;
+    current: string;
+  }[];
+  refunds: {
+    id: number;
+    requestKey: string;
+    enrollmentId: number;
+    batchId: number | null;
+    reason: string;
+    occurredOn: string;
+    requestedOn: string;
+    benefitStart: string | null;
+    paidFen: number;
+    status: 'requested' | 'approved' | 'refused' | 'sent';
+    policyHash: string | null;
+    decision: 'refund' | 'no-refund' | 'no-rule-stated' | null;
+    ruleId: string | null;
+    ruleSource: string | null;
+    says: string | null;
+    amountFen: number | null;
+    requestedBy: string;
+    requestedAt: string;
+    decidedAt: string | null;
+    /** The deducted amount of the payment the request names (its successful levy line), fen. */
+    paymentFen: number | null;
+    refundFile: LoggedFile | null;
+  }[];
+}
+
+/** Who made a status change: an activity of a workflow run, or an operator's command. */
+type MadeBy =
+  | { workflowId: string; runId: string; activityType: string; activityId: string; attempt: number }
+  | { login: string; command: string; requestKey?: string; refundRequestId?: number };
+
 /** One entry of the trail: what happened, when, the proof, and whether the cross-checks hold. */
 export interface TrailEntry {
   /** China date YYYY-MM-DD. */
@@ -129,7 +177,18 @@ export interface TrailEntry {
     sha256?: string;
     exchangeSeq?: number;
     submissionId?: number;
-    workflow?: { workflowId: string; runId: string; at: string };
+    workflow?: {
+      workflowId: string;
+      runId: string;
+      at: string;
+      /** The activity that made the change (type and id), from the ledger's status history. */
+      activity?: string;
+      activityId?: string;
+      /** The history event that scheduled that activity, when the run's history was read. */
+      eventId?: number;
+    };
+    /** An operator's command that made the change (login, command, request key). */
+    operator?: { login: string; command: string; requestKey?: string };
   };
   /** Cross-checks of this entry; `ok: false` is a mismatch. */
   checks: { what: string; ok: boolean; detail?: string }[];
@@ -200,6 +259,12 @@ export async function personTrail(
     input.year,
   ]);
   const facts = r.rows[0]!.facts;
+  const h = await pool.query<{ history: History }>(`SELECT audit.person_history($1, $2, $3) AS history`, [
+    input.idNumber.trim().toUpperCase(),
+    input.jurisdiction,
+    input.year,
+  ]);
+  const history = h.rows[0]!.history;
   if (!facts.resident)
     throw new PersonNotFound(`no registered resident of ${input.jurisdiction} has that ID number`);
   const snapshot = await policyOf(pool, input.jurisdiction, input.year);
@@ -286,15 +351,6 @@ export async function personTrail(
         proof: {},
         checks: [],
       });
-    if (e.status === 'refunded')
-      entries.push({
-        date: chinaDate(e.statusChangedAt),
-        kind: '退费',
-        what: `已退费 ${yuan(e.personalFen)} 元`,
-        ...(policy ? { rule: policy.refunds.source } : {}),
-        proof: {},
-        checks: [],
-      });
   }
 
   const personalOf = facts.enrollments[0]?.personalFen;
@@ -372,6 +428,9 @@ export async function personTrail(
     });
   }
 
+  entries.push(...statusChangeEntries(history, facts, policy));
+  entries.push(...(await refundEntries(pool, history, facts)));
+
   // every file: its exchange-log entry links and holds, and the stored file still has its digest
   const seqs = [
     ...new Set(entries.map((e) => e.proof.exchangeSeq).filter((s): s is number => s !== undefined)),
@@ -407,8 +466,9 @@ export async function personTrail(
     }
     for (const e of entries) {
       const w = e.proof.sha256 ? bySha.get(e.proof.sha256) : undefined;
-      if (w) e.proof.workflow = w;
+      if (w && !e.proof.workflow) e.proof.workflow = w;
     }
+    await matchHistoryEvents(input.client, entries);
   }
 
   entries.sort((a, b) => a.date.localeCompare(b.date));
@@ -437,7 +497,12 @@ export function formatTrail(t: PersonTrail): string {
       e.proof.row ? `第 ${e.proof.row} 行` : '',
       e.proof.sha256 ? `sha256 ${e.proof.sha256.slice(0, 16)}…` : '',
       e.proof.exchangeSeq !== undefined ? `交换日志 #${e.proof.exchangeSeq}` : '',
-      e.proof.workflow ? `工作流 ${e.proof.workflow.workflowId} / ${e.proof.workflow.runId.slice(0, 8)}` : '',
+      e.proof.workflow
+        ? `工作流 ${e.proof.workflow.workflowId} / ${e.proof.workflow.runId.slice(0, 8)}${e.proof.workflow.activity ? `，活动 ${e.proof.workflow.activity}${e.proof.workflow.eventId ? `（事件 #${e.proof.workflow.eventId}）` : ''}` : ''}`
+        : '',
+      e.proof.operator
+        ? `经办 ${e.proof.operator.login}（${e.proof.operator.command}${e.proof.operator.requestKey ? ` ${e.proof.operator.requestKey}` : ''}）`
+        : '',
     ].filter(Boolean);
     if (proof.length) lines.push(`            凭证：${proof.join('，')}`);
     for (const c of e.checks)
@@ -478,4 +543,242 @@ export function trailHtml(t: PersonTrail): string {
 ${rows}
 </tbody></table></body></html>
 `;
+}
+
+/** The documents' words for the causes the status history records (migration 0025). */
+const CAUSE_NAMES: Record<string, string> = {
+  registration: '登记参保',
+  'registration.subsidised': '资助对象先登记参保，个人缴费为零',
+  'levy.sent': '应征数据发送税务局',
+  'deduction.success': '扣费成功',
+  'deduction.failure': '扣费失败',
+  'cutoff.abandoned': '截止日仍扣费失败，视为弃保',
+  'household.stop': '办理停保',
+  'household.re-enrollment': '重新登记参保',
+  'refund.before-benefit-start': '待遇享受期前依申请退费',
+  'before-history': '状态历史启用前已有的状态',
+};
+
+/** The plan's sentence behind a status change's cause, quoted from the policy the campaign ran with. */
+function causeRule(policy: Policy | undefined, cause: string, category: string | null): string | undefined {
+  if (!policy) return undefined;
+  const held = policy.categories.find((c) => c.id === category);
+  if (cause === 'registration') return held?.source ?? policy.contribution.source;
+  if (cause === 'registration.subsidised')
+    return held?.source ?? policy.benefitStart.difficultyRegistration.source;
+  if (cause === 'levy.sent') return policy.calendar.firstBatchDeduction.source;
+  if (cause === 'deduction.success') return policy.benefitStart.centralised.source;
+  if (cause === 'deduction.failure' || cause === 'cutoff.abandoned') return policy.deductionFailures.source;
+  if (cause.startsWith('household.')) return policy.calendar.changeStopDeadline.source;
+  if (cause.startsWith('refund')) return policy.refunds.source;
+  return undefined;
+}
+
+/**
+ * One entry per status change of the person's enrollment, in the order the ledger made them, each with its
+ * cause, the plan's rule, and the activity or command that made it. Checked: each change starts from the
+ * status the one before left, is a move the status machine allows, names the cause its move implies, and the
+ * last leaves the enrollment as the ledger holds it.
+ */
+function statusChangeEntries(history: History, facts: Facts, policy: Policy | undefined): TrailEntry[] {
+  const out: TrailEntry[] = [];
+  const byEnrollment = new Map<number, History['statusHistory']>();
+  for (const s of history.statusHistory)
+    byEnrollment.set(s.enrollmentId, [...(byEnrollment.get(s.enrollmentId) ?? []), s]);
+  for (const [enrollmentId, changes] of byEnrollment) {
+    const category = facts.enrollments.find((e) => e.enrollmentId === enrollmentId)?.category ?? null;
+    changes.forEach((s, i) => {
+      const checks: TrailEntry['checks'] = [];
+      const previous = i === 0 ? null : changes[i - 1]!.to;
+      const linked = s.from === previous;
+      const causeFits =
+        s.cause === s.expectedCause ||
+        (s.cause === 'before-history' && s.from === null) ||
+        (s.to === 'refunded' && s.cause.startsWith('refund.'));
+      const last = i === changes.length - 1;
+      const ok = linked && s.allowed && causeFits && (!last || s.to === s.current);
+      checks.push({
+        what: '状态变更前后相接',
+        ok,
+        ...(ok
+          ? {}
+          : {
+              detail: [
+                linked
+                  ? ''
+                  : `变更前状态应为 ${previous ? (STATUS_NAMES[previous] ?? previous) : '（新建）'}，记录为 ${s.from ? (STATUS_NAMES[s.from] ?? s.from) : '（新建）'}`,
+                s.allowed ? '' : `状态机不允许 ${s.from} → ${s.to}`,
+                causeFits
+                  ? ''
+                  : `原因 ${s.cause} 与变更 ${s.from ?? '（新建）'} → ${s.to} 不符（应为 ${s.expectedCause}）`,
+                !last || s.to === s.current
+                  ? ''
+                  : `最后一次变更为 ${STATUS_NAMES[s.to] ?? s.to}，台账现为 ${STATUS_NAMES[s.current] ?? s.current}`,
+              ]
+                .filter(Boolean)
+                .join('；'),
+            }),
+      });
+      const rule = causeRule(policy, s.cause, category);
+      const m = s.madeBy;
+      out.push({
+        date: chinaDate(s.changedAt),
+        kind: '状态变更',
+        what: `参保状态：${s.from ? (STATUS_NAMES[s.from] ?? s.from) : '（新建）'} → ${STATUS_NAMES[s.to] ?? s.to}；原因：${CAUSE_NAMES[s.cause] ?? s.cause}${m && 'activityType' in m ? `；由活动 ${m.activityType}（第 ${m.attempt} 次尝试）写入` : m && 'login' in m ? `；由 ${m.login} 执行 ${m.command} 写入` : '；写入者未记录'}`,
+        ...(rule ? { rule } : {}),
+        proof: {
+          ...(m && 'activityType' in m
+            ? {
+                workflow: {
+                  workflowId: m.workflowId,
+                  runId: m.runId,
+                  at: s.changedAt,
+                  activity: m.activityType,
+                  activityId: m.activityId,
+                },
+              }
+            : {}),
+          ...(m && 'login' in m
+            ? {
+                operator: {
+                  login: m.login,
+                  command: m.command,
+                  ...(m.requestKey ? { requestKey: m.requestKey } : {}),
+                },
+              }
+            : {}),
+        },
+        checks,
+      });
+    });
+  }
+  return out;
+}
+
+/**
+ * One entry per refund application: the decision, the amount (fen shown as yuan), the dates it was judged
+ * on and the plan's sentence, with the refund data file sent to the tax bureau. Checked against the engine
+ * (refundFor under the policy snapshot the decision names) and against the payment the request refunds.
+ */
+async function refundEntries(pool: pg.Pool, history: History, facts: Facts): Promise<TrailEntry[]> {
+  const out: TrailEntry[] = [];
+  for (const r of history.refunds) {
+    const checks: TrailEntry['checks'] = [];
+    const snapshot = r.policyHash ? await campaignPolicy(pool, { hash: r.policyHash }) : null;
+    if (!snapshot)
+      checks.push({ what: '按政策重算退费', ok: false, detail: '台账中没有该决定所依据的政策快照' });
+    else if (r.decision) {
+      const { refund, rule } = refundFor(
+        snapshot.policy,
+        r.reason,
+        {
+          occurredOn: r.occurredOn,
+          requestedOn: r.requestedOn,
+          benefitStart: r.benefitStart ?? snapshot.policy.calendar.benefitYearStart.date,
+        },
+        r.paidFen,
+      );
+      const same =
+        refund.decision === r.decision && refund.amountFen === r.amountFen && rule.source === r.ruleSource;
+      checks.push({
+        what: '按政策重算退费',
+        ok: same,
+        ...(same
+          ? {}
+          : {
+              detail: `政策：${refund.decision}，${refund.amountFen === null ? '未规定' : `${yuan(refund.amountFen)} 元`}；台账：${r.decision}，${r.amountFen === null ? '未规定' : `${yuan(r.amountFen)} 元`}`,
+            }),
+      });
+    }
+    const enrollment = facts.enrollments.find((e) => e.enrollmentId === r.enrollmentId);
+    const paidOk = r.paymentFen === r.paidFen && (r.decision !== 'refund' || r.amountFen === r.paymentFen);
+    checks.push({
+      what: '退费金额等于扣费成功的个人缴费',
+      ok: paidOk,
+      ...(paidOk
+        ? {}
+        : {
+            detail: `扣费成功 ${r.paymentFen === null ? '无' : `${yuan(r.paymentFen)} 元`}，申请记为已缴 ${yuan(r.paidFen)} 元，退费 ${r.amountFen === null ? '—' : `${yuan(r.amountFen)} 元`}`,
+          }),
+    });
+    const startOk = !enrollment || (enrollment.benefitStart?.slice(0, 10) ?? null) === r.benefitStart;
+    checks.push({
+      what: '判断所依据的待遇享受期起始日等于台账',
+      ok: startOk,
+      ...(startOk
+        ? {}
+        : { detail: `申请记为 ${r.benefitStart}，台账为 ${day(enrollment?.benefitStart ?? null)}` }),
+    });
+    if (r.decision === 'refund' && !r.refundFile)
+      checks.push({ what: '交换日志', ok: false, detail: '退费数据文件不在交换日志中' });
+    const verdict =
+      r.decision === 'refund'
+        ? `准予退费 ${yuan(r.amountFen ?? 0)} 元${r.refundFile ? `，退费数据《${r.refundFile.fileName}》发送税务局` : ''}`
+        : r.decision === 'no-refund'
+          ? '不予退费'
+          : r.decision === 'no-rule-stated'
+            ? '政策未规定此情形，未退费'
+            : '待决定';
+    out.push({
+      date: chinaDate(r.decidedAt ?? r.requestedAt),
+      kind: r.decision === 'refund' ? '退费' : '退费申请',
+      what: `退费申请 ${r.requestKey}（${r.requestedBy} 于 ${r.requestedOn} 受理）：事由 ${REFUND_REASON_NAMES[r.reason] ?? r.reason}，发生于 ${r.occurredOn}，待遇享受期自 ${r.benefitStart ?? '—'}，个人已缴 ${yuan(r.paidFen)} 元；${verdict}`,
+      ...(r.ruleSource ? { rule: r.ruleSource } : {}),
+      proof: {
+        ...(r.refundFile
+          ? { file: r.refundFile.fileName, sha256: r.refundFile.sha256, exchangeSeq: r.refundFile.seq }
+          : {}),
+        operator: { login: r.requestedBy, command: 'refund request', requestKey: r.requestKey },
+      },
+      checks,
+    });
+  }
+  return out;
+}
+
+/**
+ * For each entry made by an activity (the ledger's status history names its run and activity id), the event
+ * of that run's history that scheduled it; checked: the run's history holds that activity, of that type.
+ * A run the server no longer holds is left unchecked (the entry keeps the run and activity the ledger names).
+ */
+async function matchHistoryEvents(client: Client, entries: TrailEntry[]): Promise<void> {
+  const runs = new Map<string, Map<string, { eventId: number; type: string }> | null>();
+  for (const e of entries) {
+    const w = e.proof.workflow;
+    if (!w?.activityId) continue;
+    const key = `${w.workflowId}/${w.runId}`;
+    if (!runs.has(key)) {
+      try {
+        const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+        const scheduled = new Map<string, { eventId: number; type: string }>();
+        for (const ev of history.events ?? []) {
+          const a = ev.activityTaskScheduledEventAttributes;
+          if (a?.activityId)
+            scheduled.set(a.activityId, {
+              eventId: Number(String(ev.eventId)),
+              type: a.activityType?.name ?? '',
+            });
+        }
+        runs.set(key, scheduled);
+      } catch {
+        runs.set(key, null);
+      }
+    }
+    const scheduled = runs.get(key);
+    if (!scheduled) continue;
+    const found = scheduled.get(w.activityId);
+    if (found) w.eventId = found.eventId;
+    const ok = !!found && found.type === w.activity;
+    e.checks.push({
+      what: '工作流历史中有此活动',
+      ok,
+      ...(ok
+        ? {}
+        : {
+            detail: found
+              ? `事件 #${found.eventId} 是 ${found.type}，台账记为 ${w.activity}`
+              : `运行 ${w.runId.slice(0, 8)} 的历史中没有活动 ${w.activityId}`,
+          }),
+    });
+  }
 }

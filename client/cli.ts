@@ -34,6 +34,7 @@ import {
 import { campaignStatus, decideRoster, retryStep, startCampaign, submitRoster } from './campaign-commands';
 import { uploadFile } from './uploads';
 import { formatTrail, personTrail, trailHtml } from './audit-person';
+import { registerRefundCommands } from './refund-commands';
 import { heldRosters, wouldBeClosed } from './held-rosters';
 import { makeDrillPolicy } from '../domain/drill';
 import {
@@ -781,6 +782,8 @@ program
         '\n',
     );
   });
+
+registerRefundCommands(program);
 
 /** What anyone may run without a login: the published rules. */
 const PUBLIC = new Set(['policy explain', 'policy show', 'targets']);

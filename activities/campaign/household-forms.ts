@@ -8,6 +8,14 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { explain } from '../../domain/engine';
 import type { Policy } from '../../domain/policy';
+import { inTransaction } from '../db/transaction';
+
+/**
+ * One write of an enrollment, in a transaction of its own, so the status history (migration 0025) records
+ * the activity that applied the form as the change's maker.
+ */
+const writeEnrollment = (pool: pg.Pool, sql: string, params: unknown[]) =>
+  inTransaction(pool, (client) => client.query(sql, params));
 
 export const HouseholdForm = z.discriminatedUnion('kind', [
   z.object({
@@ -69,12 +77,14 @@ export async function applyHouseholdForm(
       }
       if (current?.status === 'stopped') return { accepted: true, result: 'already stopped' };
       if (current) {
-        await pool.query(`UPDATE enrollments SET status = 'stopped', stop_reason = $2 WHERE id = $1`, [
-          current.id,
-          form.reason,
-        ]);
+        await writeEnrollment(
+          pool,
+          `UPDATE enrollments SET status = 'stopped', stop_reason = $2 WHERE id = $1`,
+          [current.id, form.reason],
+        );
       } else {
-        await pool.query(
+        await writeEnrollment(
+          pool,
           `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, total_fen, personal_fen, subsidy_fen, funding_source, stop_reason)
            VALUES ($1, $2, $3, 'stopped', $4, 0, 0, 'personal', $5) ON CONFLICT (campaign_year, resident_id) DO NOTHING`,
           [policy.jurisdiction, policy.year, p.id, policy.contribution.personalFen, form.reason],
@@ -116,12 +126,14 @@ export async function applyHouseholdForm(
       const c = answer.contribution;
       const status = c.personalFen === 0 ? 'paid' : 'registered';
       if (current) {
-        await pool.query(
+        await writeEnrollment(
+          pool,
           `UPDATE enrollments SET status = 'registered', stop_reason = NULL, category = $2, total_fen = $3, personal_fen = $4, subsidy_fen = $5, funding_source = $6 WHERE id = $1`,
           [current.id, answer.effectiveCategory, c.totalFen, c.personalFen, c.subsidyFen, c.fundingSource],
         );
       } else {
-        await pool.query(
+        await writeEnrollment(
+          pool,
           `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
           [

@@ -20,6 +20,29 @@ export function attemptTimeLeftMs(): number | undefined {
   return Math.min(limit, Math.max(1_000, info.currentAttemptScheduledTimestampMs + limit - Date.now()));
 }
 
+/**
+ * Inside an activity, the workflow run and activity running it, as JSON for the transaction-local setting
+ * `medins.made_by` (read by the enrollment status history trigger, migration 0025): references only, no
+ * personal data. '' outside an activity (the CLI, the tests), where the history records no maker.
+ */
+export function madeBy(): string {
+  let info: Context['info'];
+  try {
+    info = Context.current().info;
+  } catch {
+    return '';
+  }
+  const run = info.workflowExecution;
+  if (!run) return ''; // a standalone activity, run by no workflow
+  return JSON.stringify({
+    workflowId: run.workflowId,
+    runId: run.runId,
+    activityType: info.activityType,
+    activityId: info.activityId,
+    attempt: info.attempt,
+  });
+}
+
 /** In a transaction: its statements are cancelled when the activity attempt they serve times out. */
 export async function limitToAttempt(client: pg.PoolClient): Promise<void> {
   const left = attemptTimeLeftMs();
@@ -44,7 +67,10 @@ export async function inTransaction<T>(
   try {
     await client.query('BEGIN');
     await limitToAttempt(client);
-    await client.query('SET LOCAL jit = off');
+    // jit off, and who runs the transaction, for the status history the ledger's triggers write (0025)
+    await client.query(`SELECT set_config('jit', 'off', true), set_config('medins.made_by', $1, true)`, [
+      madeBy(),
+    ]);
     if (options.workMem)
       await client.query(`SET LOCAL work_mem = '${options.workMem.replace(/[^0-9A-Za-z]/g, '')}'`);
     const result = await fn(client);

@@ -380,6 +380,20 @@ describe('附件1 forms during the campaign: stops by 10-07, new enrollments by 
        FROM enrollments e WHERE e.campaign_year = 2024 AND e.status = 'stopped'`,
     );
     expect(stopped.rows).toEqual([{ status: 'stopped', stop_reason: '已参加职工医保', levied: 0 }]);
+    // the stop is the enrollment's status history, made by the activity that applied the form
+    const history = await db.pool.query(
+      `SELECT h.from_status, h.to_status::text, c.made_by->>'workflowId' AS workflow, c.made_by->>'activityType' AS activity
+       FROM enrollment_status_history h JOIN enrollment_status_changes c ON c.id = h.change_id
+       JOIN enrollments e ON e.id = h.enrollment_id WHERE e.campaign_year = 2024 AND e.status = 'stopped'`,
+    );
+    expect(history.rows).toEqual([
+      {
+        from_status: null,
+        to_status: 'stopped',
+        workflow: 'campaign-kaiping-2024',
+        activity: 'applyHouseholdForm',
+      },
+    ]);
     expect(progress.phase).toBe('closed');
   });
 });
