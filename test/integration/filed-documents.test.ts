@@ -4,9 +4,11 @@
  * sheet per village with phones for the operator and withheld from the auditor, and the PDFs Chromium
  * prints read back with pdftotext.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEnrollments, snapshotCoverage } from '../../activities/campaign/ledger';
@@ -25,6 +27,7 @@ import { generatePopulation } from '../../simulation/population';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 import { pdfPages } from '../support/pdf';
 
+const exec = promisify(execFile);
 const policy = seedPolicy('kaiping', 2024);
 const TOWN = '赤坎镇';
 
@@ -233,6 +236,7 @@ describe('documents a bureau can file', () => {
   it('附件2 as a PDF: a page per village, each with its village, 序号 and the 制表 lines', async () => {
     const { bytes, villages } = await exportMobilisationPdf(operator.pool, policy, { townName: TOWN });
     expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    // KEEP_PDF=<dir> keeps the printed PDFs to look at
     if (process.env.KEEP_PDF) writeFileSync(`${process.env.KEEP_PDF}/mobilisation.pdf`, bytes);
     const pages = await pdfPages(bytes);
     // each village starts a page of its own (a long one runs on, its header repeated); its 制表 lines close it
@@ -312,4 +316,53 @@ describe('documents a bureau can file', () => {
     expect(pages[0]).toMatch(/制表人：\S+\s+审核人：/);
     for (const t of report.towns) expect(pages[0]).toContain(t.town);
   });
+
+  it('the command line writes them under the person’s login: an auditor runs report progress --pdf and export mobilisation --pdf', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medins-cli-'));
+    const cli = (...args: string[]) =>
+      exec(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], {
+        cwd: process.cwd(),
+        env: { ...process.env, DATABASE_URL: auditor.url },
+      });
+    const progress = await cli(
+      'report',
+      'progress',
+      '--jurisdiction',
+      'kaiping',
+      '--date',
+      '2023-11-30',
+      '--xlsx',
+      join(dir, '进度.xlsx'),
+      '--pdf',
+      join(dir, '进度.pdf'),
+    );
+    expect(progress.stdout).toContain('参保进度表（截至2023-11-30）');
+    expect((await pdfPages(readFileSync(join(dir, '进度.pdf')))).join('')).toContain(
+      `制表人：${auditor.user}`,
+    );
+    expect(footerTexts((await workbook(readFileSync(join(dir, '进度.xlsx')))).worksheets[0]!)).toContain(
+      `制表人：${auditor.user}`,
+    );
+    const listed = await cli(
+      'export',
+      'mobilisation',
+      '--jurisdiction',
+      'kaiping',
+      '--town',
+      TOWN,
+      '--out',
+      join(dir, '附件2.xlsx'),
+      '--pdf',
+      join(dir, '附件2.pdf'),
+    );
+    expect(listed.stdout).toMatch(/^\d+ rows written to /);
+    const wb = await workbook(readFileSync(join(dir, '附件2.xlsx')));
+    for (const sheet of wb.worksheets)
+      expect(dataRows(sheet).every((r) => r.getCell(columnOf(sheet, '联系电话')).text === WITHHELD)).toBe(
+        true,
+      );
+    const pages = await pdfPages(readFileSync(join(dir, '附件2.pdf')));
+    expect(pages.filter((p) => /村\(居\)委会：\S+/.test(p))).toHaveLength(wb.worksheets.length);
+    expect(pages.join('')).not.toMatch(/1\d{10}/);
+  }, 120_000);
 });
