@@ -48,7 +48,8 @@ import {
   triggerSchedule,
 } from './reconcile-commands';
 import { rehearseCommand } from './rehearse';
-import { formatProgress, progressHtml, progressReport, progressXlsx } from '../reports/progress';
+import { formatProgress, progressHtml, progressPdf, progressReport, progressXlsx } from '../reports/progress';
+import { filingFor } from '../reports/filing';
 import { verifyExchangeLog } from '../activities/audit/verify';
 import {
   campaignTimeline,
@@ -560,8 +561,9 @@ program
   .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
   .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
   .requiredOption('--date <yyyy-mm-dd>', 'the last snapshot on or before this date is reported')
-  .option('--xlsx <file>', 'write the table as .xlsx (参保进度)')
+  .option('--xlsx <file>', 'write the table as .xlsx (参保进度), laid out to be filed')
   .option('--html <file>', 'write the table and its chart as an HTML page')
+  .option('--pdf <file>', 'write the table as a PDF for printing (A4)')
   .option('--json', 'print JSON')
   .action(
     async (o: {
@@ -570,14 +572,18 @@ program
       date: string;
       xlsx?: string;
       html?: string;
+      pdf?: string;
       json?: boolean;
     }) => {
       const { pool } = await openLedger();
       try {
-        const report = await progressReport(pool, seedPolicy(o.jurisdiction, o.year), o.date);
+        const policy = seedPolicy(o.jurisdiction, o.year);
+        const report = await progressReport(pool, policy, o.date);
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatProgress(report));
-        if (o.xlsx) writeFileSync(o.xlsx, await progressXlsx(report));
+        const filing = await filingFor(pool, policy);
+        if (o.xlsx) writeFileSync(o.xlsx, await progressXlsx(report, filing));
         if (o.html) writeFileSync(o.html, progressHtml(report));
+        if (o.pdf) writeFileSync(o.pdf, await progressPdf(report, filing));
       } finally {
         await pool.end();
       }
@@ -741,6 +747,7 @@ program
   .option('--town <name>', 'one town only (mobilisation)')
   .option('--household <id>', 'household id (household)', (v) => Number(v))
   .option('--reader <role>', 'who reads it: tax, town, household or auditor (decides what is masked)')
+  .option('--pdf <file>', 'also print it as a PDF (mobilisation: a page per village)')
   .action(async (what: string, o: ExportOptions) => {
     if (what !== 'levy' && what !== 'mobilisation' && what !== 'household' && what !== 'ledgers')
       throw new Error('export levy, mobilisation, household or ledgers');
@@ -797,6 +804,7 @@ const READ_ONLY = new Set([
   'audit runs',
   'audit person',
   'report progress',
+  'export',
   'lists rejections',
   'lists held',
   'campaign status',

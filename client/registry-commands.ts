@@ -12,6 +12,7 @@ import {
   exportLedgers,
   exportLevyData,
   exportMobilisationList,
+  exportMobilisationPdf,
   type Reader,
 } from '../activities/registry/exports';
 import { writeMaskedRejections, writeRejectionReport } from '../activities/registry/rejection-report';
@@ -198,36 +199,40 @@ export type ExportOptions = {
   town?: string;
   household?: number;
   reader?: Reader;
+  /** Also print 附件2 to this PDF (mobilisation only). */
+  pdf?: string;
 };
 
+/** Writes the export to `o.out` (and, for 附件2, the PDF to `o.pdf`) under the person's login; returns the rows. */
 export async function exportCommand(
   what: 'levy' | 'mobilisation' | 'household' | 'ledgers',
   o: ExportOptions,
 ): Promise<number> {
+  if (o.pdf && what !== 'mobilisation') throw new Error('--pdf is for export mobilisation (附件2) only');
   const { pool } = await openLedger();
   try {
     const policy = seedPolicy(o.jurisdiction, o.year);
+    const reader = o.reader ? { reader: o.reader } : {};
     if (what === 'levy') {
       if (!o.batch) throw new Error('--batch is required');
-      const r = await exportLevyData(pool, o.batch, o.reader ?? 'tax');
+      const r = await exportLevyData(pool, { batchId: o.batch, ...reader });
       writeFileSync(o.out, r.bytes);
       return r.rows;
     }
     if (what === 'mobilisation') {
-      const r = await exportMobilisationList(pool, policy, {
-        ...(o.town ? { townName: o.town } : {}),
-        reader: o.reader ?? 'town',
-      });
+      const options = { ...(o.town ? { townName: o.town } : {}), ...reader };
+      const r = await exportMobilisationList(pool, policy, options);
       writeFileSync(o.out, r.bytes);
+      if (o.pdf) writeFileSync(o.pdf, (await exportMobilisationPdf(pool, policy, options)).bytes);
       return r.rows;
     }
     if (what === 'ledgers') {
-      const r = await exportLedgers(pool, policy, o.reader ?? 'town');
+      const r = await exportLedgers(pool, policy, reader);
       writeFileSync(o.out, r.bytes);
       return Object.values(r.rows).reduce((a, b) => a + b, 0);
     }
     if (!o.household) throw new Error('--household is required');
-    const r = await exportHouseholdForm(pool, policy, o.household, o.reader ?? 'household');
+    const r = await exportHouseholdForm(pool, policy, { householdId: o.household, ...reader });
     writeFileSync(o.out, r.bytes);
     return r.members;
   } finally {

@@ -13,6 +13,7 @@ import type { SimulationConfig } from '../activities/adapters/simulated';
 import { policyHash } from '../activities/campaign';
 import { migrate } from '../activities/db/migrate';
 import { formatYuan } from '../domain/money';
+import { completionRate } from '../domain/rates';
 import { userConnection } from '../infra/postgres';
 import { claimRehearsalDatabase } from './rehearsal-database';
 import { dataConverterFromEnv } from '../infra/payload-codec';
@@ -244,8 +245,8 @@ export async function rehearse(options: {
           enrolled: r.enrolled,
           abandoned: r.abandoned,
           failed: r.failed,
-          coverage: r.to_enroll ? Math.round((r.enrolled / r.to_enroll) * 1000) / 10 : null,
-          completion: r.target ? Math.round((r.enrolled / (r.target * options.scale)) * 1000) / 10 : null,
+          coverage: completionRate(r.enrolled, r.to_enroll),
+          completion: completionRate(r.enrolled, r.target === null ? null : r.target * options.scale),
         })),
         totals: {
           registered: sum('registered'),

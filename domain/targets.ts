@@ -4,6 +4,7 @@
  * finding with the numbers; derived coverage figures are computed from the rows.
  */
 import { z } from 'zod';
+import { completionRate } from './rates';
 
 const Printed = z.string(); // a cell as printed: '114370', '681,503', or '' for an empty cell
 
@@ -84,9 +85,6 @@ export function parsePrinted(cell: string): number | null {
   return Number(trimmed);
 }
 
-const pct = (a: number | null, b: number | null) =>
-  a === null || b === null || b === 0 ? null : Math.round((a / b) * 1000) / 10;
-
 export function checkTargetTable(file: TargetTableFile): CheckedTargetTable {
   const findings: Finding[] = [];
   const towns: TownTarget[] = file.rows.map((row) => {
@@ -100,8 +98,8 @@ export function checkTargetTable(file: TargetTableFile): CheckedTargetTable {
       paidLastYear: paidLastYear ?? null,
       toEnroll: toEnroll ?? null,
       target: target ?? null,
-      targetShareOfToEnroll: pct(target ?? null, toEnroll ?? null),
-      paidLastYearShareOfToEnroll: pct(paidLastYear ?? null, toEnroll ?? null),
+      targetShareOfToEnroll: completionRate(target ?? null, toEnroll ?? null),
+      paidLastYearShareOfToEnroll: completionRate(paidLastYear ?? null, toEnroll ?? null),
     };
   });
   for (const t of towns) {

@@ -3,7 +3,7 @@
  * else chromium / chromium-browser / google-chrome on PATH, else (as root with apt-get) Debian's chromium
  * package is installed, else a ProvisioningError says what to install.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -93,4 +93,18 @@ export async function screenshot(chromium: string, htmlFile: string, pngFile: st
   const r = await runChromium(chromium, htmlFile, ['--window-size=1400,1200', `--screenshot=${pngFile}`]);
   if (r.code !== 0)
     throw new Error(`chromium could not take a screenshot of ${htmlFile}: ${r.stderr.slice(-500)}`);
+}
+
+/**
+ * Prints the page to a PDF as the browser prints it (the page's own @page size and margins; no date, URL or
+ * page-number header that Chromium adds by default). Throws when Chromium fails or writes no PDF.
+ */
+export async function printToPdf(chromium: string, htmlFile: string, pdfFile: string): Promise<void> {
+  const r = await runChromium(chromium, htmlFile, [
+    `--print-to-pdf=${pdfFile}`,
+    '--no-pdf-header-footer',
+    '--run-all-compositor-stages-before-draw',
+  ]);
+  if (r.code !== 0 || !existsSync(pdfFile))
+    throw new Error(`chromium could not print ${htmlFile} to PDF (exit ${r.code}): ${r.stderr.slice(-500)}`);
 }

@@ -9,9 +9,13 @@
  * Reads coverage snapshots, towns and the masked audit views only: no personal data.
  */
 import ExcelJS from 'exceljs';
-import type pg from 'pg';
+import { chinaDateOf, instantOf } from '../domain/dates';
 import type { Policy } from '../domain/policy';
+import { completionRate } from '../domain/rates';
+import type { Queryable } from '../infra/roles';
 import { escapeHtml } from './html';
+import { footerHtml, htmlToPdf, printPage } from './print';
+import { writeForm, type Filing, type FormColumn } from './filing';
 
 export interface TownProgress {
   town: string;
@@ -59,24 +63,37 @@ export class NoProgressSnapshot extends Error {
   override name = 'NoProgressSnapshot';
 }
 
-const pct = (a: number, b: number | null) => (b ? Math.round((a / b) * 1000) / 10 : null);
+const pct = completionRate;
 const DAY = 86_400_000;
 
-/** The end of a China date (UTC+8) as an instant. */
-const endOfChinaDate = (date: string) => new Date(Date.parse(`${date}T00:00:00+08:00`) + DAY);
+interface Snapshot {
+  key: string;
+  taken_at: Date;
+}
 
-export async function progressReport(pool: pg.Pool, policy: Policy, date: string): Promise<ProgressReport> {
+async function snapshotsOf(pool: Queryable, policy: Policy): Promise<Snapshot[]> {
+  return (
+    await pool.query<Snapshot>(
+      `SELECT snapshot_key AS key, max(taken_at) AS taken_at FROM coverage_snapshots
+       WHERE jurisdiction = $1 AND campaign_year = $2 GROUP BY snapshot_key ORDER BY 2, 1`,
+      [policy.jurisdiction, policy.year],
+    )
+  ).rows;
+}
+
+/**
+ * The progress report for a China date (YYYY-MM-DD): the last snapshot taken on or before the end of that
+ * day, compared with the last one at least a week older. Throws NoProgressSnapshot (naming the first
+ * snapshot, if any) when none was taken by then, and an Error for a date not written YYYY-MM-DD.
+ */
+export async function progressReport(pool: Queryable, policy: Policy, date: string): Promise<ProgressReport> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error(`--date must be YYYY-MM-DD, not "${date}"`);
-  const snaps = await pool.query<{ key: string; taken_at: Date }>(
-    `SELECT snapshot_key AS key, max(taken_at) AS taken_at FROM coverage_snapshots
-     WHERE jurisdiction = $1 AND campaign_year = $2 GROUP BY snapshot_key ORDER BY 2, 1`,
-    [policy.jurisdiction, policy.year],
-  );
-  const end = endOfChinaDate(date);
-  const upTo = snaps.rows.filter((s) => s.taken_at < end);
+  const snaps = await snapshotsOf(pool, policy);
+  const end = new Date(instantOf(date, 'end'));
+  const upTo = snaps.filter((s) => s.taken_at < end);
   const current = upTo.at(-1);
   if (!current) {
-    const first = snaps.rows[0];
+    const first = snaps[0];
     throw new NoProgressSnapshot(
       `no progress snapshot of ${policy.jurisdiction} ${policy.year} on or before ${date}` +
         (first
@@ -84,8 +101,36 @@ export async function progressReport(pool: pg.Pool, policy: Policy, date: string
           : ': the campaign has taken none yet'),
     );
   }
+  return reportAt(pool, policy, date, current, upTo);
+}
+
+/**
+ * The progress report of one snapshot (the campaign's weekly report, 000 六(四), keyed as the workflow
+ * took it): dated the China date the snapshot was taken. Throws NoProgressSnapshot for an unknown key.
+ */
+export async function progressReportOfSnapshot(
+  pool: Queryable,
+  policy: Policy,
+  key: string,
+): Promise<ProgressReport> {
+  const snaps = await snapshotsOf(pool, policy);
+  const at = snaps.findIndex((s) => s.key === key);
+  if (at < 0)
+    throw new NoProgressSnapshot(`no progress snapshot ${key} of ${policy.jurisdiction} ${policy.year}`);
+  const current = snaps[at]!;
+  const upTo = snaps.filter((s) => s.taken_at <= current.taken_at && s !== current).concat([current]);
+  return reportAt(pool, policy, chinaDateOf(current.taken_at.getTime()), current, upTo);
+}
+
+async function reportAt(
+  pool: Queryable,
+  policy: Policy,
+  date: string,
+  current: Snapshot,
+  upTo: Snapshot[],
+): Promise<ProgressReport> {
   const weekBefore = new Date(current.taken_at.getTime() - 7 * DAY + 60_000);
-  const previous = upTo.filter((s) => s.taken_at <= weekBefore).at(-1) ?? null;
+  const previous = upTo.filter((s) => s !== current && s.taken_at <= weekBefore).at(-1) ?? null;
 
   const rows = await pool.query<{
     town_id: number;
@@ -178,7 +223,13 @@ export async function progressReport(pool: pg.Pool, policy: Policy, date: string
   };
 }
 
-/** The columns of the printed table, in the documents' words, and the field each shows. */
+/**
+ * The one set of columns of the progress table (参保进度表), in the documents' words, and the field each
+ * shows: the 附件3 columns (户籍人口 (1), 应参保人数 (4), 目标任务 (5)), the figures of the snapshot, the
+ * rates (完成率 against the target, 参保率 against the residents to enroll), the plan's goal line and what
+ * is still short of it, the week-on-week change, and the follow-up figures. Used by the campaign's weekly
+ * report, `report progress` (.xlsx, HTML, PDF, terminal) and the console alike.
+ */
 export function progressColumns(
   report: ProgressReport,
 ): { header: string; key: keyof TownProgress; rate?: true }[] {
@@ -188,6 +239,7 @@ export function progressColumns(
     { header: '应参保人数', key: 'toEnroll' },
     { header: '目标任务', key: 'target' },
     { header: '参保人数', key: 'enrolled' },
+    { header: '其中资助参保', key: 'subsidised' },
     { header: '完成率', key: 'completionRate', rate: true },
     { header: '参保率', key: 'coverageRate', rate: true },
     { header: '上年度参保人数', key: 'lastYearEnrolled' },
@@ -213,24 +265,64 @@ const basis = (r: ProgressReport) =>
 const showCell = (v: string | number | null, rate?: true) =>
   v === null ? '' : rate ? `${(v as number).toFixed(1)}%` : String(v);
 
-export async function progressXlsx(report: ProgressReport): Promise<Buffer> {
-  const columns = progressColumns(report);
+/** A cell as the printed table shows it: counts with thousands separators (12,345). */
+const printCell = (v: string | number | null, rate?: true) =>
+  typeof v === 'number' && !rate ? v.toLocaleString('en-US') : showCell(v, rate);
+
+/**
+ * The table as a filed .xlsx (see reports/filing.ts): title, 数据时点 line, frozen header, 序号, counts as
+ * numbers (#,##0), rates as fractions shown 0.0%, a 合计 row, the 制表单位/制表人/审核人/日期 lines, A4
+ * landscape fitted to the width. `filing` says who made it (制表人 is required: the login, by default).
+ */
+export async function progressXlsx(report: ProgressReport, filing: Filing): Promise<Buffer> {
+  const columns = progressColumns(report).filter((c) => c.key !== 'town');
+  const formColumns: FormColumn[] = [
+    { header: '镇(街)', kind: 'text', width: 14 },
+    ...columns.map((c): FormColumn => ({ header: c.header, kind: c.rate ? 'rate' : 'count' })),
+  ];
+  const cell = (v: string | number | null, rate?: true) =>
+    v === null ? null : rate ? Math.round((v as number) * 10) / 1000 : (v as number);
+  const totalsRow: TownProgress = { ...report.totals, town: '合计' };
   const wb = new ExcelJS.Workbook();
-  const sheet = wb.addWorksheet('参保进度');
-  sheet.addRow([title(report)]).font = { bold: true, size: 14 };
-  sheet.addRow([basis(report)]);
-  sheet.addRow(columns.map((c) => c.header)).font = { bold: true };
-  const cell = (v: string | number | null, rate?: true) => (v === null ? '' : rate ? (v as number) / 100 : v);
-  for (const t of report.towns) sheet.addRow(columns.map((c) => cell(t[c.key], c.rate)));
-  sheet.addRow(columns.map((c) => (c.key === 'town' ? '合计' : cell(report.totals[c.key], c.rate)))).font = {
-    bold: true,
-  };
-  columns.forEach((c, i) => {
-    const col = sheet.getColumn(i + 1);
-    col.width = c.key === 'town' ? 14 : 12;
-    if (c.rate) col.numFmt = '0.0%';
+  writeForm(wb.addWorksheet('参保进度'), {
+    title: title(report),
+    notes: [basis(report)],
+    columns: formColumns,
+    rows: report.towns.map((t) => [t.town, ...columns.map((c) => cell(t[c.key], c.rate))]),
+    total: [null, ...columns.map((c) => cell(totalsRow[c.key], c.rate))],
+    filing,
   });
   return Buffer.from(await wb.xlsx.writeBuffer());
+}
+
+/**
+ * The table as a page made for printing on A4 landscape (the PDF is Chromium's print of it): title, 数据时点,
+ * 序号, thousands separators, 合计, and the 制表单位/制表人/审核人/日期 lines; the header repeats on every page.
+ */
+export function progressPrintHtml(report: ProgressReport, filing: Filing): string {
+  const columns = progressColumns(report);
+  const row = (no: string, t: Omit<TownProgress, 'town'> & { town: string }, cls = 'town') =>
+    `<tr class="${cls}"><td class="num">${no}</td>${columns
+      .map(
+        (c) => `<td${c.key === 'town' ? '' : ' class="num"'}>${escapeHtml(printCell(t[c.key], c.rate))}</td>`,
+      )
+      .join('')}</tr>`;
+  return printPage({
+    title: title(report),
+    landscape: true,
+    body: `<p class="basis">${escapeHtml(basis(report))}</p>
+<table><thead><tr><th>序号</th>${columns.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('')}</tr></thead>
+<tbody>
+${report.towns.map((t, i) => row(String(i + 1), t)).join('\n')}
+${row('', { ...report.totals, town: '合计' }, 'total')}
+</tbody></table>
+${footerHtml(filing)}`,
+  });
+}
+
+/** The printed table as a PDF (headless Chromium's print of {@link progressPrintHtml}). */
+export function progressPdf(report: ProgressReport, filing: Filing): Promise<Buffer> {
+  return htmlToPdf(progressPrintHtml(report, filing));
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
- * A progress report (参保进度表): the per-town figures frozen at a report date, written as .xlsx with the
- * documents' headers and as JSON, kept in the exchange store by digest and logged as sent to the medical
- * security bureau (000 六(四), 001 七(七)).
+ * The campaign's weekly progress report (参保进度表, 000 六(四), 001 七(七)): the one progress report of
+ * reports/progress.ts (the columns `report progress` prints) for the snapshot the workflow just took,
+ * written as the filed .xlsx and as JSON, kept in the exchange store by digest and logged as sent to the
+ * medical security bureau. 制表人 is the worker's own login.
  */
-import ExcelJS from 'exceljs';
 import type pg from 'pg';
 import type { Policy } from '../../domain/policy';
+import { filingFor } from '../../reports/filing';
+import { progressReportOfSnapshot, progressXlsx } from '../../reports/progress';
 import { logExchange } from '../adapters/simulated';
 import { sha256Hex, storeExchangeFile } from '../registry/import-list';
 
@@ -17,104 +19,22 @@ export interface ProgressReportFiles {
   toEnroll: number;
 }
 
+/**
+ * Writes the report of snapshot `key` (.xlsx and JSON) into `exchangeDir` and logs both as sent; returns
+ * where they are stored and the totals. Throws NoProgressSnapshot for a key the campaign has not taken.
+ */
 export async function writeProgressReport(
   pool: pg.Pool,
   policy: Policy,
   key: string,
   exchangeDir: string,
 ): Promise<ProgressReportFiles> {
-  const r = await pool.query<{
-    town: string;
-    registered: number;
-    to_enroll: number;
-    target: number | null;
-    enrolled: number;
-    subsidised: number;
-    failed: number;
-    abandoned: number;
-    taken_at: Date;
-  }>(
-    `SELECT t.name AS town, s.registered, s.to_enroll, s.target, s.enrolled, s.subsidised, s.failed, s.abandoned, s.taken_at
-     FROM coverage_snapshots s JOIN towns t ON t.id = s.town_id
-     WHERE s.jurisdiction = $1 AND s.campaign_year = $2 AND s.snapshot_key = $3 ORDER BY t.id`,
-    [policy.jurisdiction, policy.year, key],
-  );
-  const rate = (a: number, b: number | null) => (b ? Math.round((a / b) * 1000) / 10 : null);
-  const towns = r.rows.map((x) => ({
-    town: x.town,
-    registered: x.registered,
-    toEnroll: x.to_enroll,
-    target: x.target,
-    enrolled: x.enrolled,
-    subsidised: x.subsidised,
-    failed: x.failed,
-    abandoned: x.abandoned,
-    coverageRate: rate(x.enrolled, x.to_enroll),
-    completionRate: rate(x.enrolled, x.target),
-  }));
-  const total = (k: 'registered' | 'toEnroll' | 'enrolled' | 'subsidised' | 'failed' | 'abandoned') =>
-    towns.reduce((s, t) => s + t[k], 0);
-  const report = {
-    jurisdiction: policy.jurisdiction,
-    year: policy.year,
-    key,
-    takenAt: r.rows[0]?.taken_at.toISOString() ?? null,
-    coverageGoal: policy.coverageGoal,
-    towns,
-    totals: {
-      registered: total('registered'),
-      toEnroll: total('toEnroll'),
-      enrolled: total('enrolled'),
-      subsidised: total('subsidised'),
-      failed: total('failed'),
-      abandoned: total('abandoned'),
-    },
-  };
-  const wb = new ExcelJS.Workbook();
-  const sheet = wb.addWorksheet('参保进度表');
-  sheet.addRow([`${policy.name}${policy.year}年度城乡居民医保参保进度表（${key}）`]);
-  sheet.addRow([
-    '镇(街)',
-    '户籍人口',
-    '应参保人数',
-    '目标任务',
-    '参保人数',
-    '其中资助参保',
-    '扣费失败待跟进',
-    '弃保',
-    '参保率',
-    '完成率',
-  ]);
-  for (const t of towns) {
-    sheet.addRow([
-      t.town,
-      t.registered,
-      t.toEnroll,
-      t.target ?? '',
-      t.enrolled,
-      t.subsidised,
-      t.failed,
-      t.abandoned,
-      t.coverageRate === null ? '' : `${t.coverageRate}%`,
-      t.completionRate === null ? '' : `${t.completionRate}%`,
-    ]);
-  }
-  const tt = report.totals;
-  sheet.addRow([
-    '合计',
-    tt.registered,
-    tt.toEnroll,
-    '',
-    tt.enrolled,
-    tt.subsidised,
-    tt.failed,
-    tt.abandoned,
-    `${rate(tt.enrolled, tt.toEnroll) ?? ''}%`,
-    '',
-  ]);
+  const report = await progressReportOfSnapshot(pool, policy, key);
+  // dated the snapshot's own China day, not the day the activity happens to run
+  const filing = await filingFor(pool, policy, { date: report.date });
   const files: string[] = [];
   for (const [name, bytes] of [
-    [`progress-${policy.jurisdiction}-${policy.year}-${key}.xlsx`, Buffer.from(await wb.xlsx.writeBuffer())],
+    [`progress-${policy.jurisdiction}-${policy.year}-${key}.xlsx`, await progressXlsx(report, filing)],
     [
       `progress-${policy.jurisdiction}-${policy.year}-${key}.json`,
       Buffer.from(JSON.stringify(report, null, 2)),
@@ -129,7 +49,7 @@ export async function writeProgressReport(
       kind: 'progress-report',
       period: key,
       fileName: name,
-      rowCount: towns.length,
+      rowCount: report.towns.length,
       bytes,
       storedAt: stored,
     });
@@ -137,8 +57,8 @@ export async function writeProgressReport(
   return {
     xlsx: files[0]!,
     json: files[1]!,
-    towns: towns.length,
-    enrolled: tt.enrolled,
-    toEnroll: tt.toEnroll,
+    towns: report.towns.length,
+    enrolled: report.totals.enrolled,
+    toEnroll: report.totals.toEnroll,
   };
 }

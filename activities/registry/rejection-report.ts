@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
+import { columnLetter, footerLines, unitOf, type Filing } from '../../reports/filing';
 import { headerFields } from './import-list';
 import { csvFieldIn, decodeText, detectDelimiter, detectFile, encodeText, openListTable } from './list-files';
 
@@ -131,8 +132,11 @@ export async function streamRejectionReport(
     stored_at: string | null;
     department: string;
     kind: 'roster' | 'delta';
+    jurisdiction_name: string;
+    made_by: string;
   }>(
-    `SELECT s.file_name, e.stored_at, s.department, s.kind FROM submissions s
+    `SELECT s.file_name, e.stored_at, s.department, s.kind, j.name AS jurisdiction_name, session_user AS made_by
+     FROM submissions s JOIN jurisdictions j ON j.code = s.jurisdiction
      LEFT JOIN exchange_log e ON e.sha256 = s.sha256 AND e.direction = 'in' AND e.department = s.department
      WHERE s.id = $1 ORDER BY e.seq LIMIT 1`,
     [submissionId],
@@ -161,7 +165,12 @@ export async function streamRejectionReport(
 
   let rows = 0;
   let out: RowSink;
-  if (detected.format === 'xlsx') out = xlsxOut(sink);
+  if (detected.format === 'xlsx')
+    out = xlsxOut(sink, {
+      columns: width + REPORT_COLUMNS.length,
+      headerRows: table.header.length,
+      filing: { unit: unitOf({ name: sub.jurisdiction_name }), preparedBy: sub.made_by },
+    });
   else {
     const delimiter = detectDelimiter(
       decodeText(bytes.subarray(0, 64 * 1024), detected.encoding),
@@ -265,24 +274,50 @@ function bomOf(encoding: string): number {
   return 0;
 }
 
-function xlsxOut(sink: Writable): RowSink {
+/**
+ * The .xlsx report, fit to print and file while staying the department's own layout (so that the fixed rows
+ * can be sent back as they are): no 序号 column or lines are added to the table, which the import would
+ * read as rows; 原表行号 numbers the rows instead. The header rows are frozen and repeat on each printed
+ * page; A4 landscape fitted to the width, print area over the table; the page footer carries 制表单位, 制表人
+ * and 日期 (审核人 is left for a signature) and the page number.
+ */
+function xlsxOut(sink: Writable, layout: { columns: number; headerRows: number; filing: Filing }): RowSink {
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: sink,
     useSharedStrings: false,
     useStyles: true,
   });
-  const sheet = workbook.addWorksheet('退回名单');
+  const [unit, preparedBy, reviewedBy, date] = footerLines(layout.filing).map((l) => l.replace(/&/g, '&&'));
+  const headerRows = Math.max(1, layout.headerRows);
+  const sheet = workbook.addWorksheet('退回名单', {
+    views: [{ state: 'frozen', xSplit: 0, ySplit: headerRows }],
+    pageSetup: {
+      paperSize: 9,
+      orientation: 'landscape',
+      fitToPage: true,
+      fitToWidth: 1,
+      fitToHeight: 0,
+      printTitlesRow: `1:${headerRows}`,
+    },
+    headerFooter: {
+      oddFooter: `&L${unit}  ${preparedBy}&C第 &P 页 共 &N 页&R${reviewedBy}  ${date}`,
+      evenFooter: `&L${unit}  ${preparedBy}&C第 &P 页 共 &N 页&R${reviewedBy}  ${date}`,
+    },
+  });
+  let rows = 0;
   return {
-    write(rows) {
-      for (const r of rows) {
+    write(rows_) {
+      for (const r of rows_) {
         const row = sheet.addRow(r);
         // every cell stays text, so Excel does not turn an 18-digit ID into a rounded number
         row.eachCell((cell) => (cell.numFmt = '@'));
         row.commit();
+        rows += 1;
       }
       return Promise.resolve();
     },
     async end() {
+      sheet.pageSetup.printArea = `A1:${columnLetter(layout.columns)}${Math.max(1, rows)}`;
       sheet.commit();
       await workbook.commit();
     },

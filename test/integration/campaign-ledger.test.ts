@@ -257,10 +257,27 @@ describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
       '上年度参保本年度未参保人员',
       '特殊身份群体未参保人员',
     ]);
+    // each ledger a filed form: title, header row with 序号, the people numbered 1..n, the 制表 lines under them
+    const ledger = wb.worksheets[0]!;
+    expect((ledger.getRow(2).values as unknown[]).slice(1)).toEqual([
+      '序号',
+      '镇(街)',
+      '村(居)',
+      '姓名',
+      '身份证号码',
+      '联系电话',
+      '户籍/居住证',
+      '特殊身份类别',
+    ]);
+    const people = after.rows['registered-not-enrolled'];
+    const numbers: unknown[] = [];
     const ids: string[] = [];
-    wb.worksheets[0]!.eachRow((row, n) => {
-      if (n > 1) ids.push(row.getCell(4).text);
-    });
+    for (let n = 3; n < 3 + people; n += 1) {
+      numbers.push(ledger.getRow(n).getCell(1).value);
+      ids.push(ledger.getRow(n).getCell(5).text);
+    }
+    expect(numbers).toEqual(Array.from({ length: people }, (_, i) => i + 1));
     expect(ids.every((id) => /^\d{6}\*{8}[\dX]{4}$/.test(id))).toBe(true);
+    expect(ledger.getRow(4 + people).getCell(1).text).toMatch(/^制表单位：眉山市医疗保障局$/);
   });
 });

@@ -331,6 +331,14 @@ describe('the registry: department lists in real file formats', () => {
     expect(values(3).at(-1)).toBe('4');
     expect(values(3)[0]).toBe('3');
     expect(sheet.getRow(2).getCell(4).numFmt).toBe('@');
+    // fit to print and file, still the department's own layout: the header frozen and repeated on each A4
+    // page, the print area over the table, 制表单位/制表人/审核人/日期 in the page footer, not in the rows
+    expect(sheet.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
+    expect(sheet.pageSetup).toMatchObject({ paperSize: 9, fitToWidth: 1, printTitlesRow: '1:1' });
+    expect(sheet.pageSetup.printArea).toMatch(/^\$?A\$?1:\$?J\$?3$/);
+    expect(sheet.headerFooter.oddFooter).toMatch(
+      /^&L制表单位：开平市医疗保障局 {2}制表人：\S+&C第 &P 页 共 &N 页&R审核人： {2}日期：\d{4}-\d{2}-\d{2}$/,
+    );
   });
 
   it('a file that is no spreadsheet, or lacks the ID column, is refused with a message naming the file', async () => {
@@ -561,9 +569,13 @@ describe('exports in the documents’ own layouts, masked for readers who do not
 
   it('附件2 lists, per town and village, the residents to enroll who have not paid, with the bank account masked for the town', async () => {
     const { exportMobilisationList } = await import('../../activities/registry/exports');
-    const { bytes, rows } = await exportMobilisationList(db.pool, policy, { townName: '赤坎镇' });
+    const { bytes, rows, villages } = await exportMobilisationList(db.pool, policy, { townName: '赤坎镇' });
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(bytes as unknown as ArrayBuffer);
+    expect(wb.worksheets).toHaveLength(villages);
     const sheet = await read(bytes);
-    expect(sheet[1]).toEqual([
+    expect(sheet[2]).toEqual([
+      '序号',
       '镇名称',
       '村委会',
       '家庭户主',
@@ -578,7 +590,9 @@ describe('exports in the documents’ own layouts, masked for readers who do not
       `SELECT count(*)::int AS n FROM residents p JOIN towns t ON t.id = p.town_id WHERE t.name = '赤坎镇' AND p.residency = 'hukou' AND NOT p.employee_insured AND p.deceased_on IS NULL`,
     );
     expect(rows).toBe(expected.rows[0]!.n);
-    expect(sheet.slice(2).every((r) => r[0] === '赤坎镇' && /^\*+\d{4}$/.test(r[7]!))).toBe(true);
+    const people = sheet.slice(3).filter((r) => /^\d+$/.test(r[0]!));
+    expect(people.length).toBeGreaterThan(0);
+    expect(people.every((r) => r[1] === '赤坎镇' && /^\*+\d{4}$/.test(r[8]!))).toBe(true);
   });
 
   it('附件1 for a household lists its members with masked ID numbers and the amount due at 406 yuan each', async () => {
@@ -586,11 +600,14 @@ describe('exports in the documents’ own layouts, masked for readers who do not
     const h = await db.pool.query<{ id: string; n: number; insured: number }>(
       `SELECT household_id AS id, count(*)::int AS n, count(*) FILTER (WHERE NOT employee_insured)::int AS insured FROM residents WHERE deceased_on IS NULL GROUP BY household_id HAVING count(*) >= 3 ORDER BY household_id LIMIT 1`,
     );
-    const { bytes, members } = await exportHouseholdForm(db.pool, policy, Number(h.rows[0]!.id));
+    const { bytes, members } = await exportHouseholdForm(db.pool, policy, {
+      householdId: Number(h.rows[0]!.id),
+    });
     const sheet = await read(bytes);
     expect(members).toBe(h.rows[0]!.n);
     const memberRows = sheet.slice(6, 6 + members);
-    expect(memberRows.every((r) => /^\d{6}\*{8}[\dX]{4}$/.test(r[2]!))).toBe(true);
+    expect(memberRows.map((r) => r[0])).toEqual(memberRows.map((_, i) => String(i + 1)));
+    expect(memberRows.every((r) => /^\d{6}\*{8}[\dX]{4}$/.test(r[3]!))).toBe(true);
     expect(sheet[6 + members]![0]).toBe(
       `合计 本家庭户共 ${h.rows[0]!.insured} 人参保，合计应缴 ${(h.rows[0]!.insured * 406).toFixed(2)} 元。`,
     );
@@ -611,8 +628,8 @@ describe('exports in the documents’ own layouts, masked for readers who do not
       `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ('kaiping', 2024, 1, 'first')`,
     );
     await db.pool.query(`INSERT INTO levy_lines VALUES (1, $1, 40600)`, [e.rows[0]!.id]);
-    const tax = await read((await exportLevyData(db.pool, 1, 'tax')).bytes);
-    expect(tax[0]).toEqual([
+    const tax = await read((await exportLevyData(db.pool, { batchId: 1, reader: 'tax' })).bytes);
+    expect(tax[1]).toEqual([
       '序号',
       '姓名',
       '身份证号码',
@@ -623,10 +640,10 @@ describe('exports in the documents’ own layouts, masked for readers who do not
       '镇(街)',
       '村(居)委会',
     ]);
-    expect(tax[1]![2]).toBe(person.id_number);
-    expect(tax[1]![4]).toBe('406.00');
-    const auditor = await read((await exportLevyData(db.pool, 1, 'auditor')).bytes);
-    expect(auditor[1]![2]).not.toContain(person.id_number.slice(6, 14));
-    expect(auditor[1]![5]).toMatch(/^\*+\d{4}$/);
+    expect(tax[2]![2]).toBe(person.id_number);
+    expect(tax[2]![4]).toBe('406'); // a number of yuan (406), shown 406.00 by its format
+    const auditor = await read((await exportLevyData(db.pool, { batchId: 1, reader: 'auditor' })).bytes);
+    expect(auditor[2]![2]).not.toContain(person.id_number.slice(6, 14));
+    expect(auditor[2]![5]).toMatch(/^\*+\d{4}$/);
   });
 });

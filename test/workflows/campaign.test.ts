@@ -150,15 +150,18 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
 
     // the .xlsx an operator prints: the documents' headers, one row per town and 合计
     const wb = new ExcelJS.Workbook();
-    await wb.xlsx.load((await progressXlsx(report)) as unknown as ArrayBuffer);
+    const filing = { unit: '开平市医疗保障局', preparedBy: 'test-operator', date: '2023-11-30' };
+    await wb.xlsx.load((await progressXlsx(report, filing)) as unknown as ArrayBuffer);
     const sheet = wb.getWorksheet('参保进度')!;
     const headers = (sheet.getRow(3).values as unknown[]).slice(1);
-    expect(headers.slice(0, 7)).toEqual([
+    expect(headers.slice(0, 9)).toEqual([
+      '序号',
       '镇(街)',
       '户籍人口',
       '应参保人数',
       '目标任务',
       '参保人数',
+      '其中资助参保',
       '完成率',
       '参保率',
     ]);
@@ -166,7 +169,7 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
     expect(headers).toContain('周增长');
     const total = sheet.getRow(4 + report.towns.length);
     expect(total.getCell(1).value).toBe('合计');
-    expect(total.getCell(5).value).toBe(report.totals.enrolled);
+    expect(total.getCell(headers.indexOf('参保人数') + 1).value).toBe(report.totals.enrolled);
     expect(total.getCell(headers.indexOf('周增长') + 1).value).toBe(report.totals.weekOnWeek);
 
     // the HTML page in headless Chromium: it renders, draws a bar per town and the goal line, and shows the JSON's numbers
