@@ -105,4 +105,24 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The simulation is one department adapter among others: production code reaches departments through
+    // their ports (activities/adapters/ports.ts), chosen per role in worker/departments.ts.
+    files: ['activities/**/*.ts', 'reports/**/*.ts'],
+    ignores: ['activities/adapters/simulated.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...layers('simulation'), '**/adapters/simulated'],
+              message:
+                'Production code does not import the simulation: take the department ports the composition root chose.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

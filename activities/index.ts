@@ -4,14 +4,15 @@
  */
 import type pg from 'pg';
 import type { DepartmentPorts } from './adapters/ports';
-import type { SimulationConfig } from './adapters/simulated';
 import { createCampaignActivities } from './campaign';
 import { createStackCheckActivities } from './stack-check';
 
 export interface ActivityDeps {
   pool: pg.Pool;
-  simulation: SimulationConfig;
-  ports?: DepartmentPorts;
+  /** Where every exchanged file is kept, by digest. */
+  exchangeDir: string;
+  /** The department adapters, one per role, chosen by the composition root (worker/departments.ts). */
+  ports: DepartmentPorts;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -6,7 +6,7 @@
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
 import type { Policy } from '../../domain/policy';
-import { logExchange } from '../adapters/simulated';
+import { logExchange } from '../exchange-log';
 import { sha256Hex, storeExchangeFile } from '../registry/import-list';
 
 export interface ProgressReportFiles {
