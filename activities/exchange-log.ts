@@ -4,7 +4,7 @@
  * `audit verify` checks the chain. Every adapter's files, and every report we send, are logged here.
  */
 import type pg from 'pg';
-import { sha256Hex, storeExchangeFile } from './registry/import-list';
+import { sha256Hex, storeExchangeFile } from './exchange-store';
 
 export interface ExchangeEntry {
   jurisdiction: string;
@@ -23,24 +23,39 @@ export interface ExchangeEntry {
   storedAt: string | null;
 }
 
-/** Appends one entry to the exchange log: digest and size of `bytes`, never their content. */
-export async function logExchange(pool: pg.Pool | pg.PoolClient, entry: ExchangeEntry): Promise<void> {
-  await pool.query(
+/** An exchange-log row as stored: the file's size and digest stand for its content. */
+export type ExchangeRecord = Omit<ExchangeEntry, 'bytes'> & { byteSize: number; sha256: string };
+
+/**
+ * Appends one row to the exchange log (the database chains it to the previous row). The one writer of
+ * `exchange_log`: within a caller's transaction when given its client.
+ */
+export async function appendToExchangeLog(
+  db: pg.Pool | pg.PoolClient,
+  record: ExchangeRecord,
+): Promise<void> {
+  await db.query(
     `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
-      entry.jurisdiction,
-      entry.direction,
-      entry.department,
-      entry.kind,
-      entry.period,
-      entry.fileName,
-      entry.rowCount,
-      entry.bytes.length,
-      sha256Hex(entry.bytes),
-      entry.storedAt,
+      record.jurisdiction,
+      record.direction,
+      record.department,
+      record.kind,
+      record.period,
+      record.fileName,
+      record.rowCount,
+      record.byteSize,
+      record.sha256,
+      record.storedAt,
     ],
   );
+}
+
+/** Appends one entry to the exchange log: digest and size of `bytes`, never their content. */
+export async function logExchange(db: pg.Pool | pg.PoolClient, entry: ExchangeEntry): Promise<void> {
+  const { bytes, ...rest } = entry;
+  await appendToExchangeLog(db, { ...rest, byteSize: bytes.length, sha256: sha256Hex(bytes) });
 }
 
 /**

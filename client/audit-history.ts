@@ -20,6 +20,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type proto from '@temporalio/proto';
 import { departmentName } from '../domain/departments';
 import { buildAgenda } from '../domain/agenda';
+import { chinaMinuteOf } from '../domain/dates';
 import type { Policy } from '../domain/policy';
 import { escapeHtml } from '../reports/html';
 
@@ -434,8 +435,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
   const timeline: TimelineEntry[] = [];
   let policy: Policy | undefined;
   let offsetMs = 0;
-  const chinaTime = (iso: string) =>
-    new Date(Date.parse(iso) - offsetMs + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+  const chinaTime = (iso: string) => chinaMinuteOf(Date.parse(iso) - offsetMs);
   for (const run of runs) {
     const base = { workflowId: run.workflowId, runId: run.runId };
     const scheduled = new Map<number, { name: string; args: unknown[] }>();
