@@ -23,3 +23,10 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * The name of an activity as workflows schedule it and histories record it: a key of `Activities`, so a
+ * consumer keyed by names (audit timeline, benchmark steps, timing log) fails to compile on a misspelt or
+ * renamed one.
+ */
+export type ActivityName = Extract<keyof Activities, string>;

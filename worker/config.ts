@@ -18,6 +18,12 @@ const Env = z.object({
   TEMPORAL_TLS_CERT: z.string().min(1).optional(),
   TEMPORAL_TLS_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** The worker's and CLI's own login to the ledger (libpq URL); unset: the local cluster's per-role login. */
+  DATABASE_URL: z.string().optional(),
+  /** The administrator's URL, for migrations; unset with DATABASE_URL set: the worker does not migrate. */
+  MEDINS_ADMIN_DATABASE_URL: z.string().optional(),
+  /** The worker appends one JSON line per activity execution to this file (the benchmark's step timings). */
+  MEDINS_ACTIVITY_TIMINGS: z.string().optional(),
   /** Database name on the local cluster when DATABASE_URL is not given. */
   MEDINS_DATABASE: z
     .string()
