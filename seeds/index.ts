@@ -26,6 +26,19 @@ export function seedPolicyKeys(): string[] {
   return Object.keys(POLICY_FILES);
 }
 
+/**
+ * The latest campaign year with a policy file for `jurisdiction` in seeds/policies (a new year's file makes
+ * it the default of every command's --year). Throws naming the policies there when it has none.
+ */
+export function latestPolicyYear(jurisdiction: string): number {
+  const years = seedPolicyKeys()
+    .filter((k) => k.slice(0, k.lastIndexOf('-')) === jurisdiction)
+    .map((k) => Number(k.slice(k.lastIndexOf('-') + 1)));
+  if (!years.length)
+    throw new Error(`no policy for ${jurisdiction} in seeds/policies (have: ${seedPolicyKeys().join(', ')})`);
+  return Math.max(...years);
+}
+
 export function seedPolicy(jurisdiction: string, year: number): Policy {
   const key = `${jurisdiction}-${year}`;
   const file = POLICY_FILES[key];
