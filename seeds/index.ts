@@ -46,7 +46,14 @@ export function seedPolicy(jurisdiction: string, year: number): Policy {
     throw new Error(
       `no policy for ${jurisdiction} ${year} in seeds/policies (have: ${seedPolicyKeys().join(', ')})`,
     );
-  return loadPolicy(file, WORKING_DAY_CALENDARS, `seeds/policies/${key}.json`);
+  const policy = loadPolicy(file, WORKING_DAY_CALENDARS, `seeds/policies/${key}.json`);
+  // the year's town targets (seeds/targets/) go into the policy, and so into its snapshot and hash
+  if (policy.targets || !TARGET_FILES[key]) return policy;
+  const table = seedTargets(jurisdiction, year);
+  return {
+    ...policy,
+    targets: { source: table.source, towns: table.towns.map((t) => ({ town: t.town, target: t.target })) },
+  };
 }
 
 export function seedTargets(jurisdiction: string, year: number): CheckedTargetTable {

@@ -9,7 +9,6 @@ import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { chinaDateOf } from '../../domain/dates';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
-import { seedTargets } from '../../seeds';
 import { notReady, type DepartmentPorts, type ExchangedFile } from '../adapters/ports';
 import { keepAndLogExchange } from '../exchange-log';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
@@ -259,12 +258,8 @@ export function createCampaignActivities(deps: CampaignDeps) {
 
     async snapshotCoverage(ref: CampaignRef, input: { key: string; campaignAtMs: number }) {
       const policy = await policyOf(ref);
-      let targets = new Map<string, number | null>();
-      try {
-        targets = new Map(seedTargets(policy.jurisdiction, policy.year).towns.map((t) => [t.town, t.target]));
-      } catch {
-        // no target table for this jurisdiction
-      }
+      // the targets of the snapshot the campaign runs under (none where the plan sets none)
+      const targets = new Map((policy.targets?.towns ?? []).map((t) => [t.town, t.target]));
       await snapshotCoverage(pool, policy, input.key, new Date(input.campaignAtMs), targets);
       const files = await writeProgressReport(pool, policy, input.key, exchangeDir);
       const totals = await pool.query<{
