@@ -3,7 +3,7 @@
  * only the type: `proxyActivities<Activities>()`.
  */
 import type pg from 'pg';
-import type { DepartmentPorts } from './adapters/ports';
+import type { DepartmentPorts } from '../departments/ports';
 import { createCampaignActivities } from './campaign';
 import { createStackCheckActivities } from './stack-check';
 

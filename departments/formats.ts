@@ -6,7 +6,7 @@
  * - `financeJsonClaim`: the subsidy claim as a JSON array of the claim's totals.
  */
 import { createReadStream } from 'node:fs';
-import { CsvRowParser, type RawRow } from '../registry/list-files';
+import { CsvRowParser, type RawRow } from '../activities/registry/list-files';
 import type { DeductionResult, ExchangedFile, FinancePort, SubsidyClaimTotal, TaxPort } from './ports';
 
 /** Lines of a text file less its header line: blank lines not counted. */

@@ -10,7 +10,7 @@
  * A file that has not arrived yet is `null`, never an error: the workflow decides how long to wait.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../../domain/failures';
+import { FailureType } from '../domain/failures';
 
 export interface ExchangedFile {
   fileName: string;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { checkout, inTransaction } from '../db/transaction';
+import { checkout, inTransaction } from '../activities/db/transaction';
 import { financeJsonClaim, taxCsvFormat } from './formats';
 import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 

@@ -1,7 +1,7 @@
 /** Runtime configuration from the environment, parsed once with zod so a typo fails at start-up. */
 import { z } from 'zod';
 import { join } from 'node:path';
-import type { SimulationConfig } from '../activities/adapters/simulated';
+import type { SimulationConfig } from '../departments/simulated';
 import { cacheRoot } from '../infra/support';
 import { TASK_QUEUE } from '../workflows/names';
 

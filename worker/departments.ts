@@ -2,23 +2,18 @@
  * The composition root of the department adapters: for each role (the certifying departments, the tax
  * bureau, finance) one setting chooses the adapter that reaches it, so a jurisdiction can exchange rosters
  * through folders while its tax bureau answers over HTTP. A setting is `<kind>` or `<kind>:<argument>`:
- * - `simulated`: the deterministic stand-ins of rehearsals and tests (activities/adapters/simulated.ts);
- * - `file:<folder>`: inbox/outbox folders per department (activities/adapters/file-exchange.ts);
- * - `http:<base URL>` (or the URL alone): a JSON API (activities/adapters/http.ts).
+ * - `simulated`: the deterministic stand-ins of rehearsals and tests (departments/simulated.ts);
+ * - `file:<folder>`: inbox/outbox folders per department (departments/file-exchange.ts);
+ * - `http:<base URL>` (or the URL alone): a JSON API (departments/http.ts).
  * Settings come from MEDINS_CERTIFYING_DEPARTMENTS, MEDINS_TAX_BUREAU and MEDINS_FINANCE, each falling back
  * to MEDINS_DEPARTMENTS (the one switch for every role it replaces, still honoured) and then `simulated`.
- * A new adapter is a file in activities/adapters/ and one line in `departmentAdapters` below.
+ * A new adapter is a file in departments/ and one line in `departmentAdapters` below.
  */
 import type pg from 'pg';
-import { fileExchangePorts } from '../activities/adapters/file-exchange';
-import { httpPorts } from '../activities/adapters/http';
-import type {
-  CertifyingDepartmentPort,
-  DepartmentPorts,
-  FinancePort,
-  TaxPort,
-} from '../activities/adapters/ports';
-import { simulatedPorts, type SimulationConfig } from '../activities/adapters/simulated';
+import { fileExchangePorts } from '../departments/file-exchange';
+import { httpPorts } from '../departments/http';
+import type { CertifyingDepartmentPort, DepartmentPorts, FinancePort, TaxPort } from '../departments/ports';
+import { simulatedPorts, type SimulationConfig } from '../departments/simulated';
 import type { Config } from './config';
 
 export type DepartmentRole = keyof DepartmentPorts;

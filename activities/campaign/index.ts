@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { chinaDateOf } from '../../domain/dates';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
-import { notReady, type DepartmentPorts, type ExchangedFile } from '../adapters/ports';
+import { notReady, type DepartmentPorts, type ExchangedFile } from '../../departments/ports';
 import { keepAndLogExchange } from '../exchange-log';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
 import {

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type pg from 'pg';
-import type { DeductionResult, LevyField, LevyFileLayout } from '../adapters/ports';
+import type { DeductionResult, LevyField, LevyFileLayout } from '../../departments/ports';
 import { checkout, inTransaction as inTransactionWith } from '../db/transaction';
 import { categoryTable } from '../../domain/category-table';
 import { benefitStartOfPayment, classifyDeductionFailure, difficultyBenefitStart } from '../../domain/engine';
@@ -340,7 +340,7 @@ export async function applyDeductionResults(
 
 /**
  * Deduction results as COPY text (enrollment id, outcome, failure code), chunk by chunk as the tax
- * adapter reads them from its file (the adapter owns the file's format: activities/adapters/).
+ * adapter reads them from its file (the adapter owns the file's format: departments/).
  */
 async function* resultCopyLines(results: AsyncIterable<DeductionResult[]>): AsyncGenerator<string> {
   for await (const chunk of results) {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { taxCsvFormat } from '../../activities/adapters/formats';
+import { taxCsvFormat } from '../../departments/formats';
 import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../activities/campaign/ledger';
 import { importDepartmentList } from '../../activities/registry/import-list';
 import { addDays, dateOfSpec, daysBetween, maxDate, type IsoDate } from '../../domain/dates';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { policyHash } from '../../activities/campaign';
 import type { Policy } from '../../domain/policy';
 import { generatePopulation } from '../../simulation/population';

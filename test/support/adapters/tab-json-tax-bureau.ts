@@ -1,6 +1,6 @@
 /**
  * A "real" tax bureau adapter written the way a new one would be: against the tax port only
- * (activities/adapters/ports.ts), owning its transport and both file formats, and registered in the
+ * (departments/ports.ts), owning its transport and both file formats, and registered in the
  * composition root (worker/departments.ts) under its own kind. Its bureau speaks:
  *   PUT {base}/batches/:jurisdiction/:batchId   body: the levy file, tab-separated, headers
  *                                               serial, id_number, account, amount_fen; header X-Round
@@ -19,7 +19,7 @@ import {
   type DeductionResult,
   type ExchangedFile,
   type TaxPort,
-} from '../../../activities/adapters/ports';
+} from '../../../departments/ports';
 
 const ResultFile = z.object({
   batch: z.number().int(),
