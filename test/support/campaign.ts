@@ -72,3 +72,30 @@ export async function rehearse(
   });
   return { progress, manifest, handle };
 }
+
+/**
+ * A drill's synthetic population (scale 0.001, 2% defective rows) in the ledger and its department files in
+ * a fresh folder, and the simulated departments' settings that hand them over.
+ */
+export async function drillPopulation(
+  db: TestDatabase,
+  policy: Policy,
+  options: { seed: number; missingDepartments?: string[] },
+): Promise<SimulationConfig> {
+  const outDir = mkdtempSync(join(tmpdir(), `medins-drill-${policy.jurisdiction}-`));
+  await generatePopulation(db.pool, policy, {
+    scale: 0.001,
+    seed: options.seed,
+    defectRate: 0.02,
+    deltaMonths: 0,
+    outDir,
+  });
+  return {
+    seed: options.seed,
+    populationDirs: { [policy.jurisdiction]: outDir },
+    systemicFailureRate: 0.02,
+    topUpRate: 0.5,
+    missingDepartments: options.missingDepartments ?? [],
+    exchangeDir: join(outDir, 'exchange'),
+  };
+}
