@@ -64,7 +64,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers('activities', 'worker', 'client', 'infra'),
+              group: layers('activities', 'departments', 'worker', 'client', 'infra'),
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -97,8 +97,28 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers('activities', 'worker', 'client', 'infra', 'workflows'),
+              group: layers('activities', 'departments', 'worker', 'client', 'infra', 'workflows'),
               message: 'The domain layer imports nothing from the outer layers.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The simulation is one department adapter among others: production code reaches departments through
+    // their ports (departments/ports.ts), chosen per role in worker/departments.ts.
+    files: ['activities/**/*.ts', 'reports/**/*.ts', 'departments/**/*.ts'],
+    ignores: ['departments/simulated.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...layers('simulation'), '**/departments/simulated'],
+              message:
+                'Production code does not import the simulation: take the department ports the composition root chose.',
             },
           ],
         },

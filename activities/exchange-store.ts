@@ -5,11 +5,29 @@
  * client uploads the bytes into `uploaded_files` (client/uploads.ts) and names them by digest; the worker
  * takes them from there, checks the digest and keeps them in the folder.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { NotFoundError, RefusedError } from './failures';
-import { sha256Hex, storeExchangeFile } from './registry/import-list';
+
+/** The SHA-256 digest of `bytes`, 64 lower-case hex characters: a file's name in the store and the log. */
+export function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Content-addressed store of every exchanged file: the digest is the name, so a file is kept once.
+ * Returns the path it is kept at (`<dir>/<first two hex>/<digest>`).
+ */
+export function storeExchangeFile(dir: string, bytes: Buffer, sha256: string): string {
+  const path = join(dir, sha256.slice(0, 2), sha256);
+  if (!existsSync(path)) {
+    mkdirSync(join(dir, sha256.slice(0, 2)), { recursive: true });
+    writeFileSync(path, bytes);
+  }
+  return path;
+}
 
 /** A file in the exchange store: its digest (64 lower-case hex) and the name its sender gave it. */
 export interface StoredFileRef {

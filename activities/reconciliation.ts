@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { Policy } from '../domain/policy';
 import { openEnrollments } from './campaign/ledger';
-import type { DepartmentPorts } from './adapters/ports';
+import type { DepartmentPorts } from '../departments/ports';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from './registry/import-list';
 import { readStoredFile, storedFileRef, type StoredFileRef } from './exchange-store';
 

@@ -26,6 +26,7 @@ import { dropDatabase, ensureDatabase, ensurePostgres, type PostgresServer } fro
 import { stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
 import { runBaseline, type StepTime } from './baseline';
+import type { ActivityName } from '../activities';
 import { importBench, type ImportFigure } from './import-bench';
 import { benchHtml } from './report';
 import type { YearFigures } from './year-child';
@@ -80,7 +81,7 @@ export interface BenchReport {
 }
 
 /** Which activities make up each step the baseline also does (batch ids are mapped to their rounds). */
-function stepOf(activity: string, round: number | undefined): string | null {
+function stepOf(activity: ActivityName, round: number | undefined): string | null {
   const name = round === undefined ? '' : round === 1 ? 'round 1' : 'follow-up rounds';
   switch (activity) {
     case 'requestRoster':

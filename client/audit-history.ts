@@ -20,6 +20,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type proto from '@temporalio/proto';
 import { departmentName } from '../domain/departments';
 import { buildAgenda } from '../domain/agenda';
+import { chinaMinuteOf } from '../domain/dates';
+import type { ActivityName } from '../activities';
 import type { Policy } from '../domain/policy';
 import { escapeHtml } from '../reports/html';
 
@@ -163,8 +165,15 @@ const EVENT_ZH: Record<string, string> = {
 };
 const yuanZh = (fen: number) => (fen / 100).toFixed(2);
 
+/** A table's entry for an activity named in a history (a name from elsewhere has none). */
+function byActivity<T>(table: Partial<Record<ActivityName, T>>, name: string): T | undefined {
+  return (table as Partial<Record<string, T>>)[name];
+}
+
 /** Each activity's completion in Chinese (the same facts as PHRASES). */
-const PHRASES_ZH: Record<string, (args: unknown[], result: unknown, policy?: Policy) => string> = {
+const PHRASES_ZH: Partial<
+  Record<ActivityName, (args: unknown[], result: unknown, policy?: Policy) => string>
+> = {
   storePolicySnapshot: () => '保存政策快照',
   requestRoster: (a, r, p) => `向${deptZh(a[1], p)}索取花名册：${r ? '已收到' : '尚未报送'}`,
   importRoster: (a, r, p) => {
@@ -245,7 +254,9 @@ const PHRASES_ZH: Record<string, (args: unknown[], result: unknown, policy?: Pol
 };
 
 /** Each activity's completion in the domain's words, with the plan's rule where it decides something. */
-const PHRASES: Record<string, (args: unknown[], result: unknown, policy: Policy | undefined) => Phrase> = {
+const PHRASES: Partial<
+  Record<ActivityName, (args: unknown[], result: unknown, policy: Policy | undefined) => Phrase>
+> = {
   storePolicySnapshot: () => ({ kind: 'decision', what: 'policy snapshot stored' }),
   requestRoster: (a, r, p) => ({
     kind: r ? 'exchange' : 'wait',
@@ -434,8 +445,7 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
   const timeline: TimelineEntry[] = [];
   let policy: Policy | undefined;
   let offsetMs = 0;
-  const chinaTime = (iso: string) =>
-    new Date(Date.parse(iso) - offsetMs + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+  const chinaTime = (iso: string) => chinaMinuteOf(Date.parse(iso) - offsetMs);
   for (const run of runs) {
     const base = { workflowId: run.workflowId, runId: run.runId };
     const scheduled = new Map<number, { name: string; args: unknown[] }>();
@@ -495,14 +505,17 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
         const s = scheduled.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId));
         if (!s) continue;
         const [result] = await decode(e.activityTaskCompletedEventAttributes.result?.payloads);
-        const phrase = PHRASES[s.name]?.(s.args, result, policy) ?? { kind: 'decision', what: s.name };
+        const phrase = byActivity(PHRASES, s.name)?.(s.args, result, policy) ?? {
+          kind: 'decision',
+          what: s.name,
+        };
         timeline.push({
           ...base,
           at,
           campaignTime: chinaTime(at),
           kind: phrase.kind,
           what: phrase.what,
-          zh: PHRASES_ZH[s.name]?.(s.args, result, policy) ?? phrase.what,
+          zh: byActivity(PHRASES_ZH, s.name)?.(s.args, result, policy) ?? phrase.what,
           ...(phrase.source ? { source: phrase.source } : {}),
           ...(phrase.exchange
             ? { exchange: { ...phrase.exchange, departmentName: deptZh(phrase.exchange.department, policy) } }

@@ -60,6 +60,7 @@ import {
   timelineHtml,
 } from './audit-history';
 import { campaignWorkflowId } from '../workflows/campaign';
+import { latestPolicyYear } from '../seeds';
 import { runStackCheck } from './stack-check';
 import { connectClient } from './temporal-client';
 import {
@@ -76,6 +77,18 @@ const program = new Command()
   .name('medins')
   .description('Resident medical insurance enrollment campaign: operator and auditor commands')
   .showHelpAfterError();
+
+/** A --year left out is the latest year with a policy for the --jurisdiction: no year is written in code. */
+const YEAR_HELP = 'campaign year (default: the latest with a policy for the jurisdiction in seeds/policies)';
+program.hook('preAction', (_root, action) => {
+  const o = action.opts<{ year?: number; jurisdiction?: string }>();
+  if (action.options.some((opt) => opt.long === '--year') && o.year === undefined && o.jurisdiction)
+    try {
+      action.setOptionValue('year', latestPolicyYear(o.jurisdiction));
+    } catch (error) {
+      throw new Error(`give --year: ${(error as Error).message}`);
+    }
+});
 
 const db = program.command('db').description('the PostgreSQL ledger');
 db.command('migrate')
@@ -235,7 +248,7 @@ lists
   .description('import a roster (full list as of a date) or a monthly delta, .xlsx or .csv (UTF-8 or GBK)')
   .argument('<file>', 'the file the department sent')
   .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
-  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--year <y>', YEAR_HELP, (v) => Number(v))
   .requiredOption(
     '--department <d>',
     'civil-affairs, rural-revitalization, disabled-persons-federation, veterans-affairs, health, natural-resources',
@@ -559,7 +572,7 @@ program
     'per-town progress for a date: coverage against target and the goal line (95%), week-on-week change; .xlsx and HTML',
   )
   .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
-  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--year <y>', YEAR_HELP, (v) => Number(v))
   .requiredOption('--date <yyyy-mm-dd>', 'the last snapshot on or before this date is reported')
   .option('--xlsx <file>', 'write the table as .xlsx (参保进度), laid out to be filed')
   .option('--html <file>', 'write the table and its chart as an HTML page')
@@ -716,7 +729,7 @@ program
   .command('rehearse')
   .description('a whole campaign year on the time-skipping server against simulated departments')
   .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
-  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--year <y>', YEAR_HELP, (v) => Number(v))
   .option('--scale <s>', 'population scale (Kaiping 1 = 附件3)', (v) => Number(v), 1)
   .option('--seed <n>', 'seed', (v) => Number(v), 1)
   .option('--summary-json <path>', 'write the summary as JSON')
@@ -741,7 +754,7 @@ program
   )
   .argument('<what>', 'levy, mobilisation or household')
   .requiredOption('--jurisdiction <j>', 'jurisdiction')
-  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--year <y>', YEAR_HELP, (v) => Number(v))
   .requiredOption('--out <file>', 'the .xlsx to write')
   .option('--batch <id>', 'levy batch (levy)', (v) => Number(v))
   .option('--town <name>', 'one town only (mobilisation)')
@@ -762,7 +775,7 @@ program
     'generate a seeded synthetic population into the ledger, and the files its departments would send',
   )
   .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
-  .option('--year <y>', 'campaign year', (v) => Number(v), 2024)
+  .option('--year <y>', YEAR_HELP, (v) => Number(v))
   .option('--scale <s>', 'scale (Kaiping 1 = 附件3 exactly)', (v) => Number(v), 1)
   .option('--seed <n>', 'seed', (v) => Number(v), 1)
   .option('--defects <share>', 'share of department file rows with a defect', (v) => Number(v), 0.01)

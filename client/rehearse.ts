@@ -9,7 +9,7 @@ import proto from '@temporalio/proto';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { collectRuns } from './audit-history';
 import pg from 'pg';
-import type { SimulationConfig } from '../activities/adapters/simulated';
+import type { SimulationConfig } from '../departments/simulated';
 import { policyHash } from '../activities/campaign';
 import { migrate } from '../activities/db/migrate';
 import { formatYuan } from '../domain/money';

@@ -96,6 +96,17 @@ export function chinaDateOf(epochMs: number): IsoDate {
   return fromUtcMs(epochMs + CHINA_OFFSET_MS);
 }
 
+/** The date and time (in China) of an instant, to the minute: `YYYY-MM-DD HH:MM`. */
+export function chinaMinuteOf(epochMs: number): string {
+  return new Date(epochMs + CHINA_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+/** The calendar year and month (1-12) in China of an instant. */
+export function chinaYearMonthOf(epochMs: number): { year: number; month: number } {
+  const date = chinaDateOf(epochMs);
+  return { year: Number(date.slice(0, 4)), month: Number(date.slice(5, 7)) };
+}
+
 /**
  * The instant a calendar spec stands for. A date alone is that day in China: `start` is its first
  * moment, `end` the first moment of the next day (a deadline "by 09-10" ends there).

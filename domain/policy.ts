@@ -277,6 +277,17 @@ export const PolicySchema = z
     /** No central subsidy claim for a person whose identity information is missing or wrong. */
     claimExcludesInvalidIdentity: z.object({ source: Source }).optional(),
     /**
+     * Each town's enrollment target for the year (e.g. Kaiping's 附件3 column (4)), part of the snapshot a
+     * campaign runs under and so of its hash; progress is measured against these, never against a file
+     * read when the worker was deployed. Absent: the plan sets no town targets.
+     */
+    targets: z
+      .object({
+        source: z.string().min(3),
+        towns: z.array(z.object({ town: z.string().min(1), target: z.number().int().min(0).nullable() })),
+      })
+      .optional(),
+    /**
      * The public-holiday calendar(s) used for "next working day" (ids in seeds/calendars/, one State
      * Council notice a year): together they must cover every year the policy's calendar names.
      */

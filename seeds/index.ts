@@ -26,6 +26,19 @@ export function seedPolicyKeys(): string[] {
   return Object.keys(POLICY_FILES);
 }
 
+/**
+ * The latest campaign year with a policy file for `jurisdiction` in seeds/policies (a new year's file makes
+ * it the default of every command's --year). Throws naming the policies there when it has none.
+ */
+export function latestPolicyYear(jurisdiction: string): number {
+  const years = seedPolicyKeys()
+    .filter((k) => k.slice(0, k.lastIndexOf('-')) === jurisdiction)
+    .map((k) => Number(k.slice(k.lastIndexOf('-') + 1)));
+  if (!years.length)
+    throw new Error(`no policy for ${jurisdiction} in seeds/policies (have: ${seedPolicyKeys().join(', ')})`);
+  return Math.max(...years);
+}
+
 export function seedPolicy(jurisdiction: string, year: number): Policy {
   const key = `${jurisdiction}-${year}`;
   const file = POLICY_FILES[key];
@@ -33,7 +46,14 @@ export function seedPolicy(jurisdiction: string, year: number): Policy {
     throw new Error(
       `no policy for ${jurisdiction} ${year} in seeds/policies (have: ${seedPolicyKeys().join(', ')})`,
     );
-  return loadPolicy(file, WORKING_DAY_CALENDARS, `seeds/policies/${key}.json`);
+  const policy = loadPolicy(file, WORKING_DAY_CALENDARS, `seeds/policies/${key}.json`);
+  // the year's town targets (seeds/targets/) go into the policy, and so into its snapshot and hash
+  if (policy.targets || !TARGET_FILES[key]) return policy;
+  const table = seedTargets(jurisdiction, year);
+  return {
+    ...policy,
+    targets: { source: table.source, towns: table.towns.map((t) => ({ town: t.town, target: t.target })) },
+  };
 }
 
 export function seedTargets(jurisdiction: string, year: number): CheckedTargetTable {

@@ -1,7 +1,7 @@
 /** Runtime configuration from the environment, parsed once with zod so a typo fails at start-up. */
 import { z } from 'zod';
 import { join } from 'node:path';
-import type { SimulationConfig } from '../activities/adapters/simulated';
+import type { SimulationConfig } from '../departments/simulated';
 import { cacheRoot } from '../infra/support';
 import { TASK_QUEUE } from '../workflows/names';
 
@@ -18,6 +18,12 @@ const Env = z.object({
   TEMPORAL_TLS_CERT: z.string().min(1).optional(),
   TEMPORAL_TLS_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** The worker's and CLI's own login to the ledger (libpq URL); unset: the local cluster's per-role login. */
+  DATABASE_URL: z.string().optional(),
+  /** The administrator's URL, for migrations; unset with DATABASE_URL set: the worker does not migrate. */
+  MEDINS_ADMIN_DATABASE_URL: z.string().optional(),
+  /** The worker appends one JSON line per activity execution to this file (the benchmark's step timings). */
+  MEDINS_ACTIVITY_TIMINGS: z.string().optional(),
   /** Database name on the local cluster when DATABASE_URL is not given. */
   MEDINS_DATABASE: z
     .string()
@@ -25,6 +31,37 @@ const Env = z.object({
     .default('medins'),
   /** Where every exchanged file is kept, by digest (default: the cache's exchange/ folder). */
   MEDINS_EXCHANGE_DIR: z.string().min(1).optional(),
+  /**
+   * How every department role is reached, unless a role's own setting below says otherwise: `simulated`,
+   * `file:<folder>` (inbox/outbox folders) or `http:<base URL>` (a JSON API); worker/departments.ts.
+   */
+  MEDINS_DEPARTMENTS: z.string().min(1).default('simulated'),
+  /** How the certifying departments (civil affairs, health, ...) are reached (default: MEDINS_DEPARTMENTS). */
+  MEDINS_CERTIFYING_DEPARTMENTS: z.string().min(1).optional(),
+  /** How the tax bureau is reached (default: MEDINS_DEPARTMENTS). */
+  MEDINS_TAX_BUREAU: z.string().min(1).optional(),
+  /** How finance is reached (default: MEDINS_DEPARTMENTS). */
+  MEDINS_FINANCE: z.string().min(1).optional(),
+  /** How long an HTTP department may take to answer, in milliseconds. */
+  MEDINS_DEPARTMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Simulated departments: where the population generator wrote each jurisdiction's files ("kaiping=/path,heshan=/path"). */
+  MEDINS_POPULATION_DIRS: z.string().default(''),
+  /** Simulated departments: the seed every simulated decision derives from. */
+  MEDINS_SIMULATION_SEED: z.coerce.number().int().default(1),
+  /** Simulated tax bureau: share (0-1) of round-1 levy lines failing for a systemic reason. */
+  MEDINS_SIMULATED_SYSTEMIC_FAILURES: z.coerce.number().min(0).max(1).default(0.01),
+  /** Simulated households: share (0-1) of failed households topping their account up before each re-deduction. */
+  MEDINS_SIMULATED_TOP_UPS: z.coerce.number().min(0).max(1).default(0.3),
+  /** Simulated certifying departments that never send their roster (comma-separated). */
+  MEDINS_SIMULATED_MISSING_DEPARTMENTS: z.string().default(''),
+  /** Simulated certifying departments whose roster arrives only when asked a second time (comma-separated). */
+  MEDINS_SIMULATED_LATE_DEPARTMENTS: z.string().default(''),
+  /** Simulated tax bureau: down for this many result requests per batch. */
+  MEDINS_SIMULATED_TAX_OUTAGE_ATTEMPTS: z.coerce.number().int().min(0).default(0),
+  /** Simulated tax bureau: `1` sends every result line twice, in reverse order. */
+  MEDINS_SIMULATED_DUPLICATE_RESULTS: z.string().default('0'),
+  /** Simulated departments: each answer takes this long, in milliseconds (real time). */
+  MEDINS_SIMULATED_LATENCY_MS: z.coerce.number().min(0).default(0),
 });
 
 export type Config = z.infer<typeof Env>;
@@ -38,27 +75,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
-/**
- * The simulated departments' settings: MEDINS_POPULATION_DIRS ("kaiping=/path,heshan=/path") says where
- * the population generator wrote each jurisdiction's department files.
- */
-export function simulationConfig(config: Config, env: NodeJS.ProcessEnv = process.env): SimulationConfig {
-  const dirs = Object.fromEntries(
-    (env.MEDINS_POPULATION_DIRS ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((pair) => pair.split('=') as [string, string]),
-  );
+/** Where every exchanged file is kept, by digest. */
+export function exchangeDirOf(config: Config): string {
+  return config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange');
+}
+
+/** The simulated departments' settings, for a role whose adapter is `simulated`. */
+export function simulationConfig(config: Config): SimulationConfig {
+  const list = (text: string) => text.split(',').filter(Boolean);
   return {
-    seed: Number(env.MEDINS_SIMULATION_SEED ?? 1),
-    populationDirs: dirs,
-    systemicFailureRate: Number(env.MEDINS_SIMULATED_SYSTEMIC_FAILURES ?? 0.01),
-    topUpRate: Number(env.MEDINS_SIMULATED_TOP_UPS ?? 0.3),
-    missingDepartments: (env.MEDINS_SIMULATED_MISSING_DEPARTMENTS ?? '').split(',').filter(Boolean),
-    lateDepartments: (env.MEDINS_SIMULATED_LATE_DEPARTMENTS ?? '').split(',').filter(Boolean),
-    taxUnavailableAttempts: Number(env.MEDINS_SIMULATED_TAX_OUTAGE_ATTEMPTS ?? 0),
-    duplicateResultLines: env.MEDINS_SIMULATED_DUPLICATE_RESULTS === '1',
-    latencyMs: Number(env.MEDINS_SIMULATED_LATENCY_MS ?? 0),
-    exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange'),
+    seed: config.MEDINS_SIMULATION_SEED,
+    populationDirs: Object.fromEntries(
+      list(config.MEDINS_POPULATION_DIRS).map((pair) => pair.split('=') as [string, string]),
+    ),
+    systemicFailureRate: config.MEDINS_SIMULATED_SYSTEMIC_FAILURES,
+    topUpRate: config.MEDINS_SIMULATED_TOP_UPS,
+    missingDepartments: list(config.MEDINS_SIMULATED_MISSING_DEPARTMENTS),
+    lateDepartments: list(config.MEDINS_SIMULATED_LATE_DEPARTMENTS),
+    taxUnavailableAttempts: config.MEDINS_SIMULATED_TAX_OUTAGE_ATTEMPTS,
+    duplicateResultLines: config.MEDINS_SIMULATED_DUPLICATE_RESULTS === '1',
+    latencyMs: config.MEDINS_SIMULATED_LATENCY_MS,
+    exchangeDir: exchangeDirOf(config),
   };
 }

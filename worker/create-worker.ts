@@ -8,13 +8,18 @@ import type { DataConverter } from '@temporalio/common';
 import type pg from 'pg';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { createActivities } from '../activities';
-import { fileExchangePorts } from '../activities/adapters/file-exchange';
-import { httpPorts } from '../activities/adapters/http';
-import type { DepartmentPorts } from '../activities/adapters/ports';
-import { simulatedPorts, type SimulationConfig } from '../activities/adapters/simulated';
+import type { DepartmentPorts } from '../departments/ports';
+import type { SimulationConfig } from '../departments/simulated';
 import { activityBoundary } from './activity-boundary';
 import { activityTimings } from './activity-timings';
-import { loadConfig, simulationConfig } from './config';
+import { exchangeDirOf, loadConfig, simulationConfig } from './config';
+import {
+  departmentAdapters,
+  departmentPorts,
+  departmentSettings,
+  type AdapterCatalog,
+  type DepartmentSettings,
+} from './departments';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -23,9 +28,15 @@ export interface CreateWorkerOptions {
   namespace?: string;
   taskQueue: string;
   pool: pg.Pool;
-  /** The simulated departments (default: from the environment). */
+  /** The simulated departments, for the roles that use them (default: from the environment). */
   simulation?: SimulationConfig;
-  /** How departments are reached (default: MEDINS_DEPARTMENTS, else the simulated ones). */
+  /** Where exchanged files are kept (default: the simulation's folder, else MEDINS_EXCHANGE_DIR). */
+  exchangeDir?: string;
+  /** Each role's adapter setting (default: from the environment, see worker/departments.ts). */
+  departments?: Partial<DepartmentSettings>;
+  /** The adapters settings may name (default: departmentAdapters). */
+  adapters?: AdapterCatalog;
+  /** Ready-made ports for every role (instead of `departments`). */
   ports?: DepartmentPorts;
   /** Payload encryption (default: from the environment, see infra/payload-codec.ts); null: none. */
   dataConverter?: DataConverter | null;
@@ -35,27 +46,16 @@ export interface CreateWorkerOptions {
   activityTimingsPath?: string;
 }
 
-/**
- * MEDINS_DEPARTMENTS chooses how the departments are reached: `simulated` (the default), `file:<folder>`
- * (inbox/outbox folders per department) or `http:<base URL>` (one JSON API for every role).
- */
-export function departmentPorts(
-  pool: pg.Pool,
-  simulation: SimulationConfig,
-  setting = process.env.MEDINS_DEPARTMENTS ?? 'simulated',
-): DepartmentPorts {
-  if (setting === 'simulated') return simulatedPorts(pool, simulation);
-  if (setting.startsWith('file:')) return fileExchangePorts(setting.slice(5));
-  if (setting.startsWith('http:') || setting.startsWith('https:')) {
-    const base = setting.startsWith('http:http') ? setting.slice(5) : setting;
-    const timeoutMs = Number(process.env.MEDINS_DEPARTMENT_TIMEOUT_MS ?? 30_000);
-    return httpPorts({ certifying: base, tax: base, finance: base, timeoutMs });
-  }
-  throw new Error(`MEDINS_DEPARTMENTS=${setting}: use simulated, file:<folder> or http:<base URL>`);
-}
-
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
-  const simulation = options.simulation ?? simulationConfig(loadConfig());
+  const config = loadConfig();
+  const simulation = () => options.simulation ?? simulationConfig(config);
+  const ports =
+    options.ports ??
+    departmentPorts(
+      { ...departmentSettings(config), ...options.departments },
+      { pool: options.pool, timeoutMs: config.MEDINS_DEPARTMENT_TIMEOUT_MS, simulation },
+      options.adapters ?? departmentAdapters,
+    );
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -67,8 +67,8 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     })(),
     activities: createActivities({
       pool: options.pool,
-      simulation,
-      ports: options.ports ?? departmentPorts(options.pool, simulation),
+      exchangeDir: options.exchangeDir ?? options.simulation?.exchangeDir ?? exchangeDirOf(config),
+      ports,
     }),
     interceptors: {
       activity: [

@@ -42,7 +42,7 @@ async function main() {
   const config = loadConfig();
   // the schema is the administrator's: migrations run on the admin connection (MEDINS_ADMIN_DATABASE_URL, or
   // the local cluster's superuser) when there is one; the work runs as the worker's own operator-level login
-  if (process.env.MEDINS_ADMIN_DATABASE_URL || !process.env.DATABASE_URL)
+  if (config.MEDINS_ADMIN_DATABASE_URL || !config.DATABASE_URL)
     await migrate(await resolveDatabaseUrl(config.MEDINS_DATABASE, stderrLogger), stderrLogger);
   const connection = await userConnection(config.MEDINS_DATABASE, 'medins_worker', stderrLogger);
   const pool = new pg.Pool({ ...connection, max: 10 });
@@ -60,9 +60,7 @@ async function main() {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       pool,
-      ...(process.env.MEDINS_ACTIVITY_TIMINGS
-        ? { activityTimingsPath: process.env.MEDINS_ACTIVITY_TIMINGS }
-        : {}),
+      ...(config.MEDINS_ACTIVITY_TIMINGS ? { activityTimingsPath: config.MEDINS_ACTIVITY_TIMINGS } : {}),
     });
     process.stderr.write(
       `worker (PostgreSQL login ${who.user}) serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}${tls ? ', TLS' : ''})\n`,

@@ -27,7 +27,7 @@ import type { CampaignActivities, CampaignRef, StoredFileRef } from '../activiti
 import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
 import { MonthlyReconciliationWorkflow } from './reconciliation';
-import { instantOf } from '../domain/dates';
+import { chinaDateOf, instantOf } from '../domain/dates';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { Policy } from '../domain/policy';
 
@@ -200,7 +200,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   };
   const campaignNow = () => Date.now() - clockOffsetMs;
   const agendaInstant = (spec: string) => instantOf(spec, 'end');
-  const chinaDate = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+  const chinaDate = chinaDateOf;
   const progress: CampaignProgress = input.progress ?? {
     jurisdiction: policy.jurisdiction,
     year: policy.year,

@@ -3,20 +3,18 @@
  * jurisdiction, a year, a policy hash, a batch id) and returns counts: never lists of people.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { chinaDateOf } from '../../domain/dates';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
-import { seedTargets } from '../../seeds';
-import { notReady, type DepartmentPorts, type ExchangedFile } from '../adapters/ports';
-import { logExchange, simulatedPorts, type SimulationConfig } from '../adapters/simulated';
+import { notReady, type DepartmentPorts, type ExchangedFile } from '../../departments/ports';
+import { keepAndLogExchange } from '../exchange-log';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
 import {
   applyDeductionResults,
+  writeLevyFile,
   claimSubsidies,
   createLevyBatch,
   cutOff,
@@ -31,13 +29,13 @@ import { NotFoundError, RefusedError } from '../failures';
 import { readStoredFile, storedFileRef, type StoredFileRef } from '../exchange-store';
 
 export type { StoredFileRef };
-import { checkout } from '../db/transaction';
 
 export interface CampaignDeps {
   pool: pg.Pool;
-  simulation: SimulationConfig;
-  /** How the departments are reached; the simulated ones by default. */
-  ports?: DepartmentPorts;
+  /** Where every exchanged file is kept, by digest (activities/exchange-store.ts). */
+  exchangeDir: string;
+  /** How each department role is reached: chosen per role in the composition root (worker/departments.ts). */
+  ports: DepartmentPorts;
 }
 
 export interface CampaignRef {
@@ -64,11 +62,9 @@ export function policyHash(policy: Policy): string {
 }
 
 export function createCampaignActivities(deps: CampaignDeps) {
-  const { pool } = deps;
-  const ports = deps.ports ?? simulatedPorts(pool, deps.simulation);
-  const exchangeDir = deps.simulation.exchangeDir;
+  const { pool, ports, exchangeDir } = deps;
   /** Keeps a file that crossed a boundary (by digest) and logs the crossing. */
-  async function exchanged(
+  const exchanged = (
     ref: CampaignRef,
     direction: 'in' | 'out',
     department: string,
@@ -76,9 +72,8 @@ export function createCampaignActivities(deps: CampaignDeps) {
     period: string,
     file: ExchangedFile,
     rowCount: number,
-  ): Promise<string> {
-    const stored = storeExchangeFile(exchangeDir, file.bytes, sha256Hex(file.bytes));
-    await logExchange(pool, {
+  ): Promise<string> =>
+    keepAndLogExchange(pool, exchangeDir, {
       jurisdiction: ref.jurisdiction,
       direction,
       department,
@@ -87,12 +82,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
       fileName: file.fileName,
       rowCount,
       bytes: file.bytes,
-      storedAt: stored,
     });
-    return stored;
-  }
-  const csvRows = (bytes: Buffer) =>
-    Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1);
   const cache = new Map<string, Policy>();
   async function policyOf(ref: CampaignRef): Promise<Policy> {
     const hit = cache.get(ref.policyHash);
@@ -224,28 +214,12 @@ export function createCampaignActivities(deps: CampaignDeps) {
 
     /** Sends the levy data of a batch to the tax bureau and returns the result file it sends back. */
     async sendLevyToTax(ref: CampaignRef, batch: { batchId: number; round: number }) {
-      const dir = join(deps.simulation.exchangeDir, 'outgoing');
+      const dir = join(exchangeDir, 'outgoing');
       mkdirSync(dir, { recursive: true });
-      const path = join(dir, `levy-${ref.jurisdiction}-${ref.year}-batch-${batch.batchId}.csv`);
-      const client = await checkout(pool);
-      try {
-        const stream = client.query(
-          copyTo(
-            `COPY (SELECT p.id_number AS "身份证号码", p.name AS "姓名", l.amount_fen AS "应缴金额（分）", h.bank_account AS "银行账号", l.enrollment_id AS "流水号"
-                   FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
-                   LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = ${Number(batch.batchId)} ORDER BY l.enrollment_id)
-             TO STDOUT WITH (FORMAT csv, HEADER)`,
-          ),
-        );
-        await pipeline(stream, createWriteStream(path));
-      } finally {
-        client.release();
-      }
-      const levy = {
-        fileName: `levy-${ref.jurisdiction}-batch-${batch.batchId}.csv`,
-        bytes: readFileSync(path),
-      };
-      const rows = csvRows(levy.bytes);
+      const layout = ports.tax.levyFile(ref.jurisdiction, batch.batchId);
+      const path = join(dir, `${ref.year}-${layout.fileName}`);
+      const rows = await writeLevyFile(pool, batch.batchId, layout, path);
+      const levy = { fileName: layout.fileName, bytes: readFileSync(path) };
       await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, rows);
       await ports.tax.submitLevy(ref.jurisdiction, batch.batchId, batch.round, levy);
       // what crossed, for the auditor's timeline: rows and digest, never a person
@@ -256,7 +230,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
     async fetchTaxResults(ref: CampaignRef, batchId: number): Promise<{ resultFile: string; rows: number }> {
       const file = await ports.tax.fetchResults(ref.jurisdiction, batchId);
       if (!file) throw notReady(`the tax bureau's results of levy batch ${batchId}`);
-      const rows = csvRows(file.bytes);
+      const rows = ports.tax.countResults(file);
       return {
         resultFile: await exchanged(ref, 'in', 'tax', 'deduction-results', `batch-${batchId}`, file, rows),
         rows,
@@ -271,7 +245,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
         pool,
         await policyOf(ref),
         input.batchId,
-        input.resultFile,
+        ports.tax.readResults(input.resultFile),
         chinaDateOf(input.campaignAtMs),
       );
       await faultPoint('applyDeductionResults:after-commit');
@@ -284,14 +258,10 @@ export function createCampaignActivities(deps: CampaignDeps) {
 
     async snapshotCoverage(ref: CampaignRef, input: { key: string; campaignAtMs: number }) {
       const policy = await policyOf(ref);
-      let targets = new Map<string, number | null>();
-      try {
-        targets = new Map(seedTargets(policy.jurisdiction, policy.year).towns.map((t) => [t.town, t.target]));
-      } catch {
-        // no target table for this jurisdiction
-      }
+      // the targets of the snapshot the campaign runs under (none where the plan sets none)
+      const targets = new Map((policy.targets?.towns ?? []).map((t) => [t.town, t.target]));
       await snapshotCoverage(pool, policy, input.key, new Date(input.campaignAtMs), targets);
-      const files = await writeProgressReport(pool, policy, input.key, deps.simulation.exchangeDir);
+      const files = await writeProgressReport(pool, policy, input.key, exchangeDir);
       const totals = await pool.query<{
         enrolled: number;
         to_enroll: number;
@@ -307,10 +277,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
 
     async claimSubsidies(ref: CampaignRef, input: { fundingSources: string[]; dueOn: string }) {
       const totals = await claimSubsidies(pool, await policyOf(ref), input.fundingSources, input.dueOn);
-      const claimFile = {
-        fileName: `claim-${ref.jurisdiction}-${input.dueOn}.json`,
-        bytes: Buffer.from(JSON.stringify(totals.claims)),
-      };
+      const claimFile = ports.finance.claimFile(ref.jurisdiction, input.dueOn, totals.claims);
       await exchanged(
         ref,
         'out',

@@ -7,17 +7,17 @@
  * - applyDeductionResults: the tax bureau's result file, applied once per levy line;
  * - cutOff, snapshotCoverage, claimSubsidies: the year's end.
  */
-import { createReadStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type pg from 'pg';
-import { inTransaction as inTransactionWith } from '../db/transaction';
+import type { DeductionResult, LevyField, LevyFileLayout } from '../../departments/ports';
+import { checkout, inTransaction as inTransactionWith } from '../db/transaction';
 import { categoryTable } from '../../domain/category-table';
 import { benefitStartOfPayment, classifyDeductionFailure, difficultyBenefitStart } from '../../domain/engine';
 import { maskIdNumber } from '../../domain/id-number';
 import type { Policy } from '../../domain/policy';
-import { CsvRowParser, type RawRow } from '../registry/list-files';
 
 /** The ledger's steps run over large lists: give their hash joins room. */
 function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -247,7 +247,8 @@ export interface AppliedResults {
 }
 
 /**
- * Applies a result file from the tax bureau (CSV: enrollment id, outcome, failure code). Each levy line
+ * Applies the tax bureau's deduction results for a batch (as its adapter reads them from the bureau's
+ * file, chunk by chunk). Each levy line
  * gets one result; a second copy of the file, or lines out of order, change nothing. A success sets the
  * benefit start (`benefitStartOfPayment` of `paidOn`); a personal failure opens a follow-up
  * task for the person's town and village.
@@ -256,7 +257,7 @@ export async function applyDeductionResults(
   pool: pg.Pool,
   policy: Policy,
   batchId: number,
-  resultFile: string,
+  results: AsyncIterable<DeductionResult[]>,
   paidOn: string,
 ): Promise<AppliedResults> {
   // the benefit start this payment date buys, by the engine's own rule (the centralised period, or the
@@ -268,7 +269,7 @@ export async function applyDeductionResults(
       `CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP`,
     );
     const copy = client.query(copyFrom(`COPY incoming_results FROM STDIN`));
-    await pipeline(Readable.from(resultCopyLines(resultFile)), copy);
+    await pipeline(Readable.from(resultCopyLines(results)), copy);
     const lines = copy.rowCount;
     // each failure code the file uses, classed by the plan (personal or systemic)
     const codes = await client.query<{ code: string }>(
@@ -338,40 +339,63 @@ export async function applyDeductionResults(
 }
 
 /**
- * The result file's lines as COPY text (enrollment id, outcome, failure code), parsed chunk by chunk: the
- * header and blank lines are skipped, any further columns ignored, an outcome other than success is a
- * failure (with code 'unknown' when the bureau gave none).
+ * Deduction results as COPY text (enrollment id, outcome, failure code), chunk by chunk as the tax
+ * adapter reads them from its file (the adapter owns the file's format: departments/).
  */
-async function* resultCopyLines(resultFile: string): AsyncGenerator<string> {
-  const parser = new CsvRowParser();
-  const decoder = new TextDecoder('utf-8');
-  let header = true;
-  const convert = (rows: { cells: string[] }[]): string => {
+async function* resultCopyLines(results: AsyncIterable<DeductionResult[]>): AsyncGenerator<string> {
+  for await (const chunk of results) {
     let out = '';
-    for (const r of rows) {
-      if (header) {
-        header = false;
-        continue;
-      }
-      if (r.cells.length < 2 || r.cells[0] === '') continue;
-      const success = r.cells[1] === 'success';
-      const code = success ? '\\N' : (r.cells[2] || 'unknown').replace(/[\\\t\n\r]/g, ' ');
-      out += `${r.cells[0]!.trim()}\t${success ? 'success' : 'failure'}\t${code}\n`;
+    for (const r of chunk) {
+      const success = r.outcome === 'success';
+      const code = success ? '\\N' : (r.failureCode || 'unknown').replace(/[\\\t\n\r]/g, ' ');
+      out += `${r.enrollmentId}\t${success ? 'success' : 'failure'}\t${code}\n`;
     }
-    return out;
-  };
-  for await (const chunk of createReadStream(resultFile)) {
-    const rows: RawRow[] = [];
-    parser.push(decoder.decode(chunk as Buffer, { stream: true }), rows);
-    const text = convert(rows);
-    if (text) yield text;
+    if (out) yield out;
   }
-  const rows: RawRow[] = [];
-  const rest = decoder.decode();
-  if (rest) parser.push(rest, rows);
-  parser.end(rows);
-  const text = convert(rows);
-  if (text) yield text;
+}
+
+/** The ledger's column behind each levy field a tax adapter's layout may name. */
+const LEVY_FIELD_SQL: Record<LevyField, string> = {
+  idNumber: 'p.id_number',
+  name: 'p.name',
+  amountFen: 'l.amount_fen',
+  bankAccount: 'h.bank_account',
+  enrollmentId: 'l.enrollment_id',
+};
+
+/**
+ * Writes batch `batchId`'s levy lines (应征数据) to `path` in the tax adapter's layout (columns, headers,
+ * delimiter) with one streamed COPY, in enrollment order; the file holds ID numbers and bank accounts and
+ * goes only to the exchange store and the tax bureau. Returns the number of levy lines written.
+ */
+export async function writeLevyFile(
+  pool: pg.Pool,
+  batchId: number,
+  layout: LevyFileLayout,
+  path: string,
+): Promise<number> {
+  const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  const columns = layout.columns
+    .map((c) => `${LEVY_FIELD_SQL[c.field]} AS ${quoteIdent(c.header)}`)
+    .join(', ');
+  const delimiter =
+    layout.delimiter && layout.delimiter !== ',' ? `, DELIMITER ${quoteLiteral(layout.delimiter)}` : '';
+  const client = await checkout(pool);
+  try {
+    const stream = client.query(
+      copyTo(
+        `COPY (SELECT ${columns}
+               FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
+               LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = ${Number(batchId)} ORDER BY l.enrollment_id)
+         TO STDOUT WITH (FORMAT csv, HEADER${delimiter})`,
+      ),
+    );
+    await pipeline(stream, createWriteStream(path));
+    return stream.rowCount;
+  } finally {
+    client.release();
+  }
 }
 
 export interface CutOffResult {

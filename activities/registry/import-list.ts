@@ -9,9 +9,6 @@
  * the merge into identities are set-based SQL, all in one transaction with the exchange log entry.
  * The same file twice (same digest) changes nothing; a corrected resend supersedes the earlier file.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -31,6 +28,8 @@ import {
   type SkipReason,
 } from './list-cells';
 import { inTransaction } from '../db/transaction';
+import { appendToExchangeLog } from '../exchange-log';
+import { sha256Hex, storeExchangeFile } from '../exchange-store';
 import { RefusedError } from '../failures';
 import { redact } from '../../domain/personal-data';
 
@@ -124,19 +123,8 @@ function copyField(value: string | null | undefined): string {
   return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-export function sha256Hex(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Content-addressed store of every exchanged file: the digest is the name, so a file is kept once. */
-export function storeExchangeFile(dir: string, bytes: Buffer, sha256: string): string {
-  const path = join(dir, sha256.slice(0, 2), sha256);
-  if (!existsSync(path)) {
-    mkdirSync(join(dir, sha256.slice(0, 2)), { recursive: true });
-    writeFileSync(path, bytes);
-  }
-  return path;
-}
+// the exchange store's own functions, kept importable from here for older callers
+export { sha256Hex, storeExchangeFile };
 
 export interface ImportDeps {
   pool: pg.Pool;
@@ -285,21 +273,18 @@ async function importReadable(
         [submissionId, c.read, c.accepted, c.rejected, copied.skipped.length],
       );
       const stored = storeExchangeFile(deps.exchangeDir, bytes, sha256);
-      await client.query(
-        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
-         VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          request.jurisdiction,
-          request.department,
-          held ? `${request.kind}-list-held` : `${request.kind}-list`,
-          request.period,
-          request.fileName,
-          c.read,
-          bytes.length,
-          sha256,
-          stored,
-        ],
-      );
+      await appendToExchangeLog(client, {
+        jurisdiction: request.jurisdiction,
+        direction: 'in',
+        department: request.department,
+        kind: held ? `${request.kind}-list-held` : `${request.kind}-list`,
+        period: request.period,
+        fileName: request.fileName,
+        rowCount: c.read,
+        byteSize: bytes.length,
+        sha256,
+        storedAt: stored,
+      });
       return {
         kind: 'imported' as const,
         submissionId,
@@ -442,21 +427,18 @@ export async function decideHeldRoster(
           [submissionId, decidedBy],
         );
       }
-      await client.query(
-        `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
-         VALUES ($1, 'in', $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          s.jurisdiction,
-          s.department,
-          `${s.kind}-list-${decision === 'confirm' ? 'confirmed' : 'rejected'}`,
-          s.period,
-          s.file_name,
-          s.rows_read,
-          Number(s.byte_size),
-          s.sha256,
-          s.stored_at,
-        ],
-      );
+      await appendToExchangeLog(client, {
+        jurisdiction: s.jurisdiction,
+        direction: 'in',
+        department: s.department,
+        kind: `${s.kind}-list-${decision === 'confirm' ? 'confirmed' : 'rejected'}`,
+        period: s.period,
+        fileName: s.file_name,
+        rowCount: s.rows_read,
+        byteSize: Number(s.byte_size),
+        sha256: s.sha256,
+        storedAt: s.stored_at,
+      });
       return { jurisdiction: s.jurisdiction, department: s.department, period: s.period, opened, closed };
     },
     { workMem: '64MB' },
@@ -493,20 +475,18 @@ async function recordRefusal(
       ],
     );
     if (!r.rowCount) return; // refused before: logged then
-    await client.query(
-      `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
-       VALUES ($1, 'in', $2, $3, $4, $5, 0, $6, $7, $8)`,
-      [
-        request.jurisdiction,
-        request.department,
-        `${request.kind}-list-refused`,
-        request.period,
-        request.fileName,
-        bytes.length,
-        sha256,
-        stored,
-      ],
-    );
+    await appendToExchangeLog(client, {
+      jurisdiction: request.jurisdiction,
+      direction: 'in',
+      department: request.department,
+      kind: `${request.kind}-list-refused`,
+      period: request.period,
+      fileName: request.fileName,
+      rowCount: 0,
+      byteSize: bytes.length,
+      sha256,
+      storedAt: stored,
+    });
   });
 }
 

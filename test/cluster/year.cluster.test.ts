@@ -26,6 +26,7 @@ import { startClusterUi, startTemporalCluster, type TemporalCluster } from '../.
 import { seedPolicy } from '../../seeds';
 import { progressQuery, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase } from '../support/database';
+import { chinaYearMonthOf } from '../../domain/dates';
 import { uniqueTaskQueue } from '../support/temporal';
 import {
   fingerprint,
@@ -183,14 +184,12 @@ describe('a drill year on a Temporal cluster backed by PostgreSQL', () => {
   it("the monthly reconciliation Schedule fires and backfills on the cluster (the server's own worker service runs it, over mTLS)", async () => {
     const c = cluster!;
     const db = await createTestDatabase();
-    const china = () => new Date(Date.now() + 8 * 3600_000);
+    const china = () => chinaYearMonthOf(Date.now());
     /** The 10th of the month `offset` months from now, 09:00 Beijing time, moved by `hours`. */
     const deltaDay = (offset: number, hours: number) =>
-      new Date(Date.UTC(china().getUTCFullYear(), china().getUTCMonth() + offset, 10, 1 + hours));
+      new Date(Date.UTC(china().year, china().month - 1 + offset, 10, 1 + hours));
     const month = (offset: number) =>
-      new Date(Date.UTC(china().getUTCFullYear(), china().getUTCMonth() + offset, 1))
-        .toISOString()
-        .slice(0, 7);
+      new Date(Date.UTC(china().year, china().month - 1 + offset, 1)).toISOString().slice(0, 7);
     const policy = seedPolicy('heshan', 2024);
     const taskQueue = uniqueTaskQueue('cluster-schedule');
     const client = new Client({

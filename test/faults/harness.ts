@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { inject } from 'vitest';
-import { simulatedPorts } from '../../activities/adapters/simulated';
+import { simulatedPorts } from '../../departments/simulated';
 import { startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';
 import type { Policy } from '../../domain/policy';
@@ -275,7 +275,7 @@ export interface DepartmentFaults {
 }
 
 /**
- * The departments behind the HTTP API the http adapter speaks (activities/adapters/http.ts), backed by the
+ * The departments behind the HTTP API the http adapter speaks (departments/http.ts), backed by the
  * simulated departments, misbehaving as told. Counts what it was asked, for the test to report.
  */
 export async function startFaultyDepartments(year: Year, faults: DepartmentFaults) {

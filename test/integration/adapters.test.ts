@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileExchangePorts } from '../../activities/adapters/file-exchange';
-import { httpPorts } from '../../activities/adapters/http';
+import { fileExchangePorts } from '../../departments/file-exchange';
+import { httpPorts } from '../../departments/http';
 
 const file = (name: string, text: string) => ({ fileName: name, bytes: Buffer.from(text, 'utf8') });
 
@@ -123,7 +123,7 @@ describe('departments behind an HTTP JSON API', () => {
 
 describe('simulated departments with latency', () => {
   it('every answer waits the configured latency', async () => {
-    const { simulatedPorts } = await import('../../activities/adapters/simulated');
+    const { simulatedPorts } = await import('../../departments/simulated');
     const ports = simulatedPorts({} as never, {
       seed: 1,
       populationDirs: {},

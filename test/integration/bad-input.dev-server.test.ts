@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { policyHash } from '../../activities/campaign';
 import { CampaignAlreadyRunning, startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';

@@ -1,16 +1,13 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { campaignTimeline } from '../../client/audit-history';
 import { CampaignAlreadyRunning, campaignStatus, startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';
-import { generatePopulation } from '../../simulation/population';
 import { createWorker } from '../../worker/create-worker';
 import { CampaignPhase, type CampaignProgress } from '../../workflows/campaign';
+import { drillPopulation } from '../support/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { devServerEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
@@ -22,22 +19,7 @@ describe('a drill campaign on the real dev server: Kaiping’s rules, three seco
 
   beforeAll(async () => {
     [env, db] = await Promise.all([devServerEnvironment(), createTestDatabase()]);
-    const outDir = mkdtempSync(join(tmpdir(), 'medins-drill-'));
-    await generatePopulation(db.pool, drill, {
-      scale: 0.001,
-      seed: 9,
-      defectRate: 0.02,
-      deltaMonths: 0,
-      outDir,
-    });
-    simulation = {
-      seed: 9,
-      populationDirs: { kaiping: outDir },
-      systemicFailureRate: 0.02,
-      topUpRate: 0.5,
-      missingDepartments: ['veterans-affairs'],
-      exchangeDir: join(outDir, 'exchange'),
-    };
+    simulation = await drillPopulation(db, drill, { seed: 9, missingDepartments: ['veterans-affairs'] });
   });
   afterAll(async () => {
     await env?.teardown();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { startCampaign } from '../../client/campaign-commands';
 import { progressReportSchedule } from '../../domain/calendar';
 import { addYears, isIsoDate } from '../../domain/dates';

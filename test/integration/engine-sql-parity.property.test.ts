@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { taxCsvFormat } from '../../departments/formats';
 import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../activities/campaign/ledger';
 import { importDepartmentList } from '../../activities/registry/import-list';
 import { addDays, dateOfSpec, daysBetween, maxDate, type IsoDate } from '../../domain/dates';
@@ -259,7 +260,7 @@ describe('the engine and the SQL path agree for random persons and dates (fast-c
             file,
             `enrollment_id,outcome,failure_code\n${lines.map((l) => `${l.id},success,`).join('\n')}\n`,
           );
-          await applyDeductionResults(db.pool, policy, batch.batchId, file, paidOn);
+          await applyDeductionResults(db.pool, policy, batch.batchId, taxCsvFormat.readResults(file), paidOn);
           const paid = await enrollmentsOf(policy);
           for (const l of lines) {
             const e = paid.find((x) => x.id === l.id)!;

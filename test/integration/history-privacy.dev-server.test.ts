@@ -14,7 +14,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';
 import { makeIdNumber } from '../../domain/id-number';

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chinaDateOf } from '../../domain/dates';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { devServerEnvironment, uniqueTaskQueue } from '../support/temporal';
 
@@ -64,7 +65,7 @@ describe('reconcile schedule describe and trigger on the command line', () => {
 
     const described = await cli('describe', '--jurisdiction', 'meishan');
     const next = nextDeltaDay(now);
-    const beijing = new Date(next.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+    const beijing = chinaDateOf(next.getTime());
     expect(described).toContain('time zone Asia/Shanghai');
     expect(described).toMatch(
       new RegExp(`^next: ${beijing} 09:00:00 Beijing time, \\d{4}-\\d{2}-10 09:00:00 Beijing time`, 'm'),

@@ -10,17 +10,18 @@ import {
   setSchedulePaused,
   triggerSchedule,
 } from '../../client/reconcile-commands';
+import { chinaYearMonthOf } from '../../domain/dates';
 import { seedPolicy } from '../../seeds';
 import { createWorker } from '../../worker/create-worker';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { devServerEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
-const china = () => new Date(Date.now() + 8 * 3600_000);
+const china = () => chinaYearMonthOf(Date.now());
 /** The 10th of the month `offset` months from now, 09:00 Beijing time, moved by `hours`. */
 const deltaDay = (offset: number, hours: number) =>
-  new Date(Date.UTC(china().getUTCFullYear(), china().getUTCMonth() + offset, 10, 1 + hours));
+  new Date(Date.UTC(china().year, china().month - 1 + offset, 10, 1 + hours));
 const monthAgo = (offset: number) =>
-  new Date(Date.UTC(china().getUTCFullYear(), china().getUTCMonth() + offset, 1)).toISOString().slice(0, 7);
+  new Date(Date.UTC(china().year, china().month - 1 + offset, 1)).toISOString().slice(0, 7);
 
 describe('the monthly reconciliation on a Temporal Schedule (real dev server)', () => {
   let env: TestWorkflowEnvironment;

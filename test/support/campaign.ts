@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { policyHash } from '../../activities/campaign';
 import type { Policy } from '../../domain/policy';
 import { generatePopulation } from '../../simulation/population';
@@ -71,4 +71,31 @@ export async function rehearse(
     return handle.result();
   });
   return { progress, manifest, handle };
+}
+
+/**
+ * A drill's synthetic population (scale 0.001, 2% defective rows) in the ledger and its department files in
+ * a fresh folder, and the simulated departments' settings that hand them over.
+ */
+export async function drillPopulation(
+  db: TestDatabase,
+  policy: Policy,
+  options: { seed: number; missingDepartments?: string[] },
+): Promise<SimulationConfig> {
+  const outDir = mkdtempSync(join(tmpdir(), `medins-drill-${policy.jurisdiction}-`));
+  await generatePopulation(db.pool, policy, {
+    scale: 0.001,
+    seed: options.seed,
+    defectRate: 0.02,
+    deltaMonths: 0,
+    outDir,
+  });
+  return {
+    seed: options.seed,
+    populationDirs: { [policy.jurisdiction]: outDir },
+    systemicFailureRate: 0.02,
+    topUpRate: 0.5,
+    missingDepartments: options.missingDepartments ?? [],
+    exchangeDir: join(outDir, 'exchange'),
+  };
 }

@@ -141,6 +141,14 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
       expect(t.goalEnrolled).toBe(Math.ceil(t.toEnroll * 0.95)); // 000 一 参保覆盖率巩固在95%以上
       expect(t.shortfall).toBe(Math.max(0, t.goalEnrolled - t.enrolled));
     }
+    // each town's target is the one in the policy snapshot the campaign ran under (附件3 column (4))
+    const targets = await q<{ town: string; target: number | null }>(
+      `SELECT DISTINCT t.name AS town, s.target FROM coverage_snapshots s JOIN towns t ON t.id = s.town_id`,
+    );
+    expect(targets).toHaveLength(16);
+    const inPolicy = new Map(policy.targets!.towns.map((t) => [t.town, t.target]));
+    for (const t of targets) expect(t.target).toBe(inPolicy.get(t.town));
+    expect(targets.filter((t) => t.target !== null).length).toBeGreaterThan(0);
     expect(report.totals.enrolled).toBe(report.towns.reduce((n, t) => n + t.enrolled, 0));
     expect(report.totals.weekOnWeek).toBe(report.towns.reduce((n, t) => n + t.weekOnWeek!, 0));
     expect(report.totals.weekOnWeek).toBeGreaterThanOrEqual(0);

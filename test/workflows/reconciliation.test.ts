@@ -6,7 +6,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationConfig } from '../../activities/adapters/simulated';
+import type { SimulationConfig } from '../../departments/simulated';
 import { importDepartmentList } from '../../activities/registry/import-list';
 import { campaignTimeline, collectRuns, exportHistories } from '../../client/audit-history';
 import { reconcileMonth } from '../../client/reconcile-commands';

@@ -1,7 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import { loadConfig, simulationConfig } from '../../worker/config';
+import { exchangeDirOf, loadConfig, simulationConfig } from '../../worker/config';
+import { departmentPorts, departmentSettings } from '../../worker/departments';
 import { createWorker } from '../../worker/create-worker';
 import { StackCheckWorkflow } from '../../workflows/stack-check';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -52,7 +53,16 @@ describe('stack check on the time-skipping server', () => {
   });
 
   it('a retried stack-check activity returns the row it already wrote instead of writing a second one', async () => {
-    const activities = createActivities({ pool: db.pool, simulation: simulationConfig(loadConfig()) });
+    const config = loadConfig();
+    const activities = createActivities({
+      pool: db.pool,
+      exchangeDir: exchangeDirOf(config),
+      ports: departmentPorts(departmentSettings(config), {
+        pool: db.pool,
+        timeoutMs: config.MEDINS_DEPARTMENT_TIMEOUT_MS,
+        simulation: () => simulationConfig(config),
+      }),
+    });
     const first = await activities.recordStackCheck({ workflowId: 'stack-check-retried', requestedBy: 'op' });
     const second = await activities.recordStackCheck({
       workflowId: 'stack-check-retried',

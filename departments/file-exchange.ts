@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { financeJsonClaim, taxCsvFormat } from './formats';
 import type { DepartmentPorts, ExchangedFile } from './ports';
 
 function readIfPresent(dir: string, match: (name: string) => boolean): ExchangedFile | null {
@@ -42,6 +43,7 @@ export function fileExchangePorts(root: string): DepartmentPorts {
       },
     },
     tax: {
+      ...taxCsvFormat,
       submitLevy(jurisdiction, batchId, _round, levy) {
         writeOnce(join(root, 'tax', 'outbox'), `levy-${jurisdiction}-batch-${batchId}.csv`, levy.bytes);
         return Promise.resolve();
@@ -56,6 +58,7 @@ export function fileExchangePorts(root: string): DepartmentPorts {
       },
     },
     finance: {
+      ...financeJsonClaim,
       submitClaim(jurisdiction, dueOn, claim) {
         writeOnce(join(root, 'finance', 'outbox'), `claim-${jurisdiction}-${dueOn}.json`, claim.bytes);
         const receipt = readIfPresent(

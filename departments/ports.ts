@@ -1,13 +1,16 @@
 /**
- * One port per department role. The campaign's activities speak only to these; a jurisdiction chooses,
- * per role, how its departments actually exchange data:
+ * One port per department role, in the domain's words: a certifying department's roster and monthly delta
+ * (lists), the tax bureau's levy data (应征数据) and deduction results (扣费结果), finance's subsidy claim
+ * and its receipt. The campaign's activities speak only to these; each adapter owns its wire format (file
+ * layout, encoding, transport). Adapters are chosen per role in one composition root
+ * (worker/departments.ts):
  * - `file`: inbox/outbox folders of .xlsx/.csv files, the way these offices exchange data today;
  * - `http`: a JSON API (files travel base64-encoded);
  * - `simulated`: deterministic stand-ins for rehearsals and tests.
  * A file that has not arrived yet is `null`, never an error: the workflow decides how long to wait.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../../domain/failures';
+import { FailureType } from '../domain/failures';
 
 export interface ExchangedFile {
   fileName: string;
@@ -21,14 +24,58 @@ export interface CertifyingDepartmentPort {
   fetchDelta(jurisdiction: string, department: string, month: string): Promise<ExchangedFile | null>;
 }
 
+/** A field of a levy line (应征数据), as the ledger holds it. */
+export type LevyField = 'idNumber' | 'name' | 'amountFen' | 'bankAccount' | 'enrollmentId';
+
+/**
+ * The levy file a tax bureau takes, as data: the ledger writes it with one streamed `COPY ... (FORMAT csv,
+ * HEADER)` in this layout (a batch is as long as the roll: never built in memory), so the bureau's column
+ * names and order live in its adapter and nowhere else.
+ */
+export interface LevyFileLayout {
+  fileName: string;
+  /** The columns in file order: which field of the levy line, under which header. */
+  columns: { field: LevyField; header: string }[];
+  /** One character; a comma when not given. */
+  delimiter?: string;
+}
+
+/** One deduction result (扣费结果) in the domain's words; `failureCode` is the plan's code (null on success). */
+export interface DeductionResult {
+  enrollmentId: string;
+  outcome: 'success' | 'failure';
+  failureCode: string | null;
+}
+
 export interface TaxPort {
+  /** The layout of batch `batchId`'s levy file (应征数据) in this bureau's format. */
+  levyFile(jurisdiction: string, batchId: number): LevyFileLayout;
   /** Hands the tax bureau a batch's levy data (应征数据). Sending the same batch twice is harmless. */
   submitLevy(jurisdiction: string, batchId: number, round: number, levy: ExchangedFile): Promise<void>;
-  /** The batch's result file (CSV: enrollment id, outcome, failure code), once the bureau has sent it. */
+  /** The batch's result file in the bureau's format, once the bureau has sent it. */
   fetchResults(jurisdiction: string, batchId: number): Promise<ExchangedFile | null>;
+  /** How many result lines a result file holds (for the exchange log). */
+  countResults(file: ExchangedFile): number;
+  /**
+   * The results a stored result file holds, read from `path` chunk by chunk (a result file is as long as its
+   * levy): one array per chunk, lines without an enrollment id skipped, the bureau's codes translated to the
+   * plan's.
+   */
+  readResults(path: string): AsyncIterable<DeductionResult[]>;
+}
+
+/** One fund's and department's total of a subsidy claim (补助资金申请), in fen. */
+export interface SubsidyClaimTotal {
+  claimId: number;
+  fundingSource: string;
+  department: string;
+  persons: number;
+  totalFen: number;
 }
 
 export interface FinancePort {
+  /** The claim file for the totals of the claim due `dueOn`, in finance's format. */
+  claimFile(jurisdiction: string, dueOn: string, claims: SubsidyClaimTotal[]): ExchangedFile;
   /** Submits a subsidy claim; the receipt number once finance has answered. */
   submitClaim(jurisdiction: string, dueOn: string, claim: ExchangedFile): Promise<string | null>;
 }

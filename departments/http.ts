@@ -8,6 +8,7 @@
  * Bodies are checked with zod: a department's malformed answer is an error, not data.
  */
 import { z } from 'zod';
+import { financeJsonClaim, taxCsvFormat } from './formats';
 import { rejected, unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 
 const FileBody = z.object({ fileName: z.string().min(1), contentBase64: z.string() });
@@ -66,6 +67,7 @@ export function httpPorts(endpoints: HttpEndpoints, fetchImpl: typeof fetch = fe
       },
     },
     tax: {
+      ...taxCsvFormat,
       async submitLevy(jurisdiction, batchId, round, levy) {
         await call(
           `levy batch ${batchId}`,
@@ -79,6 +81,7 @@ export function httpPorts(endpoints: HttpEndpoints, fetchImpl: typeof fetch = fe
       },
     },
     finance: {
+      ...financeJsonClaim,
       async submitClaim(jurisdiction, dueOn, claim) {
         const what = `subsidy claim due ${dueOn}`;
         const response = await call(

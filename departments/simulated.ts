@@ -7,15 +7,15 @@
  *   a seeded share of lines for systemic reasons, and between rounds some households top their accounts
  *   up after the village's follow-up;
  * - finance answers a subsidy claim with a receipt number.
- * Every file crosses the boundary through the exchange log.
+ * Every file crosses the boundary through the exchange log (activities/exchange-log.ts), as with any adapter.
  */
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { checkout, inTransaction } from '../db/transaction';
-import { sha256Hex } from '../registry/import-list';
+import { checkout, inTransaction } from '../activities/db/transaction';
+import { financeJsonClaim, taxCsvFormat } from './formats';
 import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 
 export interface SimulationConfig {
@@ -37,38 +37,6 @@ export interface SimulationConfig {
   /** Each answer of a simulated department takes this long (real time). */
   latencyMs?: number;
   exchangeDir: string;
-}
-
-export async function logExchange(
-  pool: pg.Pool | pg.PoolClient,
-  entry: {
-    jurisdiction: string;
-    direction: 'in' | 'out';
-    department: string;
-    kind: string;
-    period: string;
-    fileName: string;
-    rowCount: number;
-    bytes: Buffer;
-    storedAt: string | null;
-  },
-): Promise<void> {
-  await pool.query(
-    `INSERT INTO exchange_log (jurisdiction, direction, department, kind, period, file_name, row_count, byte_size, sha256, stored_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [
-      entry.jurisdiction,
-      entry.direction,
-      entry.department,
-      entry.kind,
-      entry.period,
-      entry.fileName,
-      entry.rowCount,
-      entry.bytes.length,
-      sha256Hex(entry.bytes),
-      entry.storedAt,
-    ],
-  );
 }
 
 /** The roster file a certifying department sends, or null when it has not (yet). */
@@ -183,10 +151,14 @@ export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): Departm
       fetchDelta: slow((j: string, d: string, m: string) => certifying.fetchDelta(j, d, m)),
     },
     tax: {
+      ...tax,
       submitLevy: slow((j: string, b: number, r: number, f: ExchangedFile) => tax.submitLevy(j, b, r, f)),
       fetchResults: slow((j: string, b: number) => tax.fetchResults(j, b)),
     },
-    finance: { submitClaim: slow((j: string, d: string, f: ExchangedFile) => finance.submitClaim(j, d, f)) },
+    finance: {
+      ...finance,
+      submitClaim: slow((j: string, d: string, f: ExchangedFile) => finance.submitClaim(j, d, f)),
+    },
   };
 }
 
@@ -222,6 +194,7 @@ function simulatedPortsWithoutLatency(pool: pg.Pool, config: SimulationConfig): 
       },
     },
     tax: {
+      ...taxCsvFormat,
       async submitLevy(jurisdiction, batchId, round) {
         await simulatedTaxDeduction(pool, config, jurisdiction, batchId, round);
       },
@@ -242,6 +215,7 @@ function simulatedPortsWithoutLatency(pool: pg.Pool, config: SimulationConfig): 
       },
     },
     finance: {
+      ...financeJsonClaim,
       submitClaim(_jurisdiction, dueOn) {
         return Promise.resolve(`CZ-${config.seed}-${dueOn}`);
       },
