@@ -87,3 +87,49 @@ export class LoginStore {
     await Promise.all([...this.logins.keys()].map((id) => this.end(id)));
   }
 }
+
+/**
+ * The session store: in memory (one console process), each session forgotten `keepMs` after its last use,
+ * so login pages fetched and never used do not pile up (@fastify/session's MemoryStore keeps everything).
+ */
+export class ExpiringSessionStore {
+  private readonly sessions = new Map<string, { session: unknown; touched: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly keepMs: number) {
+    this.sweeper = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [id, s] of this.sessions) if (now - s.touched > this.keepMs) this.sessions.delete(id);
+      },
+      Math.min(keepMs, 60_000),
+    );
+    this.sweeper.unref();
+  }
+
+  set(sessionId: string, session: unknown, callback: (error?: unknown) => void) {
+    this.sessions.set(sessionId, { session, touched: Date.now() });
+    callback();
+  }
+
+  get(sessionId: string, callback: (error: unknown, session?: unknown) => void) {
+    const s = this.sessions.get(sessionId);
+    if (s && Date.now() - s.touched <= this.keepMs) {
+      s.touched = Date.now();
+      callback(null, s.session);
+    } else {
+      this.sessions.delete(sessionId);
+      callback(null, null);
+    }
+  }
+
+  destroy(sessionId: string, callback: (error?: unknown) => void) {
+    this.sessions.delete(sessionId);
+    callback();
+  }
+
+  close() {
+    clearInterval(this.sweeper);
+    this.sessions.clear();
+  }
+}

@@ -30,6 +30,13 @@ export async function ledgerAddress(database: string): Promise<DatabaseAddress> 
       database: process.env.PGDATABASE ?? database,
     };
   const cluster = await ensureLocalCluster(stderrLogger);
+  process.stderr.write(
+    `ledger: the local cluster's database ${database}; its development logins are ${Object.keys(
+      cluster.devPasswords,
+    )
+      .filter((u) => u !== 'medins_worker')
+      .join(', ')} (passwords in users.json of the cluster's cache folder)\n`,
+  );
   return { host: '127.0.0.1', port: cluster.port, database };
 }
 

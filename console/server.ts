@@ -13,14 +13,21 @@ import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
-import fastifySession from '@fastify/session';
+import fastifySession, { type SessionStore } from '@fastify/session';
 import fastifyStatic from '@fastify/static';
 import type { Client, Connection } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MAX_UPLOAD_BYTES } from '../client/uploads';
 import type { ConsoleSettings } from './config';
 import { csrfField, h, notice, page, PAGES, type Role } from './html';
-import { LoginRefused, LoginStore, openLogin, type DatabaseAddress, type Login } from './logins';
+import {
+  ExpiringSessionStore,
+  LoginRefused,
+  LoginStore,
+  openLogin,
+  type DatabaseAddress,
+  type Login,
+} from './logins';
 import { auditRoutes } from './routes/audit';
 import { campaignRoutes } from './routes/campaigns';
 import { deductionRoutes } from './routes/deductions';
@@ -80,6 +87,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   const { settings } = deps;
   const idleMs = settings.CONSOLE_IDLE_MINUTES * 60_000;
   const logins = new LoginStore(idleMs);
+  // a session outlives its login a while, so that the next request can say the login timed out
+  const sessionStore = new ExpiringSessionStore(idleMs + 60 * 60_000);
   const app = Fastify({
     trustProxy: settings.CONSOLE_TRUST_PROXY,
     bodyLimit: 1024 * 1024,
@@ -102,14 +111,15 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   await app.register(fastifySession, {
     secret: settings.CONSOLE_SESSION_SECRET,
     cookieName: 'medins_console',
+    store: sessionStore as unknown as SessionStore,
     saveUninitialized: false,
-    rolling: true,
+    rolling: false,
     cookie: {
       httpOnly: true,
       sameSite: 'strict',
       secure: settings.CONSOLE_SECURE_COOKIE === 'always' ? true : 'auto',
       path: '/',
-      maxAge: idleMs,
+      // no expiry: a browser session's cookie; the server ends the login after CONSOLE_IDLE_MINUTES idle
     },
   });
   await app.register(fastifyCsrf, {
@@ -269,6 +279,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
 
   app.addHook('onClose', async () => {
     await logins.close();
+    sessionStore.close();
   });
   return app;
 }

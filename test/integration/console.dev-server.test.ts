@@ -25,7 +25,7 @@ const SCREENSHOTS = join(process.cwd(), 'out', 'console-screenshots');
 /** The department whose roster the operator hands in through the console (the simulation never sends it). */
 const UPLOADED_BY_OPERATOR = 'disabled-persons-federation';
 /** Minutes between the drill's calendar points: long enough for a browser to hand in a roster in the window. */
-const DRILL_STEP_MINUTES = '0.15';
+const DRILL_STEP_MINUTES = '0.25';
 
 describe('the console in Chromium: operator, auditor and department each see and may do what their role allows', () => {
   let env: TestWorkflowEnvironment;
@@ -292,6 +292,89 @@ describe('the console in Chromium: operator, auditor and department each see and
     await page.waitForURL(`${base}/login`);
     const after = await page.request.get(`${base}/lists`, { maxRedirects: 0 });
     expect(after.status()).toBe(302);
+  });
+
+  it('every page opens for the roles it is for, in Chinese, and its downloads are the existing exports', async () => {
+    const campaign = encodeURIComponent('kaiping|2024|drill');
+    const pages: [string, string][] = [
+      ['/', '工作台'],
+      ['/lists', '名单'],
+      [`/progress?campaign=${campaign}`, '进度'],
+      [`/deductions?campaign=${campaign}`, '扣费与跟进'],
+      ['/reconciliation', '对账'],
+      ['/audit', '审计'],
+      [`/audit/timeline?campaign=${campaign}`, '征缴年度时间线'],
+    ];
+    for (const [who, name] of [
+      [operator, 'pages-operator'],
+      [auditor, 'pages-auditor'],
+    ] as const) {
+      const page = await logIn(who, name);
+      for (const [path, title] of pages) {
+        const response = await page.goto(`${base}${path}`);
+        expect(response?.status(), path).toBe(200);
+        expect(await page.locator('h2').textContent(), path).toBe(title);
+      }
+      expect(await page.locator('table.timeline tbody tr').count()).toBeGreaterThan(5);
+      expect(await page.locator('table.timeline').textContent()).toContain('扣费');
+      await page.goto(`${base}/deductions?campaign=${campaign}`);
+      expect(await page.locator('table.rounds tbody tr').count()).toBeGreaterThanOrEqual(2);
+      const mobilisation = await page.request.get(`${base}/deductions/mobilisation?campaign=${campaign}`);
+      // 附件2 names people: operators download it, auditors are refused
+      expect(mobilisation.status()).toBe(who === operator ? 200 : 403);
+      if (who === operator) expect((await mobilisation.body()).subarray(0, 2).toString()).toBe('PK');
+      const xlsx = await page.request.get(`${base}/progress/xlsx?campaign=${campaign}`);
+      expect(xlsx.status()).toBe(200);
+      expect((await xlsx.body()).subarray(0, 2).toString()).toBe('PK');
+    }
+  });
+
+  it('a login ends after the idle timeout, and login attempts past the limit are refused with 429', async () => {
+    const url = new URL(db.url);
+    const strict = await buildConsole({
+      address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
+      temporal: () => Promise.resolve(env.client),
+      taskQueue: 'unused',
+      settings: {
+        CONSOLE_HOST: '127.0.0.1',
+        CONSOLE_PORT: 0,
+        CONSOLE_SESSION_SECRET: 'another-test-secret-of-at-least-thirty-two-chars',
+        CONSOLE_IDLE_MINUTES: 0.03, // 1.8 s
+        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 3,
+        CONSOLE_SECURE_COOKIE: 'auto',
+        CONSOLE_TRUST_PROXY: false,
+      },
+      logStream: { write: () => undefined },
+    });
+    const at = await strict.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      const attempt = async (password: string) => {
+        await page.goto(`${at}/login`);
+        await page.fill('input[name=user]', auditor.user);
+        await page.fill('input[name=password]', password);
+        const [response] = await Promise.all([
+          page.waitForResponse((r) => r.request().method() === 'POST'),
+          page.click('button[type=submit]'),
+        ]);
+        return response.status();
+      };
+      expect(await attempt(auditor.password)).toBe(302);
+      expect(await page.locator('h2').textContent()).toBe('工作台');
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await page.goto(`${at}/lists`);
+      expect(page.url()).toBe(`${at}/login?timeout=1`);
+      expect(await page.locator('.notice.error').textContent()).toContain('长时间未操作');
+      expect(await attempt('wrong-password-1')).toBe(401);
+      // three attempts a minute from one address: the first login, one wrong password, a second; then 429
+      expect(await attempt('wrong-password-2')).toBe(401);
+      expect(await attempt('wrong-password-3')).toBe(429);
+      expect(await page.locator('.notice.error').textContent()).toContain('登录尝试过于频繁');
+    } finally {
+      await strict.close();
+    }
   });
 
   it('health answers without a login; a wrong password is refused', async () => {
