@@ -254,7 +254,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
         request.log.warn({ user }, 'login refused');
         return reply.code(401).type('text/html').send(loginPage(reply.generateCsrf(), error.message));
       }
-      // a new session id at login: a session fixed before it is worth nothing
+      // a new session id at login: a session fixed before it is worth nothing; a login it held ends
+      await logins.end(request.session.sessionId);
       await request.session.regenerate();
       request.session.user = login.identity.user;
       logins.set(request.session.sessionId, login);

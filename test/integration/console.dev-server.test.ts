@@ -127,8 +127,18 @@ describe('the console in Chromium: operator, auditor and department each see and
     await page.fill('input[name=user]', who.user);
     await page.fill('input[name=password]', who.password);
     await Promise.all([page.waitForLoadState(), page.click('button[type=submit]')]);
-    await expect.poll(() => page.locator('nav .who').textContent()).toContain(who.user);
+    await page.waitForSelector('nav .who');
+    expect(await page.locator('nav .who').textContent()).toContain(who.user);
     return page;
+  }
+
+  /** Calls `check` one call after another (each may navigate) until it holds; fails after `timeoutMs`. */
+  async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`not so after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 
   const number = (text: string | null) => Number((text ?? '').replace(/,/g, '').trim());
@@ -138,22 +148,17 @@ describe('the console in Chromium: operator, auditor and department each see and
     expect(await page.locator('h2').textContent()).toBe('工作台');
     await page.selectOption('select[name=seed]', 'kaiping-2024');
     await page.fill('input[name=drill]', DRILL_STEP_MINUTES);
-    await page.click('text=预览政策');
-    await expect.poll(() => page.locator('h2').textContent()).toBe('启动征缴年度');
+    await Promise.all([page.waitForURL('**/campaigns/preview?**'), page.click('text=预览政策')]);
+    expect(await page.locator('h2').textContent()).toBe('启动征缴年度');
     expect(await page.content()).toContain('名单报送截止');
-    await page.click('text=确认启动演练');
-    await expect
-      .poll(() => page.locator('.notice.ok').textContent())
-      .toContain('已启动 campaign-kaiping-2024-drill');
+    await Promise.all([page.waitForURL(`${base}/campaigns/start`), page.click('text=确认启动演练')]);
+    expect(await page.locator('.notice.ok').textContent()).toContain('已启动 campaign-kaiping-2024-drill');
 
-    // the roster, during the roster window
-    // the campaign stores its policy in the ledger within a second of starting; then it is offered
-    await expect
-      .poll(async () => {
-        await page.goto(`${base}/lists`);
-        return page.locator('select[name=campaign] option[value="kaiping|2024|drill"]').count();
-      })
-      .toBe(1);
+    // the roster, during the roster window: the campaign stores its policy in the ledger within a second or so of starting; then it is offered
+    await until(async () => {
+      await page.goto(`${base}/lists`);
+      return (await page.locator('select[name=campaign] option[value="kaiping|2024|drill"]').count()) === 1;
+    }, 30_000);
     await page.selectOption('select[name=campaign]', 'kaiping|2024|drill');
     await page.selectOption('select[name=department]', UPLOADED_BY_OPERATOR);
     await page.setInputFiles('input[name=file]', rosterWithBadRows);
@@ -184,15 +189,11 @@ describe('the console in Chromium: operator, auditor and department each see and
     expect(report.trim().split(/\r?\n/).length).toBe(1 + rejected);
 
     // the drill year runs on, to its subsidy claims, seen on the 工作台
-    await expect
-      .poll(
-        async () => {
-          await page.goto(`${base}/`);
-          return page.locator('[data-workflow-id="campaign-kaiping-2024-drill"] .phase').textContent();
-        },
-        { timeout: 240_000, interval: 3000 },
-      )
-      .toBe('已结束');
+    await until(async () => {
+      await page.goto(`${base}/`);
+      const phase = page.locator('[data-workflow-id="campaign-kaiping-2024-drill"] .phase');
+      return (await phase.textContent()) === '已结束';
+    }, 300_000);
     const card = page.locator('[data-workflow-id="campaign-kaiping-2024-drill"]');
     expect(await card.locator('table.claims tbody tr').count()).toBeGreaterThan(0);
     expect(await card.locator('.receipts').textContent()).toMatch(/申报回执：.+/);
