@@ -29,6 +29,16 @@ export default tseslint.config(
     },
   },
   {
+    // the console's browser scripts (console/static): plain ES5 in the browser, outside the TypeScript project
+    files: ['console/static/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', echarts: 'readonly', setInterval: 'readonly' },
+    },
+  },
+  {
     // vitest's asymmetric matchers (expect.stringMatching, expect.objectContaining) are typed `any`.
     files: ['test/**/*.ts'],
     rules: {

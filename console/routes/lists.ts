@@ -1,0 +1,246 @@
+/**
+ * 名单: the lists received (a department's login sees its own only: row-level security in the database, not
+ * a filter here), their result (read = accepted + rejected + skipped), the rejection report to download,
+ * held rosters to confirm or reject, and the operator's upload of a department's roster to a running
+ * campaign: stored by digest (client/uploads.ts), then handed to the campaign by the same Update the CLI
+ * uses (client/campaign-commands.ts submitRoster), so the import runs in the worker as it does for the CLI.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { rejectionReport, writeMaskedRejections } from '../../activities/registry/rejection-report';
+import { decideHeldRoster } from '../../activities/registry/import-list';
+import { submitRoster } from '../../client/campaign-commands';
+import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
+import { uploadFile, UploadRefused } from '../../client/uploads';
+import { departmentName } from '../../domain/departments';
+import { rosterDecidedSignal } from '../../workflows/campaign';
+import { beijing, csrfField, h, n, notice, page, SUBMISSION_STATUS_NAMES, type Raw } from '../html';
+import { campaigns, submissions, type CampaignRow } from '../queries';
+import type { RouteContext } from '../server';
+import { workflowIdOf } from './campaigns';
+
+const Id = z.coerce.number().int().positive();
+
+/** The whole cause chain of a refused Update, as the CLI prints it (the refusal names file, row and field). */
+function causes(error: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause)
+    messages.push(e.message);
+  return messages.join('：');
+}
+
+export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const listPage = async (
+    request: Parameters<RouteContext['login']>[0],
+    reply: FastifyReply,
+    result?: Raw,
+    code = 200,
+  ) => {
+    const login = ctx.login(request);
+    const who = login.identity;
+    const rows = await submissions(login.pool);
+    // departments read no policies; their lists name their own department only
+    const known: CampaignRow[] = who.role === 'department' ? [] : await campaigns(login.pool);
+    const policyOf = (jurisdiction: string) =>
+      known.find((c) => c.jurisdiction === jurisdiction)?.policy ?? undefined;
+    const csrf = ctx.csrf(reply);
+    const held = who.role === 'department' ? [] : await heldRosters(login.pool);
+    const uploadForm =
+      who.role === 'operator'
+        ? h`<section class="upload"><h3>报送名单（交给正在进行的征缴年度）</h3>
+<form method="post" action="/lists/upload?_csrf=${encodeURIComponent(csrf)}" enctype="multipart/form-data" id="upload-form">
+<label>征缴年度 <select name="campaign">${known.map(
+            (c) =>
+              h`<option value="${c.jurisdiction}|${c.year}|${c.drill ? 'drill' : ''}">${c.policy?.name ?? c.jurisdiction} ${c.year}${c.drill ? '（演练）' : ''}</option>`,
+          )}</select></label>
+<label>认定部门 <select name="department">${(known.find((c) => c.policy)?.policy?.departments ?? []).map(
+            (d) => h`<option value="${d.id}">${d.name}</option>`,
+          )}</select></label>
+<label>名单文件（.xlsx 或 .csv） <input type="file" name="file" required accept=".xlsx,.csv"></label>
+<button type="submit">上传并导入</button> <span class="progress" id="upload-progress" hidden>正在上传并导入，请稍候……</span>
+</form></section>`
+        : who.role === 'department'
+          ? h`<p class="hint">部门账号在此查看本部门报送的名单及拒收报告；名单文件交医保经办机构导入（导入需比对户籍数据，部门账号无权读取）。</p>`
+          : h``;
+    const table = h`<table class="submissions"><thead><tr><th>编号</th><th>地区</th><th>认定部门</th><th>类型</th><th>时点/月份</th><th>文件</th><th>读取</th><th>接收</th><th>拒收</th><th>跳过</th><th>状态</th><th>接收人</th><th>接收时间</th><th>拒收报告</th></tr></thead><tbody>${rows.map(
+      (s) =>
+        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${s.jurisdiction}</td><td>${departmentName(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
+    )}</tbody></table>`;
+    const heldTable = held.length
+      ? h`<section class="held"><h3>待确认的名单（将关闭过多身份，须经办确认）</h3><table><thead><tr><th>编号</th><th>认定部门</th><th>时点</th><th>文件</th><th>将关闭</th><th>现有身份</th><th></th></tr></thead><tbody>${held.map(
+          (x) =>
+            h`<tr><td>${x.submissionId}</td><td>${departmentName(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
+              who.role === 'operator'
+                ? h` <form method="post" action="/lists/held/${x.submissionId}/decide" class="inline">${csrfField(csrf)}<button name="decision" value="confirm">确认</button> <button name="decision" value="reject">退回</button></form>`
+                : ''
+            }</td></tr>`,
+        )}</tbody></table></section>`
+      : h``;
+    return reply
+      .code(code)
+      .type('text/html')
+      .send(
+        page({
+          title: '名单',
+          who,
+          csrf,
+          scripts: who.role === 'operator' ? ['/assets/upload.js'] : [],
+          body: h`${result ?? ''}${uploadForm}${heldTable}<h3>${who.role === 'department' ? '本部门报送记录' : '已接收的名单'}</h3>${rows.length ? table : notice('ok', '尚未收到名单')}`,
+        }),
+      );
+  };
+
+  app.get('/lists', async (request, reply) => listPage(request, reply));
+
+  app.post('/lists/upload', { config: { roles: ['operator'] } }, async (request, reply) => {
+    const login = ctx.login(request);
+    const fields: Record<string, string> = {};
+    const dir = mkdtempSync(join(tmpdir(), 'medins-console-upload-'));
+    let path: string | undefined;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          // the department's own file name is kept (the exchange log and the trail name it); never a path
+          const name = basename(part.filename || 'list').replace(/[^\p{L}\p{N}._()（）-]/gu, '_');
+          path = join(dir, name);
+          await pipeline(part.file, createWriteStream(path));
+          if (part.file.truncated) throw new UploadRefused(`${name}：文件超过上限`);
+        } else fields[part.fieldname] = String(part.value);
+      }
+      const form = z
+        .object({ campaign: z.string().regex(/^[a-z]+\|\d{4}\|(drill)?$/), department: z.string().min(1) })
+        .parse(fields);
+      if (!path || readFileSync(path).length === 0)
+        return listPage(request, reply, notice('error', '请选择名单文件'), 400);
+      const [jurisdiction, year, drill] = form.campaign.split('|') as [string, string, string];
+      const stored = await uploadFile(login.pool, path, login.identity.user);
+      const workflowId = workflowIdOf(jurisdiction, Number(year), drill === 'drill');
+      const client = await ctx.deps.temporal();
+      try {
+        const r = await submitRoster(client, workflowId, {
+          department: form.department,
+          file: stored,
+          operator: login.identity.user,
+        });
+        request.log.info(
+          { user: login.identity.user, workflowId, submission: r.submissionId, status: r.status },
+          'roster submitted',
+        );
+        const result =
+          r.status === 'held'
+            ? notice(
+                'error',
+                `名单 ${stored.fileName} 待确认：将关闭本部门 ${n(r.openIdentities)} 个现有身份中的 ${n(r.wouldClose)} 个，经办确认前不作变更（编号 ${r.submissionId}）`,
+              )
+            : h`<div class="result" data-submission="${r.submissionId}">${notice(
+                'ok',
+                `名单 ${stored.fileName} 已导入（编号 ${r.submissionId}）：读取 ${n(r.rowsRead)} 行 = 接收 ${n(r.rowsAccepted)} + 拒收 ${n(r.rowsRejected)} + 跳过 ${n(r.rowsSkipped ?? 0)}`,
+              )}${(r.rowsRejected ?? 0) > 0 ? h`<p><a href="/lists/${r.submissionId}/rejections" download class="rejections">下载拒收报告</a></p>` : ''}</div>`;
+        return listPage(request, reply, result);
+      } catch (error) {
+        request.log.warn({ user: login.identity.user, workflowId }, 'roster refused');
+        return listPage(request, reply, notice('error', `名单未被接收：${causes(error)}`), 422);
+      }
+    } catch (error) {
+      if (error instanceof UploadRefused || error instanceof z.ZodError)
+        return listPage(request, reply, notice('error', `上传失败：${error.message}`), 400);
+      throw error;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  app.get('/lists/:id/rejections', async (request, reply) => {
+    const login = ctx.login(request);
+    const id = Id.parse((request.params as { id: string }).id);
+    if (login.identity.role === 'auditor') {
+      // the auditor's report: the masked view only (no full ID, name, address or phone)
+      const dir = mkdtempSync(join(tmpdir(), 'medins-console-rejections-'));
+      try {
+        const file = join(dir, 'rejections.csv');
+        await writeMaskedRejections(login.pool, id, file);
+        return reply
+          .header('content-disposition', `attachment; filename="submission-${id}-rejections-masked.csv"`)
+          .type('text/csv; charset=utf-8')
+          .send(readFileSync(file));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const report = await rejectionReport(login.pool, id);
+    return reply
+      .header(
+        'content-disposition',
+        `attachment; filename="rejections-${id}.${report.format}"; filename*=UTF-8''${encodeURIComponent(report.fileName)}`,
+      )
+      .type(
+        report.format === 'xlsx'
+          ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+          : 'text/csv',
+      )
+      .send(report.bytes);
+  });
+
+  app.get('/lists/held/:id', { config: { roles: ['operator', 'auditor'] } }, async (request, reply) => {
+    const login = ctx.login(request);
+    const id = Id.parse((request.params as { id: string }).id);
+    const people = await wouldBeClosed(login.pool, id);
+    return reply.type('text/html').send(
+      page({
+        title: '待确认名单将关闭的人员',
+        who: login.identity,
+        csrf: ctx.csrf(reply),
+        body: h`<p>名单编号 ${id}：${n(people.length)} 个身份将关闭（身份证号已脱敏）</p>
+<table><thead><tr><th>序号</th><th>公民身份号码</th><th>姓名</th><th>类别</th><th>起始日期</th></tr></thead><tbody>${people.map(
+          (p, i) =>
+            h`<tr><td>${i + 1}</td><td>${p.idNumber}</td><td>${p.name}</td><td>${p.category}</td><td>${p.openedOn}</td></tr>`,
+        )}</tbody></table><p><a href="/lists">返回名单</a></p>`,
+      }),
+    );
+  });
+
+  app.post('/lists/held/:id/decide', { config: { roles: ['operator'] } }, async (request, reply) => {
+    const login = ctx.login(request);
+    const id = Id.parse((request.params as { id: string }).id);
+    const { decision } = z.object({ decision: z.enum(['confirm', 'reject']) }).parse(request.body);
+    // the ledger first, under the operator's own login; then the campaign that imported it, if running
+    const decided = await decideHeldRoster(login.pool, id, decision, login.identity.user);
+    let told = '';
+    const client = await ctx.deps.temporal().catch(() => undefined);
+    const years = await login.pool.query<{ year: number; drill: boolean }>(
+      `SELECT DISTINCT year, coalesce((policy->>'drill')::boolean, false) AS drill FROM campaign_policies
+       WHERE jurisdiction = $1 AND left(policy->'calendar'->'rosterAsOf'->>'at', 10) = $2`,
+      [decided.jurisdiction, decided.period],
+    );
+    for (const c of years.rows) {
+      const workflowId = workflowIdOf(decided.jurisdiction, c.year, c.drill);
+      try {
+        await client?.workflow.getHandle(workflowId).signal(rosterDecidedSignal, {
+          department: decided.department,
+          submissionId: id,
+          decision: decision === 'confirm' ? 'confirmed' : 'rejected',
+          operator: login.identity.user,
+        });
+        told = workflowId;
+      } catch {
+        // not running: the ledger holds the decision, which is what counts
+      }
+    }
+    request.log.info({ user: login.identity.user, submission: id, decision }, 'held roster decided');
+    return listPage(
+      request,
+      reply,
+      notice(
+        'ok',
+        decision === 'confirm'
+          ? `名单 ${id} 已由 ${login.identity.user} 确认：开启 ${n(decided.opened)} 个身份，关闭 ${n(decided.closed)} 个${told ? `；已通知 ${told}` : ''}`
+          : `名单 ${id} 已由 ${login.identity.user} 退回：不作变更，请部门重新报送${told ? `；已通知 ${told}` : ''}`,
+      ),
+    );
+  });
+}

@@ -1,0 +1,393 @@
+/**
+ * The console in a real browser (Debian's Chromium driven by playwright-core) against a real PostgreSQL and
+ * the Temporal dev server, with a worker running the campaign against simulated departments: an operator,
+ * an auditor and a department each log in with their own PostgreSQL user. Screenshots of the page a failed
+ * test was on are kept in out/console-screenshots/.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
+import type { SimulationConfig } from '../../activities/adapters/simulated';
+import { makeDrillPolicy } from '../../domain/drill';
+import { seedPolicy } from '../../seeds';
+import { generatePopulation } from '../../simulation/population';
+import { createWorker } from '../../worker/create-worker';
+import { buildConsole } from '../../console/server';
+import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
+import { devServerEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
+
+const SCREENSHOTS = join(process.cwd(), 'out', 'console-screenshots');
+/** The department whose roster the operator hands in through the console (the simulation never sends it). */
+const UPLOADED_BY_OPERATOR = 'disabled-persons-federation';
+/** Minutes between the drill's calendar points: long enough for a browser to hand in a roster in the window. */
+const DRILL_STEP_MINUTES = '0.25';
+
+describe('the console in Chromium: operator, auditor and department each see and may do what their role allows', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  let worker: Worker;
+  let running: Promise<void>;
+  let app: FastifyInstance;
+  let base: string;
+  let browser: Browser;
+  let operator: Login;
+  let auditor: Login;
+  let civil: Login;
+  let rosterWithBadRows: string;
+  const requestLog: string[] = [];
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    [env, db] = await Promise.all([devServerEnvironment(), createTestDatabase()]);
+    [operator, auditor, civil] = await Promise.all([
+      db.login('operator'),
+      db.login('auditor'),
+      db.login('department:civil-affairs'),
+    ]);
+    const outDir = mkdtempSync(join(tmpdir(), 'medins-console-'));
+    const manifest = await generatePopulation(
+      db.pool,
+      makeDrillPolicy(seedPolicy('kaiping', 2024), Date.now(), Number(DRILL_STEP_MINUTES)),
+      { scale: 0.001, seed: 11, defectRate: 0.02, deltaMonths: 0, outDir },
+    );
+    // the roster the operator hands in: the department's own CSV with two bad rows added at the end
+    const file = manifest.files.find((f) => f.department === UPLOADED_BY_OPERATOR && f.kind === 'roster')!;
+    const text = readFileSync(file.path, 'utf8').replace(/\r\n$/, '');
+    const category = text.split('\r\n').at(-1)!.split(',').at(-1)!;
+    rosterWithBadRows = join(outDir, 'upload', `残联名单-${file.period}.csv`);
+    mkdirSync(join(outDir, 'upload'));
+    writeFileSync(
+      rosterWithBadRows,
+      `${text}\r\n9001,张校验,男,440783199901011230,开平市长沙街道,13800000000,${category}\r\n9002,李缺号,女,,开平市三埠街道,13900000000,${category}\r\n`,
+    );
+    const simulation: SimulationConfig = {
+      seed: 11,
+      populationDirs: { kaiping: outDir },
+      systemicFailureRate: 0.02,
+      topUpRate: 0.5,
+      missingDepartments: [UPLOADED_BY_OPERATOR],
+      exchangeDir: join(outDir, 'exchange'),
+    };
+    const taskQueue = uniqueTaskQueue('console');
+    worker = await createWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      pool: db.pool,
+      simulation,
+      workflowBundle: await workflowBundle(),
+    });
+    running = worker.run();
+    const url = new URL(db.url);
+    app = await buildConsole({
+      address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
+      temporal: () => Promise.resolve(env.client),
+      taskQueue,
+      settings: {
+        CONSOLE_HOST: '127.0.0.1',
+        CONSOLE_PORT: 0,
+        CONSOLE_SESSION_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
+        CONSOLE_IDLE_MINUTES: 15,
+        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 30,
+        CONSOLE_SECURE_COOKIE: 'auto',
+        CONSOLE_TRUST_PROXY: false,
+      },
+      logStream: { write: (line: string) => void requestLog.push(line) },
+    });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({ executablePath: inject('chromium'), args: ['--no-sandbox'] });
+  });
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await app?.close();
+    worker?.shutdown();
+    await running?.catch(() => undefined);
+    await env?.teardown();
+    await db?.drop();
+  });
+
+  /** A fresh browser (its own cookies) logged in as `who`; a failed test leaves a screenshot of its page. */
+  async function logIn(who: Login, name: string): Promise<Page> {
+    const context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true });
+    contexts.push(context);
+    const page = await context.newPage();
+    onTestFailed(async () => {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page
+        .screenshot({ path: join(SCREENSHOTS, `${name}-${Date.now()}.png`), fullPage: true })
+        .catch(() => undefined);
+    });
+    await page.goto(`${base}/login`);
+    await page.fill('input[name=user]', who.user);
+    await page.fill('input[name=password]', who.password);
+    await Promise.all([page.waitForLoadState(), page.click('button[type=submit]')]);
+    await page.waitForSelector('nav .who');
+    expect(await page.locator('nav .who').textContent()).toContain(who.user);
+    return page;
+  }
+
+  /** Calls `check` one call after another (each may navigate) until it holds; fails after `timeoutMs`. */
+  async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`not so after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  const number = (text: string | null) => Number((text ?? '').replace(/,/g, '').trim());
+
+  it('an operator starts a drill year, hands in a roster with bad rows and downloads its rejection report, and the drill runs to its subsidy claims', async () => {
+    const page = await logIn(operator, 'operator');
+    expect(await page.locator('h2').textContent()).toBe('工作台');
+    await page.selectOption('select[name=seed]', 'kaiping-2024');
+    await page.fill('input[name=drill]', DRILL_STEP_MINUTES);
+    await Promise.all([page.waitForURL('**/campaigns/preview?**'), page.click('text=预览政策')]);
+    expect(await page.locator('h2').textContent()).toBe('启动征缴年度');
+    expect(await page.content()).toContain('名单报送截止');
+    await Promise.all([page.waitForURL(`${base}/campaigns/start`), page.click('text=确认启动演练')]);
+    expect(await page.locator('.notice.ok').textContent()).toContain('已启动 campaign-kaiping-2024-drill');
+
+    // the roster, during the roster window: the campaign stores its policy in the ledger within a second or so of starting; then it is offered
+    await until(async () => {
+      await page.goto(`${base}/lists`);
+      return (await page.locator('select[name=campaign] option[value="kaiping|2024|drill"]').count()) === 1;
+    }, 30_000);
+    await page.selectOption('select[name=campaign]', 'kaiping|2024|drill');
+    await page.selectOption('select[name=department]', UPLOADED_BY_OPERATOR);
+    await page.setInputFiles('input[name=file]', rosterWithBadRows);
+    await Promise.all([page.waitForURL(`${base}/lists/upload**`), page.click('text=上传并导入')]);
+    const result = await page.locator('.result .notice').textContent();
+    const counts = /读取 ([\d,]+) 行 = 接收 ([\d,]+) \+ 拒收 ([\d,]+) \+ 跳过 ([\d,]+)/.exec(result ?? '');
+    expect(counts, result ?? '').not.toBeNull();
+    const [read, accepted, rejected, skipped] = counts!.slice(1).map(number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    expect(read).toBe(accepted + rejected + skipped);
+    expect(rejected).toBeGreaterThanOrEqual(2);
+    const submissionId = Number(await page.locator('.result').getAttribute('data-submission'));
+    const stored = await db.pool.query<{ rows_read: number; rows_rejected: number; received_by: string }>(
+      'SELECT rows_read, rows_rejected, received_by FROM submissions WHERE id = $1',
+      [submissionId],
+    );
+    expect(stored.rows[0]).toEqual({ rows_read: read, rows_rejected: rejected, received_by: operator.user });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a.rejections')]);
+    const report = readFileSync(await download.path(), 'utf8');
+    expect(report).toContain('错误原因');
+    expect(report).toContain('张校验');
+    expect(report).toContain('李缺号');
+    expect(report.trim().split(/\r?\n/).length).toBe(1 + rejected);
+
+    // the drill year runs on, to its subsidy claims, seen on the 工作台
+    await until(async () => {
+      await page.goto(`${base}/`);
+      const phase = page.locator('[data-workflow-id="campaign-kaiping-2024-drill"] .phase');
+      return (await phase.textContent()) === '已结束';
+    }, 300_000);
+    const card = page.locator('[data-workflow-id="campaign-kaiping-2024-drill"]');
+    expect(await card.locator('table.claims tbody tr').count()).toBeGreaterThan(0);
+    expect(await card.locator('.receipts').textContent()).toMatch(/申报回执：.+/);
+    expect(await card.locator('table.rounds tbody tr').count()).toBeGreaterThanOrEqual(2);
+    const events = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM campaign_events WHERE detail->>'operator' = $1`,
+      [operator.user],
+    );
+    expect(events.rows[0]!.n).toBeGreaterThan(0);
+  }, 400_000);
+
+  it('the progress chart’s bars equal the table', async () => {
+    const page = await logIn(operator, 'progress');
+    await page.goto(`${base}/progress?campaign=${encodeURIComponent('kaiping|2024|drill')}`);
+    await page.waitForSelector('#progress-chart[data-rendered=true]');
+    const rows = page.locator('table.progress tbody tr[data-town]');
+    const towns: { town: string | null; enrolled: string | null }[] = [];
+    for (let i = 0; i < (await rows.count()); i += 1)
+      towns.push({
+        town: await rows.nth(i).getAttribute('data-town'),
+        enrolled: await rows.nth(i).locator('td[data-key=enrolled]').textContent(),
+      });
+    expect(towns.length).toBeGreaterThan(0);
+    // the chart's own option, as ECharts holds it (a string: this project's TypeScript has no DOM types)
+    const bars = await page.evaluate<{ towns: string[]; enrolled: number[] }>(`(() => {
+      const option = echarts.getInstanceByDom(document.getElementById('progress-chart')).getOption();
+      return { towns: option.xAxis[0].data, enrolled: option.series.find((s) => s.name === '参保人数').data };
+    })()`);
+    expect(bars.towns).toEqual(towns.map((t) => t.town));
+    expect(bars.enrolled).toEqual(towns.map((t) => number(t.enrolled)));
+    expect(bars.enrolled.some((v) => v > 0)).toBe(true);
+  });
+
+  it('an auditor finds a person’s trail, masked, and is refused uploads: no button, and 403 from the server', async () => {
+    const person = await db.pool.query<{ id_number: string }>(
+      // a person who paid by deduction
+      `SELECT r.id_number FROM residents r JOIN enrollments e ON e.resident_id = r.id
+       JOIN deduction_results d ON d.enrollment_id = e.id
+       WHERE r.jurisdiction = 'kaiping' AND e.campaign_year = 2024 AND d.outcome = 'success' ORDER BY r.id LIMIT 1`,
+    );
+    const idNumber = person.rows[0]!.id_number;
+    const page = await logIn(auditor, 'auditor');
+    await page.goto(`${base}/audit`);
+    await page.fill('input[name=idNumber]', idNumber);
+    await page.selectOption('#person-form select[name=campaign]', 'kaiping|2024|drill');
+    await page.click('#person-form button[type=submit]');
+    const shown = await page.locator('.trail .id-number').textContent();
+    expect(shown).toBe(`${idNumber.slice(0, 6)}********${idNumber.slice(14)}`);
+    expect(await page.content()).not.toContain(idNumber);
+    expect(await page.locator('.trail tbody tr').count()).toBeGreaterThan(1);
+    expect(await page.locator('.trail').textContent()).toContain('扣费成功');
+
+    await page.click('text=核验哈希链与存档文件');
+    expect(await page.locator('.verify .notice').first().textContent()).toContain('哈希链完整');
+
+    await page.goto(`${base}/lists`);
+    expect(await page.locator('#upload-form').count()).toBe(0);
+    expect(await page.locator('table.submissions tbody tr').count()).toBeGreaterThan(0);
+    const csrf = await page.locator('input[name=_csrf]').first().inputValue();
+    const refused = await page.request.post(`${base}/lists/upload?_csrf=${encodeURIComponent(csrf)}`, {
+      multipart: {
+        campaign: 'kaiping|2024|drill',
+        department: UPLOADED_BY_OPERATOR,
+        file: { name: 'x.csv', mimeType: 'text/csv', buffer: readFileSync(rosterWithBadRows) },
+      },
+    });
+    expect(refused.status()).toBe(403);
+    // nor may a form be posted without the session's CSRF token, whoever asks
+    const forged = await page.request.post(`${base}/audit/verify`, { form: { _csrf: 'forged' } });
+    expect(forged.status()).toBe(403);
+
+    // the request log names routes and users, never a person's number
+    const log = requestLog.join('');
+    expect(log).toContain('"route":"/audit/person"');
+    expect(log).not.toContain(idNumber);
+    expect(log).not.toMatch(/\d{17}[\dX]/);
+  });
+
+  it('a department sees only its own lists, and no other page', async () => {
+    const page = await logIn(civil, 'department');
+    expect(page.url()).toBe(`${base}/lists`);
+    const rows = page.locator('table.submissions tbody tr');
+    const departments: (string | null)[] = [];
+    for (let i = 0; i < (await rows.count()); i += 1)
+      departments.push(await rows.nth(i).getAttribute('data-department'));
+    const all = await db.pool.query<{ department: string }>('SELECT department FROM submissions');
+    expect(new Set(all.rows.map((r) => r.department)).size).toBeGreaterThan(1);
+    expect(departments.length).toBe(all.rows.filter((r) => r.department === 'civil-affairs').length);
+    expect(departments.length).toBeGreaterThan(0);
+    expect(new Set(departments)).toEqual(new Set(['civil-affairs']));
+    expect(await page.locator('#upload-form').count()).toBe(0);
+    expect(await page.locator('nav a').allTextContents()).toEqual(['名单']);
+    const audit = await page.request.get(`${base}/audit`);
+    expect(audit.status()).toBe(403);
+
+    await page.click('text=退出登录');
+    await page.waitForURL(`${base}/login`);
+    const after = await page.request.get(`${base}/lists`, { maxRedirects: 0 });
+    expect(after.status()).toBe(302);
+  });
+
+  it('every page opens for the roles it is for, in Chinese, and its downloads are the existing exports', async () => {
+    const campaign = encodeURIComponent('kaiping|2024|drill');
+    const pages: [string, string][] = [
+      ['/', '工作台'],
+      ['/lists', '名单'],
+      [`/progress?campaign=${campaign}`, '进度'],
+      [`/deductions?campaign=${campaign}`, '扣费与跟进'],
+      ['/reconciliation', '对账'],
+      ['/audit', '审计'],
+      [`/audit/timeline?campaign=${campaign}`, '征缴年度时间线'],
+    ];
+    for (const [who, name] of [
+      [operator, 'pages-operator'],
+      [auditor, 'pages-auditor'],
+    ] as const) {
+      const page = await logIn(who, name);
+      for (const [path, title] of pages) {
+        const response = await page.goto(`${base}${path}`);
+        expect(response?.status(), path).toBe(200);
+        expect(await page.locator('h2').textContent(), path).toBe(title);
+      }
+      expect(await page.locator('table.timeline tbody tr').count()).toBeGreaterThan(5);
+      expect(await page.locator('table.timeline').textContent()).toContain('扣费');
+      await page.goto(`${base}/deductions?campaign=${campaign}`);
+      expect(await page.locator('table.rounds tbody tr').count()).toBeGreaterThanOrEqual(2);
+      const mobilisation = await page.request.get(`${base}/deductions/mobilisation?campaign=${campaign}`);
+      // 附件2 names people: operators download it, auditors are refused
+      expect(mobilisation.status()).toBe(who === operator ? 200 : 403);
+      if (who === operator) expect((await mobilisation.body()).subarray(0, 2).toString()).toBe('PK');
+      const xlsx = await page.request.get(`${base}/progress/xlsx?campaign=${campaign}`);
+      expect(xlsx.status()).toBe(200);
+      expect((await xlsx.body()).subarray(0, 2).toString()).toBe('PK');
+    }
+  });
+
+  it('a login ends after the idle timeout, and login attempts past the limit are refused with 429', async () => {
+    const url = new URL(db.url);
+    const strict = await buildConsole({
+      address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
+      temporal: () => Promise.resolve(env.client),
+      taskQueue: 'unused',
+      settings: {
+        CONSOLE_HOST: '127.0.0.1',
+        CONSOLE_PORT: 0,
+        CONSOLE_SESSION_SECRET: 'another-test-secret-of-at-least-thirty-two-chars',
+        CONSOLE_IDLE_MINUTES: 0.03, // 1.8 s
+        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 3,
+        CONSOLE_SECURE_COOKIE: 'auto',
+        CONSOLE_TRUST_PROXY: false,
+      },
+      logStream: { write: () => undefined },
+    });
+    const at = await strict.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      const attempt = async (password: string) => {
+        await page.goto(`${at}/login`);
+        await page.fill('input[name=user]', auditor.user);
+        await page.fill('input[name=password]', password);
+        const [response] = await Promise.all([
+          page.waitForResponse((r) => r.request().method() === 'POST'),
+          page.click('button[type=submit]'),
+        ]);
+        return response.status();
+      };
+      expect(await attempt(auditor.password)).toBe(302);
+      expect(await page.locator('h2').textContent()).toBe('工作台');
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await page.goto(`${at}/lists`);
+      expect(page.url()).toBe(`${at}/login?timeout=1`);
+      expect(await page.locator('.notice.error').textContent()).toContain('长时间未操作');
+      expect(await attempt('wrong-password-1')).toBe(401);
+      // three attempts a minute from one address: the first login, one wrong password, a second; then 429
+      expect(await attempt('wrong-password-2')).toBe(401);
+      expect(await attempt('wrong-password-3')).toBe(429);
+      expect(await page.locator('.notice.error').textContent()).toContain('登录尝试过于频繁');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('health answers without a login; a wrong password is refused', async () => {
+    const health = await fetch(`${base}/healthz`);
+    expect(await health.json()).toEqual({ status: 'ok', temporal: 'ok' });
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${base}/login`);
+    await page.fill('input[name=user]', operator.user);
+    await page.fill('input[name=password]', 'not-the-password');
+    await page.click('button[type=submit]');
+    expect(await page.locator('.notice.error').textContent()).toBe('用户名或密码错误');
+  });
+});
