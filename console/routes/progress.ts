@@ -13,7 +13,9 @@ import {
   progressHtml,
   progressReport,
   progressXlsx,
+  progressPdf,
 } from '../../reports/progress';
+import { filingFor } from '../../reports/filing';
 import { seedPolicy } from '../../seeds';
 import { h, n, notice, page, raw } from '../html';
 import { campaigns } from '../queries';
@@ -75,7 +77,7 @@ export function progressRoutes(app: FastifyInstance, ctx: RouteContext): void {
         };
         body = h`${form}
 <p class="basis">数据时点：${report.snapshot.takenAt.slice(0, 10)}（${report.snapshot.key}）${report.previous ? `；周增长对比 ${report.previous.takenAt.slice(0, 10)}` : '；无上周数据'}；目标线：${report.goal.label}（${report.goal.source}）</p>
-<p class="downloads"><a href="/progress/xlsx?${query}" download>下载 .xlsx</a> · <a href="/progress/print?${query}" target="_blank">打印版</a></p>
+<p class="downloads"><a href="/progress/xlsx?${query}" download>下载 .xlsx</a> · <a href="/progress/print?${query}" target="_blank">打印版</a> · <a href="/progress/pdf?${query}" download>下载 PDF</a></p>
 <div id="progress-chart" class="chart" role="img" aria-label="各镇参保人数与目标"></div>
 <script type="application/json" id="progress-data">${raw(jsonForPage(chart))}</script>
 <table class="progress"><thead><tr><th>序号</th>${columns.map((c) => h`<th>${c.header}</th>`)}</tr></thead><tbody>${report.towns.map(
@@ -108,7 +110,18 @@ export function progressRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return reply
       .header('content-disposition', `attachment; filename="progress-${policy.jurisdiction}-${date}.xlsx"`)
       .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
-      .send(await progressXlsx(report));
+      .send(await progressXlsx(report, await filingFor(login.pool, policy, { date })));
+  });
+
+  app.get('/progress/pdf', { config: { roles } }, async (request, reply) => {
+    const { login, policy, date } = await chosen(request);
+    if (!policy) return reply.code(404).send('no campaign');
+    const report = await progressReport(login.pool, policy, date);
+    const pdf = await progressPdf(report, await filingFor(login.pool, policy, { date }));
+    return reply
+      .header('content-disposition', `attachment; filename="progress-${policy.jurisdiction}-${date}.pdf"`)
+      .type('application/pdf')
+      .send(pdf);
   });
 
   app.get('/progress/print', { config: { roles } }, async (request, reply) => {
