@@ -36,6 +36,9 @@ const VALUES: Record<string, string> = {
   file: join(dir, 'missing.csv'),
   what: 'levy',
   name: 't_never_made',
+  reason: 'death',
+  'occurred-on': '2024-03-01',
+  key: 'cli-connections-refund',
   // what sizes the work, where a command has it: the least
   scale: '0.001',
 };
