@@ -4,7 +4,7 @@
  *
  * After the year, every row it wrote is exported (untimed) and then, timed, COPYed into an empty table of the
  * same shape (`CREATE TABLE ... (LIKE t INCLUDING ALL)`: the same columns, defaults, CHECK constraints,
- * primary keys, unique and other indexes; no triggers, so no status guard and no reference checks):
+ * primary keys, unique and other indexes, the same storage parameters; no triggers, so no status guard and no reference checks):
  * submission rows and identities (the roster import), enrollments in the state they were opened in, levy
  * lines, the simulated bureau's records, deduction results, follow-up tasks, coverage snapshots, subsidy
  * claims and their lines. Then the status changes the year must make, each as one set-based statement:
@@ -200,6 +200,12 @@ export async function measureWriteFloor(
     for (const t of new Set(sources.map((s) => s.table))) {
       await c.query(`DROP TABLE IF EXISTS floor_${t}`);
       await c.query(`CREATE TABLE floor_${t} (LIKE ${t} INCLUDING ALL)`);
+      // the same storage parameters (enrollments' fillfactor): LIKE does not copy them
+      const opts = await c.query<{ o: string[] | null }>(
+        `SELECT reloptions AS o FROM pg_class WHERE oid = $1::regclass`,
+        [t],
+      );
+      if (opts.rows[0]?.o?.length) await c.query(`ALTER TABLE floor_${t} SET (${opts.rows[0].o.join(', ')})`);
       tables.push(`floor_${t}`);
     }
     const files: string[] = [];
