@@ -13,6 +13,7 @@
  * At 1x it also imports a 700,000-row roster (issue #5's import rate).
  *
  *   npm run bench -- [--scales 1,3] [--repeats 3] [--repeats-large 1] [--json PATH] [--html PATH] [--no-import]
+ *                    [--keep-year] (leaves the last repeat's year database, <template>_app, for EXPLAIN ANALYZE)
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,6 +59,8 @@ export interface RepeatFigures {
   orchestrationSeconds: number;
   phases: YearFigures['phases'];
   steps: StepFigure[];
+  /** Wall time of each activity type, summed (round 1 apart from the later rounds), largest first. */
+  activities: { activity: string; seconds: number; count: number }[];
   workerPeakRssMiB: number;
   clientPeakRssMiB: number;
   databaseMiB: number;
@@ -244,9 +247,15 @@ async function oneRepeat(
     const appSeconds = new Map<string, number>();
     let activitySeconds = 0;
     let bookkeeping = 0;
+    const byActivity = new Map<string, { seconds: number; count: number }>();
     for (const t of year.timings) {
       const round = t.round ?? (t.batchId !== undefined ? batches.get(t.batchId) : undefined);
       const step = stepOf(t.activity, round);
+      const key = `${t.activity}${round === undefined ? '' : round === 1 ? ', round 1' : ', later rounds'}`;
+      const a = byActivity.get(key) ?? { seconds: 0, count: 0 };
+      a.seconds += t.ms / 1000;
+      a.count += 1;
+      byActivity.set(key, a);
       activitySeconds += t.ms / 1000;
       if (step) appSeconds.set(step, (appSeconds.get(step) ?? 0) + t.ms / 1000);
       else bookkeeping += t.ms / 1000;
@@ -287,6 +296,9 @@ async function oneRepeat(
       orchestrationSeconds: Math.max(0, year.yearSeconds - activitySeconds),
       phases: year.phases,
       steps,
+      activities: [...byActivity.entries()]
+        .map(([activity, a]) => ({ activity, ...a }))
+        .sort((x, y) => y.seconds - x.seconds),
       workerPeakRssMiB: year.workerPeakRssMiB,
       clientPeakRssMiB: year.clientPeakRssMiB,
       databaseMiB: app.databaseMiB,
@@ -294,7 +306,8 @@ async function oneRepeat(
       sameResult,
     };
   } finally {
-    await dropDatabase(server, appName);
+    // --keep-year leaves the year's copy for EXPLAIN ANALYZE afterwards (the next repeat replaces it)
+    if (!process.argv.includes('--keep-year')) await dropDatabase(server, appName);
     await dropDatabase(server, blName);
   }
 }
@@ -323,6 +336,12 @@ function printRepeat(r: RepeatFigures, say: (s: string) => void) {
   );
   say(
     `  ${'between activities (Temporal: tasks, timers, histories)'.padEnd(62)} ${r.orchestrationSeconds.toFixed(2).padStart(8)}`,
+  );
+  say(
+    `  activities, longest first: ${r.activities
+      .slice(0, 8)
+      .map((a) => `${a.activity} ${a.seconds.toFixed(1)} s (${a.count}x)`)
+      .join('; ')}`,
   );
   say(
     `  peak RSS: worker ${r.workerPeakRssMiB.toFixed(0)} MiB, client ${r.clientPeakRssMiB.toFixed(0)} MiB; database ${r.databaseMiB.toFixed(0)} MiB`,

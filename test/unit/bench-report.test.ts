@@ -40,6 +40,7 @@ const repeat = (year: number, sql: number, workerRss: number, events: number): R
       rowsPerSecond: 411514 / 18,
     },
   ],
+  activities: [{ activity: 'createLevyBatch, round 1', seconds: 9.1, count: 1 }],
   workerPeakRssMiB: workerRss,
   clientPeakRssMiB: 180,
   databaseMiB: 727,
