@@ -13,6 +13,7 @@
  * At 1x it also imports a 700,000-row roster (issue #5's import rate).
  *
  *   npm run bench -- [--scales 1,3] [--repeats 3] [--repeats-large 1] [--json PATH] [--html PATH] [--no-import]
+ *                    [--keep-year] (leaves the last repeat's year database, <template>_app, for EXPLAIN ANALYZE)
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ import type { ActivityName } from '../activities';
 import { importBench, type ImportFigure } from './import-bench';
 import { benchHtml } from './report';
 import type { YearFigures } from './year-child';
+import { floorMarks, measureWriteFloor, type WriteFloor } from './write-floor';
 
 const exec = promisify(execFile);
 const SEED = 1;
@@ -40,17 +42,26 @@ export interface StepFigure {
   seconds: number;
   baselineSeconds: number | null;
   ratio: number | null;
+  /** The write floor's share of this step (bench/write-floor.ts), and the step's ratio to it. */
+  floorSeconds: number | null;
+  floorRatio: number | null;
   rowsPerSecond: number | null;
 }
 
 export interface RepeatFigures {
   yearSeconds: number;
   baselineSeconds: number;
+  /** What PostgreSQL needs to write the year's rows (COPY and one UPDATE per status change), same copy. */
+  floor: WriteFloor;
+  /** The whole year over the write floor (target <= 3.0). */
+  floorRatio: number;
   /** Time in activities the baseline has no counterpart for, and time between activities (Temporal). */
   bookkeepingSeconds: number;
   orchestrationSeconds: number;
   phases: YearFigures['phases'];
   steps: StepFigure[];
+  /** Wall time of each activity type, summed (round 1 apart from the later rounds), largest first. */
+  activities: { activity: string; seconds: number; count: number }[];
   workerPeakRssMiB: number;
   clientPeakRssMiB: number;
   databaseMiB: number;
@@ -207,11 +218,14 @@ async function oneRepeat(
   const blUrl = await cloneDatabase(server, template, blName);
   try {
     const yearWork = mkdtempSync(join(work, 'year-'));
+    const marks = await floorMarks(appUrl);
     const figuresPath = join(yearWork, 'year.json');
     process.stdout.write(`  the year on the time-skipping server (scale ${scale}) ...\n`);
     await child('bench/year-child.ts', [figuresPath, appUrl, populationDir, yearWork, String(SEED)]);
     const year = JSON.parse(readFileSync(figuresPath, 'utf8')) as YearFigures;
     const app = await stepRows(appUrl, policy);
+    process.stdout.write(`  the write floor on the same copy ...\n`);
+    const floor = await measureWriteFloor(appUrl, policy.jurisdiction, policy.year, marks, yearWork);
 
     process.stdout.write(`  the SQL baseline through psql ...\n`);
     const baselineSteps: StepTime[] = await runBaseline({
@@ -234,26 +248,37 @@ async function oneRepeat(
     const appSeconds = new Map<string, number>();
     let activitySeconds = 0;
     let bookkeeping = 0;
+    const byActivity = new Map<string, { seconds: number; count: number }>();
     for (const t of year.timings) {
       const round = t.round ?? (t.batchId !== undefined ? batches.get(t.batchId) : undefined);
       const step = stepOf(t.activity, round);
+      const key = `${t.activity}${round === undefined ? '' : round === 1 ? ', round 1' : ', later rounds'}`;
+      const a = byActivity.get(key) ?? { seconds: 0, count: 0 };
+      a.seconds += t.ms / 1000;
+      a.count += 1;
+      byActivity.set(key, a);
       activitySeconds += t.ms / 1000;
       if (step) appSeconds.set(step, (appSeconds.get(step) ?? 0) + t.ms / 1000);
       else bookkeeping += t.ms / 1000;
     }
     const blSeconds = new Map<string, number>();
     for (const s of baselineSteps) blSeconds.set(s.step, (blSeconds.get(s.step) ?? 0) + s.seconds);
+    const floorSeconds = new Map<string, number>();
+    for (const f of floor.items) floorSeconds.set(f.step, (floorSeconds.get(f.step) ?? 0) + f.seconds);
     const names = [...new Set([...appSeconds.keys(), ...blSeconds.keys()])];
     const steps: StepFigure[] = names.map((step) => {
       const seconds = appSeconds.get(step) ?? 0;
       const b = blSeconds.get(step) ?? null;
       const rows = app.rows[step] ?? 0;
+      const f = floorSeconds.get(step) ?? null;
       return {
         step,
         rows,
         seconds,
         baselineSeconds: b,
         ratio: b && b > 0 ? seconds / b : null,
+        floorSeconds: f,
+        floorRatio: f && f > 0 ? seconds / f : null,
         rowsPerSecond: seconds > 0 && rows > 0 ? rows / seconds : null,
       };
     });
@@ -266,10 +291,15 @@ async function oneRepeat(
     return {
       yearSeconds: year.yearSeconds,
       baselineSeconds: baselineSteps.reduce((s, x) => s + x.seconds, 0),
+      floor,
+      floorRatio: year.yearSeconds / floor.seconds,
       bookkeepingSeconds: bookkeeping,
       orchestrationSeconds: Math.max(0, year.yearSeconds - activitySeconds),
       phases: year.phases,
       steps,
+      activities: [...byActivity.entries()]
+        .map(([activity, a]) => ({ activity, ...a }))
+        .sort((x, y) => y.seconds - x.seconds),
       workerPeakRssMiB: year.workerPeakRssMiB,
       clientPeakRssMiB: year.clientPeakRssMiB,
       databaseMiB: app.databaseMiB,
@@ -277,7 +307,8 @@ async function oneRepeat(
       sameResult,
     };
   } finally {
-    await dropDatabase(server, appName);
+    // --keep-year leaves the year's copy for EXPLAIN ANALYZE afterwards (the next repeat replaces it)
+    if (!process.argv.includes('--keep-year')) await dropDatabase(server, appName);
     await dropDatabase(server, blName);
   }
 }
@@ -286,19 +317,32 @@ function printRepeat(r: RepeatFigures, say: (s: string) => void) {
   say(
     `  whole year ${r.yearSeconds.toFixed(1)} s (workflow start to the subsidy claim's receipt); SQL baseline ${r.baselineSeconds.toFixed(1)} s; ratio ${(r.yearSeconds / r.baselineSeconds).toFixed(2)}`,
   );
+  say(
+    `  write floor ${r.floor.seconds.toFixed(1)} s (COPY of every row the year writes, one UPDATE per status change; the tables issue #23 names: ${r.floor.namedSeconds.toFixed(1)} s); year / floor ${r.floorRatio.toFixed(2)}${r.floor.sameEnd ? '' : ' (WARNING: the floor ends in other statuses than the year)'}`,
+  );
+  for (const f of r.floor.items)
+    say(
+      `    floor: ${f.item.padEnd(52)} ${String(f.rows).padStart(9)} rows ${f.seconds.toFixed(2).padStart(7)} s`,
+    );
   say(`  phases: ${r.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join(', ')}`);
   say(
-    `  ${'step'.padEnd(44)} ${'rows'.padStart(9)} ${'app s'.padStart(8)} ${'rows/s'.padStart(9)} ${'SQL s'.padStart(8)} ${'ratio'.padStart(6)}`,
+    `  ${'step'.padEnd(44)} ${'rows'.padStart(9)} ${'app s'.padStart(8)} ${'rows/s'.padStart(9)} ${'SQL s'.padStart(8)} ${'ratio'.padStart(6)} ${'floor s'.padStart(8)} ${'x floor'.padStart(7)}`,
   );
   for (const s of r.steps)
     say(
-      `  ${s.step.padEnd(44)} ${String(s.rows).padStart(9)} ${s.seconds.toFixed(2).padStart(8)} ${(s.rowsPerSecond ? Math.round(s.rowsPerSecond) : '').toString().padStart(9)} ${(s.baselineSeconds?.toFixed(2) ?? '-').padStart(8)} ${(s.ratio?.toFixed(2) ?? '-').padStart(6)}`,
+      `  ${s.step.padEnd(44)} ${String(s.rows).padStart(9)} ${s.seconds.toFixed(2).padStart(8)} ${(s.rowsPerSecond ? Math.round(s.rowsPerSecond) : '').toString().padStart(9)} ${(s.baselineSeconds?.toFixed(2) ?? '-').padStart(8)} ${(s.ratio?.toFixed(2) ?? '-').padStart(6)} ${(s.floorSeconds?.toFixed(2) ?? '-').padStart(8)} ${(s.floorRatio?.toFixed(1) ?? '-').padStart(7)}`,
     );
   say(
     `  ${'activities without a SQL counterpart (events, policy, reports)'.padEnd(62)} ${r.bookkeepingSeconds.toFixed(2).padStart(8)}`,
   );
   say(
     `  ${'between activities (Temporal: tasks, timers, histories)'.padEnd(62)} ${r.orchestrationSeconds.toFixed(2).padStart(8)}`,
+  );
+  say(
+    `  activities, longest first: ${r.activities
+      .slice(0, 8)
+      .map((a) => `${a.activity} ${a.seconds.toFixed(1)} s (${a.count}x)`)
+      .join('; ')}`,
   );
   say(
     `  peak RSS: worker ${r.workerPeakRssMiB.toFixed(0)} MiB, client ${r.clientPeakRssMiB.toFixed(0)} MiB; database ${r.databaseMiB.toFixed(0)} MiB`,
@@ -333,24 +377,39 @@ function targetsOf(scales: ScaleFigures[]): BenchReport['targets'] {
       met: m.yearSeconds <= 60,
       ...(m.yearSeconds > 60 ? { heldBackBy: why('over 60 s') } : {}),
     });
-    const ratio = m.yearSeconds / m.baselineSeconds;
-    out.push({
-      target: 'total ratio to the SQL baseline <= 2.0',
-      value: ratio.toFixed(2),
-      met: ratio <= 2,
-      ...(ratio > 2 ? { heldBackBy: why('over 2.0') } : {}),
-    });
-    out.push({
-      target: 'no single step above 3.0 x the baseline',
-      value: worstStep ? `${worstStep.step} ${worstStep.ratio!.toFixed(2)}` : '-',
-      met: !worstStep || worstStep.ratio! <= 3,
-      ...(worstStep && worstStep.ratio! > 3
-        ? {
-            heldBackBy: `${worstStep.step}: ${worstStep.seconds.toFixed(2)} s against ${worstStep.baselineSeconds!.toFixed(2)} s in plain SQL`,
-          }
-        : {}),
-    });
   }
+  // issue #23: against what PostgreSQL needs to write the year's rows, and the plain-SQL baseline
+  const overFloor = [...m.steps]
+    .filter((s) => s.floorSeconds !== null)
+    .map((s) => ({ step: s.step, over: s.seconds - s.floorSeconds! }))
+    .sort((a, b) => b.over - a.over);
+  out.push({
+    target: `whole year <= 3.0 x the write floor (x${first.scale})`,
+    value: `${m.floorRatio.toFixed(2)} (${m.yearSeconds.toFixed(1)} s against ${m.floor.seconds.toFixed(1)} s)`,
+    met: m.floorRatio <= 3,
+    ...(m.floorRatio > 3
+      ? {
+          heldBackBy: `the largest excess over the floor is ${overFloor[0]?.step} (+${overFloor[0]?.over.toFixed(1)} s), then ${overFloor[1]?.step} (+${overFloor[1]?.over.toFixed(1)} s); steps without rows to write (coverage reads, activities without a SQL counterpart ${m.bookkeepingSeconds.toFixed(1)} s, between activities ${m.orchestrationSeconds.toFixed(1)} s)`,
+        }
+      : {}),
+  });
+  const ratio = m.yearSeconds / m.baselineSeconds;
+  out.push({
+    target: `whole year <= 1.0 x the SQL baseline (x${first.scale})`,
+    value: ratio.toFixed(2),
+    met: ratio <= 1,
+    ...(ratio > 1 ? { heldBackBy: why('over 1.0') } : {}),
+  });
+  out.push({
+    target: `no single step above 1.2 x the baseline (x${first.scale})`,
+    value: worstStep ? `${worstStep.step} ${worstStep.ratio!.toFixed(2)}` : '-',
+    met: !worstStep || worstStep.ratio! <= 1.2,
+    ...(worstStep && worstStep.ratio! > 1.2
+      ? {
+          heldBackBy: `${worstStep.step}: ${worstStep.seconds.toFixed(2)} s against ${worstStep.baselineSeconds!.toFixed(2)} s in plain SQL`,
+        }
+      : {}),
+  });
   for (const s of scales) {
     const rss = Math.max(s.median.workerPeakRssMiB, ...s.repeats.map((r) => r.workerPeakRssMiB));
     out.push({
@@ -362,7 +421,8 @@ function targetsOf(scales: ScaleFigures[]): BenchReport['targets'] {
   const last = scales.at(-1)!;
   if (scales.length > 1) {
     const growth = last.median.yearSeconds / first.median.yearSeconds;
-    const expected = (last.scale / first.scale) * 1.1;
+    // issue #23: 10.5x from 1x to 10x, i.e. 5% over linear
+    const expected = (last.scale / first.scale) * 1.05;
     out.push({
       target: `growth ${first.scale}x to ${last.scale}x <= ${expected.toFixed(1)}x in time`,
       value: `${growth.toFixed(2)}x`,
@@ -374,31 +434,66 @@ function targetsOf(scales: ScaleFigures[]): BenchReport['targets'] {
       value: String(events),
       met: events <= 10_000,
     });
+    out.push({
+      target: `database size at ${last.scale}x reported`,
+      value: `${last.median.databaseMiB.toFixed(0)} MiB (${first.median.databaseMiB.toFixed(0)} MiB at ${first.scale}x)`,
+      met: true,
+    });
   }
   return out;
 }
 
 /**
- * Issue #5's target for a full roster imported as CSV. Measured without a target: the resend that
- * supersedes it (it first undoes the 700,000 identities the first file opened) and the .xlsx.
+ * Issue #5's target for a full roster imported as CSV (not for the resend that supersedes it, which first
+ * undoes the 700,000 identities the first file opened), and issue #23's: the .xlsx at half the UTF-8 CSV's
+ * rate or better, the UTF-8 CSV at half the bare COPY's or better, every import within 512 MiB.
  */
 function importTargets(imports: ImportFigure[]): BenchReport['targets'] {
-  return imports
-    .filter((f) => f.step.includes('CSV') && !f.step.includes('supersedes'))
-    .map((f) => ({
+  const out: BenchReport['targets'] = [];
+  const slowest = (f: ImportFigure) =>
+    [...(f.steps ?? [])]
+      .sort((a, b) => b.seconds - a.seconds)
+      .slice(0, 2)
+      .map((x) => `${x.step} (${x.seconds.toFixed(2)} s)`)
+      .join(', then ');
+  for (const f of imports.filter(
+    (f) => f.step.includes('CSV') && f.step.startsWith('roster import') && !f.step.includes('supersedes'),
+  ))
+    out.push({
       target: `${f.step} >= 100,000 rows/s`,
       value: `${Math.round(f.rowsPerSecond)} rows/s`,
       met: f.rowsPerSecond >= 100_000,
-      ...(f.rowsPerSecond < 100_000
-        ? {
-            heldBackBy: [...(f.steps ?? [])]
-              .sort((a, b) => b.seconds - a.seconds)
-              .slice(0, 2)
-              .map((x) => `${x.step} (${x.seconds.toFixed(2)} s)`)
-              .join(', then '),
-          }
-        : {}),
-    }));
+      ...(f.rowsPerSecond < 100_000 ? { heldBackBy: slowest(f) } : {}),
+    });
+  const csv = imports.find((f) => f.step === 'roster import, UTF-8 CSV');
+  const xlsx = imports.find((f) => f.step.startsWith('roster import, .xlsx'));
+  const bare = imports.find((f) => f.step.startsWith('bare COPY'));
+  if (csv && xlsx) {
+    const r = xlsx.rowsPerSecond / csv.rowsPerSecond;
+    out.push({
+      target: '.xlsx roster >= 0.5 x the rate of the same rows as UTF-8 CSV',
+      value: `${r.toFixed(2)} (${Math.round(xlsx.rowsPerSecond)} against ${Math.round(csv.rowsPerSecond)} rows/s)`,
+      met: r >= 0.5,
+      ...(r < 0.5 ? { heldBackBy: slowest(xlsx) } : {}),
+    });
+  }
+  if (csv && bare) {
+    const r = csv.rowsPerSecond / bare.rowsPerSecond;
+    out.push({
+      target: 'UTF-8 CSV roster >= 0.5 x the rate of a bare COPY of the same rows',
+      value: `${r.toFixed(2)} (${Math.round(csv.rowsPerSecond)} against ${Math.round(bare.rowsPerSecond)} rows/s)`,
+      met: r >= 0.5,
+      ...(r < 0.5 ? { heldBackBy: slowest(csv) } : {}),
+    });
+  }
+  const rss = Math.max(0, ...imports.map((f) => f.maxRssMiB ?? 0));
+  if (rss > 0)
+    out.push({
+      target: 'importing process peak RSS <= 512 MiB',
+      value: `${rss.toFixed(0)} MiB`,
+      met: rss <= 512,
+    });
+  return out;
 }
 
 async function main() {
@@ -444,10 +539,12 @@ async function main() {
       if (scale === 1 && !process.argv.includes('--no-import')) {
         say(`\nregistry import at Kaiping x1 (issue #5):`);
         const importUrl = await cloneDatabase(server, template, `${template}_import`);
+        const xlsxUrl = await cloneDatabase(server, template, `${template}_import_xlsx`);
         try {
-          imports = await importBench(importUrl, mkdtempSync(join(work, 'import-')));
+          imports = await importBench(importUrl, xlsxUrl, mkdtempSync(join(work, 'import-')));
         } finally {
           await dropDatabase(server, `${template}_import`);
+          await dropDatabase(server, `${template}_import_xlsx`);
         }
       }
       await dropDatabase(server, template);

@@ -19,6 +19,7 @@
  * column numbers Excel allows.
  */
 import type { Readable } from 'node:stream';
+import { createInflateRaw } from 'node:zlib';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import yauzl from 'yauzl';
 
@@ -110,6 +111,41 @@ async function openStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Reada
   );
 }
 
+/**
+ * A worksheet part inflated in 256 KiB pieces rather than zlib's default 16 KiB: a 700,000-row sheet is some
+ * 300 MB of XML, and each piece costs a callback, a decode and a parser write. The inflated size is checked
+ * against the zip's directory as yauzl checks it for its own streams (a mismatch is a damaged file).
+ */
+async function* sheetChunks(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenerator<Buffer> {
+  if (entry.compressionMethod !== 8) {
+    for await (const chunk of await openStream(zip, entry)) yield chunk as Buffer;
+    return;
+  }
+  const raw = await new Promise<Readable>((resolve, reject) =>
+    zip.openReadStream(entry, { decompress: false }, (err, stream) => (err ? reject(err) : resolve(stream))),
+  );
+  const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
+  raw.on('error', (e) => inflate.destroy(e));
+  raw.pipe(inflate);
+  let size = 0;
+  try {
+    for await (const chunk of inflate) {
+      size += (chunk as Buffer).length;
+      if (size > entry.uncompressedSize)
+        throw new Error(
+          `too many bytes in the stream: expected ${entry.uncompressedSize}, got at least ${size}`,
+        );
+      yield chunk as Buffer;
+    }
+  } finally {
+    raw.unpipe(inflate);
+    raw.destroy();
+    inflate.destroy();
+  }
+  if (size !== entry.uncompressedSize)
+    throw new Error(`not enough bytes in the stream: expected ${entry.uncompressedSize}, got only ${size}`);
+}
+
 /** Resolves a relationship target against the part that holds it (xl/workbook.xml). */
 function resolveTarget(base: string, target: string): string {
   if (target.startsWith('/')) return target.slice(1);
@@ -131,6 +167,8 @@ export class XlsxWorkbook {
   ) {}
 
   private sharedStrings: string[] | undefined;
+  /** Each sheet's merged ranges, found once: the header search and the list's read share them. */
+  private readonly mergesFound = new Map<string, Merge[]>();
 
   /**
    * Opens a workbook from its bytes: the zip's directory, workbook.xml (tab order, names, visibility) and
@@ -251,7 +289,7 @@ export class XlsxWorkbook {
     const out: string[] = [];
     const xml = this.sharedStringsPath ? await this.smallPart(this.sharedStringsPath) : undefined;
     if (xml) {
-      const p = new SaxesParser();
+      const p = new SaxesParser({ xmlns: false, position: false });
       let text: string[] = [];
       let inT = false;
       let phonetic = 0;
@@ -288,13 +326,31 @@ export class XlsxWorkbook {
     return out;
   }
 
-  /** The merged ranges of a sheet (mergeCells follows sheetData, so a first pass finds them). */
+  /**
+   * The merged ranges of a sheet (mergeCells follows sheetData, so a first pass finds them). The pass looks
+   * for the bytes `mergeCell` in the inflated part and decodes text only around them: most lists have no
+   * merged cell, and decoding and matching every chunk of a 700,000-row sheet cost more than inflating it.
+   */
   private async merges(sheet: XlsxSheet, entry: yauzl.Entry): Promise<Merge[]> {
+    const known = this.mergesFound.get(sheet.path);
+    // each read fills the ranges' values afresh
+    if (known) return known.map((m) => ({ ...m, value: undefined }));
     const merges: Merge[] = [];
     const pattern = /<(?:\w+:)?mergeCell\s[^>]*?ref\s*=\s*["']([A-Za-z]+\d+):([A-Za-z]+\d+)["']/g;
+    const needle = Buffer.from('mergeCell', 'latin1');
     let tail = '';
-    for await (const chunk of await openStream(this.zip, entry)) {
-      const text = tail + (chunk as Buffer).toString('latin1');
+    let tailBytes: Buffer = Buffer.alloc(0);
+    for await (const buf of sheetChunks(this.zip, entry)) {
+      if (!tail) {
+        // nothing pending: skip the chunk unless it (with the previous chunk's last bytes) names a merge
+        const edge = tailBytes.length ? Buffer.concat([tailBytes, buf.subarray(0, 16)]) : undefined;
+        if (buf.indexOf(needle) < 0 && !(edge && edge.indexOf(needle) >= 0)) {
+          tailBytes = buf.subarray(Math.max(0, buf.length - 200));
+          continue;
+        }
+        tail = tailBytes.toString('latin1');
+      }
+      const text = tail + buf.toString('latin1');
       let last = 0;
       for (let m = pattern.exec(text); m; m = pattern.exec(text)) {
         const a = cellRef(m[1]!);
@@ -313,7 +369,12 @@ export class XlsxWorkbook {
       // a tag cut by the chunk's end is found with the next chunk
       const keepFrom = Math.max(last, text.length - 200);
       tail = text.slice(keepFrom);
+      tailBytes = Buffer.alloc(0);
     }
+    this.mergesFound.set(
+      sheet.path,
+      merges.map((m) => ({ ...m })),
+    );
     return merges;
   }
 
@@ -375,7 +436,8 @@ export class XlsxWorkbook {
       out.push(row);
       row = undefined;
     };
-    const p = new SaxesParser();
+    // no line and column tracking: errors name the sheet and row, and tracking cost a tenth of the parse
+    const p = new SaxesParser({ xmlns: false, position: false });
     p.on('opentag', (tag) => {
       lastTagAt = fed;
       const n = local(tag.name);
@@ -481,13 +543,13 @@ export class XlsxWorkbook {
       } else if (n === 'row') endRow();
     });
 
-    let stream: Readable | undefined;
+    // a character cut by a piece's end is decoded with the next piece
+    const decoder = new TextDecoder('utf-8');
+    const chunks = sheetChunks(this.zip, entry);
     try {
-      stream = await openStream(this.zip, entry);
-      for await (const chunk of stream) {
-        const buf = chunk as Buffer;
+      for await (const buf of chunks) {
         fed += buf.length;
-        p.write(buf.toString('utf8', 0, buf.length));
+        p.write(decoder.decode(buf, { stream: true }));
         if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
           fail(
             `more than ${limits.maxTextChars} characters without a tag: not a worksheet a cell can hold`,
@@ -502,7 +564,11 @@ export class XlsxWorkbook {
         }
         if (stop) break;
       }
-      if (!stop) p.close();
+      if (!stop) {
+        const rest = decoder.decode();
+        if (rest) p.write(rest);
+        p.close();
+      }
       endRow();
       if (out.length) yield out;
     } catch (error) {
@@ -518,7 +584,7 @@ export class XlsxWorkbook {
         'damaged',
       );
     } finally {
-      stream?.destroy();
+      await chunks.return(undefined);
     }
   }
 }

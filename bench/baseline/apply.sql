@@ -31,7 +31,14 @@ INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
 SELECT f.id, p.town_id, p.village_id, 'deduction failed: personal reason'
 FROM failed f JOIN residents p ON p.id = f.resident_id
 WHERE f.failure_class = 'personal' AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL);
-ANALYZE deduction_results, enrollments;
+-- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)
+SELECT (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
+FROM deduction_results WHERE batch_id = :batch_id \gset
+ANALYZE deduction_results;
+\if :many
+ANALYZE enrollments;
+\endif
 UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
 FROM deduction_results d WHERE d.batch_id = :batch_id AND d.outcome = 'success' AND t.enrollment_id = d.enrollment_id AND t.closed_at IS NULL;
 COMMIT;

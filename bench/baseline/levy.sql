@@ -43,7 +43,14 @@ WITH l AS (
   UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
-ANALYZE levy_lines, enrollments;
+-- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)
+SELECT (line_count * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
+FROM levy_batches WHERE id = :batch_id \gset
+ANALYZE levy_lines;
+\if :many
+ANALYZE enrollments;
+\endif
 COMMIT;
 \o :levy_file
 COPY (SELECT p.id_number AS "身份证号码", p.name AS "姓名", l.amount_fen AS "应缴金额（分）", h.bank_account AS "银行账号", l.enrollment_id AS "流水号"

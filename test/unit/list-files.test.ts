@@ -113,6 +113,25 @@ describe('reading every valid workbook', () => {
     expect(last[0]!.cells[1]).toBe('姓名1');
   });
 
+  it('Chinese text in a sheet of many inflated pieces reads whole: no character is cut where a piece ends', async () => {
+    // some 20,000 rows of inline Chinese text: the sheet inflates to several MB, read piece by piece, and
+    // a three-byte character falls across the end of a piece somewhere (the reader once decoded each piece
+    // apart and turned such characters into U+FFFD)
+    const address = '广东省开平市长沙街道办事处幕沙村委会东头村十二号之一';
+    const rows = Array.from({ length: 20_000 }, (_, i) => [
+      i + 1,
+      { inline: `姓名${i + 1}` },
+      '男',
+      ids[i % ids.length]!,
+      '1',
+      { inline: `${address}${i}` },
+    ]);
+    const read = await all(await open(await buildXlsx([{ name: '名单', rows: [HEADER, ...rows] }])));
+    expect(read).toHaveLength(20_000);
+    expect(read.filter((r) => r.cells.join('').includes('\uFFFD'))).toEqual([]);
+    expect(read.every((r, i) => r.cells[1] === `姓名${i + 1}` && r.cells[5] === `${address}${i}`)).toBe(true);
+  });
+
   it('rows stored out of order come as stored, each with the row number Excel shows', async () => {
     const bytes = await buildXlsx([
       {
