@@ -92,11 +92,11 @@ async function viewOf(db: Queryable, wanted: Reader): Promise<View> {
       audit: true,
       residents: 'audit.residents',
       households: 'audit.households',
-      phone: 'NULL::text',
+      phone: 'p.phone', // masked to its last 4 digits by the view (migration 0035)
       address: 'NULL::text',
       id: (v) => v, // masked by the view
       account: (v) => v ?? '',
-      phoneCell: () => WITHHELD,
+      phoneCell: (v) => v ?? '',
       addressCell: () => WITHHELD,
     };
   const full = FULL_NUMBERS.has(wanted);
