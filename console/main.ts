@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { connectClient } from '../client/temporal-client';
 import { ensureLocalCluster } from '../infra/postgres';
 import { runIfMain, stderrLogger } from '../infra/support';
+import { exchangeDirOf } from '../worker/config';
 import { loadConsoleConfig } from './config';
 import type { DatabaseAddress } from './logins';
 import { buildConsole } from './server';
@@ -54,6 +55,7 @@ async function main() {
     address: await ledgerAddress(config.MEDINS_DATABASE),
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    exchangeDir: exchangeDirOf(config),
     settings,
   });
   app.addHook('onClose', async () => {

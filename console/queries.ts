@@ -219,20 +219,56 @@ export async function reconciliations(pool: pg.Pool, jurisdiction: string): Prom
   }));
 }
 
-/** The exceptions queue, ID numbers masked for every reader (the audit view). */
+/** An operator's decision on a reconciliation exception (migration 0036), as the console names it. */
+export const EXCEPTION_DECISIONS = {
+  corrected: '已更正',
+  'no-action': '无需处理',
+  referred: '转部门核实',
+} as const;
+export type ExceptionDecision = keyof typeof EXCEPTION_DECISIONS;
+
+export interface ExceptionRow {
+  id: number;
+  month: string;
+  kind: string;
+  idNumber: string | null;
+  detail: unknown;
+  /** The latest decision (a later one supersedes), or null while the exception waits in the queue. */
+  decision: { decision: ExceptionDecision; reason: string; decidedBy: string; decidedAt: Date } | null;
+  /** How many decisions were recorded on it in all (earlier ones are kept). */
+  decisions: number;
+}
+
+/**
+ * The exceptions queue of `jurisdiction` (newest month first, at most 500), ID numbers masked for every reader
+ * (the audit view), each with its latest decision. Operators read the decisions' reasons as written; auditors
+ * through audit.reconciliation_exception_decisions, where an ID number typed into a reason is masked.
+ */
 export async function reconciliationExceptions(
   pool: pg.Pool,
   jurisdiction: string,
-): Promise<{ id: number; month: string; kind: string; idNumber: string | null; detail: unknown }[]> {
+  role: 'operator' | 'auditor',
+): Promise<ExceptionRow[]> {
+  const decisions =
+    role === 'operator' ? 'reconciliation_exception_decisions' : 'audit.reconciliation_exception_decisions';
   const r = await pool.query<{
     id: string;
     month: string;
     kind: string;
     id_number: string | null;
     detail: unknown;
+    decision: ExceptionDecision | null;
+    reason: string | null;
+    decided_by: string | null;
+    decided_at: Date | null;
+    decisions: number;
   }>(
-    `SELECT id, month, kind, id_number, detail FROM audit.reconciliation_exceptions
-     WHERE jurisdiction = $1 ORDER BY month DESC, id LIMIT 500`,
+    `SELECT x.id, x.month, x.kind, x.id_number, x.detail, d.decision, d.reason, d.decided_by, d.decided_at,
+            (SELECT count(*)::int FROM ${decisions} c WHERE c.exception_id = x.id) AS decisions
+     FROM audit.reconciliation_exceptions x
+     LEFT JOIN LATERAL (SELECT decision, reason, decided_by, decided_at FROM ${decisions} d
+                        WHERE d.exception_id = x.id ORDER BY d.id DESC LIMIT 1) d ON true
+     WHERE x.jurisdiction = $1 ORDER BY x.month DESC, x.id LIMIT 500`,
     [jurisdiction],
   );
   return r.rows.map((x) => ({
@@ -241,5 +277,34 @@ export async function reconciliationExceptions(
     kind: x.kind,
     idNumber: x.id_number,
     detail: x.detail,
+    decision:
+      x.decision && x.reason !== null && x.decided_by && x.decided_at
+        ? { decision: x.decision, reason: x.reason, decidedBy: x.decided_by, decidedAt: x.decided_at }
+        : null,
+    decisions: x.decisions,
   }));
+}
+
+/**
+ * Records an operator's decision on exception `exceptionId` under the pool's own login (the database sets who
+ * and when). Returns false for an exception that does not exist. Throws PostgreSQL's error for a login that
+ * may not decide (auditors, departments: permission denied) or a reason under 2 or over 500 characters.
+ */
+export async function decideException(
+  pool: pg.Pool,
+  exceptionId: number,
+  decision: ExceptionDecision,
+  reason: string,
+): Promise<boolean> {
+  try {
+    await pool.query(
+      `INSERT INTO reconciliation_exception_decisions (exception_id, decision, reason, decided_by, decided_at)
+       VALUES ($1, $2, $3, session_user, now())`,
+      [exceptionId, decision, reason],
+    );
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23503') return false;
+    throw error;
+  }
 }

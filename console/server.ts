@@ -58,6 +58,8 @@ export interface ConsoleDeps {
   /** The Temporal client (one per process; who acted is passed to every Update and recorded by the campaign). */
   temporal: () => Promise<Client>;
   taskQueue: string;
+  /** Where a department's own imports keep the files they were handed (default: the configuration's). */
+  exchangeDir?: string;
   settings: ConsoleSettings;
   /** Where the request log goes (JSON lines); default stdout. */
   logStream?: { write(line: string): void };

@@ -92,11 +92,11 @@ async function viewOf(db: Queryable, wanted: Reader): Promise<View> {
       audit: true,
       residents: 'audit.residents',
       households: 'audit.households',
-      phone: 'NULL::text',
+      phone: 'p.phone', // masked to its last 4 digits by the view (migration 0035)
       address: 'NULL::text',
       id: (v) => v, // masked by the view
       account: (v) => v ?? '',
-      phoneCell: () => WITHHELD,
+      phoneCell: (v) => v ?? '',
       addressCell: () => WITHHELD,
     };
   const full = FULL_NUMBERS.has(wanted);
@@ -212,9 +212,11 @@ export async function mobilisationList(
   options: { townName?: string; reader?: Reader } = {},
 ): Promise<MobilisationList> {
   const view = await viewOf(db, options.reader ?? 'town');
-  // the household head: on the ledger by full ID; on the masked views by the masked ID within the household
+  // the household head: on the ledger by full ID; on the masked views by the masked ID within the household,
+  // the first such member only (two members' masked IDs can be equal: a plain join listed a person twice)
   const headJoin = view.audit
-    ? `LEFT JOIN ${view.residents} head ON head.household_id = h.id AND head.id_number = h.head_id_number`
+    ? `LEFT JOIN LATERAL (SELECT hd.name FROM ${view.residents} hd WHERE hd.household_id = h.id AND hd.id_number = h.head_id_number
+                          ORDER BY hd.id LIMIT 1) head ON true`
     : `LEFT JOIN residents head ON head.jurisdiction = p.jurisdiction AND head.id_number = h.head_id_number`;
   const r = await db.query<{
     town: string;

@@ -1,13 +1,20 @@
 /**
  * 对账: the monthly reconciliation schedule of a jurisdiction (its Temporal Schedule: next and recent times
  * in Beijing time), each month's result, and the exceptions queue (ID numbers masked for every reader: the
- * audit view).
+ * audit view) with the operator's decision on each: who decided what, when and why (migration 0036).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeSchedule, formatInZone } from '../../client/reconcile-commands';
-import { beijing, h, notice, page, raw } from '../html';
-import { campaigns, reconciliationExceptions, reconciliations } from '../queries';
+import { beijing, csrfField, h, notice, page, raw } from '../html';
+import {
+  campaigns,
+  decideException,
+  EXCEPTION_DECISIONS,
+  reconciliationExceptions,
+  reconciliations,
+  type ExceptionDecision,
+} from '../queries';
 import type { RouteContext } from '../server';
 
 export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -43,7 +50,9 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): v
         // no schedule yet (or no Temporal server): the ledger's results below still show
       }
       const months = await reconciliations(login.pool, jurisdiction);
-      const exceptions = await reconciliationExceptions(login.pool, jurisdiction);
+      const role = login.identity.role === 'operator' ? 'operator' : 'auditor';
+      const exceptions = await reconciliationExceptions(login.pool, jurisdiction, role);
+      const csrf = ctx.csrf(reply);
       body = h`${form}<h3>月度对账计划</h3>${schedule}
 <h3>各月对账结果</h3>${
         months.length
@@ -61,9 +70,18 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): v
       }
 <h3>异常队列</h3>${
         exceptions.length
-          ? h`<table class="exceptions"><thead><tr><th>月份</th><th>类型</th><th>公民身份号码（脱敏）</th><th>详情</th></tr></thead><tbody>${exceptions.map(
+          ? h`<p>待处理 ${exceptions.filter((x) => !x.decision).length} 条，已处理 ${exceptions.filter((x) => x.decision).length} 条（处理决定由经办人员记录，留存决定人、时间与理由）</p>
+<table class="exceptions"><thead><tr><th>编号</th><th>月份</th><th>类型</th><th>公民身份号码（脱敏）</th><th>详情</th><th>处理决定</th><th>理由</th><th>决定人</th><th>决定时间（北京时间）</th>${raw(role === 'operator' ? '<th>记录决定</th>' : '')}</tr></thead><tbody>${exceptions.map(
               (x) =>
-                h`<tr><td>${x.month}</td><td>${x.kind}</td><td>${x.idNumber ?? ''}</td><td>${JSON.stringify(x.detail)}</td></tr>`,
+                h`<tr data-exception="${x.id}"><td>${x.id}</td><td>${x.month}</td><td>${x.kind}</td><td>${x.idNumber ?? ''}</td><td>${JSON.stringify(x.detail)}</td><td class="decision">${x.decision ? EXCEPTION_DECISIONS[x.decision.decision] : '待处理'}${x.decisions > 1 ? `（共 ${x.decisions} 次决定）` : ''}</td><td class="reason">${x.decision?.reason ?? ''}</td><td class="decided-by">${x.decision?.decidedBy ?? ''}</td><td>${x.decision ? beijing(x.decision.decidedAt) : ''}</td>${
+                  role === 'operator'
+                    ? h`<td><form method="post" action="/reconciliation/exceptions/${x.id}/decide" class="inline decide">${csrfField(csrf)}<input type="hidden" name="jurisdiction" value="${jurisdiction}"><select name="decision">${Object.entries(
+                        EXCEPTION_DECISIONS,
+                      ).map(
+                        ([k, v]) => h`<option value="${k}">${v}</option>`,
+                      )}</select> <input name="reason" required minlength="2" maxlength="500" placeholder="理由"> <button type="submit">记录</button></form></td>`
+                    : ''
+                }</tr>`,
             )}</tbody></table>`
           : notice('ok', '没有异常')
       }`;
@@ -72,4 +90,44 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): v
       .type('text/html')
       .send(page({ title: '对账', who: login.identity, csrf: ctx.csrf(reply), body }));
   });
+
+  /** An operator's decision on one exception, recorded under the operator's own login (migration 0036). */
+  app.post(
+    '/reconciliation/exceptions/:id/decide',
+    { config: { roles: ['operator'] } },
+    async (request, reply) => {
+      const login = ctx.login(request);
+      const id = z.coerce
+        .number()
+        .int()
+        .positive()
+        .parse((request.params as { id: string }).id);
+      const form = z
+        .object({
+          jurisdiction: z.string().regex(/^[a-z]+$/),
+          decision: z.enum(Object.keys(EXCEPTION_DECISIONS) as [ExceptionDecision, ...ExceptionDecision[]]),
+          reason: z.string().trim().min(2).max(500),
+        })
+        .safeParse(request.body);
+      if (!form.success)
+        return reply
+          .code(400)
+          .type('text/html')
+          .send(
+            page({
+              title: '对账',
+              who: login.identity,
+              csrf: ctx.csrf(reply),
+              body: h`${notice('error', '请选择处理决定并填写理由（2 至 500 字）')}<p><a href="/reconciliation">返回对账</a></p>`,
+            }),
+          );
+      const found = await decideException(login.pool, id, form.data.decision, form.data.reason);
+      if (!found) return reply.code(404).send({ error: `没有编号为 ${id} 的对账异常` });
+      request.log.info(
+        { user: login.identity.user, exception: id, decision: form.data.decision },
+        'exception decided',
+      );
+      return reply.redirect(`/reconciliation?jurisdiction=${form.data.jurisdiction}#exception-${id}`, 303);
+    },
+  );
 }

@@ -18,6 +18,7 @@ import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
 import { createWorker } from '../../worker/create-worker';
 import { buildConsole } from '../../console/server';
+import { makeIdNumber } from '../../domain/id-number';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 import { devServerEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
@@ -87,6 +88,7 @@ describe('the console in Chromium: operator, auditor and department each see and
       address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
       temporal: () => Promise.resolve(env.client),
       taskQueue,
+      exchangeDir: join(outDir, 'exchange'),
       settings: {
         CONSOLE_HOST: '127.0.0.1',
         CONSOLE_PORT: 0,
@@ -261,6 +263,19 @@ describe('the console in Chromium: operator, auditor and department each see and
       },
     });
     expect(refused.status()).toBe(403);
+    const refusedAsDepartment = await page.request.post(
+      `${base}/lists/department-upload?_csrf=${encodeURIComponent(csrf)}`,
+      {
+        multipart: {
+          policy: 'kaiping|2024',
+          department: 'civil-affairs',
+          kind: 'roster',
+          period: '2023-08-31',
+          file: { name: 'x.csv', mimeType: 'text/csv', buffer: readFileSync(rosterWithBadRows) },
+        },
+      },
+    );
+    expect(refusedAsDepartment.status()).toBe(403);
     // nor may a form be posted without the session's CSRF token, whoever asks
     const forged = await page.request.post(`${base}/audit/verify`, { form: { _csrf: 'forged' } });
     expect(forged.status()).toBe(403);
@@ -284,15 +299,106 @@ describe('the console in Chromium: operator, auditor and department each see and
     expect(departments.length).toBe(all.rows.filter((r) => r.department === 'civil-affairs').length);
     expect(departments.length).toBeGreaterThan(0);
     expect(new Set(departments)).toEqual(new Set(['civil-affairs']));
-    expect(await page.locator('#upload-form').count()).toBe(0);
     expect(await page.locator('nav a').allTextContents()).toEqual(['名单']);
+
+    // it hands in its own roster again, under its own login, as a CSV of the people of its current roster with
+    // a person not in the register, a row without an ID number and a total line added at the end
+    const current = await db.pool.query<{
+      period: string;
+      name: string;
+      id_number: string;
+      category: string;
+    }>(
+      `SELECT s.period, r.name, r.id_number, r.category FROM submission_rows r JOIN submissions s ON s.id = r.submission_id
+       WHERE s.department = 'civil-affairs' AND s.kind = 'roster' AND s.status = 'current' AND r.accepted
+       ORDER BY r.row_no`,
+    );
+    expect(current.rows.length).toBeGreaterThan(0);
+    const civilPeriod = current.rows[0]!.period;
+    const category = current.rows[0]!.category;
+    const civilRosterWithBadRows = join(
+      mkdtempSync(join(tmpdir(), 'medins-console-dept-')),
+      `民政名单-${civilPeriod}.csv`,
+    );
+    writeFileSync(
+      civilRosterWithBadRows,
+      [
+        '序号,姓名,性别,身份证号码,户籍地址,联系电话,特殊群体类别',
+        ...current.rows.map((r, i) => `${i + 1},${r.name},,${r.id_number},,,${r.category}`),
+        `9101,王无籍,男,${makeIdNumber('440783', '1961-03-03', 7)},,,${category}`,
+        `9102,赵缺号,女,,,,${category}`,
+        `合计：${current.rows.length + 2}人,,,,,,`,
+      ].join('\r\n') + '\r\n',
+    );
+
+    // read = accepted + rejected + skipped, and the rejection report
+    expect(await page.locator('#upload-form input[name=department]').inputValue()).toBe('civil-affairs');
+    await page.selectOption('select[name=policy]', 'kaiping|2024');
+    await page.selectOption('select[name=kind]', 'roster');
+    await page.fill('input[name=period]', civilPeriod);
+    await page.setInputFiles('input[name=file]', civilRosterWithBadRows);
+    await Promise.all([page.waitForURL(`${base}/lists/department-upload**`), page.click('text=上传并导入')]);
+    const result = await page.locator('.result .notice').textContent();
+    const counts = /读取 ([\d,]+) 行 = 接收 ([\d,]+) \+ 拒收 ([\d,]+) \+ 跳过 ([\d,]+)/.exec(result ?? '');
+    expect(counts, result ?? '').not.toBeNull();
+    const [read, accepted, rejected, skipped] = counts!.slice(1).map(number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    expect(read).toBe(accepted + rejected + skipped);
+    expect(rejected).toBeGreaterThanOrEqual(2);
+    expect(accepted).toBe(current.rows.length);
+    expect(skipped).toBe(1);
+    const submissionId = Number(await page.locator('.result').getAttribute('data-submission'));
+    const stored = await db.pool.query(
+      `SELECT department, rows_read, rows_accepted, rows_rejected, rows_skipped, received_by
+       FROM submissions WHERE id = $1`,
+      [submissionId],
+    );
+    expect(stored.rows[0]).toEqual({
+      department: 'civil-affairs',
+      rows_read: read,
+      rows_accepted: accepted,
+      rows_rejected: rejected,
+      rows_skipped: skipped,
+      received_by: civil.user,
+    });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a.rejections')]);
+    const report = readFileSync(await download.path(), 'utf8');
+    expect(report).toContain('王无籍');
+    expect(report).toContain('赵缺号');
+    expect(report.trim().split(/\r?\n/).length).toBe(1 + rejected);
+    // the new list is in its own history on the page
+    expect(await page.locator(`table.submissions tr[data-submission="${submissionId}"]`).count()).toBe(1);
+
+    // in another department's name: the form is the console's, the refusal is PostgreSQL's (row security)
+    const before = await db.pool.query('SELECT count(*)::int AS n FROM submissions');
+    const csrf = await page.locator('input[name=_csrf]').first().inputValue();
+    const foreign = await page.request.post(
+      `${base}/lists/department-upload?_csrf=${encodeURIComponent(csrf)}`,
+      {
+        multipart: {
+          policy: 'kaiping|2024',
+          department: 'veterans-affairs',
+          kind: 'roster',
+          period: civilPeriod,
+          file: { name: 'x.csv', mimeType: 'text/csv', buffer: readFileSync(civilRosterWithBadRows) },
+        },
+      },
+    );
+    expect(foreign.status()).toBe(422);
+    expect(await foreign.text()).toMatch(/名单未被接收：.*(row-level security|may not import)/);
+    const after = await db.pool.query('SELECT count(*)::int AS n FROM submissions');
+    expect(after.rows[0]).toEqual(before.rows[0]);
     const audit = await page.request.get(`${base}/audit`);
     expect(audit.status()).toBe(403);
 
     await page.click('text=退出登录');
     await page.waitForURL(`${base}/login`);
-    const after = await page.request.get(`${base}/lists`, { maxRedirects: 0 });
-    expect(after.status()).toBe(302);
+    const loggedOut = await page.request.get(`${base}/lists`, { maxRedirects: 0 });
+    expect(loggedOut.status()).toBe(302);
   });
 
   it('every page opens for the roles it is for, in Chinese, and its downloads are the existing exports', async () => {
@@ -328,6 +434,48 @@ describe('the console in Chromium: operator, auditor and department each see and
       expect(xlsx.status()).toBe(200);
       expect((await xlsx.body()).subarray(0, 2).toString()).toBe('PK');
     }
+  });
+
+  it('对账: an operator records a decision on an exception; the auditor reads it, the ID in its reason masked, and may not decide', async () => {
+    const idNumber = makeIdNumber('440783', '1958-04-04', 3);
+    const x = await db.pool.query<{ id: string }>(
+      `INSERT INTO reconciliation_exceptions (jurisdiction, month, kind, id_number, detail)
+       VALUES ('kaiping', '2024-03', 'paid-but-not-enrolled', $1, '{}') RETURNING id`,
+      [idNumber],
+    );
+    const id = x.rows[0]!.id;
+    const page = await logIn(operator, 'operator-reconciliation');
+    await page.goto(`${base}/reconciliation?jurisdiction=kaiping`);
+    const row = page.locator(`tr[data-exception="${id}"]`);
+    expect(await row.locator('.decision').textContent()).toBe('待处理');
+    await row.locator('select[name=decision]').selectOption('referred');
+    await row.locator('input[name=reason]').fill(`请民政核实 ${idNumber}`);
+    await Promise.all([
+      page.waitForURL(`${base}/reconciliation?jurisdiction=kaiping**`),
+      row.locator('button').click(),
+    ]);
+    expect(await row.locator('.decision').textContent()).toBe('转部门核实');
+    expect(await row.locator('.decided-by').textContent()).toBe(operator.user);
+    const stored = await db.pool.query(
+      'SELECT decision, decided_by FROM reconciliation_exception_decisions WHERE exception_id = $1',
+      [id],
+    );
+    expect(stored.rows).toEqual([{ decision: 'referred', decided_by: operator.user }]);
+
+    const audit = await logIn(auditor, 'auditor-reconciliation');
+    await audit.goto(`${base}/reconciliation?jurisdiction=kaiping`);
+    const seen = audit.locator(`tr[data-exception="${id}"]`);
+    expect(await seen.locator('.decision').textContent()).toBe('转部门核实');
+    expect(await seen.locator('.reason').textContent()).toBe(
+      `请民政核实 ${idNumber.slice(0, 6)}********${idNumber.slice(-4)}`,
+    );
+    expect(await audit.content()).not.toContain(idNumber);
+    expect(await seen.locator('form').count()).toBe(0);
+    const csrf = await audit.locator('input[name=_csrf]').first().inputValue();
+    const refused = await audit.request.post(`${base}/reconciliation/exceptions/${id}/decide`, {
+      form: { _csrf: csrf, jurisdiction: 'kaiping', decision: 'no-action', reason: '审计不应决定' },
+    });
+    expect(refused.status()).toBe(403);
   });
 
   it('a login ends after the idle timeout, and login attempts past the limit are refused with 429', async () => {

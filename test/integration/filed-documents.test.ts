@@ -1,7 +1,7 @@
 /**
  * Documents a bureau can file: every .xlsx read back with exceljs as Excel would read it (numbers that add
  * up, 序号, a frozen header, print area and A4 page setup, the 制表单位/制表人/审核人/日期 lines), 附件2 a
- * sheet per village with phones for the operator and withheld from the auditor, and the PDFs Chromium
+ * sheet per village with phones for the operator and masked to the last 4 digits for the auditor (by the database), and the PDFs Chromium
  * prints read back with pdftotext.
  */
 import { execFile } from 'node:child_process';
@@ -164,7 +164,7 @@ describe('documents a bureau can file', () => {
     expect(auditedIds.every((v) => /^\d{6}\*{8}[\dX]{4}$/.test(v))).toBe(true);
   });
 
-  it('附件2 has a sheet per village, each numbered from 1; the operator sees phones, the auditor’s login gets them withheld', async () => {
+  it('附件2 has a sheet per village, each numbered from 1; the operator sees phones, the auditor’s login gets them masked to the last 4 digits', async () => {
     const expected = await db.pool.query<{ village: string; n: number; phones: string[] }>(
       `SELECT coalesce(v.name, '（未分村）') AS village, count(*)::int AS n, array_agg(p.phone ORDER BY h.id, p.id) AS phones
        FROM residents p JOIN towns t ON t.id = p.town_id LEFT JOIN villages v ON v.id = p.village_id
@@ -205,7 +205,11 @@ describe('documents a bureau can file', () => {
     for (const sheet of audited.worksheets) {
       expectFiled(sheet, auditor.user);
       const people = dataRows(sheet);
-      expect(people.every((r) => r.getCell(columnOf(sheet, '联系电话')).text === WITHHELD)).toBe(true);
+      // the database masks the phone to its last 4 digits (audit.residents, migration 0035)
+      const village = expected.rows.find((v) => sheet.name === `${TOWN}-${v.village}`.slice(0, 31))!;
+      expect(people.map((r) => r.getCell(columnOf(sheet, '联系电话')).text)).toEqual(
+        village.phones.map((p) => (p ? `${'*'.repeat(p.length - 4)}${p.slice(-4)}` : '')),
+      );
       expect(people.every((r) => r.getCell(columnOf(sheet, '户籍地址')).text === WITHHELD)).toBe(true);
       expect(people.every((r) => /^(\*+\d{4})?$/.test(r.getCell(columnOf(sheet, '银行账号')).text))).toBe(
         true,
@@ -220,13 +224,13 @@ describe('documents a bureau can file', () => {
     );
   });
 
-  it('the four ledgers are filed forms, phones withheld from the auditor’s login', async () => {
+  it('the four ledgers are filed forms, phones masked for the auditor’s login', async () => {
     const wb = await workbook((await exportLedgers(auditor.pool, policy)).bytes);
     expect(wb.worksheets).toHaveLength(4);
     for (const sheet of wb.worksheets) {
       expectFiled(sheet, auditor.user);
       const rows = dataRows(sheet);
-      expect(rows.every((r) => r.getCell(columnOf(sheet, '联系电话')).text === WITHHELD)).toBe(true);
+      expect(rows.every((r) => /^(\*+\d{4})?$/.test(r.getCell(columnOf(sheet, '联系电话')).text))).toBe(true);
       expect(
         rows.every((r) => /^\d{6}\*{8}[\dX]{4}$/.test(r.getCell(columnOf(sheet, '身份证号码')).text)),
       ).toBe(true);
@@ -358,9 +362,9 @@ describe('documents a bureau can file', () => {
     expect(listed.stdout).toMatch(/^\d+ rows written to /);
     const wb = await workbook(readFileSync(join(dir, '附件2.xlsx')));
     for (const sheet of wb.worksheets)
-      expect(dataRows(sheet).every((r) => r.getCell(columnOf(sheet, '联系电话')).text === WITHHELD)).toBe(
-        true,
-      );
+      expect(
+        dataRows(sheet).every((r) => /^(\*+\d{4})?$/.test(r.getCell(columnOf(sheet, '联系电话')).text)),
+      ).toBe(true);
     const pages = await pdfPages(readFileSync(join(dir, '附件2.pdf')));
     expect(pages.filter((p) => /村\(居\)委会：\S+/.test(p))).toHaveLength(wb.worksheets.length);
     expect(pages.join('')).not.toMatch(/1\d{10}/);
