@@ -1,18 +1,18 @@
 /**
  * `refund request`: an operator records a person's refund application (退费申请); the ledger decides it with
  * the policy engine under the campaign's policy snapshot (activities/refunds/refunds.ts). Operators only:
- * the command line refuses auditors and departments (client/cli.ts), and the database grants refund_requests
+ * the command line refuses auditors and departments (client/commands/refund.ts), and the database grants refund_requests
  * to operators alone.
  */
 import type { Command } from 'commander';
-import { maskIdNumber } from '../domain/id-number';
+import { maskIdNumber } from '../../domain/id-number';
 import {
   REFUND_REASON_NAMES,
   RefundReason,
   requestRefund,
   type RefundOutcome,
-} from '../activities/refunds/refunds';
-import { openLedger } from './registry-commands';
+} from '../../activities/refunds/refunds';
+import { openLedger } from '../registry-commands';
 
 const yuan = (fen: number) => (fen / 100).toFixed(2);
 
