@@ -24,6 +24,7 @@ import { registerRehearseCommands } from './commands/rehearse';
 import { registerReportCommands } from './commands/report';
 import { registerUsersCommands } from './commands/users';
 import { setIdentity } from './commands/session';
+import { accessOf, commandPath, leafCommands, refusal } from './commands/access';
 
 const program = new Command()
   .name('medins')
@@ -55,48 +56,19 @@ registerExportCommands(program);
 registerPopulationCommands(program);
 registerRefundCommands(program);
 
-/** What anyone may run without a login: the published rules. */
-const PUBLIC = new Set(['policy explain', 'policy show', 'targets']);
-/** What runs on the administrator's connection, and only that: the schema and the people. */
-export const ADMIN = new Set(['db migrate', 'users add', 'users grant', 'users revoke', 'users list']);
-/** What an auditor may run: reading, never starting, signalling or changing. */
-const READ_ONLY = new Set([
-  'audit verify',
-  'audit history',
-  'audit export',
-  'audit runs',
-  'audit person',
-  'report progress',
-  'export',
-  'lists rejections',
-  'lists held',
-  'campaign status',
-  'lists status',
-  'reconcile schedule describe',
-]);
 /**
- * What a department runs: its own lists' import (matched against the register inside the database, migration
- * 0021), status and rejection reports; row security keeps them its own.
+ * What runs on the administrator's connection, and only that (the schema and the people), as each command
+ * module declares it beside the command (commands/access.ts).
  */
-const DEPARTMENT_COMMANDS = new Set(['lists import', 'lists status', 'lists rejections']);
-
-/** Why `who` may not run `command` (with `department`, for lists import), or undefined if it may. */
-function refusal(who: Identity, command: string, department?: string): string | undefined {
-  if (who.role === 'auditor' && !READ_ONLY.has(command))
-    return `${who.user} is an auditor: role auditor may read history, reports and the exchange log; it cannot run "${command}", which starts, signals or changes something. Ask an operator.`;
-  if (who.role === 'department') {
-    if (DEPARTMENT_COMMANDS.has(command) && (command !== 'lists import' || department === who.department))
-      return undefined;
-    return `${who.user} is the department ${who.department}: role department may submit its own lists only; it cannot run "${command}"${command === 'lists import' ? ` for ${department}` : ''}.`;
-  }
-  return undefined;
-}
+export const ADMIN = new Set(
+  leafCommands(program)
+    .filter((c) => accessOf(c) === 'admin')
+    .map(commandPath),
+);
 
 program.hook('preAction', async (_root, action) => {
-  const path: string[] = [];
-  for (let c: Command | null = action; c && c.parent; c = c.parent) path.unshift(c.name());
-  const command = path.join(' ');
-  if (PUBLIC.has(command) || ADMIN.has(command)) return;
+  const access = accessOf(action);
+  if (access === 'public' || access === 'admin') return;
   // who this is comes from the login: the session's user and its role (pg_has_role), never the environment
   const config = loadConfig();
   const pool = new pg.Pool({
@@ -121,7 +93,7 @@ program.hook('preAction', async (_root, action) => {
   const staleNote = stale
     ? ` (MEDINS_ROLE=${stale} is not read: the role comes from the login; unset it)`
     : '';
-  const refused = refusal(identity, command, action.opts<{ department?: string }>().department);
+  const refused = refusal(identity, action, action.opts<{ department?: string }>().department);
   if (refused) throw new Error(refused + staleNote);
   if (stale && stale !== identity.role)
     throw new Error(`${identity.user} logs in as ${identity.role}, not ${stale}${staleNote}`);

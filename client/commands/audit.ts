@@ -17,12 +17,12 @@ import { formatTrail, personTrail, trailHtml } from '../audit-person';
 import { openLedger } from '../registry-commands';
 import { connectClient } from '../temporal-client';
 import { withClient } from './session';
+import { allow, READERS } from './access';
 
 /** Registers the audit commands on the program. */
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('what auditors check');
-  audit
-    .command('history')
+  allow(audit.command('history'), READERS)
     .description(
       "a campaign's history as a timeline in the domain's words, across continue-as-new runs and child workflows",
     )
@@ -40,8 +40,7 @@ export function registerAuditCommands(program: Command): void {
         }
       }),
     );
-  audit
-    .command('export')
+  allow(audit.command('export'), READERS)
     .description('write the raw histories (JSON, replayable) of a campaign and its child workflows')
     .requiredOption('--workflow-id <id>', 'e.g. campaign-kaiping-2024')
     .requiredOption('--out <dir>', 'folder for one JSON file per run and index.json')
@@ -53,8 +52,7 @@ export function registerAuditCommands(program: Command): void {
           process.stdout.write(`${r.file}: ${r.workflowType}, ${r.events} events, sha256 ${r.sha256}\n`);
       }),
     );
-  audit
-    .command('person')
+  allow(audit.command('person'), READERS)
     .description(
       "one person's whole story for a campaign year, in Chinese, each entry with its proof, cross-checked (exit 1 on a mismatch)",
     )
@@ -109,8 +107,7 @@ export function registerAuditCommands(program: Command): void {
         }
       },
     );
-  audit
-    .command('runs')
+  allow(audit.command('runs'), READERS)
     .description(
       'every run the server holds under a workflow id (a campaign id reused, continue-as-new runs)',
     )
@@ -123,8 +120,7 @@ export function registerAuditCommands(program: Command): void {
           );
       }),
     );
-  audit
-    .command('verify')
+  allow(audit.command('verify'), READERS)
     .description("re-check the exchange log's hash chain and every stored file against its digest")
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {

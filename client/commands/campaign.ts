@@ -11,14 +11,14 @@ import { openLedger } from '../registry-commands';
 import { connectClient } from '../temporal-client';
 import { uploadFile } from '../uploads';
 import { operatorName } from './session';
+import { allow, OPERATORS, READERS } from './access';
 
 /** Registers the campaign commands on the program. */
 export function registerCampaignCommands(program: Command): void {
   const campaign = program
     .command('campaign')
     .description('the annual campaign on a Temporal server (start the worker first)');
-  campaign
-    .command('start')
+  allow(campaign.command('start'), OPERATORS)
     .description('start the campaign year of a jurisdiction: campaign-<jurisdiction>-<year>')
     .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
     .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
@@ -48,8 +48,7 @@ export function registerCampaignCommands(program: Command): void {
         await client.connection.close();
       }
     });
-  campaign
-    .command('status')
+  allow(campaign.command('status'), READERS)
     .description("a campaign's phase, date and counts")
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
@@ -88,8 +87,7 @@ export function registerCampaignCommands(program: Command): void {
         await client.connection.close();
       }
     });
-  campaign
-    .command('submit-list')
+  allow(campaign.command('submit-list'), OPERATORS)
     .description(
       "hand in a department's roster before the roster deadline: the file is uploaded to the ledger by digest, imported by the campaign, and the result (or the file's refusal) printed",
     )
@@ -131,8 +129,7 @@ export function registerCampaignCommands(program: Command): void {
         }
       },
     );
-  campaign
-    .command('retry')
+  allow(campaign.command('retry'), OPERATORS)
     .description('after a step failed past its retries (campaign status shows it): run that step again')
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .requiredOption('--year <y>', 'campaign year', (v) => Number(v))

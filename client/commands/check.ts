@@ -6,11 +6,11 @@ import { loadConfig } from '../../worker/config';
 import { runStackCheck } from '../stack-check';
 import { connectClient } from '../temporal-client';
 import { operatorName } from './session';
+import { allow, OPERATORS } from './access';
 
 /** Registers the check commands on the program. */
 export function registerCheckCommands(program: Command): void {
-  program
-    .command('check')
+  allow(program.command('check'), OPERATORS)
     .description('run a stack check: a workflow on the running worker writes one row to the ledger')
     .option('--note <text>', 'a note stored with the check')
     .option('--json', 'print JSON')

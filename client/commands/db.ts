@@ -6,11 +6,12 @@ import { migrate } from '../../activities/db/migrate';
 import { resolveDatabaseUrl } from '../../infra/postgres';
 import { stderrLogger } from '../../infra/support';
 import { loadConfig } from '../../worker/config';
+import { allow } from './access';
 
 /** Registers the db commands on the program. */
 export function registerDbCommands(program: Command): void {
   const db = program.command('db').description('the PostgreSQL ledger');
-  db.command('migrate')
+  allow(db.command('migrate'), 'admin')
     .description(
       'apply pending schema migrations, as the administrator (MEDINS_ADMIN_DATABASE_URL, or the local cluster superuser)',
     )

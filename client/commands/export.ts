@@ -4,11 +4,11 @@
 import type { Command } from 'commander';
 import { type ExportOptions, exportCommand } from '../registry-commands';
 import { YEAR_HELP } from './session';
+import { allow, READERS } from './access';
 
 /** Registers the export commands on the program. */
 export function registerExportCommands(program: Command): void {
-  program
-    .command('export')
+  allow(program.command('export'), READERS)
     .description(
       'files for the departments: levy (应征数据, tax), mobilisation (附件2, towns), household (附件1), ledgers (the four 台账, 003 六(二))',
     )

@@ -12,12 +12,12 @@ import {
 import { decideRoster } from '../campaign-commands';
 import { heldRosters, wouldBeClosed } from '../held-rosters';
 import { YEAR_HELP, operatorName, whoAmI } from './session';
+import { allow, OPERATORS, READERS } from './access';
 
 /** Registers the lists commands on the program. */
 export function registerListsCommands(program: Command): void {
   const lists = program.command('lists').description("departments' lists: import, status, rejection reports");
-  lists
-    .command('import')
+  allow(lists.command('import'), ['operator', 'department'])
     .description('import a roster (full list as of a date) or a monthly delta, .xlsx or .csv (UTF-8 or GBK)')
     .argument('<file>', 'the file the department sent')
     .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
@@ -53,15 +53,13 @@ export function registerListsCommands(program: Command): void {
         process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : formatImport(result));
       },
     );
-  lists
-    .command('status')
+  allow(lists.command('status'), ['operator', 'auditor', 'department'])
     .description('every list received, with its row counts')
     .option('--jurisdiction <j>', 'only this jurisdiction')
     .action(async (o: { jurisdiction?: string }) => {
       process.stdout.write(await statusCommand(o.jurisdiction));
     });
-  lists
-    .command('held')
+  allow(lists.command('held'), READERS)
     .description(
       'rosters held because they would close too many identities; with --submission, who it would close (IDs masked)',
     )
@@ -95,8 +93,7 @@ export function registerListsCommands(program: Command): void {
       }
     });
   for (const decision of ['confirm', 'reject'] as const) {
-    lists
-      .command(decision)
+    allow(lists.command(decision), OPERATORS)
       .description(
         decision === 'confirm'
           ? 'apply a held roster: identities it no longer lists close, new ones open (see lists status)'
@@ -112,8 +109,7 @@ export function registerListsCommands(program: Command): void {
         );
       });
   }
-  lists
-    .command('rejections')
+  allow(lists.command('rejections'), ['operator', 'auditor', 'department'])
     .description("write a submission's rejection report, in the format the department sent")
     .requiredOption('--submission <id>', 'submission id', (v) => Number(v))
     .requiredOption('--out <file>', 'output file')

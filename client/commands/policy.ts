@@ -11,14 +11,14 @@ import {
   seedPolicy,
   seedTargets,
 } from '../policy-commands';
+import { allow } from './access';
 
 /** Registers the policy commands on the program. */
 export function registerPolicyCommands(program: Command): void {
   const policy = program
     .command('policy')
     .description('the rules of a jurisdiction-year, from seeds/ or a file');
-  policy
-    .command('explain')
+  allow(policy.command('explain'), 'public')
     .description('what the rules say for one person and one event, with every rule and its source')
     .requiredOption('--input <file>', 'JSON: { jurisdiction, year, person: {...}, event: {...} }')
     .option('--policy <file>', 'a policy file instead of the seed for the jurisdiction and year')
@@ -27,8 +27,7 @@ export function registerPolicyCommands(program: Command): void {
       const answer = explainFile(options.input, options.policy);
       process.stdout.write(options.json ? `${JSON.stringify(answer, null, 2)}\n` : formatExplanation(answer));
     });
-  policy
-    .command('show')
+  allow(policy.command('show'), 'public')
     .description('the calendar and categories of a policy')
     .option('--jurisdiction <j>', 'kaiping, heshan or meishan')
     .option('--year <y>', 'campaign year', (v) => Number(v))
@@ -43,8 +42,7 @@ export function registerPolicyCommands(program: Command): void {
       process.stdout.write(options.json ? `${JSON.stringify(p, null, 2)}\n` : formatPolicy(p));
     });
 
-  program
-    .command('targets')
+  allow(program.command('targets'), 'public')
     .description(
       "a plan's per-town target table with derived coverage figures and the findings of its checks",
     )

@@ -4,13 +4,11 @@
 import type { Command } from 'commander';
 import { type PopulationCommandOptions, populationCommand } from '../registry-commands';
 import { YEAR_HELP } from './session';
+import { allow, OPERATORS } from './access';
 
 /** Registers the population commands on the program. */
 export function registerPopulationCommands(program: Command): void {
-  program
-    .command('population')
-    .description('synthetic population')
-    .command('generate')
+  allow(program.command('population').description('synthetic population').command('generate'), OPERATORS)
     .description(
       'generate a seeded synthetic population into the ledger, and the files its departments would send',
     )

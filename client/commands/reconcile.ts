@@ -14,6 +14,7 @@ import {
   triggerSchedule,
 } from '../reconcile-commands';
 import { operatorName, withClient } from './session';
+import { allow, OPERATORS, READERS } from './access';
 
 /** Registers the reconcile commands on the program. */
 export function registerReconcileCommands(program: Command): void {
@@ -23,8 +24,7 @@ export function registerReconcileCommands(program: Command): void {
   const schedule = reconcile
     .command('schedule')
     .description('the per-jurisdiction Temporal Schedule (the policy’s delta day, Asia/Shanghai)');
-  schedule
-    .command('create')
+  allow(schedule.command('create'), OPERATORS)
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .requiredOption('--year <y>', 'campaign year of the policy', (v) => Number(v))
     .option('--paused', 'create it paused')
@@ -36,8 +36,7 @@ export function registerReconcileCommands(program: Command): void {
         process.stdout.write(`schedule ${id} created${o.paused ? ' (paused)' : ''}\n`);
       }),
     );
-  schedule
-    .command('describe')
+  allow(schedule.command('describe'), READERS)
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .action((o: { jurisdiction: string }) =>
       withClient(async (client) => {
@@ -48,8 +47,7 @@ export function registerReconcileCommands(program: Command): void {
     ['pause', true],
     ['unpause', false],
   ] as const) {
-    schedule
-      .command(name)
+    allow(schedule.command(name), OPERATORS)
       .requiredOption('--jurisdiction <j>', 'jurisdiction')
       .option('--note <text>', 'why (default: who did it)')
       .action((o: { jurisdiction: string; note?: string }) =>
@@ -59,16 +57,14 @@ export function registerReconcileCommands(program: Command): void {
         }),
       );
   }
-  schedule
-    .command('trigger')
+  allow(schedule.command('trigger'), OPERATORS)
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .action((o: { jurisdiction: string }) =>
       withClient(async (client) => {
         process.stdout.write(formatTrigger(await triggerSchedule(client, o.jurisdiction)));
       }),
     );
-  schedule
-    .command('backfill')
+  allow(schedule.command('backfill'), OPERATORS)
     .description('run the scheduled times missed between two instants (each reconciles its own month, once)')
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .requiredOption('--from <iso>', 'start, e.g. 2024-01-01T00:00:00+08:00')
@@ -78,8 +74,7 @@ export function registerReconcileCommands(program: Command): void {
         backfillSchedule(client, o.jurisdiction, new Date(o.from), new Date(o.to)),
       ),
     );
-  reconcile
-    .command('run')
+  allow(reconcile.command('run'), OPERATORS)
     .description('reconcile one month now')
     .requiredOption('--jurisdiction <j>', 'jurisdiction')
     .requiredOption('--year <y>', 'campaign year of the policy', (v) => Number(v))

@@ -13,6 +13,7 @@ import {
   type RefundOutcome,
 } from '../../activities/refunds/refunds';
 import { openLedger } from '../registry-commands';
+import { allow, OPERATORS } from './access';
 
 const yuan = (fen: number) => (fen / 100).toFixed(2);
 
@@ -38,8 +39,7 @@ export function formatRefund(idNumber: string, r: RefundOutcome): string {
 /** Registers `refund request` on the program. */
 export function registerRefundCommands(program: Command): void {
   const refund = program.command('refund').description('refund applications (退费), operators only');
-  refund
-    .command('request')
+  allow(refund.command('request'), OPERATORS)
     .description(
       'record a refund application and have the plan decide it (death, duplicate payment, move to employee insurance, duplicate enrollment elsewhere)',
     )

@@ -4,11 +4,11 @@
 import type { Command } from 'commander';
 import { rehearseCommand } from '../rehearse';
 import { YEAR_HELP, operatorName } from './session';
+import { allow, OPERATORS } from './access';
 
 /** Registers the rehearse commands on the program. */
 export function registerRehearseCommands(program: Command): void {
-  program
-    .command('rehearse')
+  allow(program.command('rehearse'), OPERATORS)
     .description('a whole campaign year on the time-skipping server against simulated departments')
     .requiredOption('--jurisdiction <j>', 'kaiping, heshan or meishan')
     .option('--year <y>', YEAR_HELP, (v) => Number(v))

@@ -14,13 +14,14 @@ import {
 import { seedPolicy } from '../policy-commands';
 import { openLedger } from '../registry-commands';
 import { YEAR_HELP } from './session';
+import { allow, READERS } from './access';
 
 /** Registers the report commands on the program. */
 export function registerReportCommands(program: Command): void {
-  program
-    .command('report')
-    .description('reports an operator prints for a meeting')
-    .command('progress')
+  allow(
+    program.command('report').description('reports an operator prints for a meeting').command('progress'),
+    READERS,
+  )
     .description(
       'per-town progress for a date: coverage against target and the goal line (95%), week-on-week change; .xlsx and HTML',
     )

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { addUser, grantRole, listUsers, parseRoleSpec, revokeRole } from '../../infra/roles';
 import { withAdmin } from './session';
+import { allow } from './access';
 
 /** Registers the users commands on the program. */
 export function registerUsersCommands(program: Command): void {
@@ -15,8 +16,7 @@ export function registerUsersCommands(program: Command): void {
       "the bureau's people, each a PostgreSQL login in one role (run as the administrator: MEDINS_ADMIN_DATABASE_URL, or the local cluster superuser)",
     );
   const ROLE_HELP = 'operator, auditor or department:<department> (e.g. department:civil-affairs)';
-  users
-    .command('add')
+  allow(users.command('add'), 'admin')
     .description(
       'create a login (or set its password again) in a role; the password is read from stdin, or made and printed once',
     )
@@ -33,8 +33,7 @@ export function registerUsersCommands(program: Command): void {
         `${name} may log in as ${o.role}${given ? '' : `; password (shown once): ${password}`}\n`,
       );
     });
-  users
-    .command('grant')
+  allow(users.command('grant'), 'admin')
     .description('add a role to a login')
     .argument('<name>', 'the login')
     .argument('<role>', ROLE_HELP)
@@ -42,8 +41,7 @@ export function registerUsersCommands(program: Command): void {
       await withAdmin((client) => grantRole(client, name, parseRoleSpec(role)));
       process.stdout.write(`${name} granted ${role}\n`);
     });
-  users
-    .command('revoke')
+  allow(users.command('revoke'), 'admin')
     .description('take a role from a login')
     .argument('<name>', 'the login')
     .argument('<role>', ROLE_HELP)
@@ -51,8 +49,7 @@ export function registerUsersCommands(program: Command): void {
       await withAdmin((client) => revokeRole(client, name, parseRoleSpec(role)));
       process.stdout.write(`${name} no longer ${role}\n`);
     });
-  users
-    .command('list')
+  allow(users.command('list'), 'admin')
     .description("every login in one of the project's roles")
     .action(async () => {
       await withAdmin(async (client) => {
