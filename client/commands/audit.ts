@@ -3,7 +3,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { verifyExchangeLog } from '../../activities/audit/verify';
+import { explainPerson, verifyLog } from '../../application/audit';
 import { loadConfig } from '../../worker/config';
 import {
   campaignTimeline,
@@ -13,7 +13,7 @@ import {
   listExecutions,
   timelineHtml,
 } from '../audit-history';
-import { formatTrail, personTrail, trailHtml } from '../audit-person';
+import { formatTrail, trailHtml } from '../audit-person';
 import { openLedger } from '../registry-commands';
 import { connectClient } from '../temporal-client';
 import { withClient } from './session';
@@ -76,25 +76,17 @@ export function registerAuditCommands(program: Command): void {
         const { pool } = await openLedger();
         let client: Awaited<ReturnType<typeof connectClient>> | undefined;
         try {
-          const where = await pool.query<{ jurisdiction: string; year: number }>(
-            `SELECT jurisdiction, max(year)::int AS year FROM campaign_policies
-             WHERE ($1::text IS NULL OR jurisdiction = $1) AND ($1::text IS NOT NULL OR policy->'regionCodes' ? left($2, 6))
-             GROUP BY jurisdiction ORDER BY jurisdiction LIMIT 1`,
-            [o.jurisdiction ?? null, o.id],
+          const trail = await explainPerson(
+            {
+              pool,
+              ...(o.history ? { temporal: async () => (client = await connectClient(loadConfig())) } : {}),
+            },
+            {
+              idNumber: o.id,
+              ...(o.jurisdiction ? { jurisdiction: o.jurisdiction } : {}),
+              ...(o.year ? { year: o.year } : {}),
+            },
           );
-          const jurisdiction = o.jurisdiction ?? where.rows[0]?.jurisdiction;
-          const year = o.year ?? where.rows[0]?.year;
-          if (!jurisdiction || !year)
-            throw new Error(
-              'no campaign in the ledger covers that ID number: give --jurisdiction and --year',
-            );
-          if (o.history) client = await connectClient(loadConfig()).catch(() => undefined);
-          const trail = await personTrail(pool, {
-            idNumber: o.id,
-            jurisdiction,
-            year,
-            ...(client ? { client } : {}),
-          });
           process.stdout.write(o.json ? `${JSON.stringify(trail, null, 2)}\n` : formatTrail(trail));
           if (o.html) {
             writeFileSync(o.html, trailHtml(trail));
@@ -126,7 +118,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (o: { json?: boolean }) => {
       const { pool } = await openLedger();
       try {
-        const r = await verifyExchangeLog(pool);
+        const r = await verifyLog({ pool });
         if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else {
           process.stdout.write(`${r.entries} exchange log entries, ${r.filesChecked} stored files checked\n`);

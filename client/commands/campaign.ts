@@ -2,14 +2,13 @@
  * the campaign on the Temporal server: `campaign start|status|submit-list|retry`.
  */
 import type { Command } from 'commander';
-import { makeDrillPolicy } from '../../domain/drill';
 import { campaignWorkflowId } from '../../workflows/campaign';
 import { loadConfig } from '../../worker/config';
-import { campaignStatus, retryStep, startCampaign, submitRoster } from '../campaign-commands';
+import { startCampaignYear, submitRosterFile } from '../../application/campaigns';
+import { campaignStatus, retryStep } from '../campaign-commands';
 import { policyFromFile, seedPolicy } from '../policy-commands';
 import { openLedger } from '../registry-commands';
 import { connectClient } from '../temporal-client';
-import { uploadFile } from '../uploads';
 import { operatorName } from './session';
 import { allow, OPERATORS, READERS } from './access';
 
@@ -32,15 +31,12 @@ export function registerCampaignCommands(program: Command): void {
       const config = loadConfig();
       const client = await connectClient(config);
       try {
-        const base = o.policy ? policyFromFile(o.policy) : seedPolicy(o.jurisdiction, o.year);
-        const policy = o.drill ? makeDrillPolicy(base, Date.now() + 10_000, o.drill) : base;
+        const policy = o.policy ? policyFromFile(o.policy) : seedPolicy(o.jurisdiction, o.year);
         const { pool } = await openLedger();
-        const started = await startCampaign(client, {
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          policy,
-          operator: operatorName(),
-          pool,
-        }).finally(() => pool.end());
+        const started = await startCampaignYear(
+          { pool, client, taskQueue: config.TEMPORAL_TASK_QUEUE },
+          { policy, operator: operatorName(), ...(o.drill ? { drillMinutes: o.drill } : {}) },
+        ).finally(() => pool.end());
         process.stdout.write(
           `started ${started.workflowId} (run ${started.runId})${started.drill ? ' as a DRILL' : ''}, policy ${started.policyHash}\n`,
         );
@@ -103,29 +99,21 @@ export function registerCampaignCommands(program: Command): void {
       ) => {
         const config = loadConfig();
         const { pool } = await openLedger();
-        let stored;
-        try {
-          stored = await uploadFile(pool, file, operatorName());
-        } finally {
-          await pool.end();
-        }
-        const client = await connectClient(config);
+        let client: Awaited<ReturnType<typeof connectClient>> | undefined;
         try {
           const id = campaignWorkflowId(o.jurisdiction, o.year) + (o.drill ? '-drill' : '');
-          const r = await submitRoster(client, id, {
-            department: o.department,
-            file: stored,
-            operator: operatorName(),
-          });
+          const { status: r } = await submitRosterFile(
+            { pool, temporal: async () => (client = await connectClient(config)) },
+            { workflowId: id, department: o.department, path: file, operator: operatorName() },
+          );
           process.stdout.write(
             r.status === 'held'
-              ? `roster HELD: it would close ${r.wouldClose} of the department's ${r.openIdentities} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}
-  `
-              : `roster ${r.status}: ${r.rowsRead} rows read = ${r.rowsAccepted} accepted + ${r.rowsRejected} rejected${r.rowsSkipped !== undefined ? ` (+ ${r.rowsSkipped} lines skipped)` : ''}
-  `,
+              ? `roster HELD: it would close ${r.wouldClose} of the department's ${r.openIdentities} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}\n`
+              : `roster ${r.status}: ${r.rowsRead} rows read = ${r.rowsAccepted} accepted + ${r.rowsRejected} rejected${r.rowsSkipped !== undefined ? ` (+ ${r.rowsSkipped} lines skipped)` : ''}\n`,
           );
         } finally {
-          await client.connection.close();
+          await pool.end();
+          await client?.connection.close();
         }
       },
     );

@@ -9,7 +9,9 @@ import {
   rejectionsCommand,
   statusCommand,
 } from '../registry-commands';
-import { decideRoster } from '../campaign-commands';
+import { decideRoster } from '../../application/campaigns';
+import { loadConfig } from '../../worker/config';
+import { connectClient } from '../temporal-client';
 import { heldRosters, wouldBeClosed } from '../held-rosters';
 import { YEAR_HELP, operatorName, whoAmI } from './session';
 import { allow, OPERATORS, READERS } from './access';
@@ -101,7 +103,15 @@ export function registerListsCommands(program: Command): void {
       )
       .requiredOption('--submission <id>', 'the held submission', (v) => Number(v))
       .action(async (o: { submission: number }) => {
-        const r = await decideRoster(o.submission, decision, operatorName());
+        const { pool } = await openLedger();
+        let client: Awaited<ReturnType<typeof connectClient>> | undefined;
+        const r = await decideRoster(
+          { pool, temporal: async () => (client = await connectClient(loadConfig())) },
+          { submissionId: o.submission, decision, operator: operatorName() },
+        ).finally(async () => {
+          await pool.end();
+          await client?.connection.close();
+        });
         process.stdout.write(
           decision === 'confirm'
             ? `submission ${o.submission} confirmed by ${operatorName()}: ${r.opened} identities opened, ${r.closed} closed${r.campaign ? `; ${r.campaign} told` : ''}\n`

@@ -3,14 +3,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { filingFor } from '../../reports/filing';
-import {
-  formatProgress,
-  progressHtml,
-  progressPdf,
-  progressReport,
-  progressXlsx,
-} from '../../reports/progress';
+import { makeProgressReport } from '../../application/reports';
+import { formatProgress, progressHtml, progressPdf, progressXlsx } from '../../reports/progress';
 import { seedPolicy } from '../policy-commands';
 import { openLedger } from '../registry-commands';
 import { YEAR_HELP } from './session';
@@ -44,10 +38,11 @@ export function registerReportCommands(program: Command): void {
       }) => {
         const { pool } = await openLedger();
         try {
-          const policy = seedPolicy(o.jurisdiction, o.year);
-          const report = await progressReport(pool, policy, o.date);
+          const { report, filing } = await makeProgressReport(
+            { pool },
+            { policy: seedPolicy(o.jurisdiction, o.year), date: o.date },
+          );
           process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatProgress(report));
-          const filing = await filingFor(pool, policy);
           if (o.xlsx) writeFileSync(o.xlsx, await progressXlsx(report, filing));
           if (o.html) writeFileSync(o.html, progressHtml(report));
           if (o.pdf) writeFileSync(o.pdf, await progressPdf(report, filing));
