@@ -8,19 +8,32 @@ import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/wor
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { redact } from '../domain/personal-data';
 
-/** `value` with every string in it redacted (an Error copied with its message, stack and cause redacted). */
-export function redactValue(value: unknown, depth = 0): unknown {
+/**
+ * `value` with every string in it redacted (an Error copied with its message, stack and cause redacted).
+ * With `plainOnly`, an object of a class other than Error (Fastify's request and reply, whose serializers
+ * read their getters) is passed through untouched for its serializer.
+ */
+export function redactValue(value: unknown, depth = 0, plainOnly = false): unknown {
   if (typeof value === 'string') return redact(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (
+    plainOnly &&
+    !(value instanceof Error) &&
+    !Array.isArray(value) &&
+    proto !== Object.prototype &&
+    proto !== null
+  )
+    return value;
   if (value instanceof Error) {
     const copy = new Error(redact(value.message));
     copy.name = value.name;
     copy.stack = value.stack === undefined ? undefined : redact(value.stack);
-    if (value.cause !== undefined) copy.cause = redactValue(value.cause, depth + 1);
+    if (value.cause !== undefined) copy.cause = redactValue(value.cause, depth + 1, plainOnly);
     return copy;
   }
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, depth + 1)]));
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1, plainOnly));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, depth + 1, plainOnly)]));
 }
 
 /**
@@ -31,11 +44,11 @@ export function redactValue(value: unknown, depth = 0): unknown {
 export const redactingPinoOptions: Pick<LoggerOptions, 'hooks' | 'formatters'> = {
   hooks: {
     logMethod(args, method) {
-      method.apply(this, args.map((a) => redactValue(a)) as Parameters<typeof method>);
+      method.apply(this, args.map((a) => redactValue(a, 0, true)) as Parameters<typeof method>);
     },
   },
   formatters: {
-    log: (object) => redactValue(object) as Record<string, unknown>,
+    log: (object) => redactValue(object, 0, true) as Record<string, unknown>,
   },
 };
 
