@@ -74,7 +74,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers('activities', 'departments', 'worker', 'client', 'infra'),
+              group: layers('activities', 'departments', 'worker', 'client', 'infra', 'application'),
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -107,7 +107,15 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers('activities', 'departments', 'worker', 'client', 'infra', 'workflows'),
+              group: layers(
+                'activities',
+                'departments',
+                'worker',
+                'client',
+                'infra',
+                'workflows',
+                'application',
+              ),
               message: 'The domain layer imports nothing from the outer layers.',
             },
           ],
@@ -129,6 +137,38 @@ export default tseslint.config(
               group: [...layers('simulation'), '**/departments/simulated'],
               message:
                 'Production code does not import the simulation: take the department ports the composition root chose.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The application layer's use cases take their connections from the caller (the CLI's login, the
+    // console's session): no environment, no configuration, nothing from the front ends that call them.
+    files: ['application/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'A use case takes its connections and settings as arguments.',
+        },
+      ],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                ...layers('console', 'simulation'),
+                '**/client/cli',
+                '**/client/commands/**',
+                '**/worker/config',
+              ],
+              message:
+                'A use case is called by the front ends, never the other way; it reads no configuration.',
             },
           ],
         },

@@ -1,22 +1,18 @@
 /**
  * Operators' commands for a real campaign on a dev server or cluster: start one (from the seed policy, a
- * policy file, or a drill of either), see its status, hand in a department's roster.
+ * policy file, or a drill of either), see its status, hand in a department's roster. The use cases the CLI
+ * and the console call are in application/campaigns.ts, built on these.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import { policyHash } from '../activities/campaign';
 import type { Policy } from '../domain/policy';
 import type { StoredFileRef } from '../activities/exchange-store';
-import { decideHeldRoster } from '../activities/registry/import-list';
-import { loadConfig } from '../worker/config';
-import { openLedger } from './registry-commands';
-import { connectClient } from './temporal-client';
 import {
   AnnualCampaignWorkflow,
   campaignWorkflowId,
   progressQuery,
   retryStepUpdate,
-  rosterDecidedSignal,
   submitRosterUpdate,
   type CampaignProgress,
   type RosterStatus,
@@ -126,53 +122,4 @@ export async function retryStep(
   operator: string,
 ): Promise<{ step: string }> {
   return client.workflow.getHandle(workflowId).executeUpdate(retryStepUpdate, { args: [{ operator }] });
-}
-
-/**
- * An operator's decision on a held roster: applied in the ledger (decideHeldRoster), then told to the
- * campaign that imported it, if it is running (a campaign that is not running learns it from the ledger).
- * Returns the identities opened and closed, and the campaign told (its workflow id), if any.
- */
-export async function decideRoster(
-  submissionId: number,
-  decision: 'confirm' | 'reject',
-  operator: string,
-): Promise<{ opened: number; closed: number; campaign?: string }> {
-  const { pool } = await openLedger();
-  let decided;
-  let campaigns: { year: number; drill: boolean }[] = [];
-  try {
-    decided = await decideHeldRoster(pool, submissionId, decision, operator);
-    const r = await pool.query<{ year: number; drill: boolean }>(
-      `SELECT DISTINCT year, coalesce((policy->>'drill')::boolean, false) AS drill FROM campaign_policies
-       WHERE jurisdiction = $1 AND left(policy->'calendar'->'rosterAsOf'->>'at', 10) = $2`,
-      [decided.jurisdiction, decided.period],
-    );
-    campaigns = r.rows;
-  } finally {
-    await pool.end();
-  }
-  let told: string | undefined;
-  if (campaigns.length) {
-    try {
-      const client = await connectClient(loadConfig());
-      try {
-        for (const c of campaigns) {
-          const id = campaignWorkflowId(decided.jurisdiction, c.year) + (c.drill ? '-drill' : '');
-          await client.workflow.getHandle(id).signal(rosterDecidedSignal, {
-            department: decided.department,
-            submissionId,
-            decision: decision === 'confirm' ? 'confirmed' : 'rejected',
-            operator,
-          });
-          told = id;
-        }
-      } finally {
-        await client.connection.close();
-      }
-    } catch {
-      // no running campaign (or no Temporal server): the ledger holds the decision, which is what counts
-    }
-  }
-  return { opened: decided.opened, closed: decided.closed, ...(told ? { campaign: told } : {}) };
 }

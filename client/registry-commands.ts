@@ -2,11 +2,11 @@
  * `lists import | status | rejections` and `population generate`: the registry's inbound lists and the
  * synthetic population, from the command line.
  */
-import { deltaRegistrationDay } from '../domain/reconciliation';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
-import { importDepartmentList, type ListImportResult } from '../activities/registry/import-list';
+import type { ListImportResult } from '../activities/registry/import-list';
+import { importList } from '../application/lists';
 import {
   exportHouseholdForm,
   exportLedgers,
@@ -88,27 +88,19 @@ export async function importCommand(
 ): Promise<ListImportResult> {
   const { pool, exchangeDir } = await openLedger();
   try {
-    const policy = seedPolicy(o.jurisdiction, o.year);
-    const result = await importDepartmentList(
-      { pool, policy, exchangeDir },
+    return await importList(
+      { pool, exchangeDir },
       {
-        jurisdiction: o.jurisdiction,
+        policy: seedPolicy(o.jurisdiction, o.year),
+        path: file,
         department: o.department,
         kind: o.kind,
         period: o.period,
-        // a roster takes effect on its own date; a delta on its month's registration day (never today: a past
-        // month reconciled late keeps its own dates)
-        effectiveOn:
-          o.effectiveOn ?? (o.kind === 'roster' ? o.period : deltaRegistrationDay(policy, o.period)),
-        fileName: basename(file),
+        ...(o.effectiveOn ? { effectiveOn: o.effectiveOn } : {}),
+        ...(o.rejections ? { rejections: o.rejections } : {}),
         receivedBy,
       },
-      readFileSync(file),
     );
-    if (o.rejections && result.rowsRejected > 0) {
-      await writeRejectionReport(pool, result.submissionId, o.rejections);
-    }
-    return result;
   } finally {
     await pool.end();
   }

@@ -18,6 +18,7 @@ import fastifyStatic from '@fastify/static';
 import type { Client, Connection } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MAX_UPLOAD_BYTES } from '../client/uploads';
+import { redactingPinoOptions } from '../infra/structured-log';
 import type { ConsoleSettings } from './config';
 import { csrfField, h, notice, page, PAGES, type Role } from './html';
 import {
@@ -96,6 +97,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     bodyLimit: 1024 * 1024,
     logger: {
       level: 'info',
+      // structured (pino), and no ID number or bank account in any line (infra/structured-log.ts)
+      ...redactingPinoOptions,
       ...(deps.logStream ? { stream: deps.logStream } : {}),
       serializers: {
         // the route pattern, never the URL (a query could name a person); no headers, no body

@@ -2,27 +2,15 @@
  * The worker's log (the SDK's own messages: "Activity failed", "Workflow failed" with the error) may quote
  * a failure that names a person. Under PIPL no national ID or bank account number reaches a log: this
  * logger masks every run of 15 to 25 digits (15- and 18-digit ID numbers, bank accounts; an 18-digit ID may
- * end in X) in the message and in every string of its metadata, errors included, before it is written.
+ * end in X) in the message and in every string of its metadata, errors included, before it is written;
+ * underneath, pino writes it as JSON (infra/structured-log.ts, which masks again on its own).
  */
 import { DefaultLogger, Runtime, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
 
 import { redact } from '../domain/personal-data';
+import { createLogger, PinoSdkLogger, redactValue } from './structured-log';
 
 export { redact };
-
-function redactValue(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) {
-    const copy = new Error(redact(value.message));
-    copy.name = value.name;
-    copy.stack = value.stack === undefined ? undefined : redact(value.stack);
-    if (value.cause !== undefined) copy.cause = redactValue(value.cause, depth + 1);
-    return copy;
-  }
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, depth + 1)]));
-}
 
 export class RedactingLogger implements Logger {
   constructor(private readonly inner: Logger) {}
@@ -46,7 +34,10 @@ export class RedactingLogger implements Logger {
   }
 }
 
-/** Installs the SDK runtime once per process with a redacting logger at `level`. */
+/**
+ * Installs the SDK runtime once per process with a redacting logger at `level`: structured JSON lines on
+ * stderr (pino, infra/structured-log.ts), or, given `write`, one plain line each to `write`.
+ */
 let installed = false;
 export function installRedactingRuntime(level: LogLevel = 'INFO', write?: (line: string) => void): void {
   if (installed) return;
@@ -54,7 +45,12 @@ export function installRedactingRuntime(level: LogLevel = 'INFO', write?: (line:
     ? new DefaultLogger(level, (entry) =>
         write(`${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}`),
       )
-    : new DefaultLogger(level);
+    : new PinoSdkLogger(
+        createLogger(
+          'medins-worker',
+          level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error'),
+        ),
+      );
   Runtime.install({ logger: new RedactingLogger(inner) });
   installed = true;
 }

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { verifyEntries, verifyExchangeLog } from '../../activities/audit/verify';
+import { verifyEntries } from '../../activities/audit/verify';
+import { explainPerson, verifyLog } from '../../application/audit';
 import { campaignTimeline } from '../../client/audit-history';
-import { PersonNotFound, personTrail } from '../../client/audit-person';
+import { PersonNotFound } from '../../client/audit-person';
 import { beijing, csrfField, h, n, notice, page, type Raw } from '../html';
 import { campaigns } from '../queries';
 import type { RouteContext } from '../server';
@@ -66,14 +67,11 @@ export function auditRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (!form.success)
       return auditPage(request, reply, notice('error', '请输入 18 位公民身份号码并选择征缴年度'), 400);
     const [jurisdiction, year] = form.data.campaign.split('|') as [string, string];
-    const client = await ctx.deps.temporal().catch(() => undefined);
     try {
-      const t = await personTrail(login.pool, {
-        idNumber: form.data.idNumber,
-        jurisdiction,
-        year: Number(year),
-        ...(client ? { client } : {}),
-      });
+      const t = await explainPerson(
+        { pool: login.pool, temporal: ctx.deps.temporal },
+        { idNumber: form.data.idNumber, jurisdiction, year: Number(year) },
+      );
       request.log.info({ user: login.identity.user, entries: t.entries.length }, 'person trail read');
       const body = h`<section class="trail"><h3>个人审计轨迹：${t.person.name}（<span class="id-number">${t.person.idNumber}</span>）</h3>
 <p>${jurisdiction} ${year} 年度${t.policyHash ? `，政策快照 ${t.policyHash.slice(0, 12)}` : ''}；${t.fullNumbers ? '显示完整号码（经办）' : '号码已脱敏'}；核对：${t.mismatches ? `${t.mismatches} 处不一致` : '全部一致'}${t.historyConsulted ? '（已对照工作流历史）' : ''}</p>
@@ -122,7 +120,7 @@ export function auditRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post('/audit/verify', { config: { roles } }, async (request, reply) => {
     const login = ctx.login(request);
-    const r = await verifyExchangeLog(login.pool);
+    const r = await verifyLog({ pool: login.pool });
     request.log.info({ user: login.identity.user, ok: r.ok, entries: r.entries }, 'exchange log verified');
     return auditPage(
       request,

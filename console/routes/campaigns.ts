@@ -1,15 +1,15 @@
 /**
  * 工作台: the campaigns per jurisdiction and year with their phase, the agenda as a timeline in the plan's
  * dates, the next deadlines, late departments; and starting a campaign (policy preview first; a closed year
- * is refused, as by the CLI: client/campaign-commands.ts startCampaign).
+ * is refused, as by the CLI: the same use case, application/campaigns.ts startCampaignYear).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CampaignAlreadyRunning, campaignStatus, startCampaign } from '../../client/campaign-commands';
+import { startCampaignYear } from '../../application/campaigns';
+import { CampaignAlreadyRunning, campaignStatus } from '../../client/campaign-commands';
 import { buildAgenda, type AgendaItem } from '../../domain/agenda';
 import { chinaDateOf } from '../../domain/dates';
 import { departmentName } from '../../domain/departments';
-import { makeDrillPolicy } from '../../domain/drill';
 import { formatYuan } from '../../domain/money';
 import type { Policy } from '../../domain/policy';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
@@ -202,18 +202,19 @@ ${form.drill ? notice('ok', `演练：同一套规则，日程点压缩为每 ${
   app.post('/campaigns/start', { config: { roles: ['operator'] } }, async (request, reply) => {
     const login = ctx.login(request);
     const form = StartForm.parse(request.body);
-    const base = seedPolicy(form.jurisdiction, form.year);
-    const policy = form.drill ? makeDrillPolicy(base, Date.now() + 10_000, form.drill) : base;
+    const policy = seedPolicy(form.jurisdiction, form.year);
     const client = await ctx.deps.temporal();
     let body: Raw;
     let code = 200;
     try {
-      const started = await startCampaign(client, {
-        taskQueue: ctx.deps.taskQueue,
-        policy,
-        operator: login.identity.user,
-        pool: login.pool,
-      });
+      const started = await startCampaignYear(
+        { pool: login.pool, client, taskQueue: ctx.deps.taskQueue },
+        {
+          policy,
+          operator: login.identity.user,
+          ...(form.drill ? { drillMinutes: form.drill } : {}),
+        },
+      );
       request.log.info({ user: login.identity.user, workflowId: started.workflowId }, 'campaign started');
       body = h`${notice('ok', `已启动 ${started.workflowId}${started.drill ? '（演练）' : ''}，政策快照 ${started.policyHash.slice(0, 12)}，启动人 ${login.identity.user}，${chinaDateOf(Date.now())}`)}
 <p><a href="/">返回工作台</a> · <a href="/lists">报送名单</a></p>`;

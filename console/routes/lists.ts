@@ -2,8 +2,8 @@
  * 名单: the lists received (a department's login sees its own only: row-level security in the database, not
  * a filter here), their result (read = accepted + rejected + skipped), the rejection report to download,
  * held rosters to confirm or reject, and the operator's upload of a department's roster to a running
- * campaign: stored by digest (client/uploads.ts), then handed to the campaign by the same Update the CLI
- * uses (client/campaign-commands.ts submitRoster), so the import runs in the worker as it does for the CLI.
+ * campaign: the same use case as the CLI's (application/campaigns.ts submitRosterFile: stored by digest, then
+ * handed to the campaign by its Update), so the import runs in the worker as it does for the CLI.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -13,19 +13,14 @@ import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { rejectionReport, writeMaskedRejections } from '../../activities/registry/rejection-report';
-import {
-  decideHeldRoster,
-  importDepartmentList,
-  type ListImportResult,
-} from '../../activities/registry/import-list';
-import { submitRoster } from '../../client/campaign-commands';
+import { importDepartmentList, type ListImportResult } from '../../activities/registry/import-list';
+import { decideRoster, submitRosterFile } from '../../application/campaigns';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
-import { uploadFile, UploadRefused } from '../../client/uploads';
+import { UploadRefused } from '../../client/uploads';
 import { departmentName } from '../../domain/departments';
 import { deltaRegistrationDay } from '../../domain/reconciliation';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
 import { exchangeDirOf, loadConfig } from '../../worker/config';
-import { rosterDecidedSignal } from '../../workflows/campaign';
 import { beijing, csrfField, h, n, notice, page, SUBMISSION_STATUS_NAMES, type Raw } from '../html';
 import { campaigns, submissions, type CampaignRow } from '../queries';
 import type { RouteContext } from '../server';
@@ -156,15 +151,21 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (!path || readFileSync(path).length === 0)
         return listPage(request, reply, notice('error', '请选择名单文件'), 400);
       const [jurisdiction, year, drill] = form.campaign.split('|') as [string, string, string];
-      const stored = await uploadFile(login.pool, path, login.identity.user);
       const workflowId = workflowIdOf(jurisdiction, Number(year), drill === 'drill');
-      const client = await ctx.deps.temporal();
+      // the file's upload and the connection fail as the page's own errors; the Update's refusal is the result
+      let updating = false;
       try {
-        const r = await submitRoster(client, workflowId, {
-          department: form.department,
-          file: stored,
-          operator: login.identity.user,
-        });
+        const { stored, status: r } = await submitRosterFile(
+          {
+            pool: login.pool,
+            temporal: async () => {
+              const client = await ctx.deps.temporal();
+              updating = true;
+              return client;
+            },
+          },
+          { workflowId, department: form.department, path, operator: login.identity.user },
+        );
         request.log.info(
           { user: login.identity.user, workflowId, submission: r.submissionId, status: r.status },
           'roster submitted',
@@ -181,6 +182,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
               )}${(r.rowsRejected ?? 0) > 0 ? h`<p><a href="/lists/${r.submissionId}/rejections" download class="rejections">下载拒收报告</a></p>` : ''}</div>`;
         return listPage(request, reply, result);
       } catch (error) {
+        if (!updating) throw error;
         request.log.warn({ user: login.identity.user, workflowId }, 'roster refused');
         return listPage(request, reply, notice('error', `名单未被接收：${causes(error)}`), 422);
       }
@@ -315,28 +317,11 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const id = Id.parse((request.params as { id: string }).id);
     const { decision } = z.object({ decision: z.enum(['confirm', 'reject']) }).parse(request.body);
     // the ledger first, under the operator's own login; then the campaign that imported it, if running
-    const decided = await decideHeldRoster(login.pool, id, decision, login.identity.user);
-    let told = '';
-    const client = await ctx.deps.temporal().catch(() => undefined);
-    const years = await login.pool.query<{ year: number; drill: boolean }>(
-      `SELECT DISTINCT year, coalesce((policy->>'drill')::boolean, false) AS drill FROM campaign_policies
-       WHERE jurisdiction = $1 AND left(policy->'calendar'->'rosterAsOf'->>'at', 10) = $2`,
-      [decided.jurisdiction, decided.period],
+    const decided = await decideRoster(
+      { pool: login.pool, temporal: ctx.deps.temporal },
+      { submissionId: id, decision, operator: login.identity.user },
     );
-    for (const c of years.rows) {
-      const workflowId = workflowIdOf(decided.jurisdiction, c.year, c.drill);
-      try {
-        await client?.workflow.getHandle(workflowId).signal(rosterDecidedSignal, {
-          department: decided.department,
-          submissionId: id,
-          decision: decision === 'confirm' ? 'confirmed' : 'rejected',
-          operator: login.identity.user,
-        });
-        told = workflowId;
-      } catch {
-        // not running: the ledger holds the decision, which is what counts
-      }
-    }
+    const told = decided.campaign ?? '';
     request.log.info({ user: login.identity.user, submission: id, decision }, 'held roster decided');
     return listPage(
       request,

@@ -15,7 +15,7 @@ import {
   progressXlsx,
   progressPdf,
 } from '../../reports/progress';
-import { filingFor } from '../../reports/filing';
+import { makeProgressReport } from '../../application/reports';
 import { seedPolicy } from '../../seeds';
 import { h, n, notice, page, raw } from '../html';
 import { campaigns } from '../queries';
@@ -106,18 +106,24 @@ export function progressRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/progress/xlsx', { config: { roles } }, async (request, reply) => {
     const { login, policy, date } = await chosen(request);
     if (!policy) return reply.code(404).send('no campaign');
-    const report = await progressReport(login.pool, policy, date);
+    const { report, filing } = await makeProgressReport(
+      { pool: login.pool },
+      { policy, date, filing: { date } },
+    );
     return reply
       .header('content-disposition', `attachment; filename="progress-${policy.jurisdiction}-${date}.xlsx"`)
       .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
-      .send(await progressXlsx(report, await filingFor(login.pool, policy, { date })));
+      .send(await progressXlsx(report, filing));
   });
 
   app.get('/progress/pdf', { config: { roles } }, async (request, reply) => {
     const { login, policy, date } = await chosen(request);
     if (!policy) return reply.code(404).send('no campaign');
-    const report = await progressReport(login.pool, policy, date);
-    const pdf = await progressPdf(report, await filingFor(login.pool, policy, { date }));
+    const { report, filing } = await makeProgressReport(
+      { pool: login.pool },
+      { policy, date, filing: { date } },
+    );
+    const pdf = await progressPdf(report, filing);
     return reply
       .header('content-disposition', `attachment; filename="progress-${policy.jurisdiction}-${date}.pdf"`)
       .type('application/pdf')

@@ -35,10 +35,11 @@ const VALUES: Record<string, string> = {
   role: 'auditor',
   file: join(dir, 'missing.csv'),
   what: 'levy',
-  name: 't_never_made',
+  // refund request (issue 20)
   reason: 'death',
   'occurred-on': '2024-03-01',
-  key: 'cli-connections-refund',
+  key: 'cli-connections-1',
+  name: 't_never_made',
   // what sizes the work, where a command has it: the least
   scale: '0.001',
 };

@@ -1,18 +1,19 @@
 /**
  * `refund request`: an operator records a person's refund application (退费申请); the ledger decides it with
  * the policy engine under the campaign's policy snapshot (activities/refunds/refunds.ts). Operators only:
- * the command line refuses auditors and departments (client/cli.ts), and the database grants refund_requests
+ * the command line refuses auditors and departments (client/commands/refund.ts), and the database grants refund_requests
  * to operators alone.
  */
 import type { Command } from 'commander';
-import { maskIdNumber } from '../domain/id-number';
+import { maskIdNumber } from '../../domain/id-number';
 import {
   REFUND_REASON_NAMES,
   RefundReason,
   requestRefund,
   type RefundOutcome,
-} from '../activities/refunds/refunds';
-import { openLedger } from './registry-commands';
+} from '../../activities/refunds/refunds';
+import { openLedger } from '../registry-commands';
+import { allow, OPERATORS } from './access';
 
 const yuan = (fen: number) => (fen / 100).toFixed(2);
 
@@ -38,8 +39,7 @@ export function formatRefund(idNumber: string, r: RefundOutcome): string {
 /** Registers `refund request` on the program. */
 export function registerRefundCommands(program: Command): void {
   const refund = program.command('refund').description('refund applications (退费), operators only');
-  refund
-    .command('request')
+  allow(refund.command('request'), OPERATORS)
     .description(
       'record a refund application and have the plan decide it (death, duplicate payment, move to employee insurance, duplicate enrollment elsewhere)',
     )
