@@ -71,13 +71,26 @@ program.hook('preAction', async (_root, action) => {
   if (access === 'public' || access === 'admin') return;
   // who this is comes from the login: the session's user and its role (pg_has_role), never the environment
   const config = loadConfig();
-  const pool = new pg.Pool({
-    ...(await userConnection(config.MEDINS_DATABASE, 'op_demo', stderrLogger)),
-    max: 1,
-  });
+  const identify = async (database: string): Promise<Identity> => {
+    const pool = new pg.Pool({ ...(await userConnection(database, 'op_demo', stderrLogger)), max: 1 });
+    try {
+      return await sessionIdentity(pool);
+    } finally {
+      await pool.end();
+    }
+  };
   let identity: Identity;
   try {
-    identity = await sessionIdentity(pool);
+    try {
+      identity = await identify(config.MEDINS_DATABASE);
+    } catch (error) {
+      // roles are the cluster's, not the ledger's: a login is known before any ledger exists (a fresh
+      // machine's `npm run demo` rehearses in a database of its own), so ask the maintenance database
+      if ((error as { code?: string }).code !== '3D000') throw error;
+      identity = await identify('postgres').catch(() => {
+        throw error;
+      });
+    }
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === '28P01' || code === '28000' || code === '3D000' || code === 'ECONNREFUSED')
@@ -85,8 +98,6 @@ program.hook('preAction', async (_root, action) => {
         `cannot log in to the ledger: ${(error as Error).message}. Log in as yourself: PGUSER and PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL (an administrator creates your login with \`users add\`)`,
       );
     throw error;
-  } finally {
-    await pool.end();
   }
   setIdentity(identity);
   const stale = process.env.MEDINS_ROLE;
