@@ -50,12 +50,17 @@ export class LoginStore {
   private readonly logins = new Map<string, Login>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly idleMs: number) {
+  /** `now`: the clock idleness is measured by (milliseconds; tests move it on instead of sleeping). */
+  constructor(
+    private readonly idleMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.sweeper = setInterval(() => void this.sweep(), Math.min(idleMs, 60_000));
     this.sweeper.unref();
   }
 
   set(sessionId: string, login: Login) {
+    login.lastSeen = this.now();
     this.logins.set(sessionId, login);
   }
 
@@ -63,11 +68,11 @@ export class LoginStore {
   async touch(sessionId: string): Promise<Login | undefined> {
     const login = this.logins.get(sessionId);
     if (!login) return undefined;
-    if (Date.now() - login.lastSeen > this.idleMs) {
+    if (this.now() - login.lastSeen > this.idleMs) {
       await this.end(sessionId);
       return undefined;
     }
-    login.lastSeen = Date.now();
+    login.lastSeen = this.now();
     return login;
   }
 
@@ -78,7 +83,7 @@ export class LoginStore {
   }
 
   private async sweep() {
-    const now = Date.now();
+    const now = this.now();
     for (const [id, login] of this.logins) if (now - login.lastSeen > this.idleMs) await this.end(id);
   }
 
