@@ -3,7 +3,9 @@
  * never touch each other's ledger. The rehearsal holds a session advisory lock keyed by the database's
  * name on a connection of its own for as long as it runs; a rehearsal database whose lock nobody holds
  * belongs to a run that died without cleaning up (killed, power cut) and is dropped by the next rehearsal.
- * The lock is taken before the database is created, so a starting rehearsal never drops a newer one.
+ * The lock is taken before the database is created, so a starting rehearsal never drops a newer one. A run
+ * asked to keep its database (`rehearse --keep`, the demo) releases the lock without dropping it, so the
+ * console can be opened on what it did; the next rehearsal drops it like any other left without a lock.
  *
  * All of it runs under the operator's own login, never the administrator's: the login sets the role
  * medins_rehearsal (which may create databases and nothing else; operators are its members, migration 0021)
@@ -22,8 +24,16 @@ export interface RehearsalDatabase {
   connection: pg.ClientConfig;
   /** Running rehearsals found at the start (their databases were left alone). */
   others: string[];
+  /** The server as the login reached it: a host name or address, or a Unix socket's folder; its port. */
+  server: { host: string; port: number };
   /** Drops the database (closing any connection left to it) and releases the lock. Idempotent. */
   release(): Promise<void>;
+  /**
+   * Leaves the database of a finished run for the console to show: releases the lock and closes the session
+   * without dropping it; the next rehearsal drops it, as every rehearsal database nobody holds. Idempotent,
+   * and release() after it does nothing.
+   */
+  keep(): Promise<void>;
 }
 
 /** `login` pointed at database `name`, working as `role` from the start of each session. */
@@ -43,6 +53,27 @@ const LOCK_KEY = 'hashtextextended($1, 0)';
 const RUN_DATABASE = /^rehearsal_[a-z0-9_]+_[0-9]{4}_[a-z0-9]{14}$/;
 
 /**
+ * The session that holds the run's lock. Advisory locks belong to one database, so every rehearsal on a
+ * server must take them in the same one, whichever database its login names (the demo's login names the
+ * maintenance database, a test's its own ledger): the maintenance database `postgres`, which every login may
+ * reach by default. Where it cannot (absent, or CONNECT revoked), the login's own database.
+ */
+async function lockSession(login: pg.ClientConfig): Promise<pg.Client> {
+  const maintenance = new pg.Client(loginTo(login, 'postgres'));
+  try {
+    await maintenance.connect();
+    return maintenance;
+  } catch (error) {
+    await maintenance.end().catch(() => undefined);
+    const code = (error as { code?: string }).code;
+    if (code !== '3D000' && code !== '42501') throw error;
+  }
+  const own = new pg.Client(login);
+  await own.connect();
+  return own;
+}
+
+/**
  * Creates this run's database under `login` (an operator's own connection, see userConnection), after
  * dropping the databases of rehearsals that ended without cleaning up. `say` is told of each database dropped
  * and of rehearsals found running.
@@ -59,9 +90,7 @@ export async function claimRehearsalDatabase(
   const tag = `${Date.now().toString(36).padStart(8, '0')}${randomBytes(3).toString('hex')}`;
   const name = `${REHEARSAL_DATABASE_PREFIX}${jurisdiction}_${year}_${tag}`.replace(/-/g, '_').toLowerCase();
   if (!RUN_DATABASE.test(name)) throw new Error(`not a rehearsal database name: ${name}`);
-  // the locks live in the login's own database: every rehearsal of this ledger meets there
-  const session = new pg.Client(login);
-  await session.connect();
+  const session = await lockSession(login);
   // dropping is the owner's (the login has medins_rehearsal's privileges by membership); FORCE then ends the
   // login's own leftover connections, which it may as itself but not as medins_rehearsal
   const drop = (datname: string) =>
@@ -88,7 +117,7 @@ export async function claimRehearsalDatabase(
           continue;
         }
         await drop(datname);
-        say(`dropped ${datname}, left by a rehearsal that ended without cleaning up`);
+        say(`dropped ${datname}, left by an earlier rehearsal (kept for the console, or not cleaned up)`);
       } finally {
         await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [datname]);
       }
@@ -104,20 +133,23 @@ export async function claimRehearsalDatabase(
     await session.query(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0`);
     await session.query('RESET ROLE');
     let released = false;
+    const end = async (dropIt: boolean) => {
+      if (released) return;
+      released = true;
+      try {
+        if (dropIt) await drop(name);
+        await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [name]);
+      } finally {
+        await session.end();
+      }
+    };
     return {
       name,
       connection: loginTo(login, name, REHEARSAL_ROLE),
       others,
-      release: async () => {
-        if (released) return;
-        released = true;
-        try {
-          await drop(name);
-          await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [name]);
-        } finally {
-          await session.end();
-        }
-      },
+      server: { host: session.host, port: session.port },
+      release: () => end(true),
+      keep: () => end(false),
     };
   } catch (error) {
     await session.end();

@@ -63,6 +63,20 @@ export interface RehearsalSummary {
   rounds: CampaignProgress['rounds'];
   claims: CampaignProgress['claims'];
   runs: { runId: string; events: number; bytes: number }[];
+  /** With `keep`: the database left for the console, and the command that opens the console on it. */
+  kept?: { database: string; console: string };
+}
+
+/**
+ * The shell command that opens the console (`npm run console`) on database `name` of `server`: the console
+ * takes the server and database from DATABASE_URL (never a user: each person logs in as themselves), or for
+ * a Unix socket from PGHOST/PGPORT/PGDATABASE with DATABASE_URL unset.
+ */
+export function consoleCommand(server: { host: string; port: number }, name: string): string {
+  if (server.host.startsWith('/'))
+    return `env -u DATABASE_URL PGHOST=${server.host} PGPORT=${server.port} PGDATABASE=${name} npm run console`;
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  return `DATABASE_URL=postgres://${host}:${server.port}/${name} npm run console`;
 }
 
 /**
@@ -94,6 +108,11 @@ export async function rehearse(options: {
   login?: pg.ClientConfig;
   /** Who is recorded as having started the rehearsal's campaign (the login's user). */
   operator?: string;
+  /**
+   * Keep the database of a run that finishes (not of one that fails or is interrupted) until the next
+   * rehearsal, for the console (the summary's `kept` says how to open it). Default: dropped at the end.
+   */
+  keep?: boolean;
 }): Promise<RehearsalSummary> {
   const { say } = options;
   installRedactingRuntime('WARN');
@@ -107,6 +126,7 @@ export async function rehearse(options: {
   const outDir = mkdtempSync(join(tmpdir(), `medins-rehearsal-${options.jurisdiction}-`));
   say(`department files in ${outDir} (removed at the end; they hold full ID and bank numbers)`);
   let pool: pg.Pool | undefined;
+  let keepDatabase = false;
   const cleanUp = onInterrupt(async () => {
     rmSync(outDir, { recursive: true, force: true });
     if (pool) {
@@ -114,7 +134,7 @@ export async function rehearse(options: {
       pool.on('error', () => undefined);
       await Promise.race([pool.end().catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
     }
-    await database.release();
+    await (keepDatabase ? database.keep() : database.release());
     // again: an activity still running when the signal came may have written into the folder meanwhile
     rmSync(outDir, { recursive: true, force: true });
   });
@@ -231,6 +251,8 @@ export async function rehearse(options: {
       );
       const sum = (k: 'registered' | 'to_enroll' | 'enrolled' | 'abandoned' | 'failed' | 'subsidised') =>
         towns.rows.reduce((s, r) => s + r[k], 0);
+      // the year ran to its end: what it left in its ledger may be kept for the console
+      keepDatabase = options.keep === true;
       return {
         jurisdiction: policy.jurisdiction,
         year: policy.year,
@@ -260,6 +282,9 @@ export async function rehearse(options: {
         rounds: result.rounds,
         claims: result.claims,
         runs,
+        ...(keepDatabase
+          ? { kept: { database: dbName, console: consoleCommand(database.server, dbName) } }
+          : {}),
       };
     } finally {
       await env.teardown();
@@ -322,6 +347,20 @@ export function formatSummary(s: RehearsalSummary): string {
     ),
     'workflow runs:',
     ...s.runs.map((r) => `  ${r.runId}: ${r.events} events, ${(r.bytes / 1024).toFixed(0)} KiB`),
+    ...(s.kept
+      ? [
+          '',
+          `The rehearsal's ledger is kept in database ${s.kept.database} until the next rehearsal. To see it in the`,
+          'console (工作台, 名单, 进度, 扣费与跟进, 对账, 审计), run:',
+          '',
+          `  ${s.kept.console}`,
+          '',
+          'and open the address it prints (http://127.0.0.1:8400). Log in as yourself: on the local cluster',
+          'op_demo (operator), audit_demo (auditor) or civil_demo (civil affairs), passwords in users.json of the',
+          "cluster's cache folder. The year's workflow ended with the rehearsal's own Temporal server: the pages",
+          "show its ledger; the campaign timeline and the exchange log's archived files went with the run.",
+        ]
+      : []),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -333,6 +372,7 @@ export async function rehearseCommand(o: {
   seed: number;
   summaryJson?: string;
   operator?: string;
+  keep?: boolean;
 }) {
   const summary = await rehearse({ ...o, say: (line) => process.stdout.write(`${line}\n`) });
   process.stdout.write(formatSummary(summary));

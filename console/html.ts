@@ -67,10 +67,12 @@ export function page(options: {
       )}<span class="who">${who.user}（${ROLE_NAMES[who.role]}${who.role === 'department' ? `：${who.department}` : ''}）</span>
       <form method="post" action="/logout" class="inline"><input type="hidden" name="_csrf" value="${options.csrf ?? ''}"><button type="submit">退出登录</button></form></nav>`
     : h``;
+  // the icon is inline: a browser's own /favicon.ico request would count as the person's activity and
+  // could come after the idle timeout, ending the login before the page the person asked for says so
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(options.title)} · 城乡居民医保参保征缴</title>
-<link rel="stylesheet" href="/assets/console.css">
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/console.css">
 ${(options.scripts ?? []).map((s) => `<script src="${escapeHtml(s)}" defer></script>`).join('\n')}
 </head><body>
 <header><h1>城乡居民基本医疗保险参保征缴</h1>${nav.html}</header>

@@ -11,6 +11,11 @@ export interface Login {
   identity: Identity;
   pool: pg.Pool;
   lastSeen: number;
+  /**
+   * Work under way on this login's connections that outlives the request that started it (a list importing):
+   * ending the login (logout, idle timeout, shutdown) closes the connections only after it has settled.
+   */
+  work: Set<Promise<unknown>>;
 }
 
 export class LoginRefused extends Error {
@@ -29,7 +34,7 @@ export async function openLogin(address: DatabaseAddress, user: string, password
   pool.on('error', () => undefined);
   try {
     const identity = await sessionIdentity(pool);
-    return { identity, pool, lastSeen: Date.now() };
+    return { identity, pool, lastSeen: Date.now(), work: new Set() };
   } catch (error) {
     await pool.end().catch(() => undefined);
     const code = (error as { code?: string }).code;
@@ -48,14 +53,21 @@ export async function openLogin(address: DatabaseAddress, user: string, password
 /** The logins of this process by session id; ends those idle longer than `idleMs`. */
 export class LoginStore {
   private readonly logins = new Map<string, Login>();
+  /** Logins ended whose connections wait for work under way. */
+  private readonly closing = new Set<Promise<unknown>>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly idleMs: number) {
+  /** `now`: the clock idleness is measured by (milliseconds; tests move it on instead of sleeping). */
+  constructor(
+    private readonly idleMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.sweeper = setInterval(() => void this.sweep(), Math.min(idleMs, 60_000));
     this.sweeper.unref();
   }
 
   set(sessionId: string, login: Login) {
+    login.lastSeen = this.now();
     this.logins.set(sessionId, login);
   }
 
@@ -63,28 +75,38 @@ export class LoginStore {
   async touch(sessionId: string): Promise<Login | undefined> {
     const login = this.logins.get(sessionId);
     if (!login) return undefined;
-    if (Date.now() - login.lastSeen > this.idleMs) {
+    if (this.now() - login.lastSeen > this.idleMs) {
       await this.end(sessionId);
       return undefined;
     }
-    login.lastSeen = Date.now();
+    login.lastSeen = this.now();
     return login;
   }
 
+  /**
+   * Ends a session's login: its connections close once the work under way on them has settled (a list being
+   * imported when its person logs out, closes the tab and times out, is finished, not cut off). Resolves
+   * when the connections are closed, or at once while such work keeps them (close() waits for those).
+   */
   async end(sessionId: string) {
     const login = this.logins.get(sessionId);
     this.logins.delete(sessionId);
-    await login?.pool.end().catch(() => undefined);
+    if (!login) return;
+    const closed = Promise.allSettled([...login.work]).then(() => login.pool.end().catch(() => undefined));
+    if (login.work.size === 0) return closed;
+    this.closing.add(closed);
+    void closed.finally(() => this.closing.delete(closed));
   }
 
   private async sweep() {
-    const now = Date.now();
+    const now = this.now();
     for (const [id, login] of this.logins) if (now - login.lastSeen > this.idleMs) await this.end(id);
   }
 
   async close() {
     clearInterval(this.sweeper);
     await Promise.all([...this.logins.keys()].map((id) => this.end(id)));
+    await Promise.all([...this.closing]);
   }
 }
 

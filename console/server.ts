@@ -64,6 +64,8 @@ export interface ConsoleDeps {
   settings: ConsoleSettings;
   /** Where the request log goes (JSON lines); default stdout. */
   logStream?: { write(line: string): void };
+  /** The clock of the idle timeout, in milliseconds (default Date.now; a test moves its own on). */
+  clock?: () => number;
 }
 
 /** What every route module receives. */
@@ -89,7 +91,7 @@ const SECURITY_HEADERS = {
 export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> {
   const { settings } = deps;
   const idleMs = settings.CONSOLE_IDLE_MINUTES * 60_000;
-  const logins = new LoginStore(idleMs);
+  const logins = new LoginStore(idleMs, deps.clock);
   // a session outlives its login a while, so that the next request can say the login timed out
   const sessionStore = new ExpiringSessionStore(idleMs + 60 * 60_000);
   const app = Fastify({

@@ -16,6 +16,10 @@ export function registerRehearseCommands(program: Command): void {
     .option('--seed <n>', 'seed', (v) => Number(v), 1)
     .option('--summary-json <path>', 'write the summary as JSON')
     .option('--export-history <path>', 'write every workflow run’s history (JSON) for replay tests')
+    .option(
+      '--keep',
+      'keep the database of a finished run until the next rehearsal and print the command that opens the console on it',
+    )
     .action(
       async (o: {
         jurisdiction: string;
@@ -24,6 +28,7 @@ export function registerRehearseCommands(program: Command): void {
         seed: number;
         summaryJson?: string;
         exportHistory?: string;
+        keep?: boolean;
       }) => {
         await rehearseCommand({ ...o, operator: operatorName() });
       },

@@ -23,10 +23,12 @@ import { seedPolicy, seedPolicyKeys } from '../../seeds';
 import { exchangeDirOf, loadConfig } from '../../worker/config';
 import { beijing, csrfField, h, n, notice, page, SUBMISSION_STATUS_NAMES, type Raw } from '../html';
 import { campaigns, submissions, type CampaignRow } from '../queries';
+import { ImportJobs } from '../imports';
 import type { RouteContext } from '../server';
 import { workflowIdOf } from './campaigns';
 
 const Id = z.coerce.number().int().positive();
+const JobId = z.string().regex(/^[0-9a-f]{24}$/);
 
 /** The whole cause chain of a refused Update, as the CLI prints it (the refusal names file, row and field). */
 function causes(error: unknown): string {
@@ -57,6 +59,11 @@ function importedNotice(fileName: string, r: ListImportResult): Raw {
 }
 
 export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const imports = new ImportJobs();
+  const jobOf = (request: Parameters<RouteContext['login']>[0]) => {
+    const id = JobId.safeParse((request.params as { job: string }).job);
+    return id.success ? imports.get(id.data, ctx.login(request).identity.user) : undefined;
+  };
   const listPage = async (
     request: Parameters<RouteContext['login']>[0],
     reply: FastifyReply,
@@ -200,7 +207,9 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
    * and judged here, as `lists import` does, through the department's own connection pool, so the rows it
    * writes pass its row-level security and the register is matched inside the database (list_match_rows).
    * The department named comes from the form; a list in another department's name is refused by PostgreSQL,
-   * not by this code. Answers the result (read = accepted + rejected + skipped) and the rejection report link.
+   * not by this code. Once the file is received the import runs on without the request (ImportJobs): the
+   * answer is a 303 to its page (/lists/imports/:job), which shows the rows read so far and then the result
+   * (read = accepted + rejected + skipped) with the rejection report link, or the refusal (422).
    */
   app.post('/lists/department-upload', { config: { roles: ['department'] } }, async (request, reply) => {
     const login = ctx.login(request);
@@ -230,32 +239,37 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           ),
           400,
         );
-      try {
-        const r = await importDepartmentList(
-          { pool: login.pool, policy, exchangeDir: ctx.deps.exchangeDir ?? exchangeDirOf(loadConfig()) },
-          {
-            jurisdiction,
-            department: form.department,
-            kind: form.kind,
-            period: form.period,
-            effectiveOn: form.kind === 'roster' ? form.period : deltaRegistrationDay(policy, form.period),
-            fileName,
-            receivedBy: login.identity.user,
-          },
-          bytes,
-        );
-        request.log.info(
-          { user: login.identity.user, submission: r.submissionId, held: r.held },
-          'department list imported',
-        );
-        return listPage(request, reply, importedNotice(fileName, r));
-      } catch (error) {
-        request.log.warn(
-          { user: login.identity.user, department: form.department },
-          'department list refused',
-        );
-        return listPage(request, reply, notice('error', `名单未被接收：${causes(error)}`), 422);
-      }
+      const file = bytes;
+      const exchangeDir = ctx.deps.exchangeDir ?? exchangeDirOf(loadConfig());
+      const log = request.log;
+      const user = login.identity.user;
+      // the import goes on without this request: the page that follows asks for its rows read by the job's id
+      const job = imports.start(
+        login,
+        fileName,
+        async (onProgress) => {
+          const r = await importDepartmentList(
+            { pool: login.pool, policy, exchangeDir, onProgress },
+            {
+              jurisdiction,
+              department: form.department,
+              kind: form.kind,
+              period: form.period,
+              effectiveOn: form.kind === 'roster' ? form.period : deltaRegistrationDay(policy, form.period),
+              fileName,
+              receivedBy: user,
+            },
+            file,
+          );
+          log.info({ user, submission: r.submissionId, held: r.held }, 'department list imported');
+          return r;
+        },
+        (error) => {
+          log.warn({ user, department: form.department }, 'department list refused');
+          return causes(error);
+        },
+      );
+      return reply.redirect(`/lists/imports/${job.id}`, 303);
     } catch (error) {
       if (error instanceof z.ZodError || (error instanceof Error && /file too large/i.test(error.message)))
         return listPage(request, reply, notice('error', `上传失败：${error.message}`), 400);
@@ -263,9 +277,49 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
   });
 
+  /**
+   * A department's import under way or done: rows read so far while it imports (upload.js asks the progress
+   * route every second and shows the result when it ends), then read = accepted + rejected + skipped and the
+   * rejection report, or why it was refused (422). Only the login that started it may see it (else 404).
+   */
+  app.get('/lists/imports/:job', { config: { roles: ['department'] } }, async (request, reply) => {
+    const job = jobOf(request);
+    if (!job)
+      return listPage(request, reply, notice('error', '没有这次导入（已过一小时或不是本账号的导入）'), 404);
+    if (job.state === 'imported') return listPage(request, reply, importedNotice(job.fileName, job.result!));
+    if (job.state === 'refused')
+      return listPage(request, reply, notice('error', `名单未被接收：${job.refusal ?? ''}`), 422);
+    return listPage(
+      request,
+      reply,
+      h`<div class="importing" data-progress="/lists/imports/${job.id}/progress" role="status"><p class="notice ok">名单 ${job.fileName} 正在导入：已读取 <span class="rows-read">${n(job.rowsRead)}</span> 行……（关闭本页不影响导入，结果见下方报送记录）</p></div>`,
+    );
+  });
+
+  /** The rows read so far of an import, as JSON: { state, rowsRead } (state importing, imported or refused). */
+  app.get('/lists/imports/:job/progress', { config: { roles: ['department'] } }, async (request, reply) => {
+    const job = jobOf(request);
+    if (!job) return reply.code(404).send({ state: 'unknown' });
+    return reply.send({ state: job.state, rowsRead: job.rowsRead });
+  });
+
   app.get('/lists/:id/rejections', async (request, reply) => {
     const login = ctx.login(request);
     const id = Id.parse((request.params as { id: string }).id);
+    // a list the login may not read (another department's, under row-level security) is no list of its own
+    const visible = await login.pool.query('SELECT 1 FROM submissions WHERE id = $1', [id]);
+    if (!visible.rowCount)
+      return reply
+        .code(404)
+        .type('text/html')
+        .send(
+          page({
+            title: '名单',
+            who: login.identity,
+            csrf: ctx.csrf(reply),
+            body: notice('error', `没有编号为 ${id} 的名单，或它不在本账号可见的范围内`),
+          }),
+        );
     if (login.identity.role === 'auditor') {
       // the auditor's report: the masked view only (no full ID, name, address or phone)
       const dir = mkdtempSync(join(tmpdir(), 'medins-console-rejections-'));

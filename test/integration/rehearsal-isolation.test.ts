@@ -1,7 +1,8 @@
 /**
  * Two rehearsals of the same jurisdiction at once both finish, each in a database of its own; a
  * rehearsal leaves neither its department files (full ID and bank numbers) nor its database behind,
- * whether it ends normally or by Ctrl-C; and the population step tells the operator how far it is.
+ * whether it ends normally or by Ctrl-C, unless asked to keep the database of a finished run for the
+ * console (the demo), which the next rehearsal drops; and the population step tells the operator how far it is.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimRehearsalDatabase } from '../../client/rehearsal-database';
+import { buildConsole } from '../../console/server';
 import { type PostgresServer } from '../../infra/postgres';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 
@@ -149,7 +151,7 @@ describe('rehearsals on one machine', () => {
     expect(existsSync(filesOf(run)!)).toBe(false);
   });
 
-  it('a rehearsal database whose run died is dropped by the next rehearsal; a running one is left alone', async () => {
+  it('a rehearsal database whose run died is dropped by the next rehearsal; a running one is left alone, whatever database the next one’s login names', async () => {
     const dead = 'rehearsal_kaiping_2024_deadrun1234567';
     const login = { connectionString: operator.url };
     const running = await claimRehearsalDatabase(login, 'kaiping', 2024);
@@ -158,10 +160,21 @@ describe('rehearsals on one machine', () => {
     await admin.connect();
     await admin.query(`CREATE DATABASE ${dead} OWNER medins_rehearsal`).finally(() => admin.end());
     const said: string[] = [];
-    const next = await claimRehearsalDatabase(login, 'kaiping', 2024, (line) => said.push(line));
+    // the next one's login names another database (the demo's names the maintenance database, a test's its
+    // own ledger): it still sees the running one's lock
+    const elsewhere = new URL(operator.url);
+    elsewhere.pathname = '/postgres';
+    const next = await claimRehearsalDatabase(
+      { connectionString: elsewhere.toString() },
+      'kaiping',
+      2024,
+      (line) => said.push(line),
+    );
     try {
       expect(await databaseExists(dead)).toBe(false);
-      expect(said).toContain(`dropped ${dead}, left by a rehearsal that ended without cleaning up`);
+      expect(said).toContain(
+        `dropped ${dead}, left by an earlier rehearsal (kept for the console, or not cleaned up)`,
+      );
       expect(await databaseExists(running.name)).toBe(true);
       expect(next.others).toContain(running.name);
     } finally {
@@ -169,6 +182,69 @@ describe('rehearsals on one machine', () => {
       await running.release();
     }
     expect(await databaseExists(running.name)).toBe(false);
+  });
+
+  it('a rehearsal asked to keep its database (the demo) prints the command that opens the console on it, where an operator logs in and sees the year; the next rehearsal drops it', async () => {
+    const run = await rehearse(['--scale', '0.01', '--seed', '3', '--keep']);
+    expect(run.code, run.stderr).toBe(0);
+    const name = databaseOf(run)!;
+    expect(await databaseExists(name)).toBe(true);
+    expect(existsSync(filesOf(run)!)).toBe(false);
+    const printed = /^ {2}DATABASE_URL=(\S+) npm run console$/m.exec(run.stdout)?.[1];
+    const server = new URL(operator.url);
+    expect(printed).toBe(`postgres://${server.hostname}:${server.port}/${name}`);
+
+    // the console as that command starts it: the server and database from DATABASE_URL, the person's own login
+    const ledger = new URL(printed!);
+    const app = await buildConsole({
+      address: { host: ledger.hostname, port: Number(ledger.port), database: ledger.pathname.slice(1) },
+      temporal: () => Promise.reject(new Error('the rehearsal’s Temporal server ended with it')),
+      taskQueue: 'unused',
+      settings: {
+        CONSOLE_HOST: '127.0.0.1',
+        CONSOLE_PORT: 0,
+        CONSOLE_SESSION_SECRET: 'a-rehearsal-test-secret-of-thirty-two-characters',
+        CONSOLE_IDLE_MINUTES: 15,
+        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 10,
+        CONSOLE_SECURE_COOKIE: 'auto',
+        CONSOLE_TRUST_PROXY: false,
+      },
+      logStream: { write: () => undefined },
+    });
+    try {
+      const form = await app.inject({ method: 'GET', url: '/login' });
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(form.body)![1]!;
+      const cookieOf = (r: { cookies: { name: string; value: string }[] }) =>
+        r.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+      const loggedIn = await app.inject({
+        method: 'POST',
+        url: '/login',
+        headers: { cookie: cookieOf(form) },
+        payload: { user: operator.user, password: operator.password, _csrf: csrf },
+      });
+      expect(loggedIn.statusCode, loggedIn.body).toBe(302);
+      const session = { cookie: cookieOf(loggedIn) };
+      const desk = await app.inject({ method: 'GET', url: '/', headers: session });
+      expect(desk.statusCode).toBe(200);
+      expect(desk.body).toContain('data-workflow-id="campaign-kaiping-2024"');
+      const lists = await app.inject({ method: 'GET', url: '/lists', headers: session });
+      expect(lists.statusCode).toBe(200);
+      expect(lists.body).toMatch(/<tr data-submission="\d+" data-department="civil-affairs">/);
+    } finally {
+      await app.close();
+    }
+    // the ledger the test logs in to (the operator's own database) holds nothing of the rehearsal's year
+    const own = new pg.Client({ connectionString: operator.url });
+    await own.connect();
+    try {
+      expect((await own.query('SELECT count(*)::int AS n FROM submissions')).rows[0]).toEqual({ n: 0 });
+    } finally {
+      await own.end();
+    }
+
+    const next = await claimRehearsalDatabase({ connectionString: operator.url }, 'kaiping', 2024);
+    await next.release();
+    expect(await databaseExists(name)).toBe(false);
   });
 
   it('a login that is no operator may not make a rehearsal database', async () => {
