@@ -69,12 +69,12 @@ const PINO_LEVEL: Record<LogLevel, pino.Level> = {
   ERROR: 'error',
 };
 
-/** The Temporal SDK's logger interface over a pino logger (the worker runtime's and the activities' log). */
-export class PinoSdkLogger implements SdkLogger {
-  constructor(private readonly pino: Logger) {}
-  log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    this.pino[PINO_LEVEL[level]](meta ?? {}, message);
-  }
+/**
+ * The Temporal SDK's logger interface from one `log(level, message, meta)`: the five level methods
+ * (trace, debug, info, warn, error) written once for every logger of the project.
+ */
+export abstract class LevelLogger implements SdkLogger {
+  abstract log(level: LogLevel, message: string, meta?: LogMetadata): void;
   trace(message: string, meta?: LogMetadata) {
     this.log('TRACE', message, meta);
   }
@@ -89,5 +89,15 @@ export class PinoSdkLogger implements SdkLogger {
   }
   error(message: string, meta?: LogMetadata) {
     this.log('ERROR', message, meta);
+  }
+}
+
+/** The Temporal SDK's logger interface over a pino logger (the worker runtime's and the activities' log). */
+export class PinoSdkLogger extends LevelLogger {
+  constructor(private readonly pino: Logger) {
+    super();
+  }
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    this.pino[PINO_LEVEL[level]](meta ?? {}, message);
   }
 }
