@@ -45,7 +45,7 @@ export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string
     const code = (error as { code?: string }).code;
     if (code === '28P01' || code === '28000' || code === '3D000')
       throw new Error(
-        `cannot open the ledger as ${connection.user ?? process.env.PGUSER ?? 'the given user'}: ${(error as Error).message}. ` +
+        `cannot open the ledger as ${connection.user ?? config.PGUSER ?? 'the given user'}: ${(error as Error).message}. ` +
           'Log in as yourself: PGUSER and PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL (an administrator creates your login with `users add`)',
       );
     throw error;
