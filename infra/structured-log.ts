@@ -61,6 +61,22 @@ export function createLogger(
   return pino({ name, level, ...redactingPinoOptions }, destination);
 }
 
+/**
+ * Where a logger's lines go: `json`, pino's JSON lines on stderr; `text`, each line's message alone after
+ * `prefix` (what a person at a terminal reads, e.g. "[provision] building the Temporal CLI ..."), written
+ * after pino's redaction like the JSON; `auto`, text when stderr is a terminal and JSON otherwise.
+ */
+export function stderrDestination(format: 'auto' | 'text' | 'json', prefix: string): DestinationStream {
+  const text = format === 'text' || (format === 'auto' && process.stderr.isTTY === true);
+  if (!text) return pino.destination(2);
+  return {
+    write(line: string) {
+      const { msg } = JSON.parse(line) as { msg?: unknown };
+      process.stderr.write(`${prefix} ${typeof msg === 'string' ? msg : JSON.stringify(msg)}\n`);
+    },
+  };
+}
+
 const PINO_LEVEL: Record<LogLevel, pino.Level> = {
   TRACE: 'trace',
   DEBUG: 'debug',

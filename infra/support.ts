@@ -10,6 +10,8 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { childEnvironment, settings } from '../config/settings';
+import type { Logger as PinoLogger } from 'pino';
+import { createLogger, stderrDestination } from './structured-log';
 
 export const PROJECT = 'resident-medins';
 
@@ -28,7 +30,20 @@ export class ProvisioningError extends Error {
 
 export type Logger = (message: string) => void;
 export const quietLogger: Logger = () => undefined;
-export const stderrLogger: Logger = (message) => process.stderr.write(`[provision] ${message}\n`);
+let provisionLog: PinoLogger | undefined;
+/**
+ * Provisioning's progress ("building the Temporal CLI ...", "still waiting ..."): the structured log
+ * (infra/structured-log.ts, logger `medins-provision`, with its redaction) on stderr, as `[provision] ...`
+ * lines at a terminal and JSON lines otherwise (MEDINS_LOG_FORMAT).
+ */
+export const stderrLogger: Logger = (message) => {
+  provisionLog ??= createLogger(
+    'medins-provision',
+    'info',
+    stderrDestination(settings().MEDINS_LOG_FORMAT, '[provision]'),
+  );
+  provisionLog.info(message);
+};
 
 export function isExecutable(path: string): boolean {
   try {
