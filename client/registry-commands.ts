@@ -20,7 +20,7 @@ import { userConnection } from '../infra/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
 import { generatePopulation, type PopulationManifest } from '../simulation/population';
-import { loadConfig } from '../worker/config';
+import { exchangeDirOf, loadConfig } from '../worker/config';
 
 /**
  * The ledger under the person's own login (see {@link userConnection}: DATABASE_URL, PGSERVICE, PGHOST/PGUSER/
@@ -50,7 +50,7 @@ export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string
       );
     throw error;
   }
-  return { pool, exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange') };
+  return { pool, exchangeDir: exchangeDirOf(config) };
 }
 
 export function formatImport(r: ListImportResult): string {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSettings, SETTING_NAMES, SETTING_SECTIONS, settingsMarkdown } from '../../config/settings';
+import { loadConsoleConfig } from '../../console/config';
 
 /** The rows of a markdown table of settings: name -> [default, what it does], whitespace collapsed. */
 function rows(markdown: string): Map<string, [string, string]> {
@@ -47,5 +48,14 @@ describe('the one configuration', () => {
     const production = parseSettings({ DATABASE_URL: 'postgres://worker@db/medins' });
     expect(production.MEDINS_FAULT_PAUSE_AT).toBeUndefined();
     expect(production.MEDINS_FAULT_SIGNAL_FILE).toBeUndefined();
+  });
+
+  it("the console's section: a proxy trusted with 1, a secret made when none is given, a short one refused", () => {
+    const { config, console: web } = loadConsoleConfig({ CONSOLE_TRUST_PROXY: '1' });
+    expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+    expect(web).toMatchObject({ CONSOLE_HOST: '127.0.0.1', CONSOLE_PORT: 8400, CONSOLE_TRUST_PROXY: true });
+    expect(web.CONSOLE_SESSION_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(loadConsoleConfig({}).console.CONSOLE_TRUST_PROXY).toBe(false);
+    expect(() => loadConsoleConfig({ CONSOLE_SESSION_SECRET: 'short' })).toThrow(/CONSOLE_SESSION_SECRET/);
   });
 });
