@@ -46,6 +46,23 @@ export default tseslint.config(
     },
   },
   {
+    // One configuration (config/settings.ts): the only module that reads the environment. Tests and the
+    // benchmark set environments for the processes they start, and may read their own test-only variables.
+    files: ['**/*.ts'],
+    ignores: ['config/settings.ts', 'test/**', 'bench/**', 'vitest*.config.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message:
+            'Read settings through config/settings.ts (settings(), or loadConfig() in worker/config.ts); pass a child process childEnvironment().',
+        },
+      ],
+    },
+  },
+  {
     // vitest's asymmetric matchers (expect.stringMatching, expect.objectContaining) are typed `any`.
     files: ['test/**/*.ts'],
     rules: {

@@ -100,7 +100,7 @@ program.hook('preAction', async (_root, action) => {
     throw error;
   }
   setIdentity(identity);
-  const stale = process.env.MEDINS_ROLE;
+  const stale = loadConfig().MEDINS_ROLE;
   const staleNote = stale
     ? ` (MEDINS_ROLE=${stale} is not read: the role comes from the login; unset it)`
     : '';
@@ -108,7 +108,7 @@ program.hook('preAction', async (_root, action) => {
   if (refused) throw new Error(refused + staleNote);
   if (stale && stale !== identity.role)
     throw new Error(`${identity.user} logs in as ${identity.role}, not ${stale}${staleNote}`);
-  const staleOperator = process.env.MEDINS_OPERATOR;
+  const staleOperator = loadConfig().MEDINS_OPERATOR;
   if (staleOperator && staleOperator !== identity.user)
     throw new Error(
       `MEDINS_OPERATOR=${staleOperator} is not read: actions are recorded as the login, ${identity.user}; unset it, or log in as ${staleOperator}`,

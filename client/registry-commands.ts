@@ -20,7 +20,7 @@ import { userConnection } from '../infra/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
 import { generatePopulation, type PopulationManifest } from '../simulation/population';
-import { loadConfig } from '../worker/config';
+import { exchangeDirOf, loadConfig } from '../worker/config';
 
 /**
  * The ledger under the person's own login (see {@link userConnection}: DATABASE_URL, PGSERVICE, PGHOST/PGUSER/
@@ -45,12 +45,12 @@ export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string
     const code = (error as { code?: string }).code;
     if (code === '28P01' || code === '28000' || code === '3D000')
       throw new Error(
-        `cannot open the ledger as ${connection.user ?? process.env.PGUSER ?? 'the given user'}: ${(error as Error).message}. ` +
+        `cannot open the ledger as ${connection.user ?? config.PGUSER ?? 'the given user'}: ${(error as Error).message}. ` +
           'Log in as yourself: PGUSER and PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL (an administrator creates your login with `users add`)',
       );
     throw error;
   }
-  return { pool, exchangeDir: config.MEDINS_EXCHANGE_DIR ?? join(cacheRoot(), 'exchange') };
+  return { pool, exchangeDir: exchangeDirOf(config) };
 }
 
 export function formatImport(r: ListImportResult): string {

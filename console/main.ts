@@ -8,14 +8,15 @@ import type { Client } from '@temporalio/client';
 import { connectClient } from '../client/temporal-client';
 import { ensureLocalCluster } from '../infra/postgres';
 import { runIfMain, stderrLogger } from '../infra/support';
-import { exchangeDirOf } from '../worker/config';
+import { exchangeDirOf, loadConfig } from '../worker/config';
 import { loadConsoleConfig } from './config';
 import type { DatabaseAddress } from './logins';
 import { buildConsole } from './server';
 
 /** Host, port and database of the ledger, without any user: DATABASE_URL's, or the local cluster's. */
 export async function ledgerAddress(database: string): Promise<DatabaseAddress> {
-  const given = process.env.DATABASE_URL;
+  const env = loadConfig();
+  const given = env.DATABASE_URL;
   if (given) {
     const u = new URL(given);
     return {
@@ -24,11 +25,11 @@ export async function ledgerAddress(database: string): Promise<DatabaseAddress> 
       database: decodeURIComponent(u.pathname.slice(1)),
     };
   }
-  if (process.env.PGHOST)
+  if (env.PGHOST)
     return {
-      host: process.env.PGHOST,
-      port: Number(process.env.PGPORT ?? 5432),
-      database: process.env.PGDATABASE ?? database,
+      host: env.PGHOST,
+      port: Number(env.PGPORT ?? 5432),
+      database: env.PGDATABASE ?? database,
     };
   const cluster = await ensureLocalCluster(stderrLogger);
   process.stderr.write(

@@ -17,11 +17,13 @@ import {
   withLock,
   type Logger,
 } from './support';
+import { settings } from '../config/settings';
 
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 
 function findChromium(): string | undefined {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  const given = settings().CHROMIUM_PATH;
+  if (given) return given;
   for (const name of NAMES) {
     const path = which(name);
     if (path) return path;

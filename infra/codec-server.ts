@@ -19,6 +19,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { payloadCodecFromEnv } from './payload-codec';
 import { runIfMain } from './support';
+import { settings } from '../config/settings';
 
 const Body = z.object({
   payloads: z.array(
@@ -221,17 +222,18 @@ export async function startCodecServer(options: {
 }
 
 async function main() {
-  const token = process.env.CODEC_SERVER_TOKEN ?? randomBytes(24).toString('base64url');
+  const env = settings();
+  const token = env.CODEC_SERVER_TOKEN ?? randomBytes(24).toString('base64url');
   const server = await startCodecServer({
     codec: payloadCodecFromEnv(),
     token,
-    port: Number(process.env.CODEC_SERVER_PORT ?? 8081),
-    allowOrigin: process.env.TEMPORAL_UI_ORIGIN ?? 'http://127.0.0.1:8233',
+    port: env.CODEC_SERVER_PORT,
+    allowOrigin: env.TEMPORAL_UI_ORIGIN,
   });
-  const ui = process.env.TEMPORAL_UI_ORIGIN ?? 'http://127.0.0.1:8233';
-  const shownToken = process.env.CODEC_SERVER_TOKEN ? '<CODEC_SERVER_TOKEN>' : token;
+  const ui = env.TEMPORAL_UI_ORIGIN;
+  const shownToken = env.CODEC_SERVER_TOKEN ? '<CODEC_SERVER_TOKEN>' : token;
   process.stdout.write(
-    `codec server on ${server.url} (loopback only)${process.env.CODEC_SERVER_TOKEN ? '' : `; token ${token}`}\n` +
+    `codec server on ${server.url} (loopback only)${env.CODEC_SERVER_TOKEN ? '' : `; token ${token}`}\n` +
       `Web UI (${ui}):\n` +
       `  1. open ${server.url}/login in the browser you use for the Web UI and enter the token (a 12-hour sign-in)\n` +
       `  2. start the dev server with TEMPORAL_UI_CODEC_ENDPOINT=${server.url} npm run dev:server\n` +

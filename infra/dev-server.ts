@@ -20,6 +20,7 @@ import {
   type Logger,
   quietLogger,
 } from './support';
+import { settings } from '../config/settings';
 
 /** Search attributes the campaign workflows set; registered on every dev server we start. */
 export const SEARCH_ATTRIBUTES = {
@@ -65,7 +66,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     '--search-attribute',
     `${name}=${type}`,
   ]);
-  const codecEndpoint = options.uiCodecEndpoint ?? process.env.TEMPORAL_UI_CODEC_ENDPOINT;
+  const codecEndpoint = options.uiCodecEndpoint ?? settings().TEMPORAL_UI_CODEC_ENDPOINT;
 
   if (executable.kind === 'sdk-download') {
     const delays = [2000, 5000, 10_000];
@@ -178,8 +179,8 @@ async function main() {
   const dir = join(cacheRoot(), 'dev-server');
   mkdirSync(dir, { recursive: true });
   const server = await startDevServer({
-    port: Number(process.env.TEMPORAL_PORT ?? 7233),
-    uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+    port: settings().TEMPORAL_PORT,
+    uiPort: settings().TEMPORAL_UI_PORT,
     dbFile: join(dir, 'temporal.sqlite'),
     log: stderrLogger,
   });

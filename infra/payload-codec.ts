@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { cacheRoot } from './support';
+import { settings, type Settings } from '../config/settings';
 
 const { temporal } = proto;
 
@@ -95,7 +96,9 @@ export function parseKeys(text: string): Map<string, Buffer> {
 }
 
 /** The codec from the environment, or from a development key kept in the cache. */
-export function payloadCodecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmPayloadCodec {
+export function payloadCodecFromEnv(
+  env: Pick<Settings, 'MEDINS_CODEC_KEYS' | 'MEDINS_CODEC_KEY_ID'> = settings(),
+): AesGcmPayloadCodec {
   if (env.MEDINS_CODEC_KEYS) {
     const keys = parseKeys(env.MEDINS_CODEC_KEYS);
     return new AesGcmPayloadCodec(keys, env.MEDINS_CODEC_KEY_ID ?? [...keys.keys()].at(-1)!);
@@ -116,7 +119,7 @@ export function payloadCodecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGc
  * turns encryption on explicitly).
  */
 export function dataConverterFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
+  env: Pick<Settings, 'MEDINS_PAYLOAD_ENCRYPTION' | 'MEDINS_CODEC_KEYS' | 'MEDINS_CODEC_KEY_ID'> = settings(),
 ): EncryptingDataConverter | undefined {
   if (env.MEDINS_PAYLOAD_ENCRYPTION === 'off') return undefined;
   return encryptingDataConverter(payloadCodecFromEnv(env));

@@ -39,6 +39,7 @@ import {
   type Logger,
 } from './support';
 import { addUser, type RoleSpec } from './roles';
+import { settings, type Settings } from '../config/settings';
 
 export const MIN_PG_MAJOR = 15;
 const SUPERUSER = 'medins_admin';
@@ -62,7 +63,8 @@ async function majorVersion(binDir: string): Promise<number | undefined> {
 /** Server binaries (initdb, pg_ctl, postgres) of version 15 or newer, newest first. */
 export async function findServerBinaries(): Promise<{ binDir: string; major: number } | undefined> {
   const candidates: string[] = [];
-  if (process.env.PG_BIN_DIR) candidates.push(process.env.PG_BIN_DIR);
+  const given = settings().PG_BIN_DIR;
+  if (given) candidates.push(given);
   const debianRoot = '/usr/lib/postgresql';
   if (existsSync(debianRoot)) {
     for (const version of readdirSync(debianRoot).sort((a, b) => Number(b) - Number(a))) {
@@ -108,7 +110,7 @@ async function systemUser(name: string): Promise<{ uid: number; gid: number } | 
 
 async function clusterLayout(major: number, log: Logger): Promise<ClusterLayout> {
   const isRoot = process.getuid?.() === 0;
-  const base = isRoot && !process.env.MEDINS_CACHE_DIR ? join('/var/cache', PROJECT) : cacheRoot();
+  const base = isRoot && !settings().MEDINS_CACHE_DIR ? join('/var/cache', PROJECT) : cacheRoot();
   const dir = join(base, `pg${major}`);
   let runAs: ClusterLayout['runAs'];
   if (isRoot) {
@@ -177,7 +179,7 @@ async function runningPort(layout: ClusterLayout, binDir: string): Promise<numbe
  * project-local cluster and its superuser.
  */
 export async function ensurePostgres(log: Logger = quietLogger): Promise<PostgresServer> {
-  const given = process.env.MEDINS_ADMIN_DATABASE_URL ?? process.env.DATABASE_URL;
+  const given = settings().MEDINS_ADMIN_DATABASE_URL ?? settings().DATABASE_URL;
   if (given) {
     const url = new URL(given);
     url.pathname = '/postgres';
@@ -389,13 +391,16 @@ export async function dropDatabase(server: PostgresServer, name: string): Promis
  * superuser (created on first use). Commands a person runs use {@link userConnection} instead.
  */
 export async function resolveDatabaseUrl(name = 'medins', log: Logger = quietLogger): Promise<string> {
-  const given = process.env.MEDINS_ADMIN_DATABASE_URL ?? process.env.DATABASE_URL;
+  const given = settings().MEDINS_ADMIN_DATABASE_URL ?? settings().DATABASE_URL;
   if (given) return given;
   return ensureDatabase(await ensurePostgres(log), name);
 }
 
 /** Reads a connection service of pg_service.conf (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR). */
-export function serviceConnection(service: string, env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
+export function serviceConnection(
+  service: string,
+  env: Pick<Settings, 'PGSERVICEFILE' | 'PGSYSCONFDIR'> = settings(),
+): pg.ClientConfig {
   const files = [
     env.PGSERVICEFILE ?? join(homedir(), '.pg_service.conf'),
     join(env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf'),
@@ -438,11 +443,12 @@ export async function userConnection(
   defaultUser = 'op_demo',
   log: Logger = quietLogger,
 ): Promise<pg.ClientConfig> {
-  if (process.env.DATABASE_URL) return { connectionString: process.env.DATABASE_URL };
-  if (process.env.PGSERVICE) return serviceConnection(process.env.PGSERVICE);
-  if (process.env.PGHOST) return {}; // node-postgres reads PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass
+  const env = settings();
+  if (env.DATABASE_URL) return { connectionString: env.DATABASE_URL };
+  if (env.PGSERVICE) return serviceConnection(env.PGSERVICE);
+  if (env.PGHOST) return {}; // node-postgres reads PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass
   const cluster = await ensureLocalCluster(log);
-  const user = process.env.PGUSER ?? defaultUser;
-  const password = process.env.PGPASSWORD ?? cluster.devPasswords[user];
+  const user = env.PGUSER ?? defaultUser;
+  const password = env.PGPASSWORD ?? cluster.devPasswords[user];
   return { host: '127.0.0.1', port: cluster.port, database: name, user, ...(password ? { password } : {}) };
 }

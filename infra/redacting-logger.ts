@@ -8,29 +8,16 @@
 import { DefaultLogger, Runtime, type LogLevel, type LogMetadata, type Logger } from '@temporalio/worker';
 
 import { redact } from '../domain/personal-data';
-import { createLogger, PinoSdkLogger, redactValue } from './structured-log';
+import { createLogger, LevelLogger, PinoSdkLogger, redactValue } from './structured-log';
 
 export { redact };
 
-export class RedactingLogger implements Logger {
-  constructor(private readonly inner: Logger) {}
+export class RedactingLogger extends LevelLogger {
+  constructor(private readonly inner: Logger) {
+    super();
+  }
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     this.inner.log(level, redact(message), meta && (redactValue(meta) as LogMetadata));
-  }
-  trace(message: string, meta?: LogMetadata) {
-    this.log('TRACE', message, meta);
-  }
-  debug(message: string, meta?: LogMetadata) {
-    this.log('DEBUG', message, meta);
-  }
-  info(message: string, meta?: LogMetadata) {
-    this.log('INFO', message, meta);
-  }
-  warn(message: string, meta?: LogMetadata) {
-    this.log('WARN', message, meta);
-  }
-  error(message: string, meta?: LogMetadata) {
-    this.log('ERROR', message, meta);
   }
 }
 

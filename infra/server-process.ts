@@ -8,20 +8,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { freePort, ProvisioningError, type Logger } from './support';
+import { childEnvironment, settings } from '../config/settings';
 
 /**
  * How long a server may take to answer on its port, in ms: `MEDINS_SERVER_START_TIMEOUT_MS`, default 180 s
  * (a JVM on two cores with two CPU-bound processes and three test files starting at once took 20 s).
  */
 export function serverStartTimeoutMs(): number {
-  const raw = process.env.MEDINS_SERVER_START_TIMEOUT_MS;
-  if (raw === undefined || raw === '') return 180_000;
-  const ms = Number(raw);
-  if (!Number.isFinite(ms) || ms <= 0)
-    throw new ProvisioningError(
-      `MEDINS_SERVER_START_TIMEOUT_MS is ${raw}; give a positive number of milliseconds or unset it.`,
-    );
-  return ms;
+  return settings().MEDINS_SERVER_START_TIMEOUT_MS;
 }
 
 export interface ServerProcess {
@@ -96,7 +90,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
     log(`starting ${options.executable} ${args.join(' ')}`);
     const child = spawn(options.executable, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
+      env: options.env ?? childEnvironment(),
     });
     let output = '';
     const keep = (chunk: Buffer) => {

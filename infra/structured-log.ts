@@ -61,6 +61,22 @@ export function createLogger(
   return pino({ name, level, ...redactingPinoOptions }, destination);
 }
 
+/**
+ * Where a logger's lines go: `json`, pino's JSON lines on stderr; `text`, each line's message alone after
+ * `prefix` (what a person at a terminal reads, e.g. "[provision] building the Temporal CLI ..."), written
+ * after pino's redaction like the JSON; `auto`, text when stderr is a terminal and JSON otherwise.
+ */
+export function stderrDestination(format: 'auto' | 'text' | 'json', prefix: string): DestinationStream {
+  const text = format === 'text' || (format === 'auto' && process.stderr.isTTY === true);
+  if (!text) return pino.destination(2);
+  return {
+    write(line: string) {
+      const { msg } = JSON.parse(line) as { msg?: unknown };
+      process.stderr.write(`${prefix} ${typeof msg === 'string' ? msg : JSON.stringify(msg)}\n`);
+    },
+  };
+}
+
 const PINO_LEVEL: Record<LogLevel, pino.Level> = {
   TRACE: 'trace',
   DEBUG: 'debug',
@@ -69,12 +85,12 @@ const PINO_LEVEL: Record<LogLevel, pino.Level> = {
   ERROR: 'error',
 };
 
-/** The Temporal SDK's logger interface over a pino logger (the worker runtime's and the activities' log). */
-export class PinoSdkLogger implements SdkLogger {
-  constructor(private readonly pino: Logger) {}
-  log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    this.pino[PINO_LEVEL[level]](meta ?? {}, message);
-  }
+/**
+ * The Temporal SDK's logger interface from one `log(level, message, meta)`: the five level methods
+ * (trace, debug, info, warn, error) written once for every logger of the project.
+ */
+export abstract class LevelLogger implements SdkLogger {
+  abstract log(level: LogLevel, message: string, meta?: LogMetadata): void;
   trace(message: string, meta?: LogMetadata) {
     this.log('TRACE', message, meta);
   }
@@ -89,5 +105,15 @@ export class PinoSdkLogger implements SdkLogger {
   }
   error(message: string, meta?: LogMetadata) {
     this.log('ERROR', message, meta);
+  }
+}
+
+/** The Temporal SDK's logger interface over a pino logger (the worker runtime's and the activities' log). */
+export class PinoSdkLogger extends LevelLogger {
+  constructor(private readonly pino: Logger) {
+    super();
+  }
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    this.pino[PINO_LEVEL[level]](meta ?? {}, message);
   }
 }

@@ -9,12 +9,15 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { childEnvironment, settings } from '../config/settings';
+import type { Logger as PinoLogger } from 'pino';
+import { createLogger, stderrDestination } from './structured-log';
 
 export const PROJECT = 'resident-medins';
 
 /** `$HOME/.cache/resident-medins`, or `MEDINS_CACHE_DIR` when set (tests point it elsewhere). */
 export function cacheRoot(): string {
-  return process.env.MEDINS_CACHE_DIR ?? join(homedir(), '.cache', PROJECT);
+  return settings().MEDINS_CACHE_DIR ?? join(homedir(), '.cache', PROJECT);
 }
 
 /**
@@ -27,7 +30,20 @@ export class ProvisioningError extends Error {
 
 export type Logger = (message: string) => void;
 export const quietLogger: Logger = () => undefined;
-export const stderrLogger: Logger = (message) => process.stderr.write(`[provision] ${message}\n`);
+let provisionLog: PinoLogger | undefined;
+/**
+ * Provisioning's progress ("building the Temporal CLI ...", "still waiting ..."): the structured log
+ * (infra/structured-log.ts, logger `medins-provision`, with its redaction) on stderr, as `[provision] ...`
+ * lines at a terminal and JSON lines otherwise (MEDINS_LOG_FORMAT).
+ */
+export const stderrLogger: Logger = (message) => {
+  provisionLog ??= createLogger(
+    'medins-provision',
+    'info',
+    stderrDestination(settings().MEDINS_LOG_FORMAT, '[provision]'),
+  );
+  provisionLog.info(message);
+};
 
 export function isExecutable(path: string): boolean {
   try {
@@ -39,7 +55,7 @@ export function isExecutable(path: string): boolean {
 }
 
 /** The first executable called `name` on PATH, like `command -v`. */
-export function which(name: string, pathVar = process.env.PATH ?? ''): string | undefined {
+export function which(name: string, pathVar = settings().PATH ?? ''): string | undefined {
   for (const dir of pathVar.split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);
@@ -63,7 +79,7 @@ export function run(
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: options.env ?? childEnvironment(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -175,7 +191,7 @@ export async function withLock<T>(lockDir: string, fn: () => Promise<T>, waitMs 
  * seconds. `MEDINS_DOWNLOAD_PROBE_URL` points the probe elsewhere (the offline test uses a closed port).
  */
 export async function sdkDownloadReachable(timeoutMs = 5000): Promise<boolean> {
-  const url = process.env.MEDINS_DOWNLOAD_PROBE_URL ?? 'https://temporal.download/';
+  const url = settings().MEDINS_DOWNLOAD_PROBE_URL;
   try {
     await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
     return true;
@@ -190,7 +206,7 @@ export async function sdkDownloadReachable(timeoutMs = 5000): Promise<boolean> {
  */
 export async function installDebianPackages(packages: string[], log: Logger, advice: string): Promise<void> {
   log(`installing Debian's ${packages.join(', ')} (apt-get)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = childEnvironment({ DEBIAN_FRONTEND: 'noninteractive' });
   const update = await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
   const install = await run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], {
     env,

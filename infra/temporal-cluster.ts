@@ -48,6 +48,7 @@ import {
   type Logger,
 } from './support';
 import { ensureTestCertificates, temporalTls, type TestCertificates } from './temporal-tls';
+import { childEnvironment, settings } from '../config/settings';
 
 /** The server release the Temporal CLI v1.5.1 embeds (its go.mod requires go.temporal.io/server v1.29.1). */
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -99,7 +100,7 @@ function copyTree(from: string, to: string) {
  * install when nothing works.
  */
 export async function resolveTemporalServer(log: Logger = quietLogger): Promise<TemporalServerBuild> {
-  const explicit = process.env.TEMPORAL_SERVER_DIR;
+  const explicit = settings().TEMPORAL_SERVER_DIR;
   if (explicit) {
     const build = buildIn(explicit, 'env');
     if (!build) {
@@ -131,7 +132,7 @@ export async function resolveTemporalServer(log: Logger = quietLogger): Promise<
     const staging = join(dir, 'staging');
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true });
-    const env = { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' };
+    const env = childEnvironment({ GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' });
     log(
       `building the Temporal server ${TEMPORAL_SERVER_VERSION} and temporal-sql-tool from ${TEMPORAL_SERVER_MODULE} ` +
         `into ${dir} (first run only; 10-30 minutes on two cores)`,
@@ -186,7 +187,7 @@ export interface ClusterDatabases {
 
 /** The PostgreSQL server for Temporal's databases: TEMPORAL_DATABASE_URL's, else the project's. */
 async function temporalPostgres(log: Logger): Promise<PostgresServer> {
-  const explicit = process.env.TEMPORAL_DATABASE_URL;
+  const explicit = settings().TEMPORAL_DATABASE_URL;
   if (!explicit) return ensurePostgres(log);
   const url = new URL(explicit);
   url.pathname = '/postgres';
@@ -234,15 +235,14 @@ export async function ensureClusterDatabases(
     ['visibility', names.visibility],
   ] as const) {
     const url = await ensureDatabase(server, name);
-    const env = {
-      ...process.env,
+    const env = childEnvironment({
       SQL_PLUGIN: 'postgres12',
       SQL_HOST: admin.hostname,
       SQL_PORT: admin.port || '5432',
       SQL_USER: decodeURIComponent(admin.username),
       SQL_PASSWORD: decodeURIComponent(admin.password),
       SQL_DATABASE: name,
-    };
+    });
     const tool = async (args: string[]) => {
       const result = await run(build.sqlTool, args, { env, timeoutMs: 10 * 60_000 });
       if (result.code !== 0) {
@@ -412,7 +412,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     TEMPORAL_CLUSTER_DB_USER: decodeURIComponent(db.username),
     TEMPORAL_CLUSTER_DB_PASSWORD: decodeURIComponent(db.password),
     // the project's PostgreSQL is shared with the ledger and the tests: 4 services x (5 + 2) connections
-    TEMPORAL_CLUSTER_DB_MAX_CONNS: process.env.TEMPORAL_CLUSTER_DB_MAX_CONNS ?? '5',
+    TEMPORAL_CLUSTER_DB_MAX_CONNS: settings().TEMPORAL_CLUSTER_DB_MAX_CONNS,
     TEMPORAL_CLUSTER_BIND_IP: '127.0.0.1',
     TEMPORAL_CLUSTER_BROADCAST_ADDRESS: '127.0.0.1',
     TEMPORAL_CLUSTER_FRONTEND_ADDRESS: address,
@@ -432,7 +432,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     TEMPORAL_CLUSTER_TLS_SYSTEM_WORKER_CERT: certificates.systemWorker.cert,
     TEMPORAL_CLUSTER_TLS_SYSTEM_WORKER_KEY: certificates.systemWorker.key,
     TEMPORAL_CLUSTER_DYNAMIC_CONFIG: join(CLUSTER_CONFIG_DIR, 'dynamicconfig.yaml'),
-    TEMPORAL_CLUSTER_LOG_LEVEL: process.env.TEMPORAL_CLUSTER_LOG_LEVEL ?? 'warn',
+    TEMPORAL_CLUSTER_LOG_LEVEL: settings().TEMPORAL_CLUSTER_LOG_LEVEL,
   };
   const clientEnv: Record<string, string> = {
     TEMPORAL_ADDRESS: address,
@@ -460,7 +460,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
         '--service',
         service,
       ],
-      { env: { ...process.env, ...serverEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: childEnvironment(serverEnv), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
     const keep = (chunk: Buffer) => {
@@ -637,7 +637,7 @@ export function temporalUiCacheDir(): string {
  * Go module (a few minutes). Throws a ProvisioningError naming what to install when nothing works.
  */
 export async function resolveTemporalUi(log: Logger = quietLogger): Promise<string> {
-  const explicit = process.env.TEMPORAL_UI_SERVER_PATH;
+  const explicit = settings().TEMPORAL_UI_SERVER_PATH;
   if (explicit) {
     if (!isExecutable(explicit))
       throw new ProvisioningError(
@@ -666,7 +666,7 @@ export async function resolveTemporalUi(log: Logger = quietLogger): Promise<stri
       `building the Temporal Web UI server ${TEMPORAL_UI_VERSION} from its Go module into ${dir} (first run only)`,
     );
     const result = await run(go, ['install', target], {
-      env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+      env: childEnvironment({ GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' }),
       timeoutMs: 60 * 60_000,
     });
     if (result.code !== 0 || !isExecutable(join(staging, 'server'))) {
@@ -702,8 +702,7 @@ export async function startClusterUi(
     server,
     ['--root', CLUSTER_UI_CONFIG_DIR, '--config', '.', '--env', 'cluster', 'start'],
     {
-      env: {
-        ...process.env,
+      env: childEnvironment({
         TEMPORAL_UI_FRONTEND_ADDRESS: cluster.address,
         TEMPORAL_UI_PORT: String(port),
         TEMPORAL_UI_TLS_CA: cluster.certificates.ca,
@@ -711,7 +710,7 @@ export async function startClusterUi(
         TEMPORAL_UI_TLS_KEY: cluster.certificates.client.key,
         TEMPORAL_UI_TLS_SERVER_NAME: cluster.certificates.serverName,
         TEMPORAL_UI_CODEC_ENDPOINT: options.codecEndpoint,
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -756,8 +755,8 @@ export async function startClusterUi(
  */
 async function main() {
   const cluster = await startTemporalCluster({
-    frontendPort: Number(process.env.TEMPORAL_PORT ?? 7233),
-    retentionDays: Number(process.env.TEMPORAL_RETENTION_DAYS ?? 30),
+    frontendPort: settings().TEMPORAL_PORT,
+    retentionDays: settings().TEMPORAL_RETENTION_DAYS,
     log: stderrLogger,
   });
   process.stdout.write(

@@ -22,6 +22,7 @@ import {
   type Logger,
   quietLogger,
 } from './support';
+import { childEnvironment, settings } from '../config/settings';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
@@ -38,8 +39,8 @@ export function testServerCacheDir(): string {
   return join(cacheRoot(), `temporal-test-server-${TEST_SERVER_VERSION}`);
 }
 
-function fromEnv(variable: string): ServerExecutable | undefined {
-  const value = process.env[variable];
+function fromEnv(variable: 'TEMPORAL_CLI_PATH' | 'TEMPORAL_TEST_SERVER_PATH'): ServerExecutable | undefined {
+  const value = settings()[variable];
   if (!value) return undefined;
   if (!isExecutable(value)) {
     throw new ProvisioningError(
@@ -68,7 +69,7 @@ export async function resolveTemporalCli(log: Logger = quietLogger): Promise<Ser
         `building the Temporal CLI ${TEMPORAL_CLI_VERSION} from its Go module into ${dir} (first run only; a few minutes)`,
       );
       const result = await run(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
-        env: { ...process.env, GOBIN: dir, CGO_ENABLED: process.env.CGO_ENABLED ?? '0' },
+        env: childEnvironment({ GOBIN: dir }, { CGO_ENABLED: '0' }),
         timeoutMs: 40 * 60_000,
       });
       if (result.code !== 0 || !isExecutable(cached)) {

@@ -18,6 +18,7 @@ import { TestWorkflowEnvironment, type ClientOptionsForTestEnv } from '@temporal
 import { serverStartTimeoutMs, spawnServer, type ServerProcess } from './server-process';
 import { cacheRoot, ProvisioningError, quietLogger, type Logger } from './support';
 import { type ServerExecutable } from './temporal';
+import { childEnvironment, settings } from '../config/settings';
 
 /** The SDK's environment over a test server this process started; teardown also stops the server. */
 class OwnServerEnvironment extends TestWorkflowEnvironment {
@@ -66,7 +67,7 @@ function classDataSharing(executable: string): {
   onExit: (code: number | null) => void;
 } {
   const none = { javaOptions: '', onExit: () => undefined };
-  if (process.env.MEDINS_TEST_SERVER_CDS === 'off') return none;
+  if (settings().MEDINS_TEST_SERVER_CDS === 'off') return none;
   const archive = classDataArchive(executable);
   if (existsSync(archive))
     return { javaOptions: `-XX:SharedArchiveFile=${archive} -Xshare:auto`, onExit: () => undefined };
@@ -144,12 +145,12 @@ export async function createTimeSkippingEnvironment(
 
   const executable = options.server.path;
   const cds = classDataSharing(executable);
-  const javaOptions = [process.env.JDK_JAVA_OPTIONS, cds.javaOptions].filter(Boolean).join(' ');
+  const javaOptions = [settings().JDK_JAVA_OPTIONS, cds.javaOptions].filter(Boolean).join(' ');
   const server = await spawnServer({
     what: 'the Temporal time-skipping test server',
     executable,
     args: (port) => [String(port)],
-    env: { ...process.env, ...(javaOptions ? { JDK_JAVA_OPTIONS: javaOptions } : {}) },
+    env: childEnvironment(javaOptions ? { JDK_JAVA_OPTIONS: javaOptions } : {}),
     readyTimeoutMs: options.readyTimeoutMs ?? serverStartTimeoutMs(),
     log,
     onExit: cds.onExit,

@@ -56,6 +56,11 @@ export function seedPolicy(jurisdiction: string, year: number): Policy {
   };
 }
 
+/** The printed target table of seeds/targets for a jurisdiction-year, or undefined when it has none. */
+export function seedTargetsIfAny(jurisdiction: string, year: number): CheckedTargetTable | undefined {
+  return TARGET_FILES[`${jurisdiction}-${year}`] ? seedTargets(jurisdiction, year) : undefined;
+}
+
 export function seedTargets(jurisdiction: string, year: number): CheckedTargetTable {
   const key = `${jurisdiction}-${year}`;
   const file = TARGET_FILES[key];

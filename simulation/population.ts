@@ -3,7 +3,8 @@
  * the files its certifying departments would send: the roster as of the policy's date and monthly deltas,
  * as .xlsx or .csv (UTF-8 or GBK), with a configurable share of realistic defects.
  *
- * Kaiping at scale 1 reproduces 附件3 per town exactly: (1) registered residents, (2) of them in employee
+ * The towns come from the policy's own targets (`townSpecs`); where the year has a printed target table
+ * (Kaiping's 附件3), scale 1 reproduces it per town exactly: (1) registered residents, (2) of them in employee
  * insurance, (4) = (1) - (2) to enroll, (3) paid last year (hukou residents, and residence-permit holders
  * where the town's payers outnumber its residents to enroll). Heshan and Meishan have no such table in
  * their plans: their town sizes are synthetic, scaled by `scale`.
@@ -18,7 +19,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { addDays, addMonths } from '../domain/dates';
 import { makeIdNumber } from '../domain/id-number';
 import type { Policy } from '../domain/policy';
-import { seedTargets } from '../seeds';
+import { seedTargetsIfAny } from '../seeds';
 import { csvField, encodeText } from '../activities/registry/list-files';
 import { GIVEN, SURNAMES_GUANGDONG, SURNAMES_SICHUAN } from './names';
 import { Random } from './random';
@@ -116,6 +117,8 @@ const SYNTHETIC_TOWNS: Record<
     paidShare: 0.88,
   },
 };
+/** Shares for a town sized from its target alone (synthetic, as SYNTHETIC_TOWNS). */
+const TARGET_SIZED = { employeeShare: 0.25, paidShare: 0.9 };
 const TOWN_WEIGHTS = [0.22, 0.14, 0.1, 0.12, 0.08, 0.09, 0.07, 0.06, 0.07, 0.05];
 
 /** Synthetic certification rates per category (per non-employee hukou resident): plausible, not official. */
@@ -145,15 +148,48 @@ const CATEGORY_RATES: Record<string, number> = {
 };
 const VETERAN_RATE = 0.002;
 
+/**
+ * The towns to generate and their sizes, scaled by `scale` (people, rounded per town). Data, not names:
+ * - the towns are the policy snapshot's `targets` towns when it has them (in their order);
+ * - a town found in the year's printed target table (seeds/targets, e.g. Kaiping's 附件3) takes its printed
+ *   (1) registered, (2) employee insured and (3) paid last year, so Kaiping 2024 at scale 1 is 附件3 exactly;
+ * - a town with a target but no printed figures is sized from its target: (4) to enroll = target / 0.95
+ *   (a target at the usual 95% goal line), with the synthetic shares of employee insured and payers;
+ * - a policy without targets takes the printed table's towns, else the synthetic layout of its jurisdiction.
+ * Throws naming the jurisdiction when it has none of these, or a town with neither target nor figures.
+ */
 export function townSpecs(policy: Policy, scale: number): TownSpec[] {
-  if (policy.jurisdiction === 'kaiping') {
-    return seedTargets('kaiping', policy.year).towns.map((t) => ({
-      name: t.town,
-      regionCode: policy.regionCodes[0]!,
-      registered: Math.round((t.registered ?? 0) * scale),
-      employeeInsured: Math.round((t.employeeInsured ?? 0) * scale),
-      paidLastYear: Math.round((t.paidLastYear ?? 0) * scale),
-    }));
+  const printed = seedTargetsIfAny(policy.jurisdiction, policy.year);
+  const towns = policy.targets?.towns ?? printed?.towns.map((t) => ({ town: t.town, target: t.target }));
+  if (towns) {
+    const figures = new Map((printed?.towns ?? []).map((t) => [t.town, t]));
+    const regionCode = policy.regionCodes[0]!;
+    return towns.map(({ town, target }) => {
+      const row = figures.get(town);
+      if (row)
+        return {
+          name: town,
+          regionCode,
+          registered: Math.round((row.registered ?? 0) * scale),
+          employeeInsured: Math.round((row.employeeInsured ?? 0) * scale),
+          paidLastYear: Math.round((row.paidLastYear ?? 0) * scale),
+        };
+      if (target === null)
+        throw new Error(
+          `${policy.jurisdiction} ${policy.year}: town ${town} has neither a target nor printed figures`,
+        );
+      const toEnroll = Math.round((target * scale) / 0.95);
+      const employeeInsured = Math.round(
+        (toEnroll * TARGET_SIZED.employeeShare) / (1 - TARGET_SIZED.employeeShare),
+      );
+      return {
+        name: town,
+        regionCode,
+        registered: toEnroll + employeeInsured,
+        employeeInsured,
+        paidLastYear: Math.round(toEnroll * TARGET_SIZED.paidShare),
+      };
+    });
   }
   const spec = SYNTHETIC_TOWNS[policy.jurisdiction];
   if (!spec) throw new Error(`no town layout for ${policy.jurisdiction}`);

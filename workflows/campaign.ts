@@ -200,12 +200,11 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   };
   const campaignNow = () => Date.now() - clockOffsetMs;
   const agendaInstant = (spec: string) => instantOf(spec, 'end');
-  const chinaDate = chinaDateOf;
   const progress: CampaignProgress = input.progress ?? {
     jurisdiction: policy.jurisdiction,
     year: policy.year,
     phase: 'roster-submission',
-    campaignDate: chinaDate(agenda[0]!.at),
+    campaignDate: chinaDateOf(agenda[0]!.at),
     itemsDone: 0,
     itemsTotal: agenda.length,
     rosters: {},
@@ -216,7 +215,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   };
   progress.runs += 1;
 
-  setHandler(progressQuery, () => ({ ...progress, campaignDate: chinaDate(campaignNow()) }));
+  setHandler(progressQuery, () => ({ ...progress, campaignDate: chinaDateOf(campaignNow()) }));
 
   /**
    * Activities find the policy by its snapshot: an Update that arrives before the first run has stored it (an
@@ -405,7 +404,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         if (!(error instanceof ActivityFailure)) throw error;
         const type = failureTypeOf(error) ?? FailureType.internal;
         const message = failureMessage(error);
-        progress.attention = { step, type, message, since: chinaDate(campaignNow()) };
+        progress.attention = { step, type, message, since: chinaDateOf(campaignNow()) };
         log.warn('campaign step needs an operator', { step, type });
         await quick.recordCampaignEvent(ref, {
           key: `step-failed-${step}-${attempt}`,
@@ -421,7 +420,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   };
 
   const deductionRound = async (round: number, at: number) => {
-    const levy = await batch.createLevyBatch(ref, round, chinaDate(at));
+    const levy = await batch.createLevyBatch(ref, round, chinaDateOf(at));
     const summary: RoundSummary = { round, lines: levy.lines, success: 0, personal: 0, systemic: 0 };
     if (levy.lines > 0) {
       await batch.sendLevyToTax(ref, { batchId: levy.batchId, round });
@@ -537,7 +536,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
           });
         }
         await setPhase('changes-and-stops');
-        progress.enrollments = await batch.openEnrollments(ref, chinaDate(item.at));
+        progress.enrollments = await batch.openEnrollments(ref, chinaDateOf(item.at));
         return;
       }
       case 'first-deduction':
@@ -575,7 +574,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
               policyHash: input.policyHash,
               month: item.month,
               graceMs: 0,
-              effectiveOn: chinaDate(item.at),
+              effectiveOn: chinaDateOf(item.at),
             },
           ],
         });
@@ -604,7 +603,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     const item = agenda[i]!;
     const wait = item.at + clockOffsetMs - Date.now();
     if (wait > 0) await sleep(wait);
-    progress.campaignDate = chinaDate(item.at);
+    progress.campaignDate = chinaDateOf(item.at);
     await guarded(item.key, () => execute(item));
     progress.itemsDone = i + 1;
     const info = workflowInfo();

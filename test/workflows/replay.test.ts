@@ -44,7 +44,7 @@ describe('replaying committed histories', () => {
       cpSync('workflows', dir, { recursive: true });
       const file = join(dir, 'campaign.ts');
       const phase = "        await setPhase('changes-and-stops');\n";
-      const open = '        progress.enrollments = await batch.openEnrollments(ref, chinaDate(item.at));\n';
+      const open = '        progress.enrollments = await batch.openEnrollments(ref, chinaDateOf(item.at));\n';
       const source = readFileSync(file, 'utf8');
       expect(source).toContain(phase + open);
       writeFileSync(file, source.replace(phase + open, open + phase));
