@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import type { StoredFileRef } from '../activities/exchange-store';
+import type { StoredFileRef } from '../ledger/exchange-store';
 import { decideHeldRoster } from '../activities/registry/import-list';
 import { startCampaign } from '../client/campaign-commands';
 import { uploadFile } from '../client/uploads';

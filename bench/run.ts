@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { migrate } from '../activities/db/migrate';
+import { migrate } from '../ledger/migrate';
 import { dropDatabase, ensureDatabase, ensurePostgres, type PostgresServer } from '../infra/postgres';
 import { stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';

@@ -17,7 +17,7 @@ import { chinaDateOf } from '../domain/dates';
 import { departmentName } from '../domain/departments';
 import { contributionFor, refundFor } from '../domain/engine';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
-import { campaignPolicy, REFUND_REASON_NAMES } from '../activities/refunds/refunds';
+import { campaignPolicy, REFUND_REASON_NAMES } from '../ledger/refunds';
 import { escapeHtml } from '../reports/html';
 import { campaignTimeline } from './audit-history';
 

@@ -7,7 +7,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import type pg from 'pg';
 import { policyHash } from '../activities/campaign';
 import type { Policy } from '../domain/policy';
-import type { StoredFileRef } from '../activities/exchange-store';
+import type { StoredFileRef } from '../ledger/exchange-store';
 import {
   AnnualCampaignWorkflow,
   campaignWorkflowId,

@@ -11,7 +11,7 @@ import { collectRuns } from './audit-history';
 import pg from 'pg';
 import type { SimulationConfig } from '../departments/simulated';
 import { policyHash } from '../activities/campaign';
-import { migrate } from '../activities/db/migrate';
+import { migrate } from '../ledger/migrate';
 import { formatYuan } from '../domain/money';
 import { completionRate } from '../domain/rates';
 import { userConnection } from '../infra/postgres';

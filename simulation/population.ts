@@ -22,7 +22,7 @@ import { seedTargets } from '../seeds';
 import { csvField, encodeText } from '../activities/registry/list-files';
 import { GIVEN, SURNAMES_GUANGDONG, SURNAMES_SICHUAN } from './names';
 import { Random } from './random';
-import { checkout } from '../activities/db/transaction';
+import { checkout } from '../ledger/transaction';
 
 export interface TownSpec {
   name: string;

@@ -5,7 +5,7 @@
  * SIGINT/SIGTERM.
  */
 import pg from 'pg';
-import { migrate } from '../activities/db/migrate';
+import { migrate } from '../ledger/migrate';
 import { resolveDatabaseUrl, userConnection } from '../infra/postgres';
 import { sessionIdentity } from '../infra/roles';
 import { installRedactingRuntime } from '../infra/redacting-logger';

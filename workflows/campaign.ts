@@ -24,7 +24,7 @@ import {
 import { ActivityFailure, ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import { failureMessage, failureTypeOf, refusalOf } from './failures';
 import type { CampaignActivities, CampaignRef, StoredFileRef } from '../activities/campaign';
-import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
+import type { FormOutcome, HouseholdForm } from '../ledger/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
 import { MonthlyReconciliationWorkflow } from './reconciliation';
 import { chinaDateOf, instantOf } from '../domain/dates';

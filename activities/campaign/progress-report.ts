@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { Policy } from '../../domain/policy';
 import { filingFor } from '../../reports/filing';
 import { progressReportOfSnapshot, progressXlsx } from '../../reports/progress';
-import { logExchange } from '../exchange-log';
+import { logExchange } from '../../ledger/exchange-log';
 import { sha256Hex, storeExchangeFile } from '../registry/import-list';
 
 export interface ProgressReportFiles {

@@ -27,9 +27,9 @@ import {
   SKIP_REASON_TEXT,
   type SkipReason,
 } from './list-cells';
-import { inTransaction } from '../db/transaction';
-import { appendToExchangeLog } from '../exchange-log';
-import { sha256Hex, storeExchangeFile } from '../exchange-store';
+import { inTransaction } from '../../ledger/transaction';
+import { appendToExchangeLog } from '../../ledger/exchange-log';
+import { sha256Hex, storeExchangeFile } from '../../ledger/exchange-store';
 import { RefusedError } from '../failures';
 import { redact } from '../../domain/personal-data';
 

@@ -2,7 +2,7 @@
  * the ledger's schema: `db migrate`.
  */
 import type { Command } from 'commander';
-import { migrate } from '../../activities/db/migrate';
+import { migrate } from '../../ledger/migrate';
 import { resolveDatabaseUrl } from '../../infra/postgres';
 import { stderrLogger } from '../../infra/support';
 import { loadConfig } from '../../worker/config';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimSubsidies, openEnrollments } from '../../activities/campaign/ledger';
+import { claimSubsidies, openEnrollments } from '../../ledger/campaign';
 import { importDepartmentList } from '../../activities/registry/import-list';
 import { explain } from '../../domain/engine';
 import type { Policy } from '../../domain/policy';
@@ -157,7 +157,7 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
   });
 
   it('Meishan: a 低保 person removed in November is levied the full 380 yuan in December; an addition in November is levied nothing', async () => {
-    const { createLevyBatch } = await import('../../activities/campaign/ledger');
+    const { createLevyBatch } = await import('../../ledger/campaign');
     const policy = seedPolicy('meishan', 2024);
     db = await createTestDatabase();
     await registry(db, policy, 0.003);

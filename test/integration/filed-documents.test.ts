@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEnrollments, snapshotCoverage } from '../../activities/campaign/ledger';
+import { openEnrollments, snapshotCoverage } from '../../ledger/campaign';
 import { writeProgressReport } from '../../activities/campaign/progress-report';
 import {
   exportLedgers,

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readStoredFile, storedFileRef } from '../../activities/exchange-store';
+import { readStoredFile, storedFileRef } from '../../ledger/exchange-store';
 import {
   decideHeldRoster,
   importDepartmentList,

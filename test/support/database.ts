@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { migrate } from '../../activities/db/migrate';
+import { migrate } from '../../ledger/migrate';
 import { dropDatabase, ensureDatabase, type PostgresServer } from '../../infra/postgres';
 import { addUser, parseRoleSpec } from '../../infra/roles';
 

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestRefund } from '../../activities/refunds/refunds';
+import { requestRefund } from '../../ledger/refunds';
 import { formatTrail, personTrail, trailHtml, type PersonTrail } from '../../client/audit-person';
 import { chinaDateOf } from '../../domain/dates';
 import { contributionFor, refundFor } from '../../domain/engine';
