@@ -126,7 +126,13 @@ export default tseslint.config(
   {
     // The simulation is one department adapter among others: production code reaches departments through
     // their ports (departments/ports.ts), chosen per role in worker/departments.ts.
-    files: ['activities/**/*.ts', 'ledger/**/*.ts', 'reports/**/*.ts', 'departments/**/*.ts'],
+    files: [
+      'activities/**/*.ts',
+      'ledger/**/*.ts',
+      'lists/**/*.ts',
+      'reports/**/*.ts',
+      'departments/**/*.ts',
+    ],
     ignores: ['departments/simulated.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [

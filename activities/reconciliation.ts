@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { Policy } from '../domain/policy';
 import { openEnrollments } from '../ledger/campaign';
 import type { DepartmentPorts } from '../departments/ports';
-import { importDepartmentList, sha256Hex, storeExchangeFile } from './registry/import-list';
+import { importDepartmentList, sha256Hex, storeExchangeFile } from '../lists/import-list';
 import { readStoredFile, storedFileRef, type StoredFileRef } from '../ledger/exchange-store';
 
 export interface ReconcileDeps {

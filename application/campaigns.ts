@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { StoredFileRef } from '../ledger/exchange-store';
-import { decideHeldRoster } from '../activities/registry/import-list';
+import { decideHeldRoster } from '../lists/import-list';
 import { startCampaign } from '../client/campaign-commands';
 import { uploadFile } from '../client/uploads';
 import { makeDrillPolicy } from '../domain/drill';

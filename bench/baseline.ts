@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { csvField, detectFile, readRowBatches } from '../activities/registry/list-files';
+import { csvField, detectFile, readRowBatches } from '../lists/list-files';
 import { categoryTable } from '../domain/category-table';
 import { buildAgenda } from '../domain/agenda';
 import { chinaDateOf as chinaDate } from '../domain/dates';

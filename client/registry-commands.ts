@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { ListImportResult } from '../activities/registry/import-list';
+import type { ListImportResult } from '../lists/import-list';
 import { importList } from '../application/lists';
 import {
   exportHouseholdForm,

@@ -19,7 +19,7 @@ import { maskIdNumber } from '../domain/id-number';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
 import { inTransaction } from './transaction';
 import { NotFoundError, RefusedError } from '../activities/failures';
-import { sha256Hex, storeExchangeFile } from '../activities/registry/import-list';
+import { sha256Hex, storeExchangeFile } from '../lists/import-list';
 
 /** The refund reasons the plans name (policy `refunds.beforeBenefitStart`); the engine says which a plan honours. */
 export const RefundReason = z.enum([

@@ -19,7 +19,7 @@ import { addDays, addMonths } from '../domain/dates';
 import { makeIdNumber } from '../domain/id-number';
 import type { Policy } from '../domain/policy';
 import { seedTargets } from '../seeds';
-import { csvField, encodeText } from '../activities/registry/list-files';
+import { csvField, encodeText } from '../lists/list-files';
 import { GIVEN, SURNAMES_GUANGDONG, SURNAMES_SICHUAN } from './names';
 import { Random } from './random';
 import { checkout } from '../ledger/transaction';

@@ -11,7 +11,7 @@ import { chinaDateOf } from '../../domain/dates';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
 import { notReady, type DepartmentPorts, type ExchangedFile } from '../../departments/ports';
 import { keepAndLogExchange } from '../../ledger/exchange-log';
-import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
+import { importDepartmentList, sha256Hex, storeExchangeFile } from '../../lists/import-list';
 import {
   applyDeductionResults,
   writeLevyFile,

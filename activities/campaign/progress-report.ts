@@ -9,7 +9,7 @@ import type { Policy } from '../../domain/policy';
 import { filingFor } from '../../reports/filing';
 import { progressReportOfSnapshot, progressXlsx } from '../../reports/progress';
 import { logExchange } from '../../ledger/exchange-log';
-import { sha256Hex, storeExchangeFile } from '../registry/import-list';
+import { sha256Hex, storeExchangeFile } from '../../lists/import-list';
 
 export interface ProgressReportFiles {
   xlsx: string;

@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { rejectionReport, writeMaskedRejections } from '../../activities/registry/rejection-report';
-import { importDepartmentList, type ListImportResult } from '../../activities/registry/import-list';
+import { importDepartmentList, type ListImportResult } from '../../lists/import-list';
 import { decideRoster, submitRosterFile } from '../../application/campaigns';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { UploadRefused } from '../../client/uploads';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyExchangeLog } from '../../activities/audit/verify';
-import { importDepartmentList } from '../../activities/registry/import-list';
+import { importDepartmentList } from '../../lists/import-list';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation, type PopulationManifest } from '../../simulation/population';
 import { createTestDatabase, type TestDatabase } from '../support/database';

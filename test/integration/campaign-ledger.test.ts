@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimSubsidies, openEnrollments } from '../../ledger/campaign';
-import { importDepartmentList } from '../../activities/registry/import-list';
+import { importDepartmentList } from '../../lists/import-list';
 import { explain } from '../../domain/engine';
 import type { Policy } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';

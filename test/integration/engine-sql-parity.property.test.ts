@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taxCsvFormat } from '../../departments/formats';
 import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../ledger/campaign';
-import { importDepartmentList } from '../../activities/registry/import-list';
+import { importDepartmentList } from '../../lists/import-list';
 import { addDays, dateOfSpec, daysBetween, maxDate, type IsoDate } from '../../domain/dates';
 import {
   benefitStartOfPayment,

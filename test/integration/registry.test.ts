@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDepartmentList, type ListImportRequest } from '../../activities/registry/import-list';
+import { importDepartmentList, type ListImportRequest } from '../../lists/import-list';
 import { rejectionReport } from '../../activities/registry/rejection-report';
 import { makeIdNumber } from '../../domain/id-number';
 import { seedPolicy } from '../../seeds';

@@ -15,7 +15,7 @@ import {
   importDepartmentList,
   sha256Hex,
   type ListImportRequest,
-} from '../../activities/registry/import-list';
+} from '../../lists/import-list';
 import { uploadFile, UploadRefused } from '../../client/uploads';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { rosterIsHeld } from '../../domain/policy';

@@ -7,7 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { importDepartmentList } from '../../activities/registry/import-list';
+import { importDepartmentList } from '../../lists/import-list';
 import { campaignTimeline, collectRuns, exportHistories } from '../../client/audit-history';
 import { reconcileMonth } from '../../client/reconcile-commands';
 import { seedPolicy } from '../../seeds';
