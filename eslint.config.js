@@ -130,7 +130,7 @@ export default tseslint.config(
       'activities/**/*.ts',
       'ledger/**/*.ts',
       'lists/**/*.ts',
-      'reports/**/*.ts',
+      'documents/**/*.ts',
       'departments/**/*.ts',
     ],
     ignores: ['departments/simulated.ts'],

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
 import { importDepartmentList, type ListImportResult } from '../lists/import-list';
-import { writeRejectionReport } from '../activities/registry/rejection-report';
+import { writeRejectionReport } from '../documents/rejection-report';
 import type { Policy } from '../domain/policy';
 import { deltaRegistrationDay } from '../domain/reconciliation';
 

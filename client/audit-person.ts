@@ -18,7 +18,7 @@ import { departmentName } from '../domain/departments';
 import { contributionFor, refundFor } from '../domain/engine';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
 import { campaignPolicy, REFUND_REASON_NAMES } from '../ledger/refunds';
-import { escapeHtml } from '../reports/html';
+import { escapeHtml } from '../documents/html';
 import { campaignTimeline } from './audit-history';
 
 /** What the database returns for one person (audit.person_facts). */

@@ -14,8 +14,8 @@ import {
   exportMobilisationList,
   exportMobilisationPdf,
   type Reader,
-} from '../activities/registry/exports';
-import { writeMaskedRejections, writeRejectionReport } from '../activities/registry/rejection-report';
+} from '../documents/exports';
+import { writeMaskedRejections, writeRejectionReport } from '../documents/rejection-report';
 import { userConnection } from '../infra/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';

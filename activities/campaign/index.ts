@@ -23,7 +23,7 @@ import {
 } from '../../ledger/campaign';
 import { createReconciliationActivities } from '../reconciliation';
 import { applyHouseholdForm, type HouseholdForm } from '../../ledger/household-forms';
-import { writeProgressReport } from './progress-report';
+import { writeProgressReport } from '../../documents/progress-report';
 import { faultPoint } from '../faults';
 import { NotFoundError, RefusedError } from '../failures';
 import { readStoredFile, storedFileRef, type StoredFileRef } from '../../ledger/exchange-store';

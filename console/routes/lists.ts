@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { rejectionReport, writeMaskedRejections } from '../../activities/registry/rejection-report';
+import { rejectionReport, writeMaskedRejections } from '../../documents/rejection-report';
 import { importDepartmentList, type ListImportResult } from '../../lists/import-list';
 import { decideRoster, submitRosterFile } from '../../application/campaigns';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';

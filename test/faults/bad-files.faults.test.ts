@@ -12,7 +12,7 @@ import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importDepartmentList, type ListImportResult } from '../../lists/import-list';
 import { csvField, ListFileError } from '../../lists/list-files';
-import { rejectionReport, writeRejectionReport } from '../../activities/registry/rejection-report';
+import { rejectionReport, writeRejectionReport } from '../../documents/rejection-report';
 import { makeIdNumber } from '../../domain/id-number';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';

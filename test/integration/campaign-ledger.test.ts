@@ -217,7 +217,7 @@ describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
   });
 
   it('a last-year payer who has not paid is on the ledgers until the deduction succeeds; then on none', async () => {
-    const { exportLedgers } = await import('../../activities/registry/exports');
+    const { exportLedgers } = await import('../../documents/exports');
     const policy = seedPolicy('meishan', 2024);
     ledgersDb = await createTestDatabase();
     await registry(ledgersDb, policy, 0.001);

@@ -12,7 +12,7 @@ import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importDepartmentList } from '../../lists/import-list';
 import { ListFileError } from '../../lists/list-files';
-import { rejectionReport } from '../../activities/registry/rejection-report';
+import { rejectionReport } from '../../documents/rejection-report';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
 import { createTestDatabase, type TestDatabase } from '../support/database';

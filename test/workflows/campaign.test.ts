@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { campaignTimeline, formatTimeline, timelineHtml } from '../../client/audit-history';
 import { renderedDom, screenshot } from '../../infra/chromium';
-import { progressHtml, progressReport, progressXlsx } from '../../reports/progress';
+import { progressHtml, progressReport, progressXlsx } from '../../documents/progress';
 import { seedPolicy } from '../../seeds';
 import { householdFormUpdate, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';

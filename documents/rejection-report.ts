@@ -14,8 +14,8 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
-import { columnLetter, footerLines, unitOf, type Filing } from '../../reports/filing';
-import { headerFields } from '../../lists/import-list';
+import { columnLetter, footerLines, unitOf, type Filing } from './filing';
+import { headerFields } from '../lists/import-list';
 import {
   csvFieldIn,
   decodeText,
@@ -23,7 +23,7 @@ import {
   detectFile,
   encodeText,
   openListTable,
-} from '../../lists/list-files';
+} from '../lists/list-files';
 
 const VERDICT_PAGE = 10_000;
 
