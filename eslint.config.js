@@ -131,6 +131,7 @@ export default tseslint.config(
       'ledger/**/*.ts',
       'lists/**/*.ts',
       'documents/**/*.ts',
+      'audit/**/*.ts',
       'departments/**/*.ts',
     ],
     ignores: ['departments/simulated.ts'],

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import pg from 'pg';
-import { collectRuns } from '../client/audit-history';
+import { collectRuns } from '../audit/history';
 import { rehearsalInput } from '../client/rehearse';
 import { dataConverterFromEnv } from '../infra/payload-codec';
 import { installRedactingRuntime } from '../infra/redacting-logger';

@@ -7,7 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { installRedactingRuntime } from '../infra/redacting-logger';
-import { collectRuns } from './audit-history';
+import { collectRuns } from '../audit/history';
 import pg from 'pg';
 import type { SimulationConfig } from '../departments/simulated';
 import { policyHash } from '../activities/campaign';

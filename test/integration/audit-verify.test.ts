@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyExchangeLog } from '../../activities/audit/verify';
+import { verifyExchangeLog } from '../../audit/verify';
 import { importDepartmentList } from '../../lists/import-list';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation, type PopulationManifest } from '../../simulation/population';

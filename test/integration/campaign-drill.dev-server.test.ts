@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { campaignTimeline } from '../../client/audit-history';
+import { campaignTimeline } from '../../audit/history';
 import { CampaignAlreadyRunning, campaignStatus, startCampaign } from '../../client/campaign-commands';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';

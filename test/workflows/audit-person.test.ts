@@ -15,7 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestRefund } from '../../ledger/refunds';
-import { formatTrail, personTrail, trailHtml, type PersonTrail } from '../../client/audit-person';
+import { formatTrail, personTrail, trailHtml, type PersonTrail } from '../../audit/person';
 import { chinaDateOf } from '../../domain/dates';
 import { contributionFor, refundFor } from '../../domain/engine';
 import { seedPolicy } from '../../seeds';

@@ -5,7 +5,7 @@ import ExcelJS from 'exceljs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { campaignTimeline, formatTimeline, timelineHtml } from '../../client/audit-history';
+import { campaignTimeline, formatTimeline, timelineHtml } from '../../audit/history';
 import { renderedDom, screenshot } from '../../infra/chromium';
 import { progressHtml, progressReport, progressXlsx } from '../../documents/progress';
 import { seedPolicy } from '../../seeds';

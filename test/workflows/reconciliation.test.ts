@@ -8,7 +8,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
 import { importDepartmentList } from '../../lists/import-list';
-import { campaignTimeline, collectRuns, exportHistories } from '../../client/audit-history';
+import { campaignTimeline, collectRuns, exportHistories } from '../../audit/history';
 import { reconcileMonth } from '../../client/reconcile-commands';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation, type PopulationManifest } from '../../simulation/population';
