@@ -7,11 +7,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { chinaDateOf } from '../../domain/dates';
-import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
-import { notReady, type DepartmentPorts, type ExchangedFile } from '../../departments/ports';
-import { keepAndLogExchange } from '../../ledger/exchange-log';
-import { importDepartmentList, sha256Hex, storeExchangeFile } from '../../lists/import-list';
+import { chinaDateOf } from '../domain/dates';
+import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
+import { notReady, type DepartmentPorts, type ExchangedFile } from '../departments/ports';
+import { keepAndLogExchange } from '../ledger/exchange-log';
+import { importDepartmentList, sha256Hex, storeExchangeFile } from '../lists/import-list';
 import {
   applyDeductionResults,
   writeLevyFile,
@@ -20,13 +20,13 @@ import {
   cutOff,
   openEnrollments,
   snapshotCoverage,
-} from '../../ledger/campaign';
-import { createReconciliationActivities } from '../reconciliation';
-import { applyHouseholdForm, type HouseholdForm } from '../../ledger/household-forms';
-import { writeProgressReport } from '../../documents/progress-report';
-import { faultPoint } from '../faults';
-import { NotFoundError, RefusedError } from '../failures';
-import { readStoredFile, storedFileRef, type StoredFileRef } from '../../ledger/exchange-store';
+} from '../ledger/campaign';
+import { createReconciliationActivities } from './reconciliation';
+import { applyHouseholdForm, type HouseholdForm } from '../ledger/household-forms';
+import { writeProgressReport } from '../documents/progress-report';
+import { faultPoint } from './faults';
+import { NotFoundError, RefusedError } from './failures';
+import { readStoredFile, storedFileRef, type StoredFileRef } from '../ledger/exchange-store';
 
 export type { StoredFileRef };
 
