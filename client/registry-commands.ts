@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ListImportResult } from '../lists/import-list';
-import { importList } from '../application/lists';
+import { importList, listSubmissions } from '../application/lists';
 import {
   exportHouseholdForm,
   exportLedgers,
@@ -109,30 +109,13 @@ export async function importCommand(
 export async function statusCommand(jurisdiction?: string): Promise<string> {
   const { pool } = await openLedger();
   try {
-    const r = await pool.query<{
-      id: string;
-      jurisdiction: string;
-      department: string;
-      kind: string;
-      period: string;
-      file_name: string;
-      rows_read: number;
-      rows_accepted: number;
-      rows_rejected: number;
-      rows_skipped: number;
-      status: string;
-      received_at: Date;
-    }>(
-      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, rows_skipped, status, received_at
-       FROM submissions WHERE $1::text IS NULL OR jurisdiction = $1 ORDER BY id`,
-      [jurisdiction ?? null],
-    );
-    if (!r.rows.length) return 'no lists received yet\n';
+    const rows = await listSubmissions(pool, { jurisdiction });
+    if (!rows.length) return 'no lists received yet\n';
     return (
-      r.rows
+      rows
         .map(
           (s) =>
-            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected} + skipped ${s.rows_skipped}\t${s.file_name}\t${s.received_at.toISOString()}`,
+            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rowsRead} = accepted ${s.rowsAccepted} + rejected ${s.rowsRejected} + skipped ${s.rowsSkipped}\t${s.fileName}\t${s.receivedAt.toISOString()}`,
         )
         .join('\n') + '\n'
     );

@@ -15,7 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { startCampaign } from '../../client/campaign-commands';
+import { startCampaign } from '../../application/campaign-workflow';
 import { makeDrillPolicy } from '../../domain/drill';
 import { makeIdNumber } from '../../domain/id-number';
 import { startCodecServer, type CodecServer } from '../../infra/codec-server';

@@ -16,7 +16,7 @@ import {
   sha256Hex,
   type ListImportRequest,
 } from '../../lists/import-list';
-import { uploadFile, UploadRefused } from '../../client/uploads';
+import { uploadFile, UploadRefused } from '../../application/uploads';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { rosterIsHeld } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';
