@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../ledger/migrate';
-import { dropDatabase, ensureDatabase, ensurePostgres, type PostgresServer } from '../infra/postgres';
+import { dropDatabase, ensureDatabase, ensurePostgres, type PostgresServer } from '../provision/postgres';
 import { stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
 import { runBaseline, type StepTime } from './baseline';

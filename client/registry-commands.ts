@@ -16,7 +16,7 @@ import {
   type Reader,
 } from '../documents/exports';
 import { writeMaskedRejections, writeRejectionReport } from '../documents/rejection-report';
-import { userConnection } from '../infra/postgres';
+import { userConnection } from '../provision/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
 import { generatePopulation, type PopulationManifest } from '../simulation/population';

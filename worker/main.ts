@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { migrate } from '../ledger/migrate';
-import { resolveDatabaseUrl, userConnection } from '../infra/postgres';
+import { resolveDatabaseUrl, userConnection } from '../provision/postgres';
 import { sessionIdentity } from '../infra/roles';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { stderrLogger } from '../infra/support';

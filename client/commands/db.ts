@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { migrate } from '../../ledger/migrate';
-import { resolveDatabaseUrl } from '../../infra/postgres';
+import { resolveDatabaseUrl } from '../../provision/postgres';
 import { stderrLogger } from '../../infra/support';
 import { loadConfig } from '../../worker/config';
 import { allow } from './access';

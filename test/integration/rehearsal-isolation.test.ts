@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimRehearsalDatabase } from '../../client/rehearsal-database';
-import { type PostgresServer } from '../../infra/postgres';
+import { type PostgresServer } from '../../provision/postgres';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 
 // a rehearsal runs under an operator's own login (issue 18): the administrator's URL goes nowhere

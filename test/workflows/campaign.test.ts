@@ -6,7 +6,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { campaignTimeline, formatTimeline, timelineHtml } from '../../audit/history';
-import { renderedDom, screenshot } from '../../infra/chromium';
+import { renderedDom, screenshot } from '../../provision/chromium';
 import { progressHtml, progressReport, progressXlsx } from '../../documents/progress';
 import { seedPolicy } from '../../seeds';
 import { householdFormUpdate, type CampaignProgress } from '../../workflows/campaign';

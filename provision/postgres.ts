@@ -37,8 +37,8 @@ import {
   which,
   withLock,
   type Logger,
-} from './support';
-import { addUser, type RoleSpec } from './roles';
+} from '../infra/support';
+import { addUser, type RoleSpec } from '../infra/roles';
 
 export const MIN_PG_MAJOR = 15;
 const SUPERUSER = 'medins_admin';

@@ -21,7 +21,7 @@ import {
   withLock,
   type Logger,
   quietLogger,
-} from './support';
+} from '../infra/support';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
-import { freePort, ProvisioningError, type Logger } from './support';
+import { freePort, ProvisioningError, type Logger } from '../infra/support';
 
 /**
  * How long a server may take to answer on its port, in ms: `MEDINS_SERVER_START_TIMEOUT_MS`, default 180 s
