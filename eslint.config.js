@@ -10,6 +10,36 @@ const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 /** Import patterns for a project folder: the folder itself and anything inside it. */
 const layers = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`]);
 
+// The layering (README, Map of the folders). A flat config's later entry replaces an earlier one's options for
+// the same rule, so each entry below lists every pattern that applies to its files.
+const noSimulation = {
+  group: [...layers('simulation'), '**/departments/simulated'],
+  message:
+    'Production code does not import the simulation: take the department ports the composition root chose.',
+};
+const noFrontEnds = {
+  // a regex on relative paths: a glob like **/client would also catch the package @temporalio/client
+  regex: String.raw`^(\.\.?/)+(client|console)(/|$)`,
+  message:
+    'application/, ledger/, lists/, documents/, audit/ and the adapters are called by the front ends (client/, console/), never the other way.',
+};
+const noProvision = {
+  regex: String.raw`^(\.\.?/)+provision(/|$)`,
+  message:
+    'What ships (infra/) does not import what only provisions a development or test machine (provision/).',
+};
+/** The inner layers: what the CLI, the console and the activities call. */
+const innerLayers = [
+  'application/**/*.ts',
+  'ledger/**/*.ts',
+  'lists/**/*.ts',
+  'documents/**/*.ts',
+  'audit/**/*.ts',
+  'departments/**/*.ts',
+  'activities/**/*.ts',
+  'infra/**/*.ts',
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', 'out/**', 'eslint.config.js', '.replay-mutant-*/**'] },
   js.configs.recommended,
@@ -47,6 +77,27 @@ export default tseslint.config(
     },
   },
   {
+    // Nothing outside test/, bench/ and the demo's composition root (the rehearsal and its population
+    // command) imports the simulation; the entries below repeat the pattern for their own files.
+    files: ['**/*.ts'],
+    ignores: [
+      'test/**',
+      'bench/**',
+      'simulation/**',
+      'client/rehearse.ts',
+      'client/commands/population.ts',
+      ...innerLayers,
+      'workflows/**',
+      'domain/**',
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ ...noSimulation, group: layers('simulation') }] },
+      ],
+    },
+  },
+  {
     files: ['workflows/**/*.ts', 'domain/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -74,7 +125,21 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers('activities', 'departments', 'worker', 'client', 'infra', 'application'),
+              group: layers(
+                'activities',
+                'departments',
+                'worker',
+                'client',
+                'infra',
+                'application',
+                'ledger',
+                'lists',
+                'documents',
+                'audit',
+                'console',
+                'provision',
+                'simulation',
+              ),
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -115,6 +180,13 @@ export default tseslint.config(
                 'infra',
                 'workflows',
                 'application',
+                'ledger',
+                'lists',
+                'documents',
+                'audit',
+                'console',
+                'provision',
+                'simulation',
               ),
               message: 'The domain layer imports nothing from the outer layers.',
             },
@@ -125,28 +197,29 @@ export default tseslint.config(
   },
   {
     // The simulation is one department adapter among others: production code reaches departments through
-    // their ports (departments/ports.ts), chosen per role in worker/departments.ts.
-    files: [
-      'activities/**/*.ts',
-      'ledger/**/*.ts',
-      'lists/**/*.ts',
-      'documents/**/*.ts',
-      'audit/**/*.ts',
-      'departments/**/*.ts',
-    ],
+    // their ports (departments/ports.ts), chosen per role in worker/departments.ts. And the inner layers never
+    // import the front ends that call them.
+    files: innerLayers.filter((f) => !f.startsWith('application/') && !f.startsWith('infra/')),
     ignores: ['departments/simulated.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noSimulation, noFrontEnds] }],
+    },
+  },
+  {
+    // departments/simulated.ts is the simulation's adapter: it may name itself, never the front ends.
+    files: ['departments/simulated.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noFrontEnds] }],
+    },
+  },
+  {
+    // What ships in infra/ (codec, loggers, TLS, roles) imports neither the provisioning of a development
+    // machine nor the simulation nor the front ends.
+    files: ['infra/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        {
-          patterns: [
-            {
-              group: [...layers('simulation'), '**/departments/simulated'],
-              message:
-                'Production code does not import the simulation: take the department ports the composition root chose.',
-            },
-          ],
-        },
+        { patterns: [noProvision, noSimulation, noFrontEnds] },
       ],
     },
   },
@@ -167,15 +240,11 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            noSimulation,
+            noFrontEnds,
             {
-              group: [
-                ...layers('console', 'simulation'),
-                '**/client/cli',
-                '**/client/commands/**',
-                '**/worker/config',
-              ],
-              message:
-                'A use case is called by the front ends, never the other way; it reads no configuration.',
+              group: ['**/worker/config'],
+              message: 'A use case reads no configuration: the caller passes its settings.',
             },
           ],
         },

@@ -19,7 +19,6 @@ import { writeMaskedRejections, writeRejectionReport } from '../documents/reject
 import { userConnection } from '../provision/postgres';
 import { cacheRoot, stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
-import { generatePopulation, type PopulationManifest } from '../simulation/population';
 import { loadConfig } from '../worker/config';
 
 /**
@@ -134,33 +133,6 @@ export async function rejectionsCommand(submissionId: number, out: string, maske
   try {
     if (masked) return await writeMaskedRejections(pool, submissionId, out);
     return (await writeRejectionReport(pool, submissionId, out)).rows;
-  } finally {
-    await pool.end();
-  }
-}
-
-export interface PopulationCommandOptions {
-  jurisdiction: string;
-  year: number;
-  scale: number;
-  seed: number;
-  defects: number;
-  deltas: number;
-  out?: string;
-}
-
-export async function populationCommand(o: PopulationCommandOptions): Promise<PopulationManifest> {
-  const { pool } = await openLedger();
-  try {
-    const policy = seedPolicy(o.jurisdiction, o.year);
-    return await generatePopulation(pool, policy, {
-      scale: o.scale,
-      seed: o.seed,
-      defectRate: o.defects,
-      deltaMonths: o.deltas,
-      outDir:
-        o.out ?? join(cacheRoot(), 'population', `${o.jurisdiction}-${o.year}-x${o.scale}-seed${o.seed}`),
-    });
   } finally {
     await pool.end();
   }
