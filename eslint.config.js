@@ -28,6 +28,22 @@ const noProvision = {
   message:
     'What ships (infra/) does not import what only provisions a development or test machine (provision/).',
 };
+/** Every folder outside workflows/ and domain/ that holds code: what the workflow sandbox and the pure domain keep out. */
+const outerLayers = [
+  'activities',
+  'departments',
+  'worker',
+  'client',
+  'infra',
+  'application',
+  'ledger',
+  'lists',
+  'documents',
+  'audit',
+  'console',
+  'provision',
+  'simulation',
+];
 /** The inner layers: what the CLI, the console and the activities call. */
 const innerLayers = [
   'application/**/*.ts',
@@ -125,21 +141,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers(
-                'activities',
-                'departments',
-                'worker',
-                'client',
-                'infra',
-                'application',
-                'ledger',
-                'lists',
-                'documents',
-                'audit',
-                'console',
-                'provision',
-                'simulation',
-              ),
+              group: layers(...outerLayers),
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -172,22 +174,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers(
-                'activities',
-                'departments',
-                'worker',
-                'client',
-                'infra',
-                'workflows',
-                'application',
-                'ledger',
-                'lists',
-                'documents',
-                'audit',
-                'console',
-                'provision',
-                'simulation',
-              ),
+              group: layers(...outerLayers, 'workflows'),
               message: 'The domain layer imports nothing from the outer layers.',
             },
           ],
