@@ -184,12 +184,33 @@ export default tseslint.config(
   },
   {
     // The simulation is one department adapter among others: production code reaches departments through
-    // their ports (departments/ports.ts), chosen per role in worker/departments.ts. And the inner layers never
-    // import the front ends that call them.
-    files: innerLayers.filter((f) => !f.startsWith('application/') && !f.startsWith('infra/')),
-    ignores: ['departments/simulated.ts'],
+    // their ports (departments/ports.ts), chosen per role in worker/departments.ts. The activities never
+    // import the front ends that call them either (the entry below: the folders the activities call).
+    files: ['activities/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noSimulation, noFrontEnds] }],
+    },
+  },
+  {
+    // The activities call the ledger, the lists, the documents, the audit and the department ports; those
+    // take nothing from the activities but types (the activity names an audit timeline reads).
+    files: ['ledger/**/*.ts', 'lists/**/*.ts', 'documents/**/*.ts', 'audit/**/*.ts', 'departments/**/*.ts'],
+    ignores: ['departments/simulated.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noSimulation,
+            noFrontEnds,
+            {
+              regex: String.raw`^(\.\.?/)+activities(/|$)`,
+              message: 'The activities call this folder, never the other way (types excepted).',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
     },
   },
   {

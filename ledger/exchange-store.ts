@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
-import { NotFoundError, RefusedError } from '../activities/failures';
+import { NotFoundError, RefusedError } from '../domain/failures';
 
 /** The SHA-256 digest of `bytes`, 64 lower-case hex characters: a file's name in the store and the log. */
 export function sha256Hex(bytes: Buffer): string {

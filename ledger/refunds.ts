@@ -18,7 +18,7 @@ import { refundFor, type RefundAnswer, type RuleRef } from '../domain/engine';
 import { maskIdNumber } from '../domain/id-number';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
 import { inTransaction } from './transaction';
-import { NotFoundError, RefusedError } from '../activities/failures';
+import { NotFoundError, RefusedError } from '../domain/failures';
 import { sha256Hex, storeExchangeFile } from '../lists/import-list';
 
 /** The refund reasons the plans name (policy `refunds.beforeBenefitStart`); the engine says which a plan honours. */

@@ -30,7 +30,7 @@ import {
 import { inTransaction } from '../ledger/transaction';
 import { appendToExchangeLog } from '../ledger/exchange-log';
 import { sha256Hex, storeExchangeFile } from '../ledger/exchange-store';
-import { RefusedError } from '../activities/failures';
+import { RefusedError } from '../domain/failures';
 import { redact } from '../domain/personal-data';
 
 export const ListImportRequest = z.object({
