@@ -10,6 +10,52 @@ const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 /** Import patterns for a project folder: the folder itself and anything inside it. */
 const layers = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`]);
 
+// The layering (README, Map of the folders). A flat config's later entry replaces an earlier one's options for
+// the same rule, so each entry below lists every pattern that applies to its files.
+const noSimulation = {
+  group: [...layers('simulation'), '**/departments/simulated'],
+  message:
+    'Production code does not import the simulation: take the department ports the composition root chose.',
+};
+const noFrontEnds = {
+  // a regex on relative paths: a glob like **/client would also catch the package @temporalio/client
+  regex: String.raw`^(\.\.?/)+(client|console)(/|$)`,
+  message:
+    'application/, ledger/, lists/, documents/, audit/ and the adapters are called by the front ends (client/, console/), never the other way.',
+};
+const noProvision = {
+  regex: String.raw`^(\.\.?/)+provision(/|$)`,
+  message:
+    'What ships (infra/) does not import what only provisions a development or test machine (provision/).',
+};
+/** Every folder outside workflows/ and domain/ that holds code: what the workflow sandbox and the pure domain keep out. */
+const outerLayers = [
+  'activities',
+  'departments',
+  'worker',
+  'client',
+  'infra',
+  'application',
+  'ledger',
+  'lists',
+  'documents',
+  'audit',
+  'console',
+  'provision',
+  'simulation',
+];
+/** The inner layers: what the CLI, the console and the activities call. */
+const innerLayers = [
+  'application/**/*.ts',
+  'ledger/**/*.ts',
+  'lists/**/*.ts',
+  'documents/**/*.ts',
+  'audit/**/*.ts',
+  'departments/**/*.ts',
+  'activities/**/*.ts',
+  'infra/**/*.ts',
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', 'out/**', 'eslint.config.js', '.replay-mutant-*/**'] },
   js.configs.recommended,
@@ -71,6 +117,27 @@ export default tseslint.config(
     },
   },
   {
+    // Nothing outside test/, bench/ and the demo's composition root (the rehearsal and its population
+    // command) imports the simulation; the entries below repeat the pattern for their own files.
+    files: ['**/*.ts'],
+    ignores: [
+      'test/**',
+      'bench/**',
+      'simulation/**',
+      'client/rehearse.ts',
+      'client/commands/population.ts',
+      ...innerLayers,
+      'workflows/**',
+      'domain/**',
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ ...noSimulation, group: layers('simulation') }] },
+      ],
+    },
+  },
+  {
     files: ['workflows/**/*.ts', 'domain/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -98,7 +165,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers('activities', 'departments', 'worker', 'client', 'infra', 'application'),
+              group: layers(...outerLayers),
               message: 'Workflow and domain code may import only types from these layers.',
               allowTypeImports: true,
             },
@@ -131,15 +198,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: layers(
-                'activities',
-                'departments',
-                'worker',
-                'client',
-                'infra',
-                'workflows',
-                'application',
-              ),
+              group: layers(...outerLayers, 'workflows'),
               message: 'The domain layer imports nothing from the outer layers.',
             },
           ],
@@ -149,21 +208,50 @@ export default tseslint.config(
   },
   {
     // The simulation is one department adapter among others: production code reaches departments through
-    // their ports (departments/ports.ts), chosen per role in worker/departments.ts.
-    files: ['activities/**/*.ts', 'reports/**/*.ts', 'departments/**/*.ts'],
+    // their ports (departments/ports.ts), chosen per role in worker/departments.ts. The activities never
+    // import the front ends that call them either (the entry below: the folders the activities call).
+    files: ['activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noSimulation, noFrontEnds] }],
+    },
+  },
+  {
+    // The activities call the ledger, the lists, the documents, the audit and the department ports; those
+    // take nothing from the activities but types (the activity names an audit timeline reads).
+    files: ['ledger/**/*.ts', 'lists/**/*.ts', 'documents/**/*.ts', 'audit/**/*.ts', 'departments/**/*.ts'],
     ignores: ['departments/simulated.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
+            noSimulation,
+            noFrontEnds,
             {
-              group: [...layers('simulation'), '**/departments/simulated'],
-              message:
-                'Production code does not import the simulation: take the department ports the composition root chose.',
+              regex: String.raw`^(\.\.?/)+activities(/|$)`,
+              message: 'The activities call this folder, never the other way (types excepted).',
+              allowTypeImports: true,
             },
           ],
         },
+      ],
+    },
+  },
+  {
+    // departments/simulated.ts is the simulation's adapter: it may name itself, never the front ends.
+    files: ['departments/simulated.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [noFrontEnds] }],
+    },
+  },
+  {
+    // What ships in infra/ (codec, loggers, TLS, roles) imports neither the provisioning of a development
+    // machine nor the simulation nor the front ends.
+    files: ['infra/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [noProvision, noSimulation, noFrontEnds] },
       ],
     },
   },
@@ -184,15 +272,11 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            noSimulation,
+            noFrontEnds,
             {
-              group: [
-                ...layers('console', 'simulation'),
-                '**/client/cli',
-                '**/client/commands/**',
-                '**/worker/config',
-              ],
-              message:
-                'A use case is called by the front ends, never the other way; it reads no configuration.',
+              group: ['**/worker/config'],
+              message: 'A use case reads no configuration: the caller passes its settings.',
             },
           ],
         },

@@ -15,17 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failures';
 import { redact } from '../domain/personal-data';
 
-export { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
-
-/** A reference to something that is not there: a policy snapshot, a stored file, a household. */
-export class NotFoundError extends Error {
-  override name = 'NotFound';
-}
-
-/** A request the ledger refuses as it stands (an operator mistake, a resend that cannot apply). */
-export class RefusedError extends Error {
-  override name = 'Refused';
-}
+export { FailureType, NON_RETRYABLE_FAILURES, NotFoundError, RefusedError } from '../domain/failures';
 
 const MAX_MESSAGE = 2_000;
 

@@ -6,10 +6,10 @@
  */
 import type pg from 'pg';
 import type { Policy } from '../domain/policy';
-import { openEnrollments } from './campaign/ledger';
+import { openEnrollments } from '../ledger/campaign';
 import type { DepartmentPorts } from '../departments/ports';
-import { importDepartmentList, sha256Hex, storeExchangeFile } from './registry/import-list';
-import { readStoredFile, storedFileRef, type StoredFileRef } from './exchange-store';
+import { importDepartmentList, sha256Hex, storeExchangeFile } from '../lists/import-list';
+import { readStoredFile, storedFileRef, type StoredFileRef } from '../ledger/exchange-store';
 
 export interface ReconcileDeps {
   pool: pg.Pool;

@@ -5,8 +5,8 @@
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { verifyExchangeLog } from '../activities/audit/verify';
-import { personTrail } from '../client/audit-person';
+import { verifyExchangeLog } from '../audit/verify';
+import { personTrail } from '../audit/person';
 
 /** The campaign year a trail is read for: given, or found in the ledger. */
 export class NoCampaignForPerson extends Error {
@@ -14,7 +14,7 @@ export class NoCampaignForPerson extends Error {
 }
 
 /**
- * One person's trail for a campaign year (client/audit-person.ts personTrail: entries in Chinese, each with
+ * One person's trail for a campaign year (audit/person.ts personTrail: entries in Chinese, each with
  * its proof, cross-checked; `mismatches` counts the checks that failed). Without `jurisdiction`, the
  * campaign whose policy's region codes hold the ID's first six digits; without `year`, that jurisdiction's
  * latest campaign in the ledger. `temporal`, when given and reachable (asked once the year is known), links
@@ -48,7 +48,7 @@ export async function explainPerson(
 
 /**
  * Re-checks the exchange log's hash chain and every stored file against its digest
- * (activities/audit/verify.ts): `ok` false names the first broken link and each tampered file.
+ * (audit/verify.ts): `ok` false names the first broken link and each tampered file.
  */
 export const verifyLog = (deps: { pool: pg.Pool }): ReturnType<typeof verifyExchangeLog> =>
   verifyExchangeLog(deps.pool);

@@ -5,10 +5,10 @@
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import type { StoredFileRef } from '../activities/exchange-store';
-import { decideHeldRoster } from '../activities/registry/import-list';
-import { startCampaign } from '../client/campaign-commands';
-import { uploadFile } from '../client/uploads';
+import type { StoredFileRef } from '../ledger/exchange-store';
+import { decideHeldRoster } from '../lists/import-list';
+import { startCampaign } from './campaign-workflow';
+import { uploadFile } from './uploads';
 import { makeDrillPolicy } from '../domain/drill';
 import type { Policy } from '../domain/policy';
 import {
@@ -24,7 +24,7 @@ export const DRILL_LEAD_MS = 10_000;
 /**
  * Starts the campaign year of `policy` (or, with `drillMinutes`, a drill of it: the same rules with calendar
  * points that many minutes apart, from `now` + DRILL_LEAD_MS). Refuses a year that closed in the ledger or is
- * held by the server: throws CampaignAlreadyRunning (client/campaign-commands.ts startCampaign).
+ * held by the server: throws CampaignAlreadyRunning (application/campaign-workflow.ts startCampaign).
  */
 export async function startCampaignYear(
   deps: { pool: pg.Pool; client: Client; taskQueue: string },
@@ -43,7 +43,7 @@ export async function startCampaignYear(
 
 /**
  * Hands a department's roster file (`path`, on this machine) to the running campaign `workflowId`: the bytes
- * go into the ledger by digest (client/uploads.ts; throws UploadRefused for a missing, special or oversize
+ * go into the ledger by digest (application/uploads.ts; throws UploadRefused for a missing, special or oversize
  * file, before any Temporal connection is asked of `temporal`), then the campaign's submit-roster Update
  * imports them in the worker. Resolves with the stored file
  * and the import's counts (or `held`); rejects with the file's refusal (WorkflowUpdateFailedError whose

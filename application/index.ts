@@ -4,6 +4,6 @@
  * none reads the environment.
  */
 export { DRILL_LEAD_MS, decideRoster, startCampaignYear, submitRosterFile } from './campaigns';
-export { importList } from './lists';
+export { importList, listSubmissions, type SubmissionRow } from './lists';
 export { explainPerson, NoCampaignForPerson, verifyLog } from './audit';
 export { makeProgressReport } from './reports';

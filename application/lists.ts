@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
-import { importDepartmentList, type ListImportResult } from '../activities/registry/import-list';
-import { writeRejectionReport } from '../activities/registry/rejection-report';
+import { importDepartmentList, type ListImportResult } from '../lists/import-list';
+import { writeRejectionReport } from '../documents/rejection-report';
 import type { Policy } from '../domain/policy';
 import { deltaRegistrationDay } from '../domain/reconciliation';
 
@@ -50,4 +50,69 @@ export async function importList(
   if (input.rejections && result.rowsRejected > 0)
     await writeRejectionReport(deps.pool, result.submissionId, input.rejections);
   return result;
+}
+
+/** A list received (table `submissions`), with its row counts: read = accepted + rejected + skipped. */
+export interface SubmissionRow {
+  id: number;
+  jurisdiction: string;
+  department: string;
+  kind: string;
+  period: string;
+  fileName: string;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  rowsSkipped: number;
+  status: string;
+  receivedBy: string;
+  receivedAt: Date;
+}
+
+/**
+ * The lists received, on the caller's own connection (a department's login sees its own only: row-level
+ * security). `jurisdiction` keeps one jurisdiction's; `newestFirst` orders by submission id descending
+ * (else ascending); `limit` caps the rows (none: every one). Called by `lists status` (all, oldest first)
+ * and the console's 名单 page (newest 200 first).
+ */
+export async function listSubmissions(
+  pool: pg.Pool,
+  options: { jurisdiction?: string; newestFirst?: boolean; limit?: number } = {},
+): Promise<SubmissionRow[]> {
+  const r = await pool.query<{
+    id: string;
+    jurisdiction: string;
+    department: string;
+    kind: string;
+    period: string;
+    file_name: string;
+    rows_read: number;
+    rows_accepted: number;
+    rows_rejected: number;
+    rows_skipped: number;
+    status: string;
+    received_by: string;
+    received_at: Date;
+  }>(
+    `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected,
+            rows_skipped, status, received_by, received_at
+     FROM submissions WHERE $1::text IS NULL OR jurisdiction = $1
+     ORDER BY id ${options.newestFirst ? 'DESC' : 'ASC'} LIMIT $2`,
+    [options.jurisdiction ?? null, options.limit ?? null],
+  );
+  return r.rows.map((s) => ({
+    id: Number(s.id),
+    jurisdiction: s.jurisdiction,
+    department: s.department,
+    kind: s.kind,
+    period: s.period,
+    fileName: s.file_name,
+    rowsRead: s.rows_read,
+    rowsAccepted: s.rows_accepted,
+    rowsRejected: s.rows_rejected,
+    rowsSkipped: s.rows_skipped,
+    status: s.status,
+    receivedBy: s.received_by,
+    receivedAt: s.received_at,
+  }));
 }

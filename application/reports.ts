@@ -4,11 +4,11 @@
  */
 import type pg from 'pg';
 import type { Policy } from '../domain/policy';
-import { filingFor, type Filing } from '../reports/filing';
-import { progressReport, type ProgressReport } from '../reports/progress';
+import { filingFor, type Filing } from '../documents/filing';
+import { progressReport, type ProgressReport } from '../documents/progress';
 
 /**
- * The per-town progress for China date `date` (YYYY-MM-DD) under `policy` (reports/progress.ts
+ * The per-town progress for China date `date` (YYYY-MM-DD) under `policy` (documents/progress.ts
  * progressReport: coverage against target and the 95% goal line, week-on-week), with the filing (unit,
  * 制表人 = the connection's login, dated today in China unless `filing` says otherwise) its .xlsx and PDF
  * carry. Throws NoProgressSnapshot when no snapshot was

@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { csvField, detectFile, readRowBatches } from '../activities/registry/list-files';
+import { csvField, detectFile, readRowBatches } from '../lists/list-files';
 import { categoryTable } from '../domain/category-table';
 import { buildAgenda } from '../domain/agenda';
 import { chinaDateOf as chinaDate } from '../domain/dates';
@@ -48,7 +48,7 @@ async function psql(url: string, script: string, vars: Record<string, string | n
     isAbsolute(script) ? script : join(SCRIPTS, script),
   ];
   for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
-  // JIT off, as in the campaign's transactions (activities/db/transaction.ts)
+  // JIT off, as in the campaign's transactions (ledger/transaction.ts)
   const child = spawn('psql', args, {
     stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, PGOPTIONS: `${process.env.PGOPTIONS ?? ''} -c jit=off`.trim() },

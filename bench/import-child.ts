@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import pg from 'pg';
-import { importDepartmentList } from '../activities/registry/import-list';
+import { importDepartmentList } from '../lists/import-list';
 import { seedPolicy } from '../seeds';
 
 async function main() {

@@ -2,7 +2,7 @@
  * The benchmark's HTML report: the targets, then one chart per figure (horizontal bars drawn as inline
  * SVG, a dashed line where a figure has a target), each followed by its numbers. No script, no network.
  */
-import { escapeHtml } from '../reports/html';
+import { escapeHtml } from '../documents/html';
 import type { BenchReport } from './run';
 
 interface Bars {

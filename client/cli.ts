@@ -5,7 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import pg from 'pg';
-import { userConnection } from '../infra/postgres';
+import { userConnection } from '../provision/postgres';
 import { sessionIdentity, type Identity } from '../infra/roles';
 import { stderrLogger } from '../infra/support';
 import { loadConfig } from '../worker/config';

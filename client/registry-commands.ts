@@ -3,10 +3,9 @@
  * synthetic population, from the command line.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
-import type { ListImportResult } from '../activities/registry/import-list';
-import { importList } from '../application/lists';
+import type { ListImportResult } from '../lists/import-list';
+import { importList, listSubmissions } from '../application/lists';
 import {
   exportHouseholdForm,
   exportLedgers,
@@ -14,12 +13,11 @@ import {
   exportMobilisationList,
   exportMobilisationPdf,
   type Reader,
-} from '../activities/registry/exports';
-import { writeMaskedRejections, writeRejectionReport } from '../activities/registry/rejection-report';
-import { userConnection } from '../infra/postgres';
-import { cacheRoot, stderrLogger } from '../infra/support';
+} from '../documents/exports';
+import { writeMaskedRejections, writeRejectionReport } from '../documents/rejection-report';
+import { userConnection } from '../provision/postgres';
+import { stderrLogger } from '../infra/support';
 import { seedPolicy } from '../seeds';
-import { generatePopulation, type PopulationManifest } from '../simulation/population';
 import { exchangeDirOf, loadConfig } from '../worker/config';
 
 /**
@@ -109,30 +107,13 @@ export async function importCommand(
 export async function statusCommand(jurisdiction?: string): Promise<string> {
   const { pool } = await openLedger();
   try {
-    const r = await pool.query<{
-      id: string;
-      jurisdiction: string;
-      department: string;
-      kind: string;
-      period: string;
-      file_name: string;
-      rows_read: number;
-      rows_accepted: number;
-      rows_rejected: number;
-      rows_skipped: number;
-      status: string;
-      received_at: Date;
-    }>(
-      `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected, rows_skipped, status, received_at
-       FROM submissions WHERE $1::text IS NULL OR jurisdiction = $1 ORDER BY id`,
-      [jurisdiction ?? null],
-    );
-    if (!r.rows.length) return 'no lists received yet\n';
+    const rows = await listSubmissions(pool, { jurisdiction });
+    if (!rows.length) return 'no lists received yet\n';
     return (
-      r.rows
+      rows
         .map(
           (s) =>
-            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rows_read} = accepted ${s.rows_accepted} + rejected ${s.rows_rejected} + skipped ${s.rows_skipped}\t${s.file_name}\t${s.received_at.toISOString()}`,
+            `${s.id}\t${s.jurisdiction}\t${s.department}\t${s.kind} ${s.period}\t${s.status}\tread ${s.rowsRead} = accepted ${s.rowsAccepted} + rejected ${s.rowsRejected} + skipped ${s.rowsSkipped}\t${s.fileName}\t${s.receivedAt.toISOString()}`,
         )
         .join('\n') + '\n'
     );
@@ -151,33 +132,6 @@ export async function rejectionsCommand(submissionId: number, out: string, maske
   try {
     if (masked) return await writeMaskedRejections(pool, submissionId, out);
     return (await writeRejectionReport(pool, submissionId, out)).rows;
-  } finally {
-    await pool.end();
-  }
-}
-
-export interface PopulationCommandOptions {
-  jurisdiction: string;
-  year: number;
-  scale: number;
-  seed: number;
-  defects: number;
-  deltas: number;
-  out?: string;
-}
-
-export async function populationCommand(o: PopulationCommandOptions): Promise<PopulationManifest> {
-  const { pool } = await openLedger();
-  try {
-    const policy = seedPolicy(o.jurisdiction, o.year);
-    return await generatePopulation(pool, policy, {
-      scale: o.scale,
-      seed: o.seed,
-      defectRate: o.defects,
-      deltaMonths: o.deltas,
-      outDir:
-        o.out ?? join(cacheRoot(), 'population', `${o.jurisdiction}-${o.year}-x${o.scale}-seed${o.seed}`),
-    });
   } finally {
     await pool.end();
   }

@@ -40,7 +40,7 @@ const temporal = {
     .describe("name in the frontend's certificate when it differs from the host dialled"),
 };
 
-/** The ledger: who logs in to PostgreSQL and where (libpq's conventions; infra/postgres.ts). */
+/** The ledger: who logs in to PostgreSQL and where (libpq's conventions; provision/postgres.ts). */
 const ledger = {
   DATABASE_URL: z
     .string()

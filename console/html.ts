@@ -4,7 +4,7 @@
  * Content-Security-Policy forbids it).
  */
 import type { Identity } from '../infra/roles';
-import { escapeHtml } from '../reports/html';
+import { escapeHtml } from '../documents/html';
 
 export { escapeHtml };
 

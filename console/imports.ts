@@ -6,7 +6,7 @@
  * submission is in the list of submissions like any other.
  */
 import { randomBytes } from 'node:crypto';
-import type { ListImportResult } from '../activities/registry/import-list';
+import type { ListImportResult } from '../lists/import-list';
 import type { Login } from './logins';
 
 export interface ImportJob {

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client/temporal-client';
-import { ensureLocalCluster } from '../infra/postgres';
+import { ensureLocalCluster } from '../provision/postgres';
 import { runIfMain, stderrLogger } from '../infra/support';
 import { exchangeDirOf, loadConfig } from '../worker/config';
 import { loadConsoleConfig } from './config';

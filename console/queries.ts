@@ -46,61 +46,6 @@ export function parsePolicy(stored: unknown): Policy | null {
   return parsed.success && days.success ? { ...parsed.data, workingDays: days.data } : null;
 }
 
-export interface SubmissionRow {
-  id: number;
-  jurisdiction: string;
-  department: string;
-  kind: string;
-  period: string;
-  fileName: string;
-  rowsRead: number;
-  rowsAccepted: number;
-  rowsRejected: number;
-  rowsSkipped: number;
-  status: string;
-  receivedBy: string;
-  receivedAt: Date;
-}
-
-/** The lists received, newest first (a department's login sees its own only: row-level security). */
-export async function submissions(pool: pg.Pool, limit = 200): Promise<SubmissionRow[]> {
-  const r = await pool.query<{
-    id: string;
-    jurisdiction: string;
-    department: string;
-    kind: string;
-    period: string;
-    file_name: string;
-    rows_read: number;
-    rows_accepted: number;
-    rows_rejected: number;
-    rows_skipped: number;
-    status: string;
-    received_by: string;
-    received_at: Date;
-  }>(
-    `SELECT id, jurisdiction, department, kind, period, file_name, rows_read, rows_accepted, rows_rejected,
-            rows_skipped, status, received_by, received_at
-     FROM submissions ORDER BY id DESC LIMIT $1`,
-    [limit],
-  );
-  return r.rows.map((s) => ({
-    id: Number(s.id),
-    jurisdiction: s.jurisdiction,
-    department: s.department,
-    kind: s.kind,
-    period: s.period,
-    fileName: s.file_name,
-    rowsRead: s.rows_read,
-    rowsAccepted: s.rows_accepted,
-    rowsRejected: s.rows_rejected,
-    rowsSkipped: s.rows_skipped,
-    status: s.status,
-    receivedBy: s.received_by,
-    receivedAt: s.received_at,
-  }));
-}
-
 export interface RoundRow {
   round: number;
   kind: string;

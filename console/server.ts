@@ -17,7 +17,7 @@ import fastifySession, { type SessionStore } from '@fastify/session';
 import fastifyStatic from '@fastify/static';
 import type { Client, Connection } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { MAX_UPLOAD_BYTES } from '../client/uploads';
+import { MAX_UPLOAD_BYTES } from '../application/uploads';
 import { redactingPinoOptions } from '../infra/structured-log';
 import type { ConsoleSettings } from './config';
 import { csrfField, h, notice, page, PAGES, type Role } from './html';

@@ -6,7 +6,7 @@
  * - `financeJsonClaim`: the subsidy claim as a JSON array of the claim's totals.
  */
 import { createReadStream } from 'node:fs';
-import { CsvRowParser, type RawRow } from '../activities/registry/list-files';
+import { CsvRowParser, type RawRow } from '../lists/list-files';
 import type { DeductionResult, ExchangedFile, FinancePort, SubsidyClaimTotal, TaxPort } from './ports';
 
 /** Lines of a text file less its header line: blank lines not counted. */
@@ -16,7 +16,7 @@ export function csvDataLines(bytes: Buffer): number {
 
 /**
  * A CSV file's records after the header, as arrays of cells, chunk by chunk (the file is streamed, never
- * held in memory). Quoting follows RFC 4180 (our strict CSV parser, activities/registry/list-files.ts).
+ * held in memory). Quoting follows RFC 4180 (our strict CSV parser, lists/list-files.ts).
  */
 export async function* csvRecordsAfterHeader(path: string): AsyncGenerator<string[][]> {
   const parser = new CsvRowParser();

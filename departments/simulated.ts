@@ -7,14 +7,14 @@
  *   a seeded share of lines for systemic reasons, and between rounds some households top their accounts
  *   up after the village's follow-up;
  * - finance answers a subsidy claim with a receipt number.
- * Every file crosses the boundary through the exchange log (activities/exchange-log.ts), as with any adapter.
+ * Every file crosses the boundary through the exchange log (ledger/exchange-log.ts), as with any adapter.
  */
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { checkout, inTransaction } from '../activities/db/transaction';
+import { checkout, inTransaction } from '../ledger/transaction';
 import { financeJsonClaim, taxCsvFormat } from './formats';
 import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
 

@@ -36,3 +36,16 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   FailureType.refused,
   FailureType.departmentRejected,
 ];
+
+// The errors ledger/, lists/ and the activities throw for bad references and refused requests; the activity
+// boundary (activities/failures.ts) turns them into the failure types above. They live here, not there, so
+// the inner folders need nothing from activities/.
+/** A reference to something that is not there: a policy snapshot, a stored file, a household. */
+export class NotFoundError extends Error {
+  override name = 'NotFound';
+}
+
+/** A request the ledger refuses as it stands (an operator mistake, a resend that cannot apply). */
+export class RefusedError extends Error {
+  override name = 'Refused';
+}

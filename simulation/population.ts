@@ -20,10 +20,10 @@ import { addDays, addMonths } from '../domain/dates';
 import { makeIdNumber } from '../domain/id-number';
 import type { Policy } from '../domain/policy';
 import { seedTargetsIfAny } from '../seeds';
-import { csvField, encodeText } from '../activities/registry/list-files';
+import { csvField, encodeText } from '../lists/list-files';
 import { GIVEN, SURNAMES_GUANGDONG, SURNAMES_SICHUAN } from './names';
 import { Random } from './random';
-import { checkout } from '../activities/db/transaction';
+import { checkout } from '../ledger/transaction';
 
 export interface TownSpec {
   name: string;

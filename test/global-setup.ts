@@ -7,11 +7,11 @@
  * - Headless Chromium for the HTML reports (Debian's chromium package, installed on demand as root).
  */
 import type { TestProject } from 'vitest/node';
-import { startDevServer, type DevServer } from '../infra/dev-server';
-import { resolveChromium } from '../infra/chromium';
-import { ensurePostgres } from '../infra/postgres';
+import { startDevServer, type DevServer } from '../provision/dev-server';
+import { resolveChromium } from '../provision/chromium';
+import { ensurePostgres } from '../provision/postgres';
 import { stderrLogger } from '../infra/support';
-import { resolveTestServer, type ServerExecutable } from '../infra/temporal';
+import { resolveTestServer, type ServerExecutable } from '../provision/temporal';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -5,8 +5,8 @@
  * SIGINT/SIGTERM.
  */
 import pg from 'pg';
-import { migrate } from '../activities/db/migrate';
-import { resolveDatabaseUrl, userConnection } from '../infra/postgres';
+import { migrate } from '../ledger/migrate';
+import { resolveDatabaseUrl, userConnection } from '../provision/postgres';
 import { sessionIdentity } from '../infra/roles';
 import { installRedactingRuntime } from '../infra/redacting-logger';
 import { stderrLogger } from '../infra/support';

@@ -24,7 +24,7 @@ import {
 import { ActivityFailure, ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import { failureMessage, failureTypeOf, refusalOf } from './failures';
 import type { CampaignActivities, CampaignRef, StoredFileRef } from '../activities/campaign';
-import type { FormOutcome, HouseholdForm } from '../activities/campaign/household-forms';
+import type { FormOutcome, HouseholdForm } from '../ledger/household-forms';
 import { buildAgenda, type AgendaItem, type Phase } from '../domain/agenda';
 import { MonthlyReconciliationWorkflow } from './reconciliation';
 import { chinaDateOf, instantOf } from '../domain/dates';
@@ -161,7 +161,7 @@ export interface CampaignInput {
 export const progressQuery = defineQuery<CampaignProgress>('progress');
 /**
  * An operator hands in a department's roster: the file was uploaded into the exchange store first (the
- * client stores its bytes by digest, client/uploads.ts); the Update carries the digest, never a path. The
+ * client stores its bytes by digest, application/uploads.ts); the Update carries the digest, never a path. The
  * answer is the import's counts, or the file's refusal as a failure of the Update (the campaign goes on).
  */
 export const submitRosterUpdate = defineUpdate<

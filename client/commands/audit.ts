@@ -12,8 +12,8 @@ import {
   formatTimeline,
   listExecutions,
   timelineHtml,
-} from '../audit-history';
-import { formatTrail, trailHtml } from '../audit-person';
+} from '../../audit/history';
+import { formatTrail, trailHtml } from '../../audit/person';
 import { openLedger } from '../registry-commands';
 import { connectClient } from '../temporal-client';
 import { withClient } from './session';

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { campaignWorkflowId } from '../../workflows/campaign';
 import { loadConfig } from '../../worker/config';
 import { startCampaignYear, submitRosterFile } from '../../application/campaigns';
-import { campaignStatus, retryStep } from '../campaign-commands';
+import { campaignStatus, retryStep } from '../../application/campaign-workflow';
 import { policyFromFile, seedPolicy } from '../policy-commands';
 import { openLedger } from '../registry-commands';
 import { connectClient } from '../temporal-client';

@@ -2,8 +2,8 @@
  * the ledger's schema: `db migrate`.
  */
 import type { Command } from 'commander';
-import { migrate } from '../../activities/db/migrate';
-import { resolveDatabaseUrl } from '../../infra/postgres';
+import { migrate } from '../../ledger/migrate';
+import { resolveDatabaseUrl } from '../../provision/postgres';
 import { stderrLogger } from '../../infra/support';
 import { loadConfig } from '../../worker/config';
 import { allow } from './access';

@@ -1,10 +1,43 @@
 /**
- * `population generate`: a synthetic population.
+ * `population generate`: a synthetic population (the simulation's seeded residents and the files its departments
+ * would send). With the demo's rehearsal (client/rehearse.ts), the one module outside test/ and bench/ that
+ * imports simulation/ (eslint.config.js).
  */
 import type { Command } from 'commander';
-import { type PopulationCommandOptions, populationCommand } from '../registry-commands';
+import { join } from 'node:path';
+import { cacheRoot } from '../../infra/support';
+import { seedPolicy } from '../../seeds';
+import { generatePopulation, type PopulationManifest } from '../../simulation/population';
+import { openLedger } from '../registry-commands';
 import { YEAR_HELP } from './session';
 import { allow, OPERATORS } from './access';
+
+interface PopulationCommandOptions {
+  jurisdiction: string;
+  year: number;
+  scale: number;
+  seed: number;
+  defects: number;
+  deltas: number;
+  out?: string;
+}
+
+async function populationCommand(o: PopulationCommandOptions): Promise<PopulationManifest> {
+  const { pool } = await openLedger();
+  try {
+    const policy = seedPolicy(o.jurisdiction, o.year);
+    return await generatePopulation(pool, policy, {
+      scale: o.scale,
+      seed: o.seed,
+      defectRate: o.defects,
+      deltaMonths: o.deltas,
+      outDir:
+        o.out ?? join(cacheRoot(), 'population', `${o.jurisdiction}-${o.year}-x${o.scale}-seed${o.seed}`),
+    });
+  } finally {
+    await pool.end();
+  }
+}
 
 /** Registers the population commands on the program. */
 export function registerPopulationCommands(program: Command): void {

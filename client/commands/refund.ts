@@ -1,17 +1,12 @@
 /**
  * `refund request`: an operator records a person's refund application (退费申请); the ledger decides it with
- * the policy engine under the campaign's policy snapshot (activities/refunds/refunds.ts). Operators only:
+ * the policy engine under the campaign's policy snapshot (ledger/refunds.ts). Operators only:
  * the command line refuses auditors and departments (client/commands/refund.ts), and the database grants refund_requests
  * to operators alone.
  */
 import type { Command } from 'commander';
 import { maskIdNumber } from '../../domain/id-number';
-import {
-  REFUND_REASON_NAMES,
-  RefundReason,
-  requestRefund,
-  type RefundOutcome,
-} from '../../activities/refunds/refunds';
+import { REFUND_REASON_NAMES, RefundReason, requestRefund, type RefundOutcome } from '../../ledger/refunds';
 import { openLedger } from '../registry-commands';
 import { allow, OPERATORS } from './access';
 

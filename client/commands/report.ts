@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { makeProgressReport } from '../../application/reports';
-import { formatProgress, progressHtml, progressPdf, progressXlsx } from '../../reports/progress';
+import { formatProgress, progressHtml, progressPdf, progressXlsx } from '../../documents/progress';
 import { seedPolicy } from '../policy-commands';
 import { openLedger } from '../registry-commands';
 import { YEAR_HELP } from './session';

@@ -3,7 +3,7 @@
  * action), the administrator's connection, a Temporal client for one action, and the --year help text.
  */
 import pg from 'pg';
-import { ensurePostgres } from '../../infra/postgres';
+import { ensurePostgres } from '../../provision/postgres';
 import type { Identity } from '../../infra/roles';
 import { stderrLogger } from '../../infra/support';
 import { loadConfig } from '../../worker/config';

@@ -1,16 +1,16 @@
 /**
- * 审计: a person's trail (client/audit-person.ts personTrail: masked for every reader but operators, by the
- * database role), the campaign timeline in Chinese (client/audit-history.ts), the exchange log's chain and
- * stored files re-checked (activities/audit/verify.ts), and a file checked against the digest the log holds.
+ * 审计: a person's trail (audit/person.ts personTrail: masked for every reader but operators, by the
+ * database role), the campaign timeline in Chinese (audit/history.ts), the exchange log's chain and
+ * stored files re-checked (audit/verify.ts), and a file checked against the digest the log holds.
  * The ID number looked up travels in a POST body, never in a URL (URLs end up in logs and histories).
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { verifyEntries } from '../../activities/audit/verify';
+import { verifyEntries } from '../../audit/verify';
 import { explainPerson, verifyLog } from '../../application/audit';
-import { campaignTimeline } from '../../client/audit-history';
-import { PersonNotFound } from '../../client/audit-person';
+import { campaignTimeline } from '../../audit/history';
+import { PersonNotFound } from '../../audit/person';
 import { beijing, csrfField, h, n, notice, page, type Raw } from '../html';
 import { campaigns } from '../queries';
 import type { RouteContext } from '../server';

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { startCampaignYear } from '../../application/campaigns';
-import { CampaignAlreadyRunning, campaignStatus } from '../../client/campaign-commands';
+import { CampaignAlreadyRunning, campaignStatus } from '../../application/campaign-workflow';
 import { buildAgenda, type AgendaItem } from '../../domain/agenda';
 import { chinaDateOf } from '../../domain/dates';
 import { departmentName } from '../../domain/departments';

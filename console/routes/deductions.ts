@@ -1,11 +1,11 @@
 /**
  * 扣费与跟进: the deduction rounds and their results, follow-up tasks by town and village, and the 附件2
- * mobilisation list (activities/registry/exports.ts exportMobilisationList, downloaded as the export makes
+ * mobilisation list (documents/exports.ts exportMobilisationList, downloaded as the export makes
  * it; operators only, since it names people and the auditor's login reads no register).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { exportMobilisationList } from '../../activities/registry/exports';
+import { exportMobilisationList } from '../../documents/exports';
 import { formatYuan } from '../../domain/money';
 import { seedPolicy } from '../../seeds';
 import { beijing, h, n, notice, page, raw } from '../html';

@@ -12,17 +12,18 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { rejectionReport, writeMaskedRejections } from '../../activities/registry/rejection-report';
-import { importDepartmentList, type ListImportResult } from '../../activities/registry/import-list';
+import { rejectionReport, writeMaskedRejections } from '../../documents/rejection-report';
+import { importDepartmentList, type ListImportResult } from '../../lists/import-list';
 import { decideRoster, submitRosterFile } from '../../application/campaigns';
+import { listSubmissions } from '../../application/lists';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
-import { UploadRefused } from '../../client/uploads';
+import { UploadRefused } from '../../application/uploads';
 import { departmentName } from '../../domain/departments';
 import { deltaRegistrationDay } from '../../domain/reconciliation';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
 import { exchangeDirOf, loadConfig } from '../../worker/config';
 import { beijing, csrfField, h, n, notice, page, SUBMISSION_STATUS_NAMES, type Raw } from '../html';
-import { campaigns, submissions, type CampaignRow } from '../queries';
+import { campaigns, type CampaignRow } from '../queries';
 import { ImportJobs } from '../imports';
 import type { RouteContext } from '../server';
 import { workflowIdOf } from './campaigns';
@@ -72,7 +73,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
   ) => {
     const login = ctx.login(request);
     const who = login.identity;
-    const rows = await submissions(login.pool);
+    const rows = await listSubmissions(login.pool, { newestFirst: true, limit: 200 });
     // departments read no policies; their lists name their own department only
     const known: CampaignRow[] = who.role === 'department' ? [] : await campaigns(login.pool);
     const policyOf = (jurisdiction: string) =>

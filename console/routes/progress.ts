@@ -1,5 +1,5 @@
 /**
- * 进度: the per-town table (reports/progress.ts progressReport, the same figures as `report progress`) and an
+ * 进度: the per-town table (documents/progress.ts progressReport, the same figures as `report progress`) and an
  * ECharts chart of it against targets and the plan's goal line, week-on-week, for any snapshot date; the
  * .xlsx and the printable page are the report's own exports, downloaded as they are.
  */
@@ -14,7 +14,7 @@ import {
   progressReport,
   progressXlsx,
   progressPdf,
-} from '../../reports/progress';
+} from '../../documents/progress';
 import { makeProgressReport } from '../../application/reports';
 import { seedPolicy } from '../../seeds';
 import { h, n, notice, page, raw } from '../html';

@@ -4,7 +4,7 @@
  * only; it says so).
  */
 import { stderrLogger } from '../../infra/support';
-import { resolveTemporalServer, resolveTemporalUi } from '../../infra/temporal-cluster';
+import { resolveTemporalServer, resolveTemporalUi } from '../../provision/temporal-cluster';
 
 export default async function setup() {
   const started = Date.now();

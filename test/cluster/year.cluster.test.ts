@@ -20,9 +20,9 @@ import {
 } from '../../client/reconcile-commands';
 import { startCodecServer } from '../../infra/codec-server';
 import { AesGcmPayloadCodec } from '../../infra/payload-codec';
-import { dropDatabase } from '../../infra/postgres';
+import { dropDatabase } from '../../provision/postgres';
 import { stderrLogger } from '../../infra/support';
-import { startClusterUi, startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster';
+import { startClusterUi, startTemporalCluster, type TemporalCluster } from '../../provision/temporal-cluster';
 import { seedPolicy } from '../../seeds';
 import { progressQuery, type CampaignProgress } from '../../workflows/campaign';
 import { createTestDatabase } from '../support/database';

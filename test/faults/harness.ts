@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { inject } from 'vitest';
 import { simulatedPorts } from '../../departments/simulated';
-import { startCampaign } from '../../client/campaign-commands';
+import { startCampaign } from '../../application/campaign-workflow';
 import { makeDrillPolicy } from '../../domain/drill';
 import type { Policy } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_POINTS } from '../../activities/faults';
-import { ensurePostgres, stopPostgres } from '../../infra/postgres';
+import { ensurePostgres, stopPostgres } from '../../provision/postgres';
 import { progressQuery, type CampaignProgress } from '../../workflows/campaign';
 import {
   fingerprint,

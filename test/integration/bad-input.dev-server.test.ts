@@ -12,7 +12,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
 import { policyHash } from '../../activities/campaign';
-import { CampaignAlreadyRunning, startCampaign } from '../../client/campaign-commands';
+import { CampaignAlreadyRunning, startCampaign } from '../../application/campaign-workflow';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';

@@ -1,8 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { campaignTimeline } from '../../client/audit-history';
-import { CampaignAlreadyRunning, campaignStatus, startCampaign } from '../../client/campaign-commands';
+import { campaignTimeline } from '../../audit/history';
+import { CampaignAlreadyRunning, campaignStatus, startCampaign } from '../../application/campaign-workflow';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';
 import { createWorker } from '../../worker/create-worker';

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimSubsidies, openEnrollments } from '../../activities/campaign/ledger';
-import { importDepartmentList } from '../../activities/registry/import-list';
+import { claimSubsidies, openEnrollments } from '../../ledger/campaign';
+import { importDepartmentList } from '../../lists/import-list';
 import { explain } from '../../domain/engine';
 import type { Policy } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';
@@ -157,7 +157,7 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
   });
 
   it('Meishan: a 低保 person removed in November is levied the full 380 yuan in December; an addition in November is levied nothing', async () => {
-    const { createLevyBatch } = await import('../../activities/campaign/ledger');
+    const { createLevyBatch } = await import('../../ledger/campaign');
     const policy = seedPolicy('meishan', 2024);
     db = await createTestDatabase();
     await registry(db, policy, 0.003);
@@ -217,7 +217,7 @@ describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
   });
 
   it('a last-year payer who has not paid is on the ledgers until the deduction succeeds; then on none', async () => {
-    const { exportLedgers } = await import('../../activities/registry/exports');
+    const { exportLedgers } = await import('../../documents/exports');
     const policy = seedPolicy('meishan', 2024);
     ledgersDb = await createTestDatabase();
     await registry(ledgersDb, policy, 0.001);

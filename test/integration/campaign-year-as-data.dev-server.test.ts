@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { startCampaign } from '../../client/campaign-commands';
+import { startCampaign } from '../../application/campaign-workflow';
 import { progressReportSchedule } from '../../domain/calendar';
 import { addYears, isIsoDate } from '../../domain/dates';
 import { makeDrillPolicy } from '../../domain/drill';

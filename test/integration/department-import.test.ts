@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDepartmentList, type ListImportRequest } from '../../activities/registry/import-list';
+import { importDepartmentList, type ListImportRequest } from '../../lists/import-list';
 import { makeIdNumber } from '../../domain/id-number';
 import { seedPolicy } from '../../seeds';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';

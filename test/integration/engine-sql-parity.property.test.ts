@@ -1,6 +1,6 @@
 /**
  * One rule in one place, checked by property: for many random persons and dates under each of the three
- * plans, the set-based SQL path (activities/campaign/ledger.ts and the registry import, on a real
+ * plans, the set-based SQL path (ledger/campaign.ts and the registry import, on a real
  * PostgreSQL) decides what the engine (domain/engine.ts) explains for the same person on the same day:
  * category, shares and fund; benefit start and contribution year of every payment, inside the collection
  * period and after it (000 五(六) the 1st of the next month; 003 二(二)2 the 4th month counting the payment
@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taxCsvFormat } from '../../departments/formats';
-import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../activities/campaign/ledger';
-import { importDepartmentList } from '../../activities/registry/import-list';
+import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../ledger/campaign';
+import { importDepartmentList } from '../../lists/import-list';
 import { addDays, dateOfSpec, daysBetween, maxDate, type IsoDate } from '../../domain/dates';
 import {
   benefitStartOfPayment,

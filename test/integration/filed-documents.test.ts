@@ -11,17 +11,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEnrollments, snapshotCoverage } from '../../activities/campaign/ledger';
-import { writeProgressReport } from '../../activities/campaign/progress-report';
+import { openEnrollments, snapshotCoverage } from '../../ledger/campaign';
+import { writeProgressReport } from '../../documents/progress-report';
 import {
   exportLedgers,
   exportLevyData,
   exportMobilisationList,
   exportMobilisationPdf,
   WITHHELD,
-} from '../../activities/registry/exports';
-import { filingFor } from '../../reports/filing';
-import { progressColumns, progressPdf, progressReport, progressXlsx } from '../../reports/progress';
+} from '../../documents/exports';
+import { filingFor } from '../../documents/filing';
+import { progressColumns, progressPdf, progressReport, progressXlsx } from '../../documents/progress';
 import { seedPolicy, seedTargets } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';

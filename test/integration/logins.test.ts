@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serviceConnection, userConnection } from '../../infra/postgres';
+import { serviceConnection, userConnection } from '../../provision/postgres';
 import { sessionIdentity } from '../../infra/roles';
 
 const saved = { ...process.env };

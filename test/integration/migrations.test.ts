@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../activities/db/migrate';
+import { migrate } from '../../ledger/migrate';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { readdirSync } from 'node:fs';
-import { MIGRATIONS_DIR } from '../../activities/db/migrate';
+import { MIGRATIONS_DIR } from '../../ledger/migrate';
 
 describe('schema migrations on PostgreSQL', () => {
   let db: TestDatabase;

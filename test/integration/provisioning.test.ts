@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProvisioningError } from '../../infra/support';
-import { resolveTemporalCli, resolveTestServer } from '../../infra/temporal';
+import { resolveTemporalCli, resolveTestServer } from '../../provision/temporal';
 
 describe('provisioning of the Temporal servers', () => {
   const saved = { ...process.env };

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importDepartmentList, type ListImportRequest } from '../../activities/registry/import-list';
-import { rejectionReport } from '../../activities/registry/rejection-report';
+import { importDepartmentList, type ListImportRequest } from '../../lists/import-list';
+import { rejectionReport } from '../../documents/rejection-report';
 import { makeIdNumber } from '../../domain/id-number';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation, type PopulationManifest } from '../../simulation/population';
@@ -568,7 +568,7 @@ describe('exports in the documents’ own layouts, masked for readers who do not
   });
 
   it('附件2 lists, per town and village, the residents to enroll who have not paid, with the bank account masked for the town', async () => {
-    const { exportMobilisationList } = await import('../../activities/registry/exports');
+    const { exportMobilisationList } = await import('../../documents/exports');
     const { bytes, rows, villages } = await exportMobilisationList(db.pool, policy, { townName: '赤坎镇' });
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(bytes as unknown as ArrayBuffer);
@@ -596,7 +596,7 @@ describe('exports in the documents’ own layouts, masked for readers who do not
   });
 
   it('附件1 for a household lists its members with masked ID numbers and the amount due at 406 yuan each', async () => {
-    const { exportHouseholdForm } = await import('../../activities/registry/exports');
+    const { exportHouseholdForm } = await import('../../documents/exports');
     const h = await db.pool.query<{ id: string; n: number; insured: number }>(
       `SELECT household_id AS id, count(*)::int AS n, count(*) FILTER (WHERE NOT employee_insured)::int AS insured FROM residents WHERE deceased_on IS NULL GROUP BY household_id HAVING count(*) >= 3 ORDER BY household_id LIMIT 1`,
     );
@@ -614,7 +614,7 @@ describe('exports in the documents’ own layouts, masked for readers who do not
   });
 
   it('levy data carries full ID and account numbers for the tax bureau only', async () => {
-    const { exportLevyData } = await import('../../activities/registry/exports');
+    const { exportLevyData } = await import('../../documents/exports');
     const person = (
       await db.pool.query<{ id: string; id_number: string }>(
         `SELECT id, id_number FROM residents WHERE NOT employee_insured ORDER BY id LIMIT 1`,

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimRehearsalDatabase } from '../../client/rehearsal-database';
 import { buildConsole } from '../../console/server';
-import { type PostgresServer } from '../../infra/postgres';
+import { type PostgresServer } from '../../provision/postgres';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 
 // a rehearsal runs under an operator's own login (issue 18): the administrator's URL goes nowhere

@@ -9,14 +9,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readStoredFile, storedFileRef } from '../../activities/exchange-store';
+import { readStoredFile, storedFileRef } from '../../ledger/exchange-store';
 import {
   decideHeldRoster,
   importDepartmentList,
   sha256Hex,
   type ListImportRequest,
-} from '../../activities/registry/import-list';
-import { uploadFile, UploadRefused } from '../../client/uploads';
+} from '../../lists/import-list';
+import { uploadFile, UploadRefused } from '../../application/uploads';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { rosterIsHeld } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { spawnServer } from '../../infra/server-process';
-import { classDataArchive, createTimeSkippingEnvironment } from '../../infra/time-skipping';
-import type { ServerExecutable } from '../../infra/temporal';
+import { spawnServer } from '../../provision/server-process';
+import { classDataArchive, createTimeSkippingEnvironment } from '../../provision/time-skipping';
+import type { ServerExecutable } from '../../provision/temporal';
 import { quietRuntime } from '../support/temporal';
 
 const dir = mkdtempSync(join(tmpdir(), 'medins-server-start-'));

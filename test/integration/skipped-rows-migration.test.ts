@@ -4,7 +4,7 @@
  */
 import { runner } from 'node-pg-migrate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, MIGRATIONS_DIR } from '../../activities/db/migrate';
+import { migrate, MIGRATIONS_DIR } from '../../ledger/migrate';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const submission = (read: number, accepted: number, rejected: number, skipped?: number) =>

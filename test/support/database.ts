@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { migrate } from '../../activities/db/migrate';
-import { dropDatabase, ensureDatabase, type PostgresServer } from '../../infra/postgres';
+import { migrate } from '../../ledger/migrate';
+import { dropDatabase, ensureDatabase, type PostgresServer } from '../../provision/postgres';
 import { addUser, parseRoleSpec } from '../../infra/roles';
 
 export interface Login {

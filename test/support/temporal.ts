@@ -3,7 +3,7 @@ import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } f
 import { inject } from 'vitest';
 import { installRedactingRuntime } from '../../infra/redacting-logger';
 import { FAILURE_CONVERTER_PATH } from '../../infra/payload-codec';
-import { createTimeSkippingEnvironment } from '../../infra/time-skipping';
+import { createTimeSkippingEnvironment } from '../../provision/time-skipping';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 
 let runtimeInstalled = false;

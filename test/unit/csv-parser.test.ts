@@ -5,7 +5,7 @@ import {
   detectDelimiter,
   MAX_RECORD_CHARS,
   type RawRow,
-} from '../../activities/registry/list-files';
+} from '../../lists/list-files';
 
 function parseInChunks(text: string, size: number, delimiter = ',') {
   const parser = new CsvRowParser(delimiter);

@@ -6,15 +6,15 @@
  */
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
-import { headerFields } from '../../activities/registry/import-list';
+import { headerFields } from '../../lists/import-list';
 import {
   detectFile,
   ListFileError,
   openListTable,
   type ListTable,
   type RawRow,
-} from '../../activities/registry/list-files';
-import { cleanCategory, cleanIdCell, notAPerson } from '../../activities/registry/list-cells';
+} from '../../lists/list-files';
+import { cleanCategory, cleanIdCell, notAPerson } from '../../lists/list-cells';
 import { makeIdNumber } from '../../domain/id-number';
 import { buildXlsx, type BuildSheet } from '../support/xlsx-build';
 

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { TestWorkflowEnvironment, type ClientOptionsForTestEnv } from '@temporalio/testing';
 import { serverStartTimeoutMs, spawnServer, type ServerProcess } from './server-process';
-import { cacheRoot, ProvisioningError, quietLogger, type Logger } from './support';
+import { cacheRoot, ProvisioningError, quietLogger, type Logger } from '../infra/support';
 import { type ServerExecutable } from './temporal';
 import { childEnvironment, settings } from '../config/settings';
 
@@ -45,7 +45,7 @@ function sdkFactory(): (options: SdkCreateOptions) => Promise<OwnServerEnvironme
   const create = (OwnServerEnvironment as unknown as { create?: unknown }).create;
   if (typeof create !== 'function')
     throw new ProvisioningError(
-      'This @temporalio/testing has no TestWorkflowEnvironment.create; infra/time-skipping.ts must be adapted to it.',
+      'This @temporalio/testing has no TestWorkflowEnvironment.create; provision/time-skipping.ts must be adapted to it.',
     );
   return (options) =>
     (create as (o: SdkCreateOptions) => Promise<OwnServerEnvironment>).call(OwnServerEnvironment, options);

@@ -1,10 +1,10 @@
 /**
  * `npm run provision [-- status|stop|cluster]`: provisions (or reports) every server the project runs on,
  * and says where each came from. `stop` stops the project-local PostgreSQL cluster; `cluster` finds or
- * builds the Temporal server of the production topology (infra/temporal-cluster.ts).
+ * builds the Temporal server of the production topology (provision/temporal-cluster.ts).
  */
 import { ensurePostgres, stopPostgres } from './postgres';
-import { stderrLogger } from './support';
+import { stderrLogger } from '../infra/support';
 import { resolveTemporalCli, resolveTestServer } from './temporal';
 import { resolveTemporalServer } from './temporal-cluster';
 

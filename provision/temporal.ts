@@ -21,7 +21,7 @@ import {
   withLock,
   type Logger,
   quietLogger,
-} from './support';
+} from '../infra/support';
 import { childEnvironment, settings } from '../config/settings';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

@@ -2,14 +2,14 @@
  * The exchange store: every file that crosses a boundary is kept by its SHA-256 digest, in the folder
  * MEDINS_EXCHANGE_DIR (`<dir>/<first two hex>/<digest>`). Activities name files by digest only; the worker
  * never opens a path a caller supplied. Files an operator hands in reach the store through the ledger: the
- * client uploads the bytes into `uploaded_files` (client/uploads.ts) and names them by digest; the worker
+ * client uploads the bytes into `uploaded_files` (application/uploads.ts) and names them by digest; the worker
  * takes them from there, checks the digest and keeps them in the folder.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
-import { NotFoundError, RefusedError } from './failures';
+import { NotFoundError, RefusedError } from '../domain/failures';
 
 /** The SHA-256 digest of `bytes`, 64 lower-case hex characters: a file's name in the store and the log. */
 export function sha256Hex(bytes: Buffer): string {

@@ -4,12 +4,12 @@
  * PostgreSQL, and mTLS between clients and the frontend. The configuration is the file the project ships,
  * `infra/temporal-cluster/cluster.yaml`, rendered by the server from the environment this module sets.
  *
- * The server and its `temporal-sql-tool` are found or built like the Temporal CLI (infra/temporal.ts):
+ * The server and its `temporal-sql-tool` are found or built like the Temporal CLI (provision/temporal.ts):
  *   1. `TEMPORAL_SERVER_DIR` (a folder holding `temporal-server`, `temporal-sql-tool` and
  *      `schema/postgresql/v12/`); 2. the cache, `$HOME/.cache/resident-medins/temporal-server-v1.29.1/`;
  *   3. `go install` of the server's Go module into the cache (the schema files are copied from the same
  *      module); else a ProvisioningError saying what to install.
- * The databases are on the project's PostgreSQL (infra/postgres.ts), or on the server of
+ * The databases are on the project's PostgreSQL (provision/postgres.ts), or on the server of
  * `TEMPORAL_DATABASE_URL` when set; they are created if missing and their schemas brought to the release's
  * version with `temporal-sql-tool` (idempotent).
  */
@@ -46,15 +46,15 @@ import {
   which,
   withLock,
   type Logger,
-} from './support';
-import { ensureTestCertificates, temporalTls, type TestCertificates } from './temporal-tls';
+} from '../infra/support';
+import { ensureTestCertificates, temporalTls, type TestCertificates } from '../infra/temporal-tls';
 import { childEnvironment, settings } from '../config/settings';
 
 /** The server release the Temporal CLI v1.5.1 embeds (its go.mod requires go.temporal.io/server v1.29.1). */
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 /** The folder of the server configuration the project ships (cluster.yaml, dynamicconfig.yaml). */
-export const CLUSTER_CONFIG_DIR = fileURLToPath(new URL('./temporal-cluster/', import.meta.url));
+export const CLUSTER_CONFIG_DIR = fileURLToPath(new URL('../infra/temporal-cluster/', import.meta.url));
 /** Started in this order; each is its own process. */
 export const CLUSTER_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
 export type ClusterService = (typeof CLUSTER_SERVICES)[number];
@@ -626,7 +626,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
 /** The Web UI server the Temporal CLI v1.5.1 embeds (its go.mod requires ui-server/v2 v2.42.1). */
 export const TEMPORAL_UI_VERSION = 'v2.42.1';
 export const TEMPORAL_UI_MODULE = 'github.com/temporalio/ui-server/v2';
-export const CLUSTER_UI_CONFIG_DIR = fileURLToPath(new URL('./temporal-cluster/ui/', import.meta.url));
+export const CLUSTER_UI_CONFIG_DIR = fileURLToPath(new URL('../infra/temporal-cluster/ui/', import.meta.url));
 
 export function temporalUiCacheDir(): string {
   return join(cacheRoot(), `temporal-ui-server-${TEMPORAL_UI_VERSION}`);

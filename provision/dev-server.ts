@@ -19,7 +19,7 @@ import {
   stderrLogger,
   type Logger,
   quietLogger,
-} from './support';
+} from '../infra/support';
 import { settings } from '../config/settings';
 
 /** Search attributes the campaign workflows set; registered on every dev server we start. */

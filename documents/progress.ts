@@ -270,7 +270,7 @@ const printCell = (v: string | number | null, rate?: true) =>
   typeof v === 'number' && !rate ? v.toLocaleString('en-US') : showCell(v, rate);
 
 /**
- * The table as a filed .xlsx (see reports/filing.ts): title, 数据时点 line, frozen header, 序号, counts as
+ * The table as a filed .xlsx (see documents/filing.ts): title, 数据时点 line, frozen header, 序号, counts as
  * numbers (#,##0), rates as fractions shown 0.0%, a 合计 row, the 制表单位/制表人/审核人/日期 lines, A4
  * landscape fitted to the width. `filing` says who made it (制表人 is required: the login, by default).
  */

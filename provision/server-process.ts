@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
-import { freePort, ProvisioningError, type Logger } from './support';
+import { freePort, ProvisioningError, type Logger } from '../infra/support';
 import { childEnvironment, settings } from '../config/settings';
 
 /**

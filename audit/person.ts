@@ -6,20 +6,20 @@
  * - every amount is recomputed with the policy engine (domain/engine.ts `contributionFor`) under the policy
  *   snapshot the campaign ran with, and compared with the enrollment, each levy line and each claim line;
  * - every file that named the person or carried their levy, result or claim is checked against the exchange
- *   log (its entry's chain link, its digest, the stored file: activities/audit/verify.ts `verifyEntries`);
+ *   log (its entry's chain link, its digest, the stored file: audit/verify.ts `verifyEntries`);
  * - given a Temporal client, each file is matched to the workflow run that exchanged it (by digest).
  * A mismatch is shown on its entry and counted; the command exits 1 when there is any.
  */
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { verifyEntries } from '../activities/audit/verify';
+import { verifyEntries } from './verify';
 import { chinaDateOf } from '../domain/dates';
 import { departmentName } from '../domain/departments';
 import { contributionFor, refundFor } from '../domain/engine';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
-import { campaignPolicy, REFUND_REASON_NAMES } from '../activities/refunds/refunds';
-import { escapeHtml } from '../reports/html';
-import { campaignTimeline } from './audit-history';
+import { campaignPolicy, REFUND_REASON_NAMES } from '../ledger/refunds';
+import { escapeHtml } from '../documents/html';
+import { campaignTimeline } from './history';
 
 /** What the database returns for one person (audit.person_facts). */
 interface Facts {

@@ -1,15 +1,15 @@
 /**
  * The campaign's weekly progress report (参保进度表, 000 六(四), 001 七(七)): the one progress report of
- * reports/progress.ts (the columns `report progress` prints) for the snapshot the workflow just took,
+ * documents/progress.ts (the columns `report progress` prints) for the snapshot the workflow just took,
  * written as the filed .xlsx and as JSON, kept in the exchange store by digest and logged as sent to the
  * medical security bureau. 制表人 is the worker's own login.
  */
 import type pg from 'pg';
-import type { Policy } from '../../domain/policy';
-import { filingFor } from '../../reports/filing';
-import { progressReportOfSnapshot, progressXlsx } from '../../reports/progress';
-import { logExchange } from '../exchange-log';
-import { sha256Hex, storeExchangeFile } from '../registry/import-list';
+import type { Policy } from '../domain/policy';
+import { filingFor } from './filing';
+import { progressReportOfSnapshot, progressXlsx } from './progress';
+import { logExchange } from '../ledger/exchange-log';
+import { sha256Hex, storeExchangeFile } from '../lists/import-list';
 
 export interface ProgressReportFiles {
   xlsx: string;

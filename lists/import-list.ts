@@ -14,10 +14,10 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
-import { identityClosesOn } from '../../domain/engine';
-import { checkIdNumber } from '../../domain/id-number';
-import { rosterIsHeld, type Policy } from '../../domain/policy';
-import formats from '../../seeds/formats/department-lists.json';
+import { identityClosesOn } from '../domain/engine';
+import { checkIdNumber } from '../domain/id-number';
+import { rosterIsHeld, type Policy } from '../domain/policy';
+import formats from '../seeds/formats/department-lists.json';
 import { detectFile, openListTable, type DetectedFile, type HeaderField } from './list-files';
 import {
   cleanCategory,
@@ -27,11 +27,11 @@ import {
   SKIP_REASON_TEXT,
   type SkipReason,
 } from './list-cells';
-import { inTransaction } from '../db/transaction';
-import { appendToExchangeLog } from '../exchange-log';
-import { sha256Hex, storeExchangeFile } from '../exchange-store';
-import { RefusedError } from '../failures';
-import { redact } from '../../domain/personal-data';
+import { inTransaction } from '../ledger/transaction';
+import { appendToExchangeLog } from '../ledger/exchange-log';
+import { sha256Hex, storeExchangeFile } from '../ledger/exchange-store';
+import { RefusedError } from '../domain/failures';
+import { redact } from '../domain/personal-data';
 
 export const ListImportRequest = z.object({
   jurisdiction: z.string().min(1),

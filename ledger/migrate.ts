@@ -1,5 +1,5 @@
 /**
- * Versioned SQL migrations (activities/db/migrations/NNNN_name.sql, each with `-- Up Migration` and
+ * Versioned SQL migrations (ledger/migrations/NNNN_name.sql, each with `-- Up Migration` and
  * `-- Down Migration` parts), applied with node-pg-migrate. Every entry point (worker, CLI, demo, tests)
  * calls `migrate()` at start-up: applied migrations are recorded in `pgmigrations`, so a second call does
  * nothing, and node-pg-migrate's advisory lock makes concurrent start-ups wait for each other.

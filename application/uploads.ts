@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
-import type { StoredFileRef } from '../activities/exchange-store';
+import type { StoredFileRef } from '../ledger/exchange-store';
 
 /** The largest list a department sends (a 700,000-row roster is about 60 MB as CSV, 40 MB as .xlsx). */
 export const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;

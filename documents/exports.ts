@@ -1,6 +1,6 @@
 /**
  * The files the departments expect from the insurance center, in .xlsx with the documents' headers, laid
- * out to be filed (reports/filing.ts: title, 序号, frozen header repeated on each printed page, numbers as
+ * out to be filed (documents/filing.ts: title, 序号, frozen header repeated on each printed page, numbers as
  * numbers, A4 fitted to the width, 制表单位/制表人/审核人/日期 under the table):
  * - levy data (应征数据) for the tax bureau, one row per levy line of a batch: the tax bureau deducts from
  *   the bank account, so it alone reads full ID and account numbers;
@@ -25,10 +25,10 @@
  * Every one of them throws (naming the login) for a login with no project role.
  */
 import ExcelJS from 'exceljs';
-import { maskIdNumber } from '../../domain/id-number';
-import { formatYuan } from '../../domain/money';
-import type { Policy } from '../../domain/policy';
-import { sessionIdentity, type Queryable } from '../../infra/roles';
+import { maskIdNumber } from '../domain/id-number';
+import { formatYuan } from '../domain/money';
+import type { Policy } from '../domain/policy';
+import { sessionIdentity, type Queryable } from '../infra/roles';
 import {
   filingFor,
   footerLines,
@@ -38,9 +38,9 @@ import {
   type Filing,
   type FormCell,
   type FormColumn,
-} from '../../reports/filing';
-import { escapeHtml } from '../../reports/html';
-import { footerHtml, htmlToPdf, printPage } from '../../reports/print';
+} from './filing';
+import { escapeHtml } from './html';
+import { footerHtml, htmlToPdf, printPage } from './print';
 
 export type Reader = 'tax' | 'town' | 'household' | 'auditor';
 

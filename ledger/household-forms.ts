@@ -6,9 +6,9 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
-import { explain } from '../../domain/engine';
-import type { Policy } from '../../domain/policy';
-import { inTransaction } from '../db/transaction';
+import { explain } from '../domain/engine';
+import type { Policy } from '../domain/policy';
+import { inTransaction } from './transaction';
 
 /**
  * One write of an enrollment, in a transaction of its own, so the status history (migration 0025) records

@@ -1,13 +1,14 @@
 /**
- * Operators' commands for a real campaign on a dev server or cluster: start one (from the seed policy, a
- * policy file, or a drill of either), see its status, hand in a department's roster. The use cases the CLI
- * and the console call are in application/campaigns.ts, built on these.
+ * The campaign workflow as the application drives it, on a dev server or cluster: start a year (from the
+ * seed policy, a policy file, or a drill of either), read its status, hand in a department's roster, retry
+ * a failed step. The use cases the CLI and the console call (application/campaigns.ts) are built on these;
+ * `campaign status` and `campaign retry` call campaignStatus and retryStep directly.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import { policyHash } from '../activities/campaign';
 import type { Policy } from '../domain/policy';
-import type { StoredFileRef } from '../activities/exchange-store';
+import type { StoredFileRef } from '../ledger/exchange-store';
 import {
   AnnualCampaignWorkflow,
   campaignWorkflowId,
@@ -103,7 +104,7 @@ export async function campaignStatus(
 }
 
 /**
- * Hands a roster (already uploaded, named by digest: client/uploads.ts) to the campaign. Resolves with the
+ * Hands a roster (already uploaded, named by digest: application/uploads.ts) to the campaign. Resolves with the
  * import's counts (or `held`); rejects with the file's refusal (WorkflowUpdateFailedError whose cause names
  * the file and what is wrong) within seconds, and the campaign goes on.
  */

@@ -1,13 +1,13 @@
 /**
  * Pages made for printing on A4 and their PDF: the PDF is headless Chromium's own print of the page
- * (`--print-to-pdf`), the browser the tests already use (infra/chromium.ts finds or installs it), so the
+ * (`--print-to-pdf`), the browser the tests already use (provision/chromium.ts finds or installs it), so the
  * printed document is what a clerk's browser prints. Fonts: Noto CJK (Debian's fonts-noto-cjk), installed
  * with Chromium.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { printToPdf, resolveChromium } from '../infra/chromium';
+import { printToPdf, resolveChromium } from '../provision/chromium';
 import { escapeHtml } from './html';
 import { footerLines, type Filing } from './filing';
 

@@ -13,13 +13,13 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
-import { chinaDateOf, isIsoDate, type IsoDate } from '../../domain/dates';
-import { refundFor, type RefundAnswer, type RuleRef } from '../../domain/engine';
-import { maskIdNumber } from '../../domain/id-number';
-import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
-import { inTransaction } from '../db/transaction';
-import { NotFoundError, RefusedError } from '../failures';
-import { sha256Hex, storeExchangeFile } from '../registry/import-list';
+import { chinaDateOf, isIsoDate, type IsoDate } from '../domain/dates';
+import { refundFor, type RefundAnswer, type RuleRef } from '../domain/engine';
+import { maskIdNumber } from '../domain/id-number';
+import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
+import { inTransaction } from './transaction';
+import { NotFoundError, RefusedError } from '../domain/failures';
+import { sha256Hex, storeExchangeFile } from '../lists/import-list';
 
 /** The refund reasons the plans name (policy `refunds.beforeBenefitStart`); the engine says which a plan honours. */
 export const RefundReason = z.enum([

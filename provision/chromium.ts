@@ -16,7 +16,7 @@ import {
   which,
   withLock,
   type Logger,
-} from './support';
+} from '../infra/support';
 import { settings } from '../config/settings';
 
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];

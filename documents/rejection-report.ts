@@ -14,9 +14,16 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
-import { columnLetter, footerLines, unitOf, type Filing } from '../../reports/filing';
-import { headerFields } from './import-list';
-import { csvFieldIn, decodeText, detectDelimiter, detectFile, encodeText, openListTable } from './list-files';
+import { columnLetter, footerLines, unitOf, type Filing } from './filing';
+import { headerFields } from '../lists/import-list';
+import {
+  csvFieldIn,
+  decodeText,
+  detectDelimiter,
+  detectFile,
+  encodeText,
+  openListTable,
+} from '../lists/list-files';
 
 const VERDICT_PAGE = 10_000;
 

@@ -12,12 +12,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type pg from 'pg';
-import type { DeductionResult, LevyField, LevyFileLayout } from '../../departments/ports';
-import { checkout, inTransaction as inTransactionWith } from '../db/transaction';
-import { categoryTable } from '../../domain/category-table';
-import { benefitStartOfPayment, classifyDeductionFailure, difficultyBenefitStart } from '../../domain/engine';
-import { maskIdNumber } from '../../domain/id-number';
-import type { Policy } from '../../domain/policy';
+import type { DeductionResult, LevyField, LevyFileLayout } from '../departments/ports';
+import { checkout, inTransaction as inTransactionWith } from './transaction';
+import { categoryTable } from '../domain/category-table';
+import { benefitStartOfPayment, classifyDeductionFailure, difficultyBenefitStart } from '../domain/engine';
+import { maskIdNumber } from '../domain/id-number';
+import type { Policy } from '../domain/policy';
 
 /** The ledger's steps run over large lists: give their hash joins room. */
 function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

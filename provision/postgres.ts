@@ -37,8 +37,8 @@ import {
   which,
   withLock,
   type Logger,
-} from './support';
-import { addUser, type RoleSpec } from './roles';
+} from '../infra/support';
+import { addUser, type RoleSpec } from '../infra/roles';
 import { settings, type Settings } from '../config/settings';
 
 export const MIN_PG_MAJOR = 15;

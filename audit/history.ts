@@ -23,7 +23,7 @@ import { buildAgenda } from '../domain/agenda';
 import { chinaMinuteOf } from '../domain/dates';
 import type { ActivityName } from '../activities';
 import type { Policy } from '../domain/policy';
-import { escapeHtml } from '../reports/html';
+import { escapeHtml } from '../documents/html';
 
 type History = proto.temporal.api.history.v1.IHistory;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;

@@ -7,11 +7,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { chinaDateOf } from '../../domain/dates';
-import { PolicySchema, WorkingDayCalendar, type Policy } from '../../domain/policy';
-import { notReady, type DepartmentPorts, type ExchangedFile } from '../../departments/ports';
-import { keepAndLogExchange } from '../exchange-log';
-import { importDepartmentList, sha256Hex, storeExchangeFile } from '../registry/import-list';
+import { chinaDateOf } from '../domain/dates';
+import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
+import { notReady, type DepartmentPorts, type ExchangedFile } from '../departments/ports';
+import { keepAndLogExchange } from '../ledger/exchange-log';
+import { importDepartmentList, sha256Hex, storeExchangeFile } from '../lists/import-list';
 import {
   applyDeductionResults,
   writeLevyFile,
@@ -20,19 +20,19 @@ import {
   cutOff,
   openEnrollments,
   snapshotCoverage,
-} from './ledger';
-import { createReconciliationActivities } from '../reconciliation';
-import { applyHouseholdForm, type HouseholdForm } from './household-forms';
-import { writeProgressReport } from './progress-report';
-import { faultPoint } from '../faults';
-import { NotFoundError, RefusedError } from '../failures';
-import { readStoredFile, storedFileRef, type StoredFileRef } from '../exchange-store';
+} from '../ledger/campaign';
+import { createReconciliationActivities } from './reconciliation';
+import { applyHouseholdForm, type HouseholdForm } from '../ledger/household-forms';
+import { writeProgressReport } from '../documents/progress-report';
+import { faultPoint } from './faults';
+import { NotFoundError, RefusedError } from './failures';
+import { readStoredFile, storedFileRef, type StoredFileRef } from '../ledger/exchange-store';
 
 export type { StoredFileRef };
 
 export interface CampaignDeps {
   pool: pg.Pool;
-  /** Where every exchanged file is kept, by digest (activities/exchange-store.ts). */
+  /** Where every exchanged file is kept, by digest (ledger/exchange-store.ts). */
   exchangeDir: string;
   /** How each department role is reached: chosen per role in the composition root (worker/departments.ts). */
   ports: DepartmentPorts;
