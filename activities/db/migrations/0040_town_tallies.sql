@@ -7,7 +7,8 @@
 -- - enrollments.town_id: the enrollee's town, copied from the resident (a statement that opens enrollments
 --   gives it; any other insert gets it from the resident by a trigger; a resident who moves town moves their
 --   enrollments with them). No index and no foreign key: it is never searched by, and a status change still
---   leaves every index as it is (0030's heap-only updates).
+--   leaves every index as it is (0030's heap-only updates). Not declared NOT NULL: an enrollment naming no
+--   resident must reach the reference check (0009), which refuses it by name, not a null violation.
 -- - town_enrollment_tallies: enrollments per (jurisdiction, year, town, status, with a subsidy or not),
 --   kept by the statement triggers that already record the status history (0025, 0037), in the same
 --   statement as the change: one join of the statement's old and new rows serves both.
@@ -19,7 +20,6 @@
 
 ALTER TABLE enrollments ADD COLUMN town_id integer;
 UPDATE enrollments e SET town_id = p.town_id FROM residents p WHERE p.id = e.resident_id AND e.town_id IS DISTINCT FROM p.town_id;
-ALTER TABLE enrollments ALTER COLUMN town_id SET NOT NULL;
 
 CREATE TABLE town_enrollment_tallies (
   jurisdiction  text NOT NULL,
@@ -54,7 +54,7 @@ CREATE POLICY auditor_reads ON town_resident_tallies FOR SELECT TO medins_audito
 REVOKE ALL ON town_enrollment_tallies, town_resident_tallies FROM PUBLIC, medins_operator, medins_department;
 GRANT SELECT ON town_enrollment_tallies, town_resident_tallies TO medins_operator, medins_auditor;
 
--- an enrollment's town is its resident's
+-- an enrollment's town is its resident's (its resident never changes: enrollments_keys_fixed, 0009)
 CREATE FUNCTION enrollment_town_id() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
@@ -63,8 +63,6 @@ BEGIN
 END $$;
 CREATE TRIGGER enrollments_town_id BEFORE INSERT ON enrollments
   FOR EACH ROW WHEN (NEW.town_id IS NULL) EXECUTE FUNCTION enrollment_town_id();
-CREATE TRIGGER enrollments_town_id_moved BEFORE UPDATE OF resident_id ON enrollments
-  FOR EACH ROW WHEN (OLD.resident_id IS DISTINCT FROM NEW.resident_id) EXECUTE FUNCTION enrollment_town_id();
 
 CREATE FUNCTION resident_town_moved() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -213,7 +211,6 @@ DROP TRIGGER enrollments_tallies_deleted ON enrollments;
 DROP FUNCTION enrollment_tallies_deleted();
 DROP TRIGGER residents_town_moved ON residents;
 DROP FUNCTION resident_town_moved();
-DROP TRIGGER enrollments_town_id_moved ON enrollments;
 DROP TRIGGER enrollments_town_id ON enrollments;
 DROP FUNCTION enrollment_town_id();
 CREATE OR REPLACE FUNCTION enrollment_status_history_created() RETURNS trigger
