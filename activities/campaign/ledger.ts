@@ -200,6 +200,8 @@ export interface LevyBatch {
 /**
  * The levy lines of round `round`: round 1 takes every registered enrollment with a personal share;
  * later rounds take the failed ones (systemic ones re-sent, personal ones re-deducted on the cadence).
+ * Each line names the resident and household it levies (migration 0041), so the levy file and the bureau
+ * need not join the year's enrollments again.
  * Idempotent on (jurisdiction, year, round).
  */
 export async function createLevyBatch(
@@ -228,8 +230,8 @@ export async function createLevyBatch(
     const wanted = round === 1 ? `('registered')` : `('failed')`;
     const lines = await client.query<{ n: number; total: string }>(
       `WITH l AS (
-         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen)
-         SELECT $1, e.id, e.personal_fen FROM enrollments e
+         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
+         SELECT $1, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
          WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
          RETURNING enrollment_id, amount_fen
        ), u AS (
@@ -409,8 +411,8 @@ export async function writeLevyFile(
     const stream = client.query(
       copyTo(
         `COPY (SELECT ${columns}
-               FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
-               LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = ${Number(batchId)} ORDER BY l.enrollment_id)
+               FROM levy_lines l JOIN residents p ON p.id = l.resident_id
+               LEFT JOIN households h ON h.id = l.household_id WHERE l.batch_id = ${Number(batchId)} ORDER BY l.enrollment_id)
          TO STDOUT WITH (FORMAT csv, HEADER${delimiter})`,
       ),
     );
