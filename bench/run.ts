@@ -14,6 +14,7 @@
  *
  *   npm run bench -- [--scales 1,3] [--repeats 3] [--repeats-large 1] [--json PATH] [--html PATH] [--no-import]
  *                    [--keep-year] (leaves the last repeat's year database, <template>_app, for EXPLAIN ANALYZE)
+ *                    [--db-prefix NAME] (databases NAME_k<scale>...; default bench)
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -511,7 +512,8 @@ async function main() {
   let imports: ImportFigure[] = [];
   try {
     for (const scale of scales) {
-      const template = `bench_k${String(scale).replace('.', '_')}`;
+      // --db-prefix keeps two benchmarks on one shared cluster apart (databases <prefix>_k<scale>...)
+      const template = `${arg('--db-prefix') ?? 'bench'}_k${String(scale).replace('.', '_')}`;
       await dropDatabase(server, template);
       const url = await ensureDatabase(server, template);
       await migrate(url);

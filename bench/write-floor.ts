@@ -5,12 +5,12 @@
  * After the year, every row it wrote is exported (untimed) and then, timed, COPYed into an empty table of the
  * same shape (`CREATE TABLE ... (LIKE t INCLUDING ALL)`: the same columns, defaults, CHECK constraints,
  * primary keys, unique and other indexes, the same storage parameters; no triggers, so no status guard and no reference checks):
- * submission rows and identities (the roster import), enrollments in the state they were opened in, levy
- * lines, the simulated bureau's records, deduction results, follow-up tasks, coverage snapshots, subsidy
- * claims and their lines. Then the status changes the year must make, each as one set-based statement:
+ * submission rows and identities (the roster import), enrollments in the state they were opened in and
+ * their per-town tallies, levy lines, the simulated bureau's records, deduction results, follow-up tasks,
+ * coverage snapshots, subsidy claims and their lines. Then the status changes the year must make, each as one set-based statement:
  * per deduction round, the round's outcome onto its enrollments (paid, or failed with the class); at the
- * cut-off, personal failures abandoned. The floor's end state is checked against the year's (enrollments by
- * status), so the floor writes what the year wrote, no less.
+ * cut-off, personal failures abandoned; each with an update of the year's tally rows. The floor's end
+ * state is checked against the year's (enrollments by status), so the floor writes what the year wrote, no less.
  *
  * The floor tables are dropped afterwards; the database size is read before they exist.
  */
@@ -131,13 +131,22 @@ export async function measureWriteFloor(
         step: 'open enrollments',
         named: true,
         columns:
-          'id, jurisdiction, campaign_year, resident_id, status, failure_class, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, stop_reason, status_changed_at',
-        select: `SELECT id, jurisdiction, campaign_year, resident_id,
+          'id, jurisdiction, campaign_year, resident_id, town_id, status, failure_class, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, stop_reason, status_changed_at',
+        select: `SELECT id, jurisdiction, campaign_year, resident_id, town_id,
                         CASE WHEN personal_fen = 0 AND NOT EXISTS (SELECT 1 FROM levy_lines l WHERE l.enrollment_id = e.id) THEN 'paid' ELSE 'registered' END,
                         NULL, category, total_fen, personal_fen, subsidy_fen, funding_source,
                         CASE WHEN personal_fen = 0 AND NOT EXISTS (SELECT 1 FROM levy_lines l WHERE l.enrollment_id = e.id) THEN benefit_start END,
                         stop_reason, status_changed_at
                  FROM enrollments e WHERE jurisdiction = '${jurisdiction}' AND campaign_year = ${year}`,
+      },
+      {
+        // the per-town tallies of the year's enrollments (migration 0040): written when they are opened, and
+        // again with each status change below
+        table: 'town_enrollment_tallies',
+        part: '',
+        step: 'open enrollments',
+        named: false,
+        select: `SELECT * FROM town_enrollment_tallies WHERE jurisdiction = '${jurisdiction}' AND campaign_year = ${year}`,
       },
       ...(
         [
@@ -233,14 +242,17 @@ export async function measureWriteFloor(
         return copy.rowCount;
       });
     }
-    // the status changes, one statement each
+    // the status changes, one statement each, and with each the tallies it moves (every one of the year's
+    // tally rows rewritten: a few hundred rows, more than a statement moves)
+    const tallies = async () =>
+      (await c.query(`UPDATE floor_town_enrollment_tallies SET enrollments = enrollments`)).rowCount ?? 0;
     for (const b of batches) {
       await timed(
         `UPDATE enrollments: round ${b.round}'s outcome`,
         b.round === 1 ? APPLY1 : APPLY_LATER,
         true,
         async () =>
-          (
+          ((
             await c.query(
               `UPDATE floor_enrollments e SET status = CASE WHEN d.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
                       failure_class = d.failure_class,
@@ -249,7 +261,7 @@ export async function measureWriteFloor(
                WHERE d.batch_id = $1 AND e.id = d.enrollment_id`,
               [b.id, `${year}-01-01`],
             )
-          ).rowCount ?? 0,
+          ).rowCount ?? 0) + (await tallies()),
       );
     }
     const abandons = await c.query<{ n: string }>(
@@ -259,11 +271,11 @@ export async function measureWriteFloor(
     if (Number(abandons.rows[0]!.n) > 0)
       await timed('UPDATE enrollments: abandoned at the cut-off', 'cut-off', true, async () => {
         return (
-          (
+          ((
             await c.query(
               `UPDATE floor_enrollments SET status = 'abandoned', failure_class = NULL WHERE status = 'failed' AND failure_class = 'personal'`,
             )
-          ).rowCount ?? 0
+          ).rowCount ?? 0) + (await tallies())
         );
       });
     const end = await c.query<{ same: boolean }>(

@@ -79,8 +79,7 @@ export async function simulatedTaxDeduction(
           // the village followed up: some households put money in, some accounts were put right
           await client.query(
             `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
-           FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id
-                 JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
+           FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN households h ON h.id = l.household_id
                  WHERE l.batch_id = $1) f
            WHERE a.account = f.bank_account AND abs(hashtext($2 || ':' || $3 || ':' || a.account)) % 1000 < $4`,
             [batchId, String(config.seed), String(round), Math.round(config.topUpRate * 1000)],
@@ -91,8 +90,7 @@ export async function simulatedTaxDeduction(
         await client.query(
           `WITH lines AS (
            SELECT l.enrollment_id, l.amount_fen, h.bank_account, sum(l.amount_fen) OVER (PARTITION BY h.bank_account) AS household_total
-           FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
-           LEFT JOIN households h ON h.id = p.household_id
+           FROM levy_lines l LEFT JOIN households h ON h.id = l.household_id
            WHERE l.batch_id = $1
          ), decided AS (
            SELECT l.enrollment_id, l.amount_fen, l.bank_account,

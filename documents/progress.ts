@@ -132,6 +132,8 @@ async function reportAt(
   const weekBefore = new Date(current.taken_at.getTime() - 7 * DAY + 60_000);
   const previous = upTo.filter((s) => s !== current && s.taken_at <= weekBefore).at(-1) ?? null;
 
+  // last year's payers per town from the per-town tallies (migration 0040), not a join of last year's
+  // enrollments to the residents for every report (issue #23: 18 reports a year, about 3 s each at Kaiping)
   const rows = await pool.query<{
     town_id: number;
     town: string;
@@ -151,8 +153,8 @@ async function reportAt(
      JOIN towns t ON t.id = s.town_id
      LEFT JOIN coverage_snapshots p ON p.jurisdiction = s.jurisdiction AND p.campaign_year = s.campaign_year
           AND p.snapshot_key = $4 AND p.town_id = s.town_id
-     LEFT JOIN (SELECT r.town_id, count(*) AS n FROM enrollments e JOIN audit.residents r ON r.id = e.resident_id
-                WHERE r.jurisdiction = $1 AND e.campaign_year = $2 - 1 AND e.status = 'paid' GROUP BY r.town_id) ly
+     LEFT JOIN (SELECT town_id, sum(enrollments) AS n FROM town_enrollment_tallies
+                WHERE jurisdiction = $1 AND campaign_year = $2 - 1 AND status = 'paid' GROUP BY town_id) ly
           ON ly.town_id = s.town_id
      WHERE s.jurisdiction = $1 AND s.campaign_year = $2 AND s.snapshot_key = $3
      ORDER BY t.id`,

@@ -123,7 +123,7 @@ export async function openEnrollments(
     const subsidisedFrom = difficultyBenefitStart(policy, asOf);
     const r = await client.query<{ renewed: number; subsidised: number; full: number }>(
       `WITH candidates AS (
-         SELECT p.id AS resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
+         SELECT p.id AS resident_id, p.town_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
                 EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = $2::int - 1 AND e.status = 'paid') AS renewed
          FROM residents p
          WHERE p.jurisdiction = $1::text AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > $3::date)
@@ -131,8 +131,8 @@ export async function openEnrollments(
        ),
        ${APPLICABLE_SQL},
        inserted AS (
-         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
-         SELECT $1::text, $2::int, c.resident_id,
+         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
+         SELECT $1::text, $2::int, c.resident_id, c.town_id,
                 CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END,
                 a.category, $5::int, coalesce(a.personal_fen, $5::int), coalesce(a.subsidy_fen, 0), coalesce(a.funding_source, 'personal'),
                 CASE WHEN a.personal_fen = 0 THEN $4::date END
@@ -200,6 +200,8 @@ export interface LevyBatch {
 /**
  * The levy lines of round `round`: round 1 takes every registered enrollment with a personal share;
  * later rounds take the failed ones (systemic ones re-sent, personal ones re-deducted on the cadence).
+ * Each line names the resident and household it levies (migration 0041), so the levy file and the bureau
+ * need not join the year's enrollments again.
  * Idempotent on (jurisdiction, year, round).
  */
 export async function createLevyBatch(
@@ -228,8 +230,8 @@ export async function createLevyBatch(
     const wanted = round === 1 ? `('registered')` : `('failed')`;
     const lines = await client.query<{ n: number; total: string }>(
       `WITH l AS (
-         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen)
-         SELECT $1, e.id, e.personal_fen FROM enrollments e
+         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
+         SELECT $1, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
          WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
          RETURNING enrollment_id, amount_fen
        ), u AS (
@@ -409,8 +411,8 @@ export async function writeLevyFile(
     const stream = client.query(
       copyTo(
         `COPY (SELECT ${columns}
-               FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
-               LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = ${Number(batchId)} ORDER BY l.enrollment_id)
+               FROM levy_lines l JOIN residents p ON p.id = l.resident_id
+               LEFT JOIN households h ON h.id = l.household_id WHERE l.batch_id = ${Number(batchId)} ORDER BY l.enrollment_id)
          TO STDOUT WITH (FORMAT csv, HEADER${delimiter})`,
       ),
     );
@@ -432,27 +434,27 @@ export interface CutOffResult {
  */
 export async function cutOff(pool: pg.Pool, policy: Policy): Promise<CutOffResult> {
   return inTransaction(pool, async (client) => {
-    let abandoned = 0;
     if (policy.deductionFailures.personalAtCutoff === 'abandoned') {
-      const r = await client.query(
+      await client.query(
         `WITH a AS (UPDATE enrollments SET status = 'abandoned', failure_class = NULL
                     WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'failed' AND failure_class = 'personal' RETURNING id)
          UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'abandoned' FROM a WHERE t.enrollment_id = a.id AND t.closed_at IS NULL`,
         [policy.jurisdiction, policy.year],
       );
-      abandoned = (
-        await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'abandoned'`,
-          [policy.jurisdiction, policy.year],
-        )
-      ).rows[0]!.n;
-      void r;
     }
-    const still = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM enrollments WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'failed'`,
+    // the year's counts by status from the per-town tallies the same statement kept (0040), not a scan of
+    // the year's enrollments (issue #23: two scans of 186 MB made the cut-off 3x its one-statement baseline)
+    const counts = await client.query<{ abandoned: number; failed: number }>(
+      `SELECT coalesce(sum(enrollments) FILTER (WHERE status = 'abandoned'), 0)::int AS abandoned,
+              coalesce(sum(enrollments) FILTER (WHERE status = 'failed'), 0)::int AS failed
+       FROM town_enrollment_tallies WHERE jurisdiction = $1 AND campaign_year = $2`,
       [policy.jurisdiction, policy.year],
     );
-    return { abandoned, stillFailed: still.rows[0]!.n };
+    const row = counts.rows[0]!;
+    return {
+      abandoned: policy.deductionFailures.personalAtCutoff === 'abandoned' ? row.abandoned : 0,
+      stillFailed: row.failed,
+    };
   });
 }
 
@@ -469,32 +471,24 @@ export async function snapshotCoverage(
       `SELECT id, name FROM towns WHERE jurisdiction = $1`,
       [policy.jurisdiction],
     );
-    // Two aggregates (residents per town; this year's enrollments per town), computed apart and in parallel
-    // (a CREATE TABLE AS may use parallel workers, an INSERT ... SELECT may not), then joined to the 16 towns:
-    // a join of every resident to their enrollment and one aggregate over the whole took 0.55-0.7 s a week.
-    await client.query(
-      `CREATE TEMP TABLE town_figures ON COMMIT DROP AS
-       SELECT t.id AS town_id, coalesce(r.registered, 0) AS registered, coalesce(r.to_enroll, 0) AS to_enroll,
-              coalesce(e.enrolled, 0) AS enrolled, coalesce(e.subsidised, 0) AS subsidised,
-              coalesce(e.failed, 0) AS failed, coalesce(e.abandoned, 0) AS abandoned
-       FROM towns t
-       LEFT JOIN (SELECT p.town_id, count(*) FILTER (WHERE p.residency = 'hukou') AS registered,
-                         count(*) FILTER (WHERE p.residency = 'hukou' AND NOT p.employee_insured) AS to_enroll
-                  FROM residents p WHERE p.jurisdiction = $1 GROUP BY p.town_id) r ON r.town_id = t.id
-       LEFT JOIN (SELECT p.town_id, count(*) FILTER (WHERE e.status = 'paid') AS enrolled,
-                         count(*) FILTER (WHERE e.status = 'paid' AND e.subsidy_fen > 0) AS subsidised,
-                         count(*) FILTER (WHERE e.status = 'failed') AS failed,
-                         count(*) FILTER (WHERE e.status = 'abandoned') AS abandoned
-                  FROM enrollments e JOIN residents p ON p.id = e.resident_id
-                  WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status IN ('paid', 'failed', 'abandoned')
-                  GROUP BY p.town_id) e ON e.town_id = t.id
-       WHERE t.jurisdiction = $1`,
-      [policy.jurisdiction, policy.year],
-    );
+    // the per-town tallies the ledger's own statements keep (migration 0040): a few hundred rows, where
+    // counting residents and joining the year's enrollments to them read the whole population each time
+    // (issue #23: 2.6 s a snapshot at Kaiping 1x, 18 snapshots a year)
     const r = await client.query(
       `INSERT INTO coverage_snapshots (jurisdiction, campaign_year, snapshot_key, town_id, registered, to_enroll, target, enrolled, subsidised, failed, abandoned, taken_at)
-       SELECT $1, $2, $3, f.town_id, f.registered, f.to_enroll, tg.target, f.enrolled, f.subsidised, f.failed, f.abandoned, $4
-       FROM town_figures f LEFT JOIN unnest($5::int[], $6::int[]) AS tg(town_id, target) ON tg.town_id = f.town_id
+       SELECT $1, $2, $3, t.id, coalesce(r.registered, 0), coalesce(r.to_enroll, 0), tg.target,
+              coalesce(e.enrolled, 0), coalesce(e.subsidised, 0), coalesce(e.failed, 0), coalesce(e.abandoned, 0), $4
+       FROM towns t
+       LEFT JOIN (SELECT town_id, sum(residents) FILTER (WHERE hukou) AS registered,
+                         sum(residents) FILTER (WHERE hukou AND NOT employee_insured) AS to_enroll
+                  FROM town_resident_tallies WHERE jurisdiction = $1 GROUP BY town_id) r ON r.town_id = t.id
+       LEFT JOIN (SELECT town_id, sum(enrollments) FILTER (WHERE status = 'paid') AS enrolled,
+                         sum(enrollments) FILTER (WHERE status = 'paid' AND subsidised) AS subsidised,
+                         sum(enrollments) FILTER (WHERE status = 'failed') AS failed,
+                         sum(enrollments) FILTER (WHERE status = 'abandoned') AS abandoned
+                  FROM town_enrollment_tallies WHERE jurisdiction = $1 AND campaign_year = $2 GROUP BY town_id) e ON e.town_id = t.id
+       LEFT JOIN unnest($5::int[], $6::int[]) AS tg(town_id, target) ON tg.town_id = t.id
+       WHERE t.jurisdiction = $1
        ON CONFLICT DO NOTHING`,
       [
         policy.jurisdiction,

@@ -1,5 +1,5 @@
 -- A deduction round's levy: unpaid shares follow the identities of the round's date, the levy lines are
--- written, and the levy data for the tax bureau is exported with COPY (to standard output, into the file
+-- written (each naming its resident and household, migration 0041), and the levy data for the tax bureau is exported with COPY (to standard output, into the file
 -- the benchmark names). Variables: jurisdiction, year, round, as_of, subsidised_from (the engine's
 -- difficultyBenefitStart of as_of), personal_fen, wanted ('registered' or 'failed'), levy_file.
 \set ON_ERROR_STOP on
@@ -35,8 +35,8 @@ WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN 
 INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
 WITH l AS (
-  INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen)
-  SELECT :batch_id, e.id, e.personal_fen FROM enrollments e
+  INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
+  SELECT :batch_id, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
   RETURNING enrollment_id, amount_fen
 ), u AS (
@@ -54,6 +54,6 @@ ANALYZE enrollments;
 COMMIT;
 \o :levy_file
 COPY (SELECT p.id_number AS "身份证号码", p.name AS "姓名", l.amount_fen AS "应缴金额（分）", h.bank_account AS "银行账号", l.enrollment_id AS "流水号"
-      FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
-      LEFT JOIN households h ON h.id = p.household_id WHERE l.batch_id = :batch_id ORDER BY l.enrollment_id) TO STDOUT WITH (FORMAT csv, HEADER);
+      FROM levy_lines l JOIN residents p ON p.id = l.resident_id
+      LEFT JOIN households h ON h.id = l.household_id WHERE l.batch_id = :batch_id ORDER BY l.enrollment_id) TO STDOUT WITH (FORMAT csv, HEADER);
 \o

@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL work_mem = '64MB';
 WITH candidates AS (
-  SELECT p.id AS resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
+  SELECT p.id AS resident_id, p.town_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
          EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = :year - 1 AND e.status = 'paid') AS renewed
   FROM residents p
   WHERE p.jurisdiction = :'jurisdiction' AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > :'as_of'::date)
@@ -22,8 +22,8 @@ WITH candidates AS (
                 AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
   ORDER BY c.resident_id, pc.rank DESC
 )
-INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
-SELECT :'jurisdiction', :year, c.resident_id,
+INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
+SELECT :'jurisdiction', :year, c.resident_id, c.town_id,
        CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END,
        a.category, :personal_fen, coalesce(a.personal_fen, :personal_fen), coalesce(a.subsidy_fen, 0), coalesce(a.funding_source, 'personal'),
        CASE WHEN a.personal_fen = 0 THEN :'subsidised_from'::date END

@@ -7,14 +7,12 @@ BEGIN;
 SET LOCAL work_mem = '64MB';
 SELECT max(id) AS batch_id FROM levy_batches WHERE round = :round \gset
 UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
-FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id
-      JOIN residents p ON p.id = e.resident_id JOIN households h ON h.id = p.household_id
+FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN households h ON h.id = l.household_id
       WHERE l.batch_id = :batch_id) f
 WHERE :round > 1 AND a.account = f.bank_account AND abs(hashtext(:'seed' || ':' || :'round' || ':' || a.account)) % 1000 < :top_up_per_mille;
 WITH lines AS (
   SELECT l.enrollment_id, l.amount_fen, h.bank_account, sum(l.amount_fen) OVER (PARTITION BY h.bank_account) AS household_total
-  FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id JOIN residents p ON p.id = e.resident_id
-  LEFT JOIN households h ON h.id = p.household_id
+  FROM levy_lines l LEFT JOIN households h ON h.id = l.household_id
   WHERE l.batch_id = :batch_id
 ), decided AS (
   SELECT l.enrollment_id, l.amount_fen, l.bank_account,

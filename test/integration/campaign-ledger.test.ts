@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimSubsidies, openEnrollments } from '../../ledger/campaign';
+import { claimSubsidies, cutOff, openEnrollments, snapshotCoverage } from '../../ledger/campaign';
 import { importDepartmentList } from '../../lists/import-list';
 import { explain } from '../../domain/engine';
 import type { Policy } from '../../domain/policy';
@@ -279,5 +279,105 @@ describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
     expect(numbers).toEqual(Array.from({ length: people }, (_, i) => i + 1));
     expect(ids.every((id) => /^\d{6}\*{8}[\dX]{4}$/.test(id))).toBe(true);
     expect(ledger.getRow(4 + people).getCell(1).text).toMatch(/^制表单位：眉山市医疗保障局$/);
+  });
+});
+
+describe('a coverage snapshot (000 六(四), 附件3) counts per town what the register and the ledger hold at that moment', () => {
+  let db: TestDatabase;
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('after the year’s moves, a household form, a move of town and a withdrawal, each town’s figures equal a recount, and the cut-off counts the abandoned', async () => {
+    const policy = seedPolicy('kaiping', 2024);
+    db = await createTestDatabase();
+    await registry(db, policy, 0.002);
+    await openEnrollments(db.pool, policy, policy.calendar.rosterDeadline.at.slice(0, 10));
+    // the figures as 附件3 defines them, counted from the residents and the year's enrollments themselves
+    const recount = async () =>
+      (
+        await db.pool.query<{
+          town_id: number;
+          registered: number;
+          to_enroll: number;
+          enrolled: number;
+          subsidised: number;
+          failed: number;
+          abandoned: number;
+        }>(
+          `SELECT t.id AS town_id,
+                  (SELECT count(*) FROM residents p WHERE p.town_id = t.id AND p.residency = 'hukou')::int AS registered,
+                  (SELECT count(*) FROM residents p WHERE p.town_id = t.id AND p.residency = 'hukou' AND NOT p.employee_insured)::int AS to_enroll,
+                  count(e.id) FILTER (WHERE e.status = 'paid')::int AS enrolled,
+                  count(e.id) FILTER (WHERE e.status = 'paid' AND e.subsidy_fen > 0)::int AS subsidised,
+                  count(e.id) FILTER (WHERE e.status = 'failed')::int AS failed,
+                  count(e.id) FILTER (WHERE e.status = 'abandoned')::int AS abandoned
+           FROM towns t
+           LEFT JOIN (enrollments e JOIN residents p ON p.id = e.resident_id) ON p.town_id = t.id AND e.campaign_year = 2024
+           WHERE t.jurisdiction = 'kaiping' GROUP BY t.id ORDER BY t.id`,
+        )
+      ).rows;
+    const snapshot = async (key: string) => {
+      await snapshotCoverage(db.pool, policy, key, new Date('2023-10-01T00:00:00Z'), new Map());
+      return (
+        await db.pool.query<Record<string, number>>(
+          `SELECT town_id, registered, to_enroll, enrolled, subsidised, failed, abandoned FROM coverage_snapshots
+           WHERE snapshot_key = $1 ORDER BY town_id`,
+          [key],
+        )
+      ).rows;
+    };
+    expect(await snapshot('opened')).toEqual(await recount());
+
+    // the round's moves: every registered one levied; then a third paid, a third failed for a personal reason
+    await db.pool.query(
+      `UPDATE enrollments SET status = 'levied' WHERE campaign_year = 2024 AND status = 'registered'`,
+    );
+    await db.pool.query(
+      `UPDATE enrollments SET status = CASE WHEN id % 3 = 0 THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
+              failure_class = CASE WHEN id % 3 = 0 THEN NULL ELSE 'personal' END
+       WHERE campaign_year = 2024 AND status = 'levied' AND id % 3 <> 2`,
+    );
+    // a paid person's subsidy withdrawn (still paid, no longer subsidised), a resident moved to another town,
+    // one newly in employee insurance, and a household form enrolling someone (the town comes from the resident)
+    await db.pool.query(
+      `UPDATE enrollments SET subsidy_fen = 0 WHERE id = (SELECT min(id) FROM enrollments WHERE campaign_year = 2024 AND status = 'paid' AND subsidy_fen > 0)`,
+    );
+    const mover = (
+      await db.pool.query<{ id: string; town_id: number; other: number; village: number }>(
+        `SELECT p.id, p.town_id,
+                (SELECT min(t.id) FROM towns t WHERE t.jurisdiction = 'kaiping' AND t.id <> p.town_id) AS other,
+                (SELECT min(v.id) FROM villages v WHERE v.town_id = (SELECT min(t.id) FROM towns t WHERE t.jurisdiction = 'kaiping' AND t.id <> p.town_id)) AS village
+         FROM enrollments e JOIN residents p ON p.id = e.resident_id WHERE e.campaign_year = 2024 AND e.status = 'paid' ORDER BY p.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    await db.pool.query(`UPDATE residents SET town_id = $2, village_id = $3 WHERE id = $1`, [
+      mover.id,
+      mover.other,
+      mover.village,
+    ]);
+    await db.pool.query(
+      `UPDATE residents SET employee_insured = true WHERE id = (SELECT min(id) FROM residents WHERE residency = 'hukou' AND NOT employee_insured)`,
+    );
+    await db.pool.query(
+      `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, total_fen, personal_fen, subsidy_fen, funding_source, stop_reason)
+       SELECT 'kaiping', 2024, p.id, 'stopped', 40000, 0, 0, 'personal', 'test'
+       FROM residents p WHERE NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = 2024) ORDER BY p.id LIMIT 3`,
+    );
+    const moved = await db.pool.query<{ town_id: number }>(
+      `SELECT town_id FROM enrollments WHERE resident_id = $1 AND campaign_year = 2024`,
+      [mover.id],
+    );
+    expect(moved.rows[0]!.town_id).toBe(mover.other);
+    const snap = await snapshot('after-round');
+    expect(snap).toEqual(await recount());
+    expect(snap.reduce((s, r) => s + r.failed!, 0)).toBeGreaterThan(0);
+
+    // the cut-off: the personal failures abandoned (Kaiping's plan), counted in the same transaction
+    const failed = (await recount()).reduce((s, r) => s + r.failed, 0);
+    const cut = await cutOff(db.pool, policy);
+    expect(cut).toEqual({ abandoned: failed, stillFailed: 0 });
+    expect(await cutOff(db.pool, policy)).toEqual(cut);
+    expect(await snapshot('cutoff')).toEqual(await recount());
   });
 });
