@@ -511,7 +511,7 @@ async function main() {
   let imports: ImportFigure[] = [];
   try {
     for (const scale of scales) {
-      const template = `bench_k${String(scale).replace('.', '_')}`;
+      const template = `${arg('--db-prefix') ?? 'bench'}_k${String(scale).replace('.', '_')}`;
       await dropDatabase(server, template);
       const url = await ensureDatabase(server, template);
       await migrate(url);
