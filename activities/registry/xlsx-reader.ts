@@ -442,8 +442,8 @@ export class XlsxWorkbook {
         undefined,
         'too-large',
       );
-    const sst = await this.strings();
-    const merges = await this.merges(sheet, entry);
+    // the merge pass inflates the sheet (zlib works on libuv's threads) while the shared strings are parsed
+    const [sst, merges] = await Promise.all([this.strings(), this.merges(sheet, entry)]);
     const mergesByRow = new Map<number, Merge[]>();
     let covered = 0;
     for (const m of merges) {
