@@ -257,7 +257,11 @@ async function importReadable(
           `UPDATE submissions SET status = 'current', would_close = $2, open_before = $3 WHERE id = $1`,
           [submissionId, effect?.wouldClose ?? null, effect?.openBefore ?? null],
         );
-        ({ opened, closed } = await mergeIdentities(client, submissionId, request, closesOn, step));
+        // a roster that closes nothing (counted just now, and no earlier file undone, which could reopen some)
+        // skips the close statement: a roster repeating the open identities writes only what it opens
+        ({ opened, closed } = await mergeIdentities(client, submissionId, request, closesOn, step, {
+          nothingToClose: effect?.wouldClose === 0 && superseded === null,
+        }));
       }
 
       // every row below the header is read: a person accepted or rejected, or a line skipped. Each person's
@@ -750,10 +754,13 @@ async function mergeIdentities(
   /** The last day a removed identity counts (`identityClosesOn`, the engine's rule: 000 五(一)). */
   closesOn: string,
   step: (name: string) => void = () => undefined,
+  /** The caller has counted no identity this roster closes (rosterEffect): the close statement is skipped. */
+  options: { nothingToClose?: boolean } = {},
 ): Promise<{ opened: number; closed: number }> {
   const closing = `$2::date`;
-  const closed =
-    request.kind === 'roster'
+  const closed = options.nothingToClose
+    ? { rowCount: 0 }
+    : request.kind === 'roster'
       ? await client.query(
           `UPDATE identities i SET valid_to = greatest(${closing}, i.valid_from - 1), closed_by_submission = $1
            WHERE i.jurisdiction = $3 AND i.department = $4 AND i.valid_to IS NULL
