@@ -14,6 +14,7 @@
  *
  *   npm run bench -- [--scales 1,3] [--repeats 3] [--repeats-large 1] [--json PATH] [--html PATH] [--no-import]
  *                    [--keep-year] (leaves the last repeat's year database, <template>_app, for EXPLAIN ANALYZE)
+ *                    [--db-prefix NAME] (databases NAME_k<scale>..., so that parallel benches keep apart)
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
