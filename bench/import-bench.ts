@@ -124,9 +124,10 @@ export async function importBench(url: string, xlsxUrl: string, work: string): P
     writeFileSync(utf8, text, 'utf8');
     const gbk = join(work, 'roster-gbk.csv');
     writeFileSync(gbk, iconv.encode(text, 'gbk'));
+    // shared strings, as Excel writes a workbook (a 700,000-row list's table is tens of MB of XML)
     const book = new ExcelJS.stream.xlsx.WorkbookWriter({
       filename: join(work, 'roster.xlsx'),
-      useSharedStrings: false,
+      useSharedStrings: true,
       useStyles: false,
     });
     const sheet = book.addWorksheet('名单');

@@ -234,8 +234,8 @@ async function importReadable(
       step('supersede');
       const copied = await copyRows(client, submissionId, request, bytes, detected, policy, deps.onProgress);
       step('parse, validate and COPY rows');
-      await judgeInSql(client, submissionId);
-      step('reject duplicates, unknown and deceased residents; join the rest to residents (SQL)');
+      const judged = await judgeInSql(client, submissionId);
+      step('judge and write the rows; join the accepted to residents (SQL)');
       // 000 五(一) "从次月起…停止享受" (the engine's identityClosesOn): a roster closes what it no longer lists
       // with the month of its date; a monthly delta's removals close with the delta's own month (a September
       // removal ends on 09-30, whenever it is reconciled)
@@ -262,17 +262,20 @@ async function importReadable(
           `UPDATE submissions SET status = 'current', would_close = $2, open_before = $3 WHERE id = $1`,
           [submissionId, effect?.wouldClose ?? null, effect?.openBefore ?? null],
         );
-        ({ opened, closed } = await mergeIdentities(client, submissionId, request, closesOn, step));
+        // a roster that closes nothing (counted just now, and no earlier file undone, which could reopen some)
+        // skips the close statement: a roster repeating the open identities writes only what it opens
+        ({ opened, closed } = await mergeIdentities(client, submissionId, request, closesOn, step, {
+          nothingToClose: effect?.wouldClose === 0 && superseded === null,
+        }));
       }
 
-      const counts = await client.query<{ read: number; accepted: number; rejected: number }>(
-        `SELECT count(*)::int AS read, count(*) FILTER (WHERE accepted)::int AS accepted, count(*) FILTER (WHERE NOT accepted)::int AS rejected
-         FROM submission_rows WHERE submission_id = $1`,
-        [submissionId],
-      );
-      const c = counts.rows[0]!;
-      // every row below the header is read: a person accepted or rejected, or a line skipped
-      c.read += copied.skipped.length;
+      // every row below the header is read: a person accepted or rejected, or a line skipped. Each person's
+      // row was written once by list_take_rows with its verdict; the accepted ones are those it handed back
+      const c = {
+        read: copied.persons + copied.skipped.length,
+        accepted: judged.accepted,
+        rejected: copied.persons - judged.accepted,
+      };
       await client.query(
         `UPDATE submissions SET rows_read = $2, rows_accepted = $3, rows_rejected = $4, rows_skipped = $5 WHERE id = $1`,
         [submissionId, c.read, c.accepted, c.rejected, copied.skipped.length],
@@ -301,7 +304,9 @@ async function importReadable(
         sheet: copied.sheet,
       };
     },
-    { workMem: '64MB' },
+    // list_take_rows keeps its judged rows for two readers and hashes the file's (ID, category) pairs for
+    // duplicates (114 MB for 700,000 rows): at 64MB both spilled to disk
+    { workMem: '256MB' },
   );
   if (outcome.kind === 'already-imported') {
     return {
@@ -530,17 +535,20 @@ async function supersedeCurrent(
   return oldId;
 }
 
-/** What copyRows read: the sheet, and the lines that were no person (row number and reason, in order). */
+/** What copyRows read: the sheet, the people's rows staged, and the lines that were no person (in order). */
 interface CopiedRows {
   sheet?: string;
+  /** Rows about a person, staged with the file's own verdict (list_take_rows writes them). */
+  persons: number;
   skipped: { rowNo: number; reason: SkipReason }[];
 }
 
 /**
  * Reads the list (the sheet and header found by openListTable), classifies every row below the header
  * (a line that is no person is skipped with its reason; a person is accepted or rejected on the file's own
- * checks) and COPYs the people's rows into submission_rows. Throws ListFileError for a file that cannot be
- * read right, naming the file, sheet, row or line.
+ * checks) and COPYs the people's rows into the temporary table `staged_rows`, which list_take_rows
+ * (judgeInSql) writes to submission_rows. Throws ListFileError for a file that cannot be read right,
+ * naming the file, sheet, row or line.
  */
 async function copyRows(
   client: pg.PoolClient,
@@ -567,11 +575,13 @@ async function copyRows(
   // a plain function, not a closure made per row (700,000 of those cost 0.1 s)
   const cellText = (cells: string[], column: number) => cleanText(cells[column] ?? '');
 
+  // rows read below the header: counted here, and only here (an upload's progress can be told from here)
+  let rowsRead = 0;
   async function* lines(): AsyncGenerator<string> {
     let buffered: string[] = [];
-    let rowsRead = 0;
     for await (const batch of table.rows()) {
-      onProgress?.({ rowsRead: (rowsRead += batch.length) });
+      rowsRead += batch.length;
+      onProgress?.({ rowsRead });
       for (const row of batch) {
         const idCell = cleanIdCell(row.cells[columns.idNumber] ?? '');
         const idRaw = idCell.text;
@@ -663,7 +673,6 @@ async function copyRows(
         if (verdict && idNumber && idNumber.length > 40) idNumber = idNumber.slice(0, 40);
         buffered.push(
           [
-            String(submissionId),
             String(row.rowNo),
             copyField(idNumber),
             copyField(name ? name.slice(0, 200) : null),
@@ -676,7 +685,7 @@ async function copyRows(
           ].join('\t') + '\n',
         );
       }
-      if (buffered.length >= 2000) {
+      if (buffered.length >= 8000) {
         yield buffered.join('');
         buffered = [];
       }
@@ -685,22 +694,25 @@ async function copyRows(
   }
 
   // PostgreSQL refuses COPY FROM into a table under row-level security (every login's case since migration
-  // 0021): the rows are COPYed into a staging table of this transaction and inserted from there, each row
-  // passing the login's policies (a department's rows must be of its own submission)
+  // 0021): the rows are COPYed into a staging table of this transaction, which list_take_rows (0045) judges
+  // and writes to the login's own submission in one pass. Only this session sees a temporary table; the
+  // function runs as the schema's owner, who is given its rows to read.
   await client.query(
-    `CREATE TEMP TABLE staged_rows (LIKE submission_rows INCLUDING DEFAULTS) ON COMMIT DROP`,
+    `CREATE TEMP TABLE staged_rows (row_no integer, id_number text, name text, category text, action text,
+       accepted boolean, reason_code text, field text, reason text) ON COMMIT DROP`,
   );
+  await client.query('GRANT SELECT ON staged_rows TO PUBLIC');
   const copy = client.query(
     copyFrom(
-      `COPY staged_rows (submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason) FROM STDIN`,
+      `COPY staged_rows (row_no, id_number, name, category, action, accepted, reason_code, field, reason) FROM STDIN`,
     ),
   );
   await pipeline(Readable.from(lines()), copy);
-  await client.query(
-    `INSERT INTO submission_rows (submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason)
-     SELECT submission_id, row_no, id_number, name, category, action, accepted, reason_code, field, reason FROM staged_rows`,
-  );
-  await client.query('DROP TABLE staged_rows');
+  // the planner sizes list_take_rows' joins from these statistics (a temporary table has none of its own)
+  await client.query('ANALYZE staged_rows');
+  const persons = Number(copy.rowCount);
+  if (persons + skipped.length !== rowsRead)
+    throw new Error(`${file}: ${rowsRead} rows read, ${persons} staged and ${skipped.length} skipped`);
   for (let i = 0; i < skipped.length; i += 10_000) {
     const page = skipped.slice(i, i + 10_000);
     await client.query(
@@ -714,28 +726,27 @@ async function copyRows(
       ],
     );
   }
-  return { sheet: table.sheet, skipped };
+  return { sheet: table.sheet, persons, skipped };
 }
 
 /**
  * The rejections that need the whole file or the registry (duplicates, unknown and deceased residents,
- * removals of someone not listed), in one pass over the rows the file's own checks accepted: each row is
- * joined to the registry once, its verdict decided in the order below, the rejected rows marked, and the
- * accepted ones kept as (resident, category, action) in the temp table `listed` for the merge.
- * (Three passes, each joining the rows to the residents, and a fourth join for `listed` took 1.9 s of a
- * 700,000-row roster's 7.3 s.) The join runs in the database as list_match_rows (migration 0021), under the
- * import's privileges.
+ * removals of someone not listed), in one pass over the staged rows: list_take_rows (migration 0045) joins
+ * each row to the register once, decides its verdict in the order below the file's own, writes it to
+ * submission_rows once, and hands back the accepted ones as (resident, category, action), kept in the temp
+ * table `listed` for the merge. (Until 0045 the rows were inserted, analyzed, read back, joined and the
+ * rejected ones updated: list_match_rows, 0021.) It runs as the schema's owner: a department never reads
+ * residents. Returns how many rows were accepted.
  */
-async function judgeInSql(client: pg.PoolClient, submissionId: number) {
+async function judgeInSql(client: pg.PoolClient, submissionId: number): Promise<{ accepted: number }> {
   await client.query(
     `CREATE TEMP TABLE listed (resident_id bigint, category text, action text) ON COMMIT DROP`,
   );
-  // the register is read under the import's privileges, not the login's: list_match_rows (migration 0021)
-  // judges the rows against it as the schema's owner, for an operator or the submission's own department, and
-  // hands back only the accepted rows' (resident, category, action); a department never reads residents
-  await client.query(`INSERT INTO listed SELECT * FROM list_match_rows($1)`, [submissionId]);
+  const taken = await client.query(`INSERT INTO listed SELECT * FROM list_take_rows($1)`, [submissionId]);
+  await client.query('DROP TABLE staged_rows');
   // no index: the merge's joins are hash joins over the whole list
   await client.query('ANALYZE listed');
+  return { accepted: taken.rowCount ?? 0 };
 }
 
 /**
@@ -750,10 +761,13 @@ async function mergeIdentities(
   /** The last day a removed identity counts (`identityClosesOn`, the engine's rule: 000 五(一)). */
   closesOn: string,
   step: (name: string) => void = () => undefined,
+  /** The caller has counted no identity this roster closes (rosterEffect): the close statement is skipped. */
+  options: { nothingToClose?: boolean } = {},
 ): Promise<{ opened: number; closed: number }> {
   const closing = `$2::date`;
-  const closed =
-    request.kind === 'roster'
+  const closed = options.nothingToClose
+    ? { rowCount: 0 }
+    : request.kind === 'roster'
       ? await client.query(
           `UPDATE identities i SET valid_to = greatest(${closing}, i.valid_from - 1), closed_by_submission = $1
            WHERE i.jurisdiction = $3 AND i.department = $4 AND i.valid_to IS NULL

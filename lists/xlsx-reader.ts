@@ -26,8 +26,16 @@ import yauzl from 'yauzl';
 export interface XlsxLimits {
   /** Inflated bytes of one worksheet part (streamed, so this bounds time, not memory). */
   maxSheetBytes: number;
-  /** Inflated bytes of sharedStrings.xml, workbook.xml and the like (held in memory). */
+  /** Inflated bytes of workbook.xml, its relationships and the like (held in memory whole). */
   maxSmallPartBytes: number;
+  /**
+   * UTF-8 bytes of the shared strings' text kept for the sheet's cells (their XML is streamed, bounded by
+   * maxSheetBytes, and may be far larger than maxSmallPartBytes: Excel writes a 700,000-row list's IDs,
+   * names and addresses there, some 80-100 MB of XML).
+   */
+  maxSharedStringBytes: number;
+  /** Entries in the shared strings table (a 1,048,576-row list of a few text columns has some millions). */
+  maxSharedStrings: number;
   /** Characters in one cell's text (Excel's own limit is 32,767). */
   maxTextChars: number;
   /** Cells in one row (Excel's own limit is 16,384 columns). */
@@ -39,6 +47,8 @@ export interface XlsxLimits {
 export const XLSX_LIMITS: XlsxLimits = {
   maxSheetBytes: 1024 * 1024 * 1024,
   maxSmallPartBytes: 64 * 1024 * 1024,
+  maxSharedStringBytes: 192 * 1024 * 1024,
+  maxSharedStrings: 6_000_000,
   maxTextChars: 32_767,
   maxCellsPerRow: 16_384,
   maxCells: 20_000_000,
@@ -166,7 +176,7 @@ export class XlsxWorkbook {
     private readonly limits: XlsxLimits,
   ) {}
 
-  private sharedStrings: string[] | undefined;
+  private sharedStrings: SharedStrings | undefined;
   /** Each sheet's merged ranges, found once: the header search and the list's read share them. */
   private readonly mergesFound = new Map<string, Merge[]>();
 
@@ -284,46 +294,83 @@ export class XlsxWorkbook {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  private async strings(): Promise<string[]> {
+  /**
+   * The shared strings table, streamed: its XML is inflated in pieces and parsed as it comes (never held
+   * whole), and each string's text kept as UTF-8 in one buffer with its offset (SharedStrings), so the
+   * table of a 700,000-row list costs its text's bytes, not a JS string per entry. Throws XlsxError past
+   * maxSheetBytes of XML, maxSharedStringBytes of text or maxTextChars in one string.
+   */
+  private async strings(): Promise<SharedStrings> {
     if (this.sharedStrings) return this.sharedStrings;
-    const out: string[] = [];
-    const xml = this.sharedStringsPath ? await this.smallPart(this.sharedStringsPath) : undefined;
-    if (xml) {
+    const limits = this.limits;
+    const table = new SharedStrings(limits.maxSharedStringBytes, limits.maxSharedStrings);
+    const path = this.sharedStringsPath;
+    const entry = path ? this.entries.get(path) : undefined;
+    if (path && entry) {
+      if (entry.uncompressedSize > limits.maxSheetBytes)
+        throw new XlsxError(
+          `${path} inflates to ${entry.uncompressedSize} bytes, more than ${limits.maxSheetBytes}`,
+          undefined,
+          undefined,
+          'too-large',
+        );
       const p = new SaxesParser({ xmlns: false, position: false });
-      let text: string[] = [];
+      let text = '';
       let inT = false;
       let phonetic = 0;
+      let fed = 0;
+      let lastTagAt = 0;
       p.on('opentag', (tag) => {
+        lastTagAt = fed;
         const n = local(tag.name);
-        if (n === 'si') text = [];
+        if (n === 'si') text = '';
         else if (n === 't') inT = phonetic === 0;
         else if (n === 'rPh') phonetic += 1;
       });
       p.on('text', (t) => {
-        if (inT) text.push(t);
+        if (!inT) return;
+        text += t;
+        if (text.length > limits.maxTextChars)
+          throw new XlsxError(
+            `shared string ${table.length} holds more than ${limits.maxTextChars} characters, more than a cell may hold`,
+          );
       });
       p.on('closetag', (tag) => {
+        lastTagAt = fed;
         const n = local(tag.name);
         if (n === 't') inT = false;
         else if (n === 'rPh') phonetic -= 1;
-        else if (n === 'si') {
-          const s = text.join('');
-          if (s.length > this.limits.maxTextChars)
-            throw new XlsxError(
-              `shared string ${out.length} holds ${s.length} characters, more than a cell may hold (${this.limits.maxTextChars})`,
-            );
-          out.push(s);
-        }
+        else if (n === 'si') table.push(text);
       });
+      const decoder = new TextDecoder('utf-8');
+      const chunks = sheetChunks(this.zip, entry);
       try {
-        p.write(xml).close();
+        for await (const buf of chunks) {
+          fed += buf.length;
+          p.write(decoder.decode(buf, { stream: true }));
+          if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
+            throw new XlsxError(
+              `${path}: more than ${limits.maxTextChars} characters without a tag: not a table of cell texts`,
+              undefined,
+              undefined,
+              'too-large',
+            );
+        }
+        const rest = decoder.decode();
+        if (rest) p.write(rest);
+        p.close();
       } catch (error) {
         if (error instanceof XlsxError) throw error;
-        throw new XlsxError(`the shared strings are not well-formed XML (${(error as Error).message})`);
+        const message = error instanceof Error ? error.message : String(error);
+        throw /inflat|zip|size|bytes in the stream/i.test(message)
+          ? new XlsxError(`${path} is damaged (${message.slice(0, 160)})`, undefined, undefined, 'damaged')
+          : new XlsxError(`the shared strings are not well-formed XML (${message.slice(0, 160)})`);
+      } finally {
+        await chunks.return(undefined);
       }
     }
-    this.sharedStrings = out;
-    return out;
+    this.sharedStrings = table;
+    return table;
   }
 
   /**
@@ -395,8 +442,8 @@ export class XlsxWorkbook {
         undefined,
         'too-large',
       );
-    const sst = await this.strings();
-    const merges = await this.merges(sheet, entry);
+    // the merge pass inflates the sheet (zlib works on libuv's threads) while the shared strings are parsed
+    const [sst, merges] = await Promise.all([this.strings(), this.merges(sheet, entry)]);
     const mergesByRow = new Map<number, Merge[]>();
     let covered = 0;
     for (const m of merges) {
@@ -518,7 +565,7 @@ export class XlsxWorkbook {
         let numeric = false;
         let error = false;
         if (cellType === 's') {
-          const s = sst[Number(valueText)];
+          const s = sst.get(Number(valueText));
           if (s === undefined)
             fail(`a cell refers to shared string ${valueText.slice(0, 12)}, which does not exist`, row.rowNo);
           text = s ?? '';
@@ -586,6 +633,71 @@ export class XlsxWorkbook {
     } finally {
       await chunks.return(undefined);
     }
+  }
+}
+
+/**
+ * A shared strings table kept compact: every string's UTF-8 bytes one after another in one buffer (grown by
+ * doubling up to its bound) and where each ends; `get` decodes one string when a cell names it. A JS string
+ * per entry would cost some 40-60 bytes of heap beside its text, for millions of IDs, names and addresses.
+ */
+export class SharedStrings {
+  private bytes = Buffer.allocUnsafe(64 * 1024);
+  private ends = new Uint32Array(1024);
+  private used = 0;
+  private count = 0;
+
+  /** The most UTF-8 bytes of text kept (< 4 GiB) and strings: XlsxError 'too-large' past either. */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxCount: number,
+  ) {}
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(text: string): void {
+    if (this.count >= this.maxCount)
+      throw new XlsxError(
+        `the shared strings hold more than ${this.maxCount} strings`,
+        undefined,
+        undefined,
+        'too-large',
+      );
+    const room = this.used + text.length * 3;
+    if (room > this.bytes.length) {
+      const needed = this.used + Buffer.byteLength(text, 'utf8');
+      if (needed > this.maxBytes)
+        throw new XlsxError(
+          `the shared strings hold more than ${this.maxBytes} bytes of text`,
+          undefined,
+          undefined,
+          'too-large',
+        );
+      if (needed > this.bytes.length) {
+        let size = this.bytes.length;
+        while (size < needed) size *= 2;
+        const grown = Buffer.allocUnsafe(Math.min(size, this.maxBytes));
+        this.bytes.copy(grown, 0, 0, this.used);
+        this.bytes = grown;
+      }
+    }
+    this.used += this.bytes.write(text, this.used, 'utf8');
+    if (this.count === this.ends.length) {
+      const grown = new Uint32Array(this.ends.length * 2);
+      grown.set(this.ends);
+      this.ends = grown;
+    }
+    this.ends[this.count] = this.used;
+    this.count += 1;
+  }
+
+  /** The string at `index` (0-based, as a cell's `<v>` names it), undefined when there is none. */
+  get(index: number): string | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) return undefined;
+    const start = index === 0 ? 0 : this.ends[index - 1]!;
+    return this.bytes.toString('utf8', start, this.ends[index]);
   }
 }
 

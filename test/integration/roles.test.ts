@@ -312,6 +312,70 @@ describe('who may read and write what, enforced by PostgreSQL for each login', (
     }
   });
 
+  it('a department’s staged rows are judged and written to its own submission only through list_take_rows, once each', async () => {
+    const client = await civil.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const s = await client.query<{ id: string }>(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by, status)
+         VALUES ('kaiping', 'civil-affairs', 'roster', '2023-10-31', '2023-10-31', 'oct.csv', $1, 1, 'csv', 'utf-8', current_user, 'held') RETURNING id`,
+        [digest('7')],
+      );
+      const id = s.rows[0]!.id;
+      await client.query(
+        `CREATE TEMP TABLE staged_rows (row_no integer, id_number text, name text, category text, action text,
+           accepted boolean, reason_code text, field text, reason text) ON COMMIT DROP`,
+      );
+      await client.query(
+        `INSERT INTO staged_rows VALUES
+           (2, $1, '关伟', '2305', 'listed', true, NULL, NULL, NULL),
+           (3, $2, '李四', '2305', 'listed', true, NULL, NULL, NULL),
+           (4, $1, '关伟', '2305', 'listed', true, NULL, NULL, NULL),
+           (5, NULL, '王五', '2305', 'listed', false, 'missing-field', '身份证号码', '身份证号码为空')`,
+        [idNumber, otherId],
+      );
+      // the registered resident comes back by the register's key only; every row is written with its verdict
+      const taken = await client.query(`SELECT * FROM list_take_rows($1)`, [id]);
+      expect(taken.rows).toEqual([{ resident_id: '1', category: '2305', action: 'listed' }]);
+      const verdicts = await client.query(
+        `SELECT row_no, accepted, reason_code, field FROM submission_rows WHERE submission_id = $1 ORDER BY row_no`,
+        [id],
+      );
+      expect(verdicts.rows).toEqual([
+        { row_no: 2, accepted: true, reason_code: null, field: null },
+        { row_no: 3, accepted: false, reason_code: 'not-registered-resident', field: '身份证号码' },
+        { row_no: 4, accepted: false, reason_code: 'duplicate-in-file', field: '身份证号码' },
+        { row_no: 5, accepted: false, reason_code: 'missing-field', field: '身份证号码' },
+      ]);
+      // the same rows twice would write them twice: refused
+      await expect(client.query(`SELECT * FROM list_take_rows($1)`, [id])).rejects.toThrow(
+        /already has its rows/,
+      );
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    const op = await operator.pool.connect();
+    try {
+      await op.query('BEGIN');
+      const s = await op.query<{ id: string }>(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by, status)
+         VALUES ('kaiping', 'health', 'roster', '2023-10-31', '2023-10-31', 'h.csv', $1, 1, 'csv', 'utf-8', current_user, 'held') RETURNING id`,
+        [digest('6')],
+      );
+      await op.query('COMMIT');
+      await expect(civil.pool.query(`SELECT * FROM list_take_rows($1)`, [s.rows[0]!.id])).rejects.toThrow(
+        new RegExp(`${civil.user} may not import the lists of health`),
+      );
+      await expect(auditor.pool.query(`SELECT * FROM list_take_rows($1)`, [s.rows[0]!.id])).rejects.toThrow(
+        /permission denied for function list_take_rows/,
+      );
+      await db.pool.query(`DELETE FROM submissions WHERE id = $1`, [s.rows[0]!.id]);
+    } finally {
+      op.release();
+    }
+  });
+
   it('an operator’s login gets planner statistics through the owner’s analyze_ledger, where its own ANALYZE is skipped', async () => {
     const reltuples = async () =>
       (

@@ -14,6 +14,7 @@ import {
   type ListTable,
   type RawRow,
 } from '../../lists/list-files';
+import { XLSX_LIMITS } from '../../lists/xlsx-reader';
 import { cleanCategory, cleanIdCell, notAPerson } from '../../lists/list-cells';
 import { makeIdNumber } from '../../domain/id-number';
 import { buildXlsx, type BuildSheet } from '../support/xlsx-build';
@@ -111,6 +112,43 @@ describe('reading every valid workbook', () => {
     const last = await all(await open(await buildXlsx([list()], { sharedStrings: 'last' })));
     expect(last.map((r) => r.cells)).toEqual(first.map((r) => r.cells));
     expect(last[0]!.cells[1]).toBe('姓名1');
+  });
+
+  it('a shared strings table larger than the bound for parts held in memory is read (as Excel writes a 700,000-row list), within its own bounds', async () => {
+    // Excel keeps every text cell in sharedStrings.xml: a 700,000-row roster's table is some 80-100 MB of
+    // XML, above the 64 MiB the reader holds of a part whole. Here the bound is lowered to 64 KiB and the
+    // table is several times that: every cell must still read as written, and the table's own bounds
+    // (its text's bytes, its number of strings) refuse past them
+    const address = '广东省开平市赤坎镇中股村委会';
+    const rows = Array.from({ length: 5_000 }, (_, i) => [
+      i + 1,
+      `姓名${i + 1}`,
+      i % 2 ? '女' : '男',
+      makeIdNumber('440783', `19${50 + (i % 40)}-0${1 + (i % 9)}-1${i % 10}`, 100 + (i % 800)),
+      '1',
+      `${address}${i}号`,
+    ]);
+    const bytes = await buildXlsx([{ name: '名单', rows: [HEADER, ...rows] }]);
+    const limits = { ...XLSX_LIMITS, maxSmallPartBytes: 64 * 1024 };
+    const table = await openListTable(bytes, 'big.xlsx', detectFile(bytes, 'big.xlsx'), fields, limits);
+    const read = await all(table);
+    expect(read).toHaveLength(5_000);
+    expect(read.every((r, i) => r.cells.join('|') === rows[i]!.join('|'))).toBe(true);
+
+    const tooMuchText = { ...limits, maxSharedStringBytes: 100 * 1024 };
+    const e = await refusal(
+      openListTable(bytes, 'big.xlsx', detectFile(bytes, 'big.xlsx'), fields, tooMuchText).then(all),
+    );
+    expect(e.code).toBe('too-large');
+    expect(e.message).toMatch(/big\.xlsx.*shared strings hold more than 102400 bytes/);
+    const tooMany = { ...limits, maxSharedStrings: 1_000 };
+    expect(
+      (
+        await refusal(
+          openListTable(bytes, 'big.xlsx', detectFile(bytes, 'big.xlsx'), fields, tooMany).then(all),
+        )
+      ).message,
+    ).toMatch(/more than 1000 strings/);
   });
 
   it('Chinese text in a sheet of many inflated pieces reads whole: no character is cut where a piece ends', async () => {
