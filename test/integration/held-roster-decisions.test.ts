@@ -197,6 +197,25 @@ describe('held rosters are decided on the ledger as it is at the decision', () =
     expect(await endedBeforeBegun()).toBe(0);
   });
 
+  it('two confirmations of one department at once never interleave: one applies, the other finds the ledger moved', async () => {
+    const RURAL = 'rural-revitalization';
+    const base = people.slice(220, 240);
+    await importList(roster(base, '4'), { department: RURAL, period: '2023-08-31' });
+    const h1 = await importList(roster(base.slice(0, 2), '4'), { department: RURAL, period: '2023-09-30' });
+    const h2 = await importList(roster(base.slice(0, 4), '4'), { department: RURAL, period: '2023-10-31' });
+    expect([h1.held, h2.held]).toEqual([true, true]);
+    const both = await Promise.allSettled([
+      decideHeldRoster(db.pool, h1.submissionId, 'confirm', 'operator-li'),
+      decideHeldRoster(db.pool, h2.submissionId, 'confirm', 'operator-zhao'),
+    ]);
+    expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = both.find((r) => r.status === 'rejected')!;
+    expect(String(refused.reason)).toMatch(/not held|ledger changed since it was shown/);
+    expect(await currentRosters(RURAL)).toHaveLength(1);
+    expect([2, 4]).toContain(await open(RURAL));
+    expect(await endedBeforeBegun()).toBe(0);
+  });
+
   it('defect 3: once the claim went to finance a held roster cannot take effect; identities close, never vanish; the trail flags a missing one', async () => {
     const listed = people.slice(250, 280); // 30 of category 1
     const first = await importList(roster(listed, '1'), { department: CIVIL, period: '2023-08-31' });
