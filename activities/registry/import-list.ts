@@ -163,6 +163,8 @@ export async function importDepartmentList(
     // a file that cannot be read as a list is refused, and the refusal kept: never retried, never lost
     if (error instanceof Error && error.name === 'ListFileError')
       await recordRefusal(deps, request, bytes, sha256, error);
+    // the ledger's own rules, checked at commit (migration 0054): refused with the ledger's reason, not retried
+    if ((error as { code?: string }).code === '55000') throw new RefusedError((error as Error).message);
     throw error;
   }
 }

@@ -329,5 +329,34 @@ describe('held rosters are decided on the ledger as it is at the decision', () =
       period: '2023-10-31',
     });
     expect(modest).toMatchObject({ held: false, identitiesOpened: 5 });
+
+    // a department's own program that skips the rule (here: bounds that hold nothing) is stopped by the ledger
+    const department = await db.login(`department:${VETERANS}`);
+    const holdsNothing = {
+      ...policy,
+      rosterSafety: {
+        maxCloseShare: 1,
+        maxClose: 1_000_000,
+        neverHoldAtOrBelow: 1_000_000,
+        maxOpen: 1_000_000,
+        maxOpenGrowth: 1_000,
+      },
+    };
+    await expect(
+      importDepartmentList(
+        { pool: department.pool, policy: holdsNothing, exchangeDir },
+        {
+          jurisdiction: 'kaiping',
+          department: VETERANS,
+          kind: 'roster',
+          period: '2023-11-30',
+          effectiveOn: '2023-11-30',
+          fileName: 'veterans-everyone.csv',
+          receivedBy: department.user,
+        },
+        roster(people.slice(300, 400), '10'),
+      ),
+    ).rejects.toThrow(/closed 0 of 15 open identities and opened 85: the roster safety rule/);
+    expect(await open(VETERANS)).toBe(15);
   });
 });
