@@ -70,10 +70,16 @@ export async function submitRosterFile(
  */
 export async function decideRoster(
   deps: { pool: pg.Pool; temporal?: () => Promise<Client> },
-  input: { submissionId: number; decision: 'confirm' | 'reject'; operator: string },
+  input: {
+    submissionId: number;
+    decision: 'confirm' | 'reject';
+    operator: string;
+    /** what the operator was shown (decideHeldRoster): applied only if the roster would still do that */
+    shown?: { wouldClose: number; openBefore: number; wouldOpen?: number };
+  },
 ): Promise<{ opened: number; closed: number; campaign?: string }> {
   const { submissionId, decision, operator } = input;
-  const decided = await decideHeldRoster(deps.pool, submissionId, decision, operator);
+  const decided = await decideHeldRoster(deps.pool, submissionId, decision, operator, input.shown);
   const campaigns = await deps.pool.query<{ year: number; drill: boolean }>(
     `SELECT DISTINCT year, coalesce((policy->>'drill')::boolean, false) AS drill FROM campaign_policies
      WHERE jurisdiction = $1 AND left(policy->'calendar'->'rosterAsOf'->>'at', 10) = $2`,

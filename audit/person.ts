@@ -406,6 +406,14 @@ export async function personTrail(
 
   for (const c of facts.claims) {
     const subsidyOf = facts.enrollments[0]?.subsidyFen;
+    // the claim rests on the person's 身份标识 (000 五(一): the claim is made on the verified list): one of the
+    // enrollment's category, not ended before it began, must be in the ledger
+    const claimedCategory = facts.enrollments[0]?.category ?? null;
+    const justified =
+      claimedCategory === null ||
+      facts.identities.some(
+        (i) => i.category === claimedCategory && (i.validTo === null || day(i.validTo) >= day(i.validFrom)),
+      );
     entries.push({
       date: c.dueOn.slice(0, 10),
       kind: '财政补助',
@@ -423,6 +431,15 @@ export async function personTrail(
           ...(subsidyOf !== undefined && subsidyOf !== c.amountFen
             ? { detail: `申请 ${yuan(c.amountFen)} 元，台账资助 ${yuan(subsidyOf)} 元` }
             : {}),
+        },
+        {
+          what: '申请补助所依据的身份标识在台账中',
+          ok: justified,
+          ...(justified
+            ? {}
+            : {
+                detail: `资助类别 ${claimedCategory} 没有有效的身份标识（台账中缺失或已被删除）`,
+              }),
         },
       ],
     });

@@ -14,9 +14,15 @@ export interface HeldRoster {
   receivedAt: Date;
   wouldClose: number;
   openBefore: number;
+  /** people it would open (null: held before the count was kept) */
+  wouldOpen: number | null;
 }
 
-/** Every roster held for a decision, oldest first. */
+/**
+ * Every roster held for a decision, oldest first, with what it would do as last counted (when held, or
+ * recounted by a confirmation the ledger had changed under: decideHeldRoster applies a roster only when
+ * its count now equals these figures).
+ */
 export async function heldRosters(pool: pg.Pool, jurisdiction?: string): Promise<HeldRoster[]> {
   const r = await pool.query<{
     id: string;
@@ -28,8 +34,9 @@ export async function heldRosters(pool: pg.Pool, jurisdiction?: string): Promise
     received_at: Date;
     would_close: number;
     open_before: number;
+    would_open: number | null;
   }>(
-    `SELECT id, jurisdiction, department, period, file_name, received_by, received_at, would_close, open_before
+    `SELECT id, jurisdiction, department, period, file_name, received_by, received_at, would_close, open_before, would_open
      FROM submissions WHERE status = 'held' AND ($1::text IS NULL OR jurisdiction = $1) ORDER BY id`,
     [jurisdiction ?? null],
   );
@@ -43,6 +50,7 @@ export async function heldRosters(pool: pg.Pool, jurisdiction?: string): Promise
     receivedAt: s.received_at,
     wouldClose: s.would_close,
     openBefore: s.open_before,
+    wouldOpen: s.would_open,
   }));
 }
 

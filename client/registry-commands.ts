@@ -65,8 +65,10 @@ export function formatImport(r: ListImportResult): string {
       ...(r.sheet !== undefined ? [`sheet “${r.sheet}”`] : []),
       `rows read ${r.rowsRead} = accepted ${r.rowsAccepted} + rejected ${r.rowsRejected}${reasons ? ` (${reasons})` : ''} + skipped ${r.rowsSkipped ?? 0}${skipped ? ` (${skipped})` : ''}`,
       r.held
-        ? `HELD: it would close ${r.wouldClose} of the department's ${r.openBefore} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}`
-        : `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
+        ? `HELD: it would close ${r.wouldClose} of the department's ${r.openBefore} open identities and open ${r.wouldOpen ?? 0}; nothing is opened or closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}`
+        : r.notInForce
+          ? `NOT IN FORCE: ${r.notInForce}; nothing changed`
+          : `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
     ].join('\n') + '\n'
   );
 }

@@ -296,13 +296,17 @@ export const PolicySchema = z
      * Roster safety (not a rule of the plans: a guard of this system). A roster is a department's whole list,
      * so one that would close more than `maxCloseShare` of the department's open identities, or more than
      * `maxClose` people, is held until an operator confirms it; one closing `neverHoldAtOrBelow` people or
-     * fewer is never held. Absent: ROSTER_SAFETY_DEFAULT.
+     * fewer is never held. Opening is guarded too: a roster that would open more than `maxOpen` people and
+     * more than `maxOpenGrowth` times the department's open identities (when it has any) is held (a file
+     * of every resident sent as one category). Absent: ROSTER_SAFETY_DEFAULT.
      */
     rosterSafety: z
       .object({
         maxCloseShare: z.number().min(0).max(1),
         maxClose: z.number().int().min(0),
         neverHoldAtOrBelow: z.number().int().min(0),
+        maxOpen: z.number().int().min(0).optional(),
+        maxOpenGrowth: z.number().min(0).optional(),
       })
       .optional(),
   })
@@ -479,18 +483,44 @@ export function categoryById(policy: Policy, id: string): Category | undefined {
 }
 
 /** Held when a roster would close more than 10% of a department's open identities, or more than 50 people. */
-export const ROSTER_SAFETY_DEFAULT = { maxCloseShare: 0.1, maxClose: 50, neverHoldAtOrBelow: 5 } as const;
+export const ROSTER_SAFETY_DEFAULT = {
+  maxCloseShare: 0.1,
+  maxClose: 50,
+  neverHoldAtOrBelow: 5,
+  maxOpen: 50,
+  maxOpenGrowth: 1,
+} as const;
 
 /**
- * Whether a roster that would close `wouldClose` of a department's `openBefore` open identities is held for
- * an operator's decision (counts of people; see `rosterSafety`).
+ * Whether a roster that would close `wouldClose` of a department's `openBefore` open identities, and open
+ * `wouldOpen` new ones, is held for an operator's decision (counts of people; see `rosterSafety`): too many
+ * closed, or (the department having open identities) more opened than `maxOpen` and than `maxOpenGrowth`
+ * times those it has. A department's first roster (nothing open) is never held for what it opens.
  */
 export function rosterIsHeld(
   policy: Pick<Policy, 'rosterSafety'>,
   wouldClose: number,
   openBefore: number,
+  wouldOpen = 0,
 ): boolean {
+  return rosterHeldFor(policy, wouldClose, openBefore, wouldOpen) !== undefined;
+}
+
+/** Why a roster is held (rosterIsHeld): 'closes-too-many', 'opens-too-many', or undefined when it is not. */
+export function rosterHeldFor(
+  policy: Pick<Policy, 'rosterSafety'>,
+  wouldClose: number,
+  openBefore: number,
+  wouldOpen = 0,
+): 'closes-too-many' | 'opens-too-many' | undefined {
   const s = policy.rosterSafety ?? ROSTER_SAFETY_DEFAULT;
-  if (wouldClose <= s.neverHoldAtOrBelow) return false;
-  return wouldClose > s.maxClose || wouldClose > s.maxCloseShare * openBefore;
+  if (
+    wouldClose > s.neverHoldAtOrBelow &&
+    (wouldClose > s.maxClose || wouldClose > s.maxCloseShare * openBefore)
+  )
+    return 'closes-too-many';
+  const maxOpen = s.maxOpen ?? ROSTER_SAFETY_DEFAULT.maxOpen;
+  const growth = s.maxOpenGrowth ?? ROSTER_SAFETY_DEFAULT.maxOpenGrowth;
+  if (openBefore > 0 && wouldOpen > maxOpen && wouldOpen > growth * openBefore) return 'opens-too-many';
+  return undefined;
 }

@@ -71,6 +71,13 @@ export interface ListImportResult {
   /** Held rosters (and every roster): open identities of the department it would close, of how many open. */
   wouldClose?: number;
   openBefore?: number;
+  /** A roster: people it lists with no open identity of that category (it opens them). */
+  wouldOpen?: number;
+  /**
+   * Why this roster never took effect: it is older than the department's current roster (it is kept,
+   * superseded by that roster, and nothing changed).
+   */
+  notInForce?: string;
   supersededSubmissionId: number | null;
   format: DetectedFile['format'];
   encoding: string;
@@ -161,6 +168,8 @@ export async function importDepartmentList(
     // a file that cannot be read as a list is refused, and the refusal kept: never retried, never lost
     if (error instanceof Error && error.name === 'ListFileError')
       await recordRefusal(deps, request, bytes, sha256, error);
+    // the ledger's own rules, checked at commit (migration 0054): refused with the ledger's reason, not retried
+    if ((error as { code?: string }).code === '55000') throw new RefusedError((error as Error).message);
     throw error;
   }
 }
@@ -245,22 +254,37 @@ async function importReadable(
           ? `${request.period}-01`
           : request.effectiveOn,
       );
-      const effect = request.kind === 'roster' ? await rosterEffect(client, request) : undefined;
-      const held = effect !== undefined && rosterIsHeld(policy, effect.wouldClose, effect.openBefore);
+      const effect = request.kind === 'roster' ? await rosterEffect(client, request, closesOn) : undefined;
+      // a roster older than the department's current one never takes effect: kept, superseded, with the reason
+      const stale = request.kind === 'roster' ? await newerCurrentRoster(client, request) : undefined;
+      const held =
+        !stale &&
+        effect !== undefined &&
+        rosterIsHeld(policy, effect.wouldClose, effect.openBefore, effect.wouldOpen);
       let superseded: number | null = null;
       let opened = 0;
       let closed = 0;
-      if (held) {
+      if (stale) {
         await client.query(
-          `UPDATE submissions SET would_close = $2, open_before = $3, closes_on = $4 WHERE id = $1`,
-          [submissionId, effect.wouldClose, effect.openBefore, closesOn],
+          `UPDATE submissions SET status = 'superseded', superseded_by = $2, decision_note = $3,
+                  would_close = $4, open_before = $5, would_open = $6 WHERE id = $1`,
+          [submissionId, stale.id, stale.note, effect!.wouldClose, effect!.openBefore, effect!.wouldOpen],
+        );
+        await client.query('DROP TABLE listed');
+      } else if (held) {
+        await client.query(
+          `UPDATE submissions SET would_close = $2, open_before = $3, closes_on = $4, would_open = $5 WHERE id = $1`,
+          [submissionId, effect.wouldClose, effect.openBefore, closesOn, effect.wouldOpen],
         );
         await client.query('DROP TABLE listed');
       } else {
+        if (effect) refuseEndingBeforeStart(submissionId, request, effect);
         superseded = await supersedeCurrent(client, request, submissionId);
-        await client.query(
-          `UPDATE submissions SET status = 'current', would_close = $2, open_before = $3 WHERE id = $1`,
-          [submissionId, effect?.wouldClose ?? null, effect?.openBefore ?? null],
+        await ledgerRule(() =>
+          client.query(
+            `UPDATE submissions SET status = 'current', would_close = $2, open_before = $3, would_open = $4 WHERE id = $1`,
+            [submissionId, effect?.wouldClose ?? null, effect?.openBefore ?? null, effect?.wouldOpen ?? null],
+          ),
         );
         // a roster that closes nothing (counted just now, and no earlier file undone, which could reopen some)
         // skips the close statement: a roster repeating the open identities writes only what it opens
@@ -301,6 +325,7 @@ async function importReadable(
         closed,
         held,
         effect,
+        note: stale?.note,
         sheet: copied.sheet,
       };
     },
@@ -321,7 +346,14 @@ async function importReadable(
     ...summary,
     alreadyImported: false,
     held: outcome.held,
-    ...(outcome.effect ?? {}),
+    ...(outcome.effect
+      ? {
+          wouldClose: outcome.effect.wouldClose,
+          openBefore: outcome.effect.openBefore,
+          wouldOpen: outcome.effect.wouldOpen,
+        }
+      : {}),
+    ...(outcome.note ? { notInForce: outcome.note } : {}),
     supersededSubmissionId: outcome.superseded,
     identitiesOpened: outcome.opened,
     identitiesClosed: outcome.closed,
@@ -329,38 +361,117 @@ async function importReadable(
   };
 }
 
-/**
- * What a roster would do to the department's identities, before it does anything: how many of the open
- * identities it would close (not listed again) and how many are open. Reads `listed` (judgeInSql).
- */
-async function rosterEffect(
-  client: pg.PoolClient,
-  request: ListImportRequest,
-): Promise<{ wouldClose: number; openBefore: number }> {
-  const r = await client.query<{ would_close: number; open_before: number }>(
-    `SELECT count(*) FILTER (WHERE NOT EXISTS (
-              SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category))::int AS would_close,
-            count(*)::int AS open_before
-     FROM identities i WHERE i.jurisdiction = $1 AND i.department = $2 AND i.valid_to IS NULL`,
-    [request.jurisdiction, request.department],
-  );
-  return { wouldClose: r.rows[0]!.would_close, openBefore: r.rows[0]!.open_before };
+/** What a roster would do to the department's identities against the ledger as it is now (rosterEffect). */
+export interface RosterEffect {
+  /** open identities of the department it does not list again */
+  wouldClose: number;
+  /** open identities of the department */
+  openBefore: number;
+  /** people it lists with no open identity of that category */
+  wouldOpen: number;
+  /** of wouldClose, identities that began after the roster's closing day (it is older than they are) */
+  endsBeforeStart: number;
 }
 
 /**
- * An operator's decision on a held roster (`lists confirm|reject`). Confirmed: it supersedes the current
- * roster and takes effect as any roster does (identities it no longer lists close with the month of its
- * date, new ones open); rejected: nothing changes. Either way the decision is logged in the exchange log
- * with the operator's name. Returns the identities opened and closed.
- * Throws RefusedError when the submission is not a held roster.
+ * What a roster would do to the department's identities, before it does anything: how many of the open
+ * identities it would close (not listed again), how many are open, how many it would open, and how many of
+ * those it would close began after `closesOn` (closing them would end them before they began). Reads
+ * `listed` (judgeInSql); its (resident, category) pairs are unique (duplicates are rejected), so the
+ * people it opens are the listed ones minus the open identities it keeps.
+ */
+async function rosterEffect(
+  client: pg.PoolClient,
+  request: Pick<ListImportRequest, 'jurisdiction' | 'department'>,
+  closesOn: string,
+): Promise<RosterEffect> {
+  const r = await client.query<{
+    would_close: number;
+    open_before: number;
+    ends_before_start: number;
+    listed: number;
+  }>(
+    `WITH open AS (
+       SELECT i.valid_from, EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category) AS kept
+       FROM identities i WHERE i.jurisdiction = $1 AND i.department = $2 AND i.valid_to IS NULL)
+     SELECT count(*) FILTER (WHERE NOT kept)::int AS would_close, count(*)::int AS open_before,
+            count(*) FILTER (WHERE NOT kept AND valid_from > $3::date)::int AS ends_before_start,
+            (SELECT count(*)::int FROM listed WHERE action IN ('listed', 'add')) AS listed
+     FROM open`,
+    [request.jurisdiction, request.department, closesOn],
+  );
+  const x = r.rows[0]!;
+  return {
+    wouldClose: x.would_close,
+    openBefore: x.open_before,
+    wouldOpen: Math.max(0, x.listed - (x.open_before - x.would_close)),
+    endsBeforeStart: x.ends_before_start,
+  };
+}
+
+/** A roster that would end identities before they began is older than what opened them: refused. */
+function refuseEndingBeforeStart(
+  submissionId: number,
+  request: Pick<ListImportRequest, 'department' | 'period'>,
+  effect: RosterEffect,
+): void {
+  if (effect.endsBeforeStart > 0)
+    throw new RefusedError(
+      `roster #${submissionId} of ${request.department} as of ${request.period} would end ${effect.endsBeforeStart} identities before they began (they were opened after its date by later lists): it is older than them; reject it, or send a roster as of a later date`,
+    );
+}
+
+/** The department's current roster of a later date than this one, if any, and the reason this one yields. */
+async function newerCurrentRoster(
+  client: pg.PoolClient,
+  request: Pick<ListImportRequest, 'jurisdiction' | 'department' | 'period'>,
+): Promise<{ id: number; note: string } | undefined> {
+  const r = await client.query<{ id: string; period: string }>(
+    `SELECT id, period FROM submissions WHERE jurisdiction = $1 AND department = $2 AND kind = 'roster'
+       AND status = 'current' AND period > $3 ORDER BY period DESC LIMIT 1`,
+    [request.jurisdiction, request.department, request.period],
+  );
+  const newer = r.rows[0];
+  return newer
+    ? {
+        id: Number(newer.id),
+        note: `older than the department's current roster as of ${newer.period} (#${newer.id}): it never took effect`,
+      }
+    : undefined;
+}
+
+/** The ledger's own rules (migration 0053, SQLSTATE 55000) refuse with a reason: a RefusedError, never retried. */
+async function ledgerRule<T>(statement: () => Promise<T>): Promise<T> {
+  try {
+    return await statement();
+  } catch (error) {
+    if ((error as { code?: string }).code === '55000') throw new RefusedError((error as Error).message);
+    throw error;
+  }
+}
+
+/**
+ * An operator's decision on a held roster (`lists confirm|reject`). Confirmed: what the roster would do is
+ * counted again against the ledger as it is now, in the decision's own transaction, under the department's
+ * roster lock (so two decisions never interleave). If the count differs from what the operator was shown
+ * (`shown`, by default the figures the held page shows: would close N of M, would open K), nothing is
+ * applied: the new figures are stored for the held page and a RefusedError says what changed. Otherwise it
+ * supersedes the department's current roster and takes effect as any roster does (identities it no longer
+ * lists close, with an end date, with the month of its date, 000 五(一); new ones open), and what it did is
+ * checked to equal what was shown. The ledger refuses (migration 0053) a roster older than the department's
+ * current one, and one received before its department's subsidy claim was sent (or of a claimed year).
+ * Rejected: nothing changes. Either way the decision is logged with the operator's name.
+ * Returns the identities opened and closed. Throws RefusedError when the submission is not a held roster,
+ * when the ledger refuses it, or when its effect changed since it was shown.
  */
 export async function decideHeldRoster(
   pool: pg.Pool,
   submissionId: number,
   decision: 'confirm' | 'reject',
   decidedBy: string,
+  shown?: { wouldClose: number; openBefore: number; wouldOpen?: number },
 ): Promise<{ jurisdiction: string; department: string; period: string; opened: number; closed: number }> {
-  return inTransaction(
+  const outcome = await inTransaction(
     pool,
     async (client) => {
       const found = await client.query<{
@@ -387,15 +498,28 @@ export async function decideHeldRoster(
       );
       const s = found.rows[0];
       if (!s) throw new RefusedError(`no submission ${submissionId}`);
+      // the list's own lock (an import of the same list), then the department's roster lock (any roster of
+      // it taking effect: the ledger's trigger takes the same one), then the row itself
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
         `${s.jurisdiction}/${s.department}/${s.kind}/${s.period}`,
       ]);
-      const again = await client.query<{ status: string }>(`SELECT status FROM submissions WHERE id = $1`, [
-        submissionId,
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `roster-scope/${s.jurisdiction}/${s.department}`,
       ]);
-      if (again.rows[0]?.status !== 'held')
+      const again = await client.query<{
+        status: string;
+        would_close: number | null;
+        open_before: number | null;
+        would_open: number | null;
+        decision_note: string | null;
+      }>(
+        `SELECT status, would_close, open_before, would_open, decision_note FROM submissions WHERE id = $1 FOR UPDATE`,
+        [submissionId],
+      );
+      const now = again.rows[0];
+      if (now?.status !== 'held')
         throw new RefusedError(
-          `submission ${submissionId} is ${again.rows[0]?.status ?? 'gone'}, not held: nothing to decide`,
+          `submission ${submissionId} is ${now?.status ?? 'gone'}, not held: nothing to decide${now?.decision_note ? ` (${now.decision_note})` : ''}`,
         );
       const request: ListImportRequest = {
         jurisdiction: s.jurisdiction,
@@ -406,9 +530,16 @@ export async function decideHeldRoster(
         fileName: s.file_name,
         receivedBy: s.received_by,
       };
+      // the closing day was decided by the policy when the roster was held
+      const closesOn = s.closes_on ?? s.effective_on;
       let opened = 0;
       let closed = 0;
       if (decision === 'confirm') {
+        const older = await newerCurrentRoster(client, request);
+        if (older)
+          throw new RefusedError(
+            `roster #${submissionId} of ${s.department} as of ${s.period} is ${older.note.replace(': it never took effect', '')}: it cannot be confirmed, only rejected`,
+          );
         await client.query(
           `CREATE TEMP TABLE listed (resident_id bigint, category text, action text) ON COMMIT DROP`,
         );
@@ -419,18 +550,42 @@ export async function decideHeldRoster(
           [submissionId, s.jurisdiction],
         );
         await client.query('ANALYZE listed');
+        const effect = await rosterEffect(client, request, closesOn);
+        const was = shown ?? {
+          wouldClose: now.would_close ?? -1,
+          openBefore: now.open_before ?? -1,
+          ...(now.would_open !== null ? { wouldOpen: now.would_open } : {}),
+        };
+        if (
+          effect.wouldClose !== was.wouldClose ||
+          effect.openBefore !== was.openBefore ||
+          (was.wouldOpen !== undefined && effect.wouldOpen !== was.wouldOpen)
+        ) {
+          // nothing applied; the held page shows what it would do now, and the operator decides on that
+          await client.query(
+            `UPDATE submissions SET would_close = $2, open_before = $3, would_open = $4 WHERE id = $1`,
+            [submissionId, effect.wouldClose, effect.openBefore, effect.wouldOpen],
+          );
+          await client.query('DROP TABLE listed');
+          return {
+            kind: 'changed' as const,
+            message: `roster #${submissionId} of ${s.department} as of ${s.period} was not applied: the ledger changed since it was shown (shown: would close ${was.wouldClose} of ${was.openBefore} open identities${was.wouldOpen !== undefined ? `, open ${was.wouldOpen}` : ''}; now: would close ${effect.wouldClose} of ${effect.openBefore}, open ${effect.wouldOpen}); look at lists held again and decide on what it would do now`,
+          };
+        }
+        refuseEndingBeforeStart(submissionId, request, effect);
         await supersedeCurrent(client, request, submissionId);
-        await client.query(
-          `UPDATE submissions SET status = 'current', decided_by = $2, decided_at = now() WHERE id = $1`,
-          [submissionId, decidedBy],
+        await ledgerRule(() =>
+          client.query(
+            `UPDATE submissions SET status = 'current', decided_by = $2, decided_at = now() WHERE id = $1`,
+            [submissionId, decidedBy],
+          ),
         );
-        // the closing day was decided by the policy when the roster was held
-        ({ opened, closed } = await mergeIdentities(
-          client,
-          submissionId,
-          request,
-          s.closes_on ?? s.effective_on,
-        ));
+        ({ opened, closed } = await mergeIdentities(client, submissionId, request, closesOn));
+        // what it did is what the operator was shown: anything else undoes the decision
+        if (opened !== effect.wouldOpen || closed !== effect.wouldClose)
+          throw new Error(
+            `roster #${submissionId}: confirmation would open ${opened} and close ${closed} where ${effect.wouldOpen} and ${effect.wouldClose} were counted; nothing applied`,
+          );
       } else {
         await client.query(
           `UPDATE submissions SET status = 'rejected', decided_by = $2, decided_at = now() WHERE id = $1`,
@@ -449,10 +604,20 @@ export async function decideHeldRoster(
         sha256: s.sha256,
         storedAt: s.stored_at,
       });
-      return { jurisdiction: s.jurisdiction, department: s.department, period: s.period, opened, closed };
+      return {
+        kind: 'decided' as const,
+        jurisdiction: s.jurisdiction,
+        department: s.department,
+        period: s.period,
+        opened,
+        closed,
+      };
     },
     { workMem: '64MB' },
   );
+  if (outcome.kind === 'changed') throw new RefusedError(outcome.message);
+  const { kind: _kind, ...decided } = outcome;
+  return decided;
 }
 
 /**
@@ -500,7 +665,10 @@ async function recordRefusal(
   });
 }
 
-/** A corrected resend undoes what the earlier file of the same department and period did. */
+/**
+ * A corrected resend replaces the earlier file of the same department and period: the earlier file is
+ * superseded, and its closures of people the resend lists again are undone. Returns the earlier file's id.
+ */
 async function supersedeCurrent(
   client: pg.PoolClient,
   request: ListImportRequest,
@@ -522,11 +690,34 @@ async function supersedeCurrent(
       `cannot supersede ${request.kind} ${request.period} of ${request.department}: later lists of this department have been applied since; send the correction as a delta`,
     );
   }
-  await client.query(`DELETE FROM identities WHERE opened_by_submission = $1`, [oldId]);
-  await client.query(
-    `UPDATE identities SET valid_to = NULL, closed_by_submission = NULL WHERE closed_by_submission = $1`,
-    [oldId],
-  );
+  // Nothing is deleted (migration 0053; no login may). Reads `listed`.
+  if (request.kind === 'roster') {
+    // A roster: the identities the earlier file opened stay, and the merge closes, with an end date, those the
+    // resend no longer lists; what the earlier file closed and the resend lists again is open again.
+    await client.query(
+      `UPDATE identities i SET valid_to = NULL, closed_by_submission = NULL
+       WHERE i.closed_by_submission = $1
+         AND EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category)
+         AND NOT EXISTS (SELECT 1 FROM identities o WHERE o.resident_id = i.resident_id AND o.category = i.category AND o.valid_to IS NULL)`,
+      [oldId],
+    );
+  } else {
+    // A delta is replaced whole: its removals are undone, and its additions the resend does not add again
+    // are withdrawn (closed by the resend as never in force: ending the day before they began, which the
+    // identities' CHECK allows for exactly this)
+    await client.query(
+      `UPDATE identities i SET valid_to = i.valid_from - 1, closed_by_submission = $2
+       WHERE i.opened_by_submission = $1 AND i.valid_to IS NULL
+         AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.resident_id = i.resident_id AND l.category = i.category AND l.action = 'add')`,
+      [oldId, replacementId],
+    );
+    await client.query(
+      `UPDATE identities i SET valid_to = NULL, closed_by_submission = NULL
+       WHERE i.closed_by_submission = $1
+         AND NOT EXISTS (SELECT 1 FROM identities o WHERE o.resident_id = i.resident_id AND o.category = i.category AND o.valid_to IS NULL)`,
+      [oldId],
+    );
+  }
   // the old file's own row verdicts stay, for the record
   await client.query(`UPDATE submissions SET status = 'superseded', superseded_by = $2 WHERE id = $1`, [
     oldId,

@@ -85,7 +85,7 @@ export function registerListsCommands(program: Command): void {
             ? held
                 .map(
                   (h) =>
-                    `${h.submissionId}\t${h.jurisdiction}\t${h.department}\troster ${h.period}\twould close ${h.wouldClose} of ${h.openBefore} open identities\t${h.fileName}\tfrom ${h.receivedBy} at ${h.receivedAt.toISOString()}`,
+                    `${h.submissionId}\t${h.jurisdiction}\t${h.department}\troster ${h.period}\twould close ${h.wouldClose} of ${h.openBefore} open identities${h.wouldOpen !== null ? `, open ${h.wouldOpen}` : ''}\t${h.fileName}\tfrom ${h.receivedBy} at ${h.receivedAt.toISOString()}`,
                 )
                 .join('\n') + '\n'
             : 'no roster is held\n',

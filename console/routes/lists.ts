@@ -18,6 +18,7 @@ import { decideRoster, submitRosterFile } from '../../application/campaigns';
 import { listSubmissions } from '../../application/lists';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { UploadRefused } from '../../application/uploads';
+import { RefusedError } from '../../domain/failures';
 import { departmentName } from '../../domain/departments';
 import { deltaRegistrationDay } from '../../domain/reconciliation';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
@@ -51,8 +52,10 @@ function importedNotice(fileName: string, r: ListImportResult): Raw {
   if (r.held)
     return notice(
       'error',
-      `名单 ${fileName} 待确认：将关闭本部门 ${n(r.openBefore ?? 0)} 个现有身份中的 ${n(r.wouldClose ?? 0)} 个，经办确认前不作变更（编号 ${r.submissionId}）`,
+      `名单 ${fileName} 待确认：将关闭本部门 ${n(r.openBefore ?? 0)} 个现有身份中的 ${n(r.wouldClose ?? 0)} 个，将开启 ${n(r.wouldOpen ?? 0)} 个，经办确认前不作变更（编号 ${r.submissionId}）`,
     );
+  if (r.notInForce)
+    return notice('error', `名单 ${fileName} 未生效（编号 ${r.submissionId}）：${r.notInForce}`);
   return h`<div class="result" data-submission="${r.submissionId}">${notice(
     'ok',
     `名单 ${fileName} ${r.alreadyImported ? '此前已导入，未作变更' : '已导入'}（编号 ${r.submissionId}）：读取 ${n(r.rowsRead)} 行 = 接收 ${n(r.rowsAccepted)} + 拒收 ${n(r.rowsRejected)} + 跳过 ${n(r.rowsSkipped)}；开启身份 ${n(r.identitiesOpened)}，关闭 ${n(r.identitiesClosed)}`,
@@ -113,11 +116,11 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
         h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${s.jurisdiction}</td><td>${departmentName(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
     )}</tbody></table>`;
     const heldTable = held.length
-      ? h`<section class="held"><h3>待确认的名单（将关闭过多身份，须经办确认）</h3><table><thead><tr><th>编号</th><th>认定部门</th><th>时点</th><th>文件</th><th>将关闭</th><th>现有身份</th><th></th></tr></thead><tbody>${held.map(
+      ? h`<section class="held"><h3>待确认的名单（将关闭过多身份，须经办确认）</h3><table><thead><tr><th>编号</th><th>认定部门</th><th>时点</th><th>文件</th><th>将关闭</th><th>现有身份</th><th>将开启</th><th></th></tr></thead><tbody>${held.map(
           (x) =>
-            h`<tr><td>${x.submissionId}</td><td>${departmentName(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
+            h`<tr><td>${x.submissionId}</td><td>${departmentName(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td>${x.wouldOpen === null ? '—' : n(x.wouldOpen)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
               who.role === 'operator'
-                ? h` <form method="post" action="/lists/held/${x.submissionId}/decide" class="inline">${csrfField(csrf)}<button name="decision" value="confirm">确认</button> <button name="decision" value="reject">退回</button></form>`
+                ? h` <form method="post" action="/lists/held/${x.submissionId}/decide" class="inline">${csrfField(csrf)}<input type="hidden" name="wouldClose" value="${x.wouldClose}"><input type="hidden" name="openBefore" value="${x.openBefore}">${x.wouldOpen === null ? '' : h`<input type="hidden" name="wouldOpen" value="${x.wouldOpen}">`}<button name="decision" value="confirm">确认</button> <button name="decision" value="reject">退回</button></form>`
                 : ''
             }</td></tr>`,
         )}</tbody></table></section>`
@@ -370,12 +373,30 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/lists/held/:id/decide', { config: { roles: ['operator'] } }, async (request, reply) => {
     const login = ctx.login(request);
     const id = Id.parse((request.params as { id: string }).id);
-    const { decision } = z.object({ decision: z.enum(['confirm', 'reject']) }).parse(request.body);
+    const { decision, wouldClose, openBefore, wouldOpen } = z
+      .object({
+        decision: z.enum(['confirm', 'reject']),
+        // the figures the page showed: the roster is applied only if it would still do exactly that
+        wouldClose: z.coerce.number().int().min(0).optional(),
+        openBefore: z.coerce.number().int().min(0).optional(),
+        wouldOpen: z.coerce.number().int().min(0).optional(),
+      })
+      .parse(request.body);
+    const shown =
+      wouldClose !== undefined && openBefore !== undefined
+        ? { wouldClose, openBefore, ...(wouldOpen !== undefined ? { wouldOpen } : {}) }
+        : undefined;
     // the ledger first, under the operator's own login; then the campaign that imported it, if running
-    const decided = await decideRoster(
-      { pool: login.pool, temporal: ctx.deps.temporal },
-      { submissionId: id, decision, operator: login.identity.user },
-    );
+    let decided: Awaited<ReturnType<typeof decideRoster>>;
+    try {
+      decided = await decideRoster(
+        { pool: login.pool, temporal: ctx.deps.temporal },
+        { submissionId: id, decision, operator: login.identity.user, ...(shown ? { shown } : {}) },
+      );
+    } catch (error) {
+      if (!(error instanceof RefusedError)) throw error;
+      return listPage(request, reply, notice('error', `名单 ${id} 未作变更：${error.message}`), 409);
+    }
     const told = decided.campaign ?? '';
     request.log.info({ user: login.identity.user, submission: id, decision }, 'held roster decided');
     return listPage(

@@ -162,7 +162,10 @@ describe('roster safety: resends, held rosters, refused files, the exchange stor
 
   it('a held roster the operator rejects changes nothing, and the decision is on record', async () => {
     const period = '2023-08-03';
-    await importList(csv(people), { period, effectiveOn: period });
+    // the department has 2 open identities (the test above): a roster opening 51 more is held as well
+    const full = await importList(csv(people), { period, effectiveOn: period });
+    expect(full).toMatchObject({ held: true, wouldOpen: 51, openBefore: 2 });
+    await decideHeldRoster(db.pool, full.submissionId, 'confirm', 'operator-zhao');
     const short = await importList(csv(people.slice(0, 3)), {
       period,
       effectiveOn: period,
