@@ -205,6 +205,14 @@ describe('the console in Chromium: operator, auditor and department each see and
       [operator.user],
     );
     expect(events.rows[0]!.n).toBeGreaterThan(0);
+
+    // the real year does not start on the drill's rows: refused in Chinese, saying how to clear them
+    expect(await card.locator('form.clear-drill button').textContent()).toBe('清除演练数据');
+    await page.selectOption('select[name=seed]', 'kaiping-2024');
+    await Promise.all([page.waitForURL('**/campaigns/preview?**'), page.click('text=预览政策')]);
+    await Promise.all([page.waitForURL(`${base}/campaigns/start`), page.click('button:text-is("确认启动")')]);
+    expect(await page.locator('.notice.error').textContent()).toContain('正式年度不能在演练数据上启动');
+    expect(await page.locator('.notice.error').textContent()).toContain('清除演练数据');
   }, 400_000);
 
   it('the progress chart’s bars equal the table', async () => {
