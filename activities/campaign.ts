@@ -104,14 +104,33 @@ export function createCampaignActivities(deps: CampaignDeps) {
   return {
     ...createReconciliationActivities({ pool, ports, exchangeDir, policyOf }),
 
-    /** Stores the policy snapshot the campaign runs under (idempotent on its hash). */
-    async storePolicySnapshot(input: { policy: Policy; hash: string }): Promise<void> {
+    /**
+     * Stores the policy snapshot the campaign runs under (idempotent on its hash). With `claimYear` (the
+     * campaign workflow's first step), also claims the jurisdiction-year's ledger rows for this campaign
+     * (claim_campaign_year, migration 0050): Refused, not retried, when a drill's rows are there for the real
+     * year or another drill, or the real year's for a drill; the message names the command to run.
+     */
+    async storePolicySnapshot(input: { policy: Policy; hash: string; claimYear?: boolean }): Promise<void> {
       if (policyHash(input.policy) !== input.hash)
         throw new RefusedError('the policy does not match its hash');
       await pool.query(
         `INSERT INTO jurisdictions (code, name, province) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING`,
         [input.policy.jurisdiction, input.policy.name, input.policy.province],
       );
+      if (input.claimYear)
+        await pool
+          .query(`SELECT claim_campaign_year($1, $2, $3, $4, $5)`, [
+            input.policy.jurisdiction,
+            input.policy.year,
+            input.policy.drill,
+            input.hash,
+            Context.current().info.workflowExecution?.workflowId ?? null,
+          ])
+          .catch((error: unknown) => {
+            if ((error as { code?: string }).code === 'MD001')
+              throw new RefusedError((error as Error).message);
+            throw error;
+          });
       await pool.query(
         `INSERT INTO campaign_policies (policy_hash, jurisdiction, year, policy) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
         [input.hash, input.policy.jurisdiction, input.policy.year, JSON.stringify(input.policy)],

@@ -3,7 +3,14 @@
  * (console/routes/). Each takes an explicit ledger connection and, where it needs one, a Temporal client;
  * none reads the environment.
  */
-export { DRILL_LEAD_MS, decideRoster, startCampaignYear, submitRosterFile } from './campaigns';
+export {
+  CampaignNotRunning,
+  clearDrillYear,
+  DRILL_LEAD_MS,
+  decideRoster,
+  startCampaignYear,
+  submitRosterFile,
+} from './campaigns';
 export { importList, listSubmissions, type SubmissionRow } from './lists';
 export { explainPerson, NoCampaignForPerson, verifyLog } from './audit';
 export { makeProgressReport } from './reports';

@@ -387,7 +387,8 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     });
   };
 
-  if (!input.progress) await quick.storePolicySnapshot({ policy, hash: input.policyHash });
+  // the first step claims the year's ledger rows for this campaign (a drill's or the real year's, never both)
+  if (!input.progress) await quick.storePolicySnapshot({ policy, hash: input.policyHash, claimYear: true });
   policyStored = true;
 
   /**

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { campaignWorkflowId } from '../../workflows/campaign';
 import { loadConfig } from '../../worker/config';
-import { startCampaignYear, submitRosterFile } from '../../application/campaigns';
+import { clearDrillYear, startCampaignYear, submitRosterFile } from '../../application/campaigns';
 import { campaignStatus, retryStep } from '../../application/campaign-workflow';
 import { policyFromFile, seedPolicy } from '../policy-commands';
 import { openLedger } from '../registry-commands';
@@ -37,8 +37,29 @@ export function registerCampaignCommands(program: Command): void {
           { pool, client, taskQueue: config.TEMPORAL_TASK_QUEUE },
           { policy, operator: operatorName(), ...(o.drill ? { drillMinutes: o.drill } : {}) },
         ).finally(() => pool.end());
+        if (started.clearedDrill)
+          process.stdout.write(`cleared the earlier drill's rows: ${JSON.stringify(started.clearedDrill)}\n`);
         process.stdout.write(
           `started ${started.workflowId} (run ${started.runId})${started.drill ? ' as a DRILL' : ''}, policy ${started.policyHash}\n`,
+        );
+      } finally {
+        await client.connection.close();
+      }
+    });
+  allow(campaign.command('clear-drill'), OPERATORS)
+    .description(
+      "delete the rows a closed drill of that year wrote in the ledger (never a real year's), so that the real year or a new drill can start",
+    )
+    .requiredOption('--jurisdiction <j>', 'jurisdiction')
+    .requiredOption('--year <y>', 'campaign year', (v) => Number(v))
+    .action(async (o: { jurisdiction: string; year: number }) => {
+      const config = loadConfig();
+      const client = await connectClient(config);
+      try {
+        const { pool } = await openLedger();
+        const cleared = await clearDrillYear({ pool, client }, o).finally(() => pool.end());
+        process.stdout.write(
+          `cleared the drill of ${o.jurisdiction} ${o.year} as ${operatorName()}: ${JSON.stringify(cleared)}\n`,
         );
       } finally {
         await client.connection.close();

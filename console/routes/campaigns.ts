@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { startCampaignYear } from '../../application/campaigns';
-import { CampaignAlreadyRunning, campaignStatus } from '../../application/campaign-workflow';
+import { clearDrillYear, startCampaignYear } from '../../application/campaigns';
+import { CampaignAlreadyRunning, CampaignYearHeld, campaignStatus } from '../../application/campaign-workflow';
 import { buildAgenda, type AgendaItem } from '../../domain/agenda';
 import { chinaDateOf } from '../../domain/dates';
 import { departmentName } from '../../domain/departments';
@@ -50,6 +50,11 @@ const seedChoices = () =>
     return { jurisdiction, year: Number(year) };
   });
 
+const ClearDrillForm = z.object({
+  jurisdiction: z.string().regex(/^[a-z][a-z0-9-]{1,40}$/),
+  year: z.coerce.number().int().min(2000).max(2100),
+});
+
 export function workflowIdOf(jurisdiction: string, year: number, drill: boolean) {
   return campaignWorkflowId(jurisdiction, year) + (drill ? '-drill' : '');
 }
@@ -83,6 +88,14 @@ export function campaignRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/', { config: { roles } }, async (request, reply) => {
     const login = ctx.login(request);
     const rows = await campaigns(login.pool);
+    // the jurisdiction-years whose ledger rows a drill wrote and nobody cleared yet (0050)
+    const drillRows = new Set(
+      (
+        await login.pool.query<{ key: string }>(
+          `SELECT jurisdiction || '|' || campaign_year AS key FROM campaign_year_claims WHERE drill AND cleared_at IS NULL`,
+        )
+      ).rows.map((r) => r.key),
+    );
     const client = await ctx.deps.temporal().catch(() => undefined);
     const cards: Raw[] = [];
     for (const c of rows) {
@@ -138,6 +151,16 @@ ${p.attention ? notice('error', `步骤 ${p.attention.step} 重试后仍失败�
     : ''
 }
 ${c.policy ? h`<details><summary>日程（按方案日期）</summary>${agendaTimeline(c.policy, p)}</details>` : ''}
+${
+  c.drill &&
+  status?.status !== 'RUNNING' &&
+  drillRows.has(`${c.jurisdiction}|${c.year}`) &&
+  login.identity.role === 'operator'
+    ? h`<form method="post" action="/campaigns/clear-drill" class="clear-drill">${csrfField(ctx.csrf(reply))}
+<input type="hidden" name="jurisdiction" value="${c.jurisdiction}"><input type="hidden" name="year" value="${c.year}">
+<button type="submit">清除演练数据</button> 演练写入的参保、扣费和申报数据清除后，才能启动正式年度或再次演练</form>`
+    : ''
+}
 </section>`);
     }
     const who = login.identity;
@@ -216,16 +239,39 @@ ${form.drill ? notice('ok', `演练：同一套规则，日程点压缩为每 ${
         },
       );
       request.log.info({ user: login.identity.user, workflowId: started.workflowId }, 'campaign started');
-      body = h`${notice('ok', `已启动 ${started.workflowId}${started.drill ? '（演练）' : ''}，政策快照 ${started.policyHash.slice(0, 12)}，启动人 ${login.identity.user}，${chinaDateOf(Date.now())}`)}
+      body = h`${started.clearedDrill ? notice('ok', `已先清除上一次演练写入的数据（参保 ${n(Number(started.clearedDrill.enrollments ?? 0))} 条，扣费批次 ${n(Number(started.clearedDrill.levy_batches ?? 0))} 个）`) : ''}${notice('ok', `已启动 ${started.workflowId}${started.drill ? '（演练）' : ''}，政策快照 ${started.policyHash.slice(0, 12)}，启动人 ${login.identity.user}，${chinaDateOf(Date.now())}`)}
 <p><a href="/">返回工作台</a> · <a href="/lists">报送名单</a></p>`;
     } catch (error) {
       if (!(error instanceof CampaignAlreadyRunning)) throw error;
       code = 409;
-      body = h`${notice('error', `不能启动：${error.message}`)}<p><a href="/">返回工作台</a></p>`;
+      const text = error instanceof CampaignYearHeld ? error.zh : error.message;
+      body = h`${notice('error', `不能启动：${text}`)}<p><a href="/">返回工作台</a></p>`;
     }
     return reply
       .code(code)
       .type('text/html')
       .send(page({ title: '启动征缴年度', who: login.identity, csrf: ctx.csrf(reply), body }));
+  });
+
+  app.post('/campaigns/clear-drill', { config: { roles: ['operator'] } }, async (request, reply) => {
+    const login = ctx.login(request);
+    const form = ClearDrillForm.parse(request.body);
+    const client = await ctx.deps.temporal();
+    let body: Raw;
+    let code = 200;
+    try {
+      const cleared = await clearDrillYear({ pool: login.pool, client }, form);
+      request.log.info({ user: login.identity.user, ...form }, 'drill rows cleared');
+      body = h`${notice('ok', `已清除 ${form.jurisdiction} ${form.year} 年度演练写入的数据（参保 ${n(Number(cleared.enrollments ?? 0))} 条，扣费批次 ${n(Number(cleared.levy_batches ?? 0))} 个，资助申报 ${n(Number(cleared.subsidy_claims ?? 0))} 份），操作人 ${login.identity.user}；交换日志的记录保留`)}
+<p><a href="/">返回工作台</a></p>`;
+    } catch (error) {
+      if (!(error instanceof CampaignYearHeld)) throw error;
+      code = 409;
+      body = h`${notice('error', `不能清除：${error.zh}`)}<p><a href="/">返回工作台</a></p>`;
+    }
+    return reply
+      .code(code)
+      .type('text/html')
+      .send(page({ title: '清除演练数据', who: login.identity, csrf: ctx.csrf(reply), body }));
   });
 }

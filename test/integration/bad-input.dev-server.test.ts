@@ -12,7 +12,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
 import { policyHash } from '../../activities/campaign';
-import { CampaignAlreadyRunning, startCampaign } from '../../application/campaign-workflow';
+import { CampaignAlreadyRunning, CampaignYearHeld, startCampaign } from '../../application/campaign-workflow';
+import { clearDrillYear } from '../../application/campaigns';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
@@ -144,7 +145,19 @@ describe('bad input on the dev server: refused in seconds, never retried, and th
 
   it('a real year that closed in the ledger is not started again', async () => {
     const real = seedPolicy('heshan', 2024);
-    // the drill of that year closed: that alone does not close the real year
+    // the drill of that year closed; its rows are still in the ledger, and the real year does not start on them
+    const onDrillRows = await startCampaign(env.client, {
+      taskQueue: uniqueTaskQueue('real-year'),
+      policy: real,
+      operator: 'operator-li',
+      pool: db.pool,
+    }).catch((e: unknown) => e);
+    expect(onDrillRows).toBeInstanceOf(CampaignYearHeld);
+    expect((onDrillRows as Error).message).toContain(
+      'campaign clear-drill --jurisdiction heshan --year 2024',
+    );
+    // once the drill's rows are cleared, the drill does not close the real year
+    await clearDrillYear({ pool: db.pool, client: env.client }, { jurisdiction: 'heshan', year: 2024 });
     const allowed = await startCampaign(env.client, {
       taskQueue: uniqueTaskQueue('real-year'),
       policy: real,

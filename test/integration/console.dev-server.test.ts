@@ -223,6 +223,14 @@ describe('the console in Chromium: operator, auditor and department each see and
       [operator.user],
     );
     expect(events.rows[0]!.n).toBeGreaterThan(0);
+
+    // the real year does not start on the drill's rows: refused in Chinese, saying how to clear them
+    expect(await card.locator('form.clear-drill button').textContent()).toBe('清除演练数据');
+    await page.selectOption('select[name=seed]', 'kaiping-2024');
+    await Promise.all([page.waitForURL('**/campaigns/preview?**'), page.click('text=预览政策')]);
+    await Promise.all([page.waitForURL(`${base}/campaigns/start`), page.click('button:text-is("确认启动")')]);
+    expect(await page.locator('.notice.error').textContent()).toContain('正式年度不能在演练数据上启动');
+    expect(await page.locator('.notice.error').textContent()).toContain('清除演练数据');
   }, 400_000);
 
   it('the progress chart’s bars equal the table', async () => {
@@ -603,6 +611,28 @@ describe('the console in Chromium: operator, auditor and department each see and
       form: { _csrf: csrf, jurisdiction: 'kaiping', decision: 'no-action', reason: '审计不应决定' },
     });
     expect(refused.status()).toBe(403);
+  });
+
+  it('an operator clears the closed drill’s rows on the 工作台, recorded under the operator', async () => {
+    const page = await logIn(operator, 'clear-drill');
+    const card = page.locator('[data-workflow-id="campaign-kaiping-2024-drill"]');
+    await Promise.all([
+      page.waitForURL(`${base}/campaigns/clear-drill`),
+      card.locator('form.clear-drill button').click(),
+    ]);
+    expect(await page.locator('.notice.ok').textContent()).toMatch(
+      /已清除 kaiping 2024 年度演练写入的数据（参保 [\d,]+ 条，扣费批次 \d+ 个/,
+    );
+    const left = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM levy_batches WHERE jurisdiction = 'kaiping' AND campaign_year = 2024`,
+    );
+    expect(left.rows[0]!.n).toBe(0);
+    const claims = await db.pool.query<{ cleared_by: string | null }>(
+      `SELECT cleared_by FROM campaign_year_claims WHERE drill AND jurisdiction = 'kaiping' AND campaign_year = 2024`,
+    );
+    expect(claims.rows).toEqual([{ cleared_by: operator.user }]);
+    await page.goto(`${base}/`);
+    expect(await card.locator('form.clear-drill').count()).toBe(0);
   });
 
   it('a login ends after the idle timeout, and login attempts past the limit are refused with 429', async () => {
