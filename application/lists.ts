@@ -2,21 +2,22 @@
  * Importing a department's list outside a running campaign (`lists import`): the use case behind the command
  * line, on the caller's own ledger connection (under row security, a department imports its own lists only).
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
 import { importDepartmentList, type ListImportResult } from '../lists/import-list';
 import { writeRejectionReport } from '../documents/rejection-report';
 import type { Policy } from '../domain/policy';
 import { deltaRegistrationDay } from '../domain/reconciliation';
+import { readListFile } from './uploads';
 
 /**
  * Imports the list file at `path` (.xlsx or .csv, UTF-8 or GBK) under `policy`: every row ends accepted,
  * rejected or skipped with a reason (ListImportResult's counts add up). The identities take effect on
  * `effectiveOn`, by default a roster's own as-of date (`period`, YYYY-MM-DD) or a delta's month's
  * registration day (`period` YYYY-MM; the policy's delta rules, never today). With `rejections`, the
- * rejection report is written there in the format received when any row was rejected. Throws for a file
- * that cannot be read, naming the file, sheet, row and field.
+ * rejection report is written there in the format received when any row was rejected. Throws UploadRefused
+ * for a path that is no readable list file (missing, a folder, too large), and for a file that cannot be
+ * read, an error naming the file, sheet, row and field.
  */
 export async function importList(
   deps: { pool: pg.Pool; exchangeDir: string },
@@ -45,7 +46,7 @@ export async function importList(
       fileName: basename(input.path),
       receivedBy: input.receivedBy,
     },
-    readFileSync(input.path),
+    readListFile(input.path),
   );
   if (input.rejections && result.rowsRejected > 0)
     await writeRejectionReport(deps.pool, result.submissionId, input.rejections);

@@ -18,10 +18,10 @@ export class UploadRefused extends Error {
 }
 
 /**
- * Reads `path` and uploads it; returns its digest and name. Idempotent (the same bytes are stored once).
- * Throws UploadRefused for a missing file, a special file or a file over MAX_UPLOAD_BYTES.
+ * The bytes of the list file at `path`, read whole. Throws UploadRefused, naming the path, for a missing
+ * file, a folder, a special file (FIFO, socket, device) or a file over MAX_UPLOAD_BYTES, before reading it.
  */
-export async function uploadFile(pool: pg.Pool, path: string, uploadedBy: string): Promise<StoredFileRef> {
+export function readListFile(path: string): Buffer {
   let kind: string;
   try {
     const link = lstatSync(path);
@@ -40,7 +40,15 @@ export async function uploadFile(pool: pg.Pool, path: string, uploadedBy: string
     throw new UploadRefused(`${path}: no such file`);
   }
   if (kind !== 'file') throw new UploadRefused(`${path} is ${kind}, not a list file`);
-  const bytes = readFileSync(path);
+  return readFileSync(path);
+}
+
+/**
+ * Reads `path` and uploads it; returns its digest and name. Idempotent (the same bytes are stored once).
+ * Throws UploadRefused for a missing file, a special file or a file over MAX_UPLOAD_BYTES (readListFile).
+ */
+export async function uploadFile(pool: pg.Pool, path: string, uploadedBy: string): Promise<StoredFileRef> {
+  const bytes = readListFile(path);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   await pool.query(
     `INSERT INTO uploaded_files (sha256, file_name, byte_size, bytes, uploaded_by) VALUES ($1, $2, $3, $4, $5)
