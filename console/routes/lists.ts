@@ -17,31 +17,67 @@ import { importDepartmentList, type ListImportResult } from '../../activities/re
 import { decideRoster, submitRosterFile } from '../../application/campaigns';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { UploadRefused } from '../../client/uploads';
-import { departmentName } from '../../domain/departments';
+import { explain, logged, NotVisible } from '../errors';
 import { deltaRegistrationDay } from '../../domain/reconciliation';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
 import { exchangeDirOf, loadConfig } from '../../worker/config';
-import { beijing, csrfField, h, n, notice, page, SUBMISSION_STATUS_NAMES, type Raw } from '../html';
+import {
+  beijing,
+  csrfField,
+  departmentLabel,
+  h,
+  jurisdictionLabel,
+  n,
+  notice,
+  page,
+  SUBMISSION_STATUS_NAMES,
+  type Raw,
+} from '../html';
 import { campaigns, submissions, type CampaignRow } from '../queries';
 import type { RouteContext } from '../server';
 import { workflowIdOf } from './campaigns';
 
-const Id = z.coerce.number().int().positive();
-
-/** The whole cause chain of a refused Update, as the CLI prints it (the refusal names file, row and field). */
-function causes(error: unknown): string {
-  const messages: string[] = [];
-  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause)
-    messages.push(e.message);
-  return messages.join('：');
+/** A list's number in a path: anything but a positive integer is a list nobody can see (404, in Chinese). */
+function listId(params: unknown): number {
+  const id = z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .safeParse((params as { id: string }).id);
+  if (!id.success) throw new NotVisible('未找到该名单，或您无权查看');
+  return id.data;
 }
 
-const DepartmentUpload = z.object({
-  policy: z.string().regex(/^[a-z]+\|\d{4}$/),
-  department: z.string().min(1),
-  kind: z.enum(['roster', 'delta']),
-  period: z.string().trim(),
-});
+/** A China date that exists (2023-13-45 does not): checked here, before PostgreSQL sees it. */
+const isRealDate = (d: string) =>
+  /^\d{4}-\d{2}-\d{2}$/.test(d) && new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d;
+
+/** The department's upload form: a seeded plan, its own department, the kind and a real 时点 or 月份. */
+const DepartmentUpload = z
+  .object({
+    policy: z
+      .string()
+      .regex(/^[a-z]+\|\d{4}$/)
+      .refine((p) => seedPolicyKeys().includes(p.replace('|', '-'))),
+    department: z.string().min(1),
+    kind: z.enum(['roster', 'delta']),
+    period: z.string().trim(),
+  })
+  .superRefine((form, issues) => {
+    const ok = form.kind === 'roster' ? isRealDate(form.period) : /^\d{4}-(0[1-9]|1[0-2])$/.test(form.period);
+    if (!ok) issues.addIssue({ code: 'custom', path: ['period'], message: 'period' });
+  });
+
+/** The form's fault in Chinese, naming the field (时点/月份 says what a good one looks like). */
+function uploadFormFault(error: z.ZodError, kind: string | undefined): string {
+  const fields = new Set(error.issues.map((i) => String(i.path[0] ?? '')));
+  if (fields.size === 1 && fields.has('period'))
+    return kind === 'delta'
+      ? '时点/月份填写有误：增减名单的月份应为 YYYY-MM（如 2023-09）'
+      : '时点/月份填写有误：全量名单的时点应为真实存在的日期 YYYY-MM-DD（如 2023-08-31）';
+  return explain(error).text;
+}
 
 /** The result of a department's own import, in the words of the 名单 page. */
 function importedNotice(fileName: string, r: ListImportResult): Raw {
@@ -102,12 +138,12 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           : h``;
     const table = h`<table class="submissions"><thead><tr><th>编号</th><th>地区</th><th>认定部门</th><th>类型</th><th>时点/月份</th><th>文件</th><th>读取</th><th>接收</th><th>拒收</th><th>跳过</th><th>状态</th><th>接收人</th><th>接收时间</th><th>拒收报告</th></tr></thead><tbody>${rows.map(
       (s) =>
-        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${s.jurisdiction}</td><td>${departmentName(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
+        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${jurisdictionLabel(s.jurisdiction)}</td><td>${departmentLabel(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
     )}</tbody></table>`;
     const heldTable = held.length
       ? h`<section class="held"><h3>待确认的名单（将关闭过多身份，须经办确认）</h3><table><thead><tr><th>编号</th><th>认定部门</th><th>时点</th><th>文件</th><th>将关闭</th><th>现有身份</th><th></th></tr></thead><tbody>${held.map(
           (x) =>
-            h`<tr><td>${x.submissionId}</td><td>${departmentName(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
+            h`<tr><td>${x.submissionId}</td><td>${departmentLabel(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
               who.role === 'operator'
                 ? h` <form method="post" action="/lists/held/${x.submissionId}/decide" class="inline">${csrfField(csrf)}<button name="decision" value="confirm">确认</button> <button name="decision" value="reject">退回</button></form>`
                 : ''
@@ -148,8 +184,9 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const form = z
         .object({ campaign: z.string().regex(/^[a-z]+\|\d{4}\|(drill)?$/), department: z.string().min(1) })
         .parse(fields);
-      if (!path || readFileSync(path).length === 0)
-        return listPage(request, reply, notice('error', '请选择名单文件'), 400);
+      // an empty file is handed in like any other: the import refuses it and records it in refused_files,
+      // as `campaign submit-list` does (the same use case); only no file at all is the form's fault
+      if (!path) return listPage(request, reply, notice('error', '请选择名单文件'), 400);
       const [jurisdiction, year, drill] = form.campaign.split('|') as [string, string, string];
       const workflowId = workflowIdOf(jurisdiction, Number(year), drill === 'drill');
       // the file's upload and the connection fail as the page's own errors; the Update's refusal is the result
@@ -183,12 +220,18 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
         return listPage(request, reply, result);
       } catch (error) {
         if (!updating) throw error;
-        request.log.warn({ user: login.identity.user, workflowId }, 'roster refused');
-        return listPage(request, reply, notice('error', `名单未被接收：${causes(error)}`), 422);
+        const said = explain(error);
+        request.log.warn(
+          { user: login.identity.user, workflowId, err: logged(error, !said.known) },
+          'roster refused',
+        );
+        return listPage(request, reply, notice('error', `名单未被接收：${said.text}`), said.status);
       }
     } catch (error) {
-      if (error instanceof UploadRefused || error instanceof z.ZodError)
+      if (error instanceof UploadRefused)
         return listPage(request, reply, notice('error', `上传失败：${error.message}`), 400);
+      if (error instanceof z.ZodError)
+        return listPage(request, reply, notice('error', `上传失败：${explain(error).text}`), 400);
       throw error;
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -214,22 +257,19 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           bytes = await part.toBuffer();
         } else fields[part.fieldname] = String(part.value);
       }
-      const form = DepartmentUpload.parse(fields);
-      if (!bytes?.length) return listPage(request, reply, notice('error', '请选择名单文件'), 400);
-      const [jurisdiction, year] = form.policy.split('|') as [string, string];
-      const policy = seedPolicy(jurisdiction, Number(year));
-      if (
-        form.kind === 'roster' ? !/^\d{4}-\d{2}-\d{2}$/.test(form.period) : !/^\d{4}-\d{2}$/.test(form.period)
-      )
+      const parsed = DepartmentUpload.safeParse(fields);
+      if (!parsed.success)
         return listPage(
           request,
           reply,
-          notice(
-            'error',
-            `上传失败：${form.kind === 'roster' ? '全量名单的时点应为 YYYY-MM-DD' : '增减名单的月份应为 YYYY-MM'}`,
-          ),
+          notice('error', `上传失败：${uploadFormFault(parsed.error, fields.kind)}`),
           400,
         );
+      const form = parsed.data;
+      // an empty file is read and refused like any other, and recorded in refused_files (as lists import)
+      if (!bytes) return listPage(request, reply, notice('error', '请选择名单文件'), 400);
+      const [jurisdiction, year] = form.policy.split('|') as [string, string];
+      const policy = seedPolicy(jurisdiction, Number(year));
       try {
         const r = await importDepartmentList(
           { pool: login.pool, policy, exchangeDir: ctx.deps.exchangeDir ?? exchangeDirOf(loadConfig()) },
@@ -250,22 +290,27 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
         );
         return listPage(request, reply, importedNotice(fileName, r));
       } catch (error) {
+        const said = explain(error);
         request.log.warn(
-          { user: login.identity.user, department: form.department },
+          { user: login.identity.user, department: form.department, err: logged(error, !said.known) },
           'department list refused',
         );
-        return listPage(request, reply, notice('error', `名单未被接收：${causes(error)}`), 422);
+        return listPage(request, reply, notice('error', `名单未被接收：${said.text}`), said.status);
       }
     } catch (error) {
-      if (error instanceof z.ZodError || (error instanceof Error && /file too large/i.test(error.message)))
-        return listPage(request, reply, notice('error', `上传失败：${error.message}`), 400);
+      if (error instanceof Error && /file too large/i.test(error.message))
+        return listPage(request, reply, notice('error', '上传失败：文件过大'), 413);
       throw error;
     }
   });
 
   app.get('/lists/:id/rejections', async (request, reply) => {
     const login = ctx.login(request);
-    const id = Id.parse((request.params as { id: string }).id);
+    const id = listId(request.params);
+    // a list the reader's login cannot see (another department's: row-level security) and a list with no
+    // stored file are answered alike, 404, so the answer does not tell whether it exists
+    const visible = await login.pool.query('SELECT 1 FROM submissions WHERE id = $1', [id]);
+    if (!visible.rowCount) throw new NotVisible('未找到该名单，或您无权查看');
     if (login.identity.role === 'auditor') {
       // the auditor's report: the masked view only (no full ID, name, address or phone)
       const dir = mkdtempSync(join(tmpdir(), 'medins-console-rejections-'));
@@ -280,7 +325,11 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const report = await rejectionReport(login.pool, id);
+    const report = await rejectionReport(login.pool, id).catch((error: unknown) => {
+      if (error instanceof Error && /has no stored file/.test(error.message))
+        throw new NotVisible('未找到该名单的原始文件，无法生成拒收报告');
+      throw error;
+    });
     return reply
       .header(
         'content-disposition',
@@ -296,7 +345,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/lists/held/:id', { config: { roles: ['operator', 'auditor'] } }, async (request, reply) => {
     const login = ctx.login(request);
-    const id = Id.parse((request.params as { id: string }).id);
+    const id = listId(request.params);
     const people = await wouldBeClosed(login.pool, id);
     return reply.type('text/html').send(
       page({
@@ -314,7 +363,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post('/lists/held/:id/decide', { config: { roles: ['operator'] } }, async (request, reply) => {
     const login = ctx.login(request);
-    const id = Id.parse((request.params as { id: string }).id);
+    const id = listId(request.params);
     const { decision } = z.object({ decision: z.enum(['confirm', 'reject']) }).parse(request.body);
     // the ledger first, under the operator's own login; then the campaign that imported it, if running
     const decided = await decideRoster(
