@@ -50,8 +50,10 @@ function listId(params: unknown): number {
 }
 
 /** A China date that exists (2023-13-45 does not): checked here, before PostgreSQL sees it. */
-const isRealDate = (d: string) =>
-  /^\d{4}-\d{2}-\d{2}$/.test(d) && new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d;
+const isRealDate = (d: string) => {
+  const at = Date.parse(`${d}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(at) && new Date(at).toISOString().slice(0, 10) === d;
+};
 
 /** The department's upload form: a seeded plan, its own department, the kind and a real 时点 or 月份. */
 const DepartmentUpload = z
