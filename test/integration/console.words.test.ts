@@ -194,10 +194,10 @@ describe('the console refuses in Chinese, and its pages and files speak the docu
       expect(r.body).toContain('上传失败：时点/月份填写有误');
       expect(r.body).not.toMatch(/out of range|date\/time|ZodError|"code"/);
     }
-    const none = await db.pool.query(
+    const none = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM submissions WHERE department = 'civil-affairs'`,
     );
-    expect(none.rows[0].n).toBe(0);
+    expect(none.rows[0]?.n).toBe(0);
   });
 
   it('an empty file is refused naming the file and recorded in refused_files, as lists import does', async () => {
