@@ -202,7 +202,7 @@ export function explain(error: unknown): Explained {
     error instanceof Error ? (error as Error & { code?: unknown; statusCode?: number }) : undefined;
   if (outer?.code === 'FST_CSRF_INVALID_TOKEN' || outer?.code === 'FST_CSRF_MISSING_SECRET')
     return { status: 403, text: '表单已过期或来源不明（CSRF 校验未通过），请刷新页面后重试', known: true };
-  if (outer?.statusCode === 429) return { status: 429, text: '操作过于频繁，请稍后再试', known: true };
+  if (outer?.statusCode === 429) return { status: 429, text: '登录尝试过于频繁，请稍后再试', known: true };
   if (
     outer?.statusCode === 413 ||
     outer?.code === 'FST_REQ_FILE_TOO_LARGE' ||
@@ -216,8 +216,9 @@ export function explain(error: unknown): Explained {
   // PostgreSQL (SQLSTATE)
   if (f.code === '42501') {
     if (
-      /row-level security/.test(f.message) &&
-      /"(submissions|refused_files|submission_rows)"/.test(f.message)
+      /may not import the lists of/.test(f.message) ||
+      (/row-level security/.test(f.message) &&
+        /"(submissions|refused_files|submission_rows)"/.test(f.message))
     )
       return { status: 403, text: '不能以其他部门的名义报送名单', known: true };
     return { status: 403, text: '您的账号无权进行此项操作', known: true };
