@@ -151,3 +151,14 @@ export function exceptionDetailText(
   if (typeof detail.reason === 'string') parts.push(detail.reason);
   return parts.join('，');
 }
+
+/**
+ * A row's rejection or skip reason as the clerk reads it: the Chinese sentence without the English gloss in
+ * parentheses that older imports and the register's matching (migration 0021) stored after it, e.g.
+ * `户籍登记中无此人 (no registered resident …)` → `户籍登记中无此人`. Pure.
+ */
+export function reasonText(reason: string | null | undefined): string {
+  if (!reason) return '';
+  const bare = reason.replace(/\s*\([^()\u3400-\u9fff]*\)\s*$/u, '');
+  return bare || reason;
+}
