@@ -10,6 +10,7 @@
  * - given a Temporal client, each file is matched to the workflow run that exchanged it (by digest).
  * A mismatch is shown on its entry and counted; the command exits 1 when there is any.
  */
+import { FUNDING_SOURCE_NAMES, SUBMISSION_STATUS_NAMES, zh } from '../domain/words';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { verifyEntries } from './verify';
@@ -289,7 +290,7 @@ export async function personTrail(
     entries.push({
       date: chinaDate(l.receivedAt),
       kind: '名单',
-      what: `${dept(l.department)}报送${kindWord}《${l.fileName}》第 ${l.rowNo} 行：${verdict}；文件状态 ${l.status}，经办 ${l.receivedBy}`,
+      what: `${dept(l.department)}报送${kindWord}《${l.fileName}》第 ${l.rowNo} 行：${verdict}；文件状态 ${zh(SUBMISSION_STATUS_NAMES, l.status)}，经办 ${l.receivedBy}`,
       proof: {
         file: l.fileName,
         row: l.rowNo,
@@ -330,14 +331,14 @@ export async function personTrail(
         ...(same
           ? {}
           : {
-              detail: `政策：合计 ${yuan(expected.totalFen)} 元，个人 ${yuan(expected.personalFen)}，资助 ${yuan(expected.subsidyFen)}（${expected.fundingSource}）；台账：合计 ${yuan(e.totalFen)}，个人 ${yuan(e.personalFen)}，资助 ${yuan(e.subsidyFen)}（${e.fundingSource}）`,
+              detail: `政策：合计 ${yuan(expected.totalFen)} 元，个人 ${yuan(expected.personalFen)}，资助 ${yuan(expected.subsidyFen)}（${zh(FUNDING_SOURCE_NAMES, expected.fundingSource)}）；台账：合计 ${yuan(e.totalFen)}，个人 ${yuan(e.personalFen)}，资助 ${yuan(e.subsidyFen)}（${zh(FUNDING_SOURCE_NAMES, e.fundingSource)}）`,
             }),
       });
     } else checks.push({ what: '按政策重算应缴金额', ok: false, detail: '台账中没有该年度的政策快照' });
     entries.push({
       date: chinaDate(e.statusChangedAt),
       kind: e.subsidyFen > 0 ? '资助参保' : '参保',
-      what: `${input.year} 年度参保：${STATUS_NAMES[e.status] ?? e.status}${e.failureClass ? `（${e.failureClass === 'personal' ? '个人原因' : '系统原因'}）` : ''}；个人缴费 ${yuan(e.personalFen)} 元，资助 ${yuan(e.subsidyFen)} 元（${e.fundingSource}），合计 ${yuan(e.totalFen)} 元${e.category ? `，类别 ${e.category}` : ''}${e.benefitStart ? `，待遇自 ${day(e.benefitStart)}` : ''}${e.stopReason ? `，停保原因 ${e.stopReason}` : ''}`,
+      what: `${input.year} 年度参保：${STATUS_NAMES[e.status] ?? e.status}${e.failureClass ? `（${e.failureClass === 'personal' ? '个人原因' : '系统原因'}）` : ''}；个人缴费 ${yuan(e.personalFen)} 元，资助 ${yuan(e.subsidyFen)} 元（${zh(FUNDING_SOURCE_NAMES, e.fundingSource)}），合计 ${yuan(e.totalFen)} 元${e.category ? `，类别 ${e.category}` : ''}${e.benefitStart ? `，待遇自 ${day(e.benefitStart)}` : ''}${e.stopReason ? `，停保原因 ${e.stopReason}` : ''}`,
       ...(rule ? { rule } : {}),
       proof: {},
       checks,
@@ -417,7 +418,7 @@ export async function personTrail(
     entries.push({
       date: c.dueOn.slice(0, 10),
       kind: '财政补助',
-      what: `向财政局申请个人缴费财政补助 ${yuan(c.amountFen)} 元（${c.fundingSource}，${dept(c.department)}）${c.receipt ? `，回执 ${c.receipt}` : '，未回执'}`,
+      what: `向财政局申请个人缴费财政补助 ${yuan(c.amountFen)} 元（${zh(FUNDING_SOURCE_NAMES, c.fundingSource)}，${dept(c.department)}）${c.receipt ? `，回执 ${c.receipt}` : '，未回执'}`,
       ...(policy ? { rule: policy.calendar.subsidyClaims[0]?.source } : {}),
       proof: {
         ...(c.claimFile

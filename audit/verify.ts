@@ -59,9 +59,9 @@ export async function verifyEntries(pool: pg.Pool, seqs: number[]): Promise<Map<
     if (!r.intact) problems.push('交换日志条目已被改动 (its contents no longer match its digest)');
     if (r.stored_at) {
       const actual = existsSync(r.stored_at) ? await fileSha256(r.stored_at) : 'missing';
-      if (actual === 'missing') problems.push('存档文件缺失 (the stored file is missing)');
+      if (actual === 'missing') problems.push('存档文件缺失');
       else if (actual !== r.sha256)
-        problems.push(`存档文件与日志摘要不符 (the stored file's digest is ${actual.slice(0, 12)}…)`);
+        problems.push(`存档文件与日志摘要不符（存档文件摘要为 ${actual.slice(0, 12)}…）`);
     }
     out.set(seq, {
       seq,

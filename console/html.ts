@@ -5,6 +5,8 @@
  */
 import type { Identity } from '../infra/roles';
 import { escapeHtml } from '../documents/html';
+import { departmentName } from '../domain/departments';
+import { seedPolicy, seedPolicyKeys } from '../seeds';
 
 export { escapeHtml };
 
@@ -64,7 +66,7 @@ export function page(options: {
     ? h`<nav>${PAGES.filter((p) => p.roles.includes(who.role)).map(
         (p) =>
           h`<a href="${p.path}"${raw(p.title === options.title ? ' class="current"' : '')}>${p.title}</a>`,
-      )}<span class="who">${who.user}（${ROLE_NAMES[who.role]}${who.role === 'department' ? `：${who.department}` : ''}）</span>
+      )}<span class="who">${who.user}（${ROLE_NAMES[who.role]}${who.role === 'department' ? `：${departmentLabel(who.department ?? '', undefined)}` : ''}）</span>
       <form method="post" action="/logout" class="inline"><input type="hidden" name="_csrf" value="${options.csrf ?? ''}"><button type="submit">退出登录</button></form></nav>`
     : h``;
   // the icon is inline: a browser's own /favicon.ico request would count as the person's activity and
@@ -95,28 +97,37 @@ export const beijing = (at: Date | string | null | undefined) => {
   return new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
 };
 
-export const PHASE_NAMES: Record<string, string> = {
-  'roster-submission': '名单报送',
-  'changes-and-stops': '变更与停保',
-  deduction: '集中扣费',
-  'follow-up': '跟进动员',
-  'cut-off': '截止',
-  'subsidy-claim': '资助资金申报',
-  closed: '已结束',
-};
+// the documents' words for the ledger's codes: one dictionary (domain/words.ts) for pages and files alike
+export {
+  PHASE_NAMES,
+  ROSTER_STATUS_NAMES,
+  SUBMISSION_STATUS_NAMES,
+  WORKFLOW_STATUS_NAMES,
+  FUNDING_SOURCE_NAMES,
+  zh,
+} from '../domain/words';
 
-export const ROSTER_STATUS_NAMES: Record<string, string> = {
-  requested: '已通知报送',
-  reminded: '已催报',
-  imported: '已导入',
-  refused: '文件被拒收',
-  held: '待确认',
-  escalated: '逾期上报',
-};
+/**
+ * A department's Chinese name: the policy's own name when the page has the campaign's policy, else the name
+ * the seeded plans give it (a department's login reads no policy), else the fixed names (税务局, 财政局).
+ */
+export function departmentLabel(id: string, policy: Parameters<typeof departmentName>[1]): string {
+  if (policy) return departmentName(id, policy);
+  for (const key of seedPolicyKeys()) {
+    const at = key.lastIndexOf('-');
+    const named = seedPolicy(key.slice(0, at), Number(key.slice(at + 1))).departments.find(
+      (d) => d.id === id,
+    );
+    if (named) return named.name;
+  }
+  return departmentName(id);
+}
 
-export const SUBMISSION_STATUS_NAMES: Record<string, string> = {
-  current: '有效',
-  held: '待确认',
-  rejected: '已退回',
-  superseded: '已被替代',
-};
+/** A jurisdiction's Chinese name (开平市) from the seeded plans; the code itself if no plan names it. */
+export function jurisdictionLabel(code: string): string {
+  for (const key of seedPolicyKeys()) {
+    const at = key.lastIndexOf('-');
+    if (key.slice(0, at) === code) return seedPolicy(code, Number(key.slice(at + 1))).name;
+  }
+  return code;
+}

@@ -19,8 +19,9 @@ export interface ImportJob {
   rowsRead: number;
   state: 'importing' | 'imported' | 'refused';
   result?: ListImportResult;
-  /** Why the import was refused (a file that cannot be read, a list in another department's name...). */
-  refusal?: string;
+  /** Why the import was refused (a file that cannot be read, a list in another department's name...), in
+   * Chinese, with the HTTP status its page answers (422 a file that cannot be read, 403 another's name). */
+  refusal?: { status: number; text: string };
   /** Milliseconds since the epoch. */
   startedAt: number;
   finishedAt?: number;
@@ -34,13 +35,13 @@ export class ImportJobs {
   /**
    * Starts `run` on `login`'s connections (the login's connections stay open until it settles, whatever
    * happens to the session) and returns its job at once. `run` is given the progress callback to pass to
-   * importDepartmentList; `refusal` turns a thrown error into the sentence the page shows.
+   * importDepartmentList; `refusal` turns a thrown error into the sentence the page shows and its status.
    */
   start(
     login: Login,
     fileName: string,
     run: (onProgress: (progress: { rowsRead: number }) => void) => Promise<ListImportResult>,
-    refusal: (error: unknown) => string,
+    refusal: (error: unknown) => { status: number; text: string },
   ): ImportJob {
     this.forgetOld();
     const job: ImportJob = {

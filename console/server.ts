@@ -20,6 +20,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { MAX_UPLOAD_BYTES } from '../application/uploads';
 import { redactingPinoOptions } from '../infra/structured-log';
 import type { ConsoleSettings } from './config';
+import { explain, logged } from './errors';
 import { csrfField, h, notice, page, PAGES, type Role } from './html';
 import {
   ExpiringSessionStore,
@@ -129,6 +130,13 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
       // no expiry: a browser session's cookie; the server ends the login after CONSOLE_IDLE_MINUTES idle
     },
   });
+  // @fastify/session turns `secure: 'auto'` over plain HTTP into SameSite=Lax (it guards against
+  // SameSite=None without Secure); the console's cookie stays Strict on both: every link into the console
+  // that matters is its own, and a login page reached from elsewhere starts its own session anyway
+  app.addHook('onRequest', (request, _reply, done) => {
+    strictCookie(request);
+    done();
+  });
   await app.register(fastifyCsrf, {
     sessionPlugin: '@fastify/session',
     // a multipart form (a list upload) carries its token in the query: its body is read by the handler
@@ -186,29 +194,28 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     app.csrfProtection(request, reply, done);
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    // the message may quote a file; the log names the error only
-    request.log.error({ err: { name: error.name, code: error.code } }, 'request failed');
-    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    const text =
-      error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET'
-        ? '表单已过期或来源不明（CSRF 校验未通过），请刷新页面后重试'
-        : status === 429
-          ? '登录尝试过于频繁，请稍后再试'
-          : status === 413
-            ? '文件过大'
-            : `出错了：${error.message}`;
+  // the one error mapping (console/errors.ts): the clerk reads a Chinese sentence and a status, never a
+  // stack, SQL or an English internal; the log keeps the masked cause chain for the maintainer
+  app.setErrorHandler((error: Error, request, reply) => {
+    const said = explain(error);
+    request.log[said.known ? 'warn' : 'error']({ err: logged(error, !said.known) }, 'request failed');
     return reply
-      .code(status)
+      .code(said.status)
       .type('text/html')
       .send(
         page({
           title: '出错了',
-          ...(request.login ? { who: request.login.identity } : {}),
-          body: notice('error', text),
+          ...(request.login ? { who: request.login.identity, csrf: csrfOrNone(reply) } : {}),
+          body: notice('error', said.text),
         }),
       );
   });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .type('text/html')
+      .send(page({ title: '未找到', body: notice('error', '未找到该页面') })),
+  );
 
   const ctx: RouteContext = {
     deps,
@@ -264,6 +271,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
       // a new session id at login: a session fixed before it is worth nothing; a login it held ends
       await logins.end(request.session.sessionId);
       await request.session.regenerate();
+      strictCookie(request);
       request.session.user = login.identity.user;
       logins.set(request.session.sessionId, login);
       request.log.info({ user: login.identity.user, role: login.identity.role }, 'logged in');
@@ -290,6 +298,21 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     sessionStore.close();
   });
   return app;
+}
+
+/** The session cookie of this request SameSite=Strict (see the onRequest hook). */
+function strictCookie(request: FastifyRequest): void {
+  const cookie = (request.session as { cookie?: { sameSite?: unknown } } | undefined)?.cookie;
+  if (cookie) cookie.sameSite = 'strict';
+}
+
+/** A CSRF token for the error page's logout form; none when the session cannot give one. */
+function csrfOrNone(reply: FastifyReply): string {
+  try {
+    return reply.generateCsrf();
+  } catch {
+    return '';
+  }
 }
 
 function loginPage(csrf: string, message?: string): string {

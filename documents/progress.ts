@@ -8,6 +8,7 @@
  * Written as .xlsx with the documents' headers and as one HTML page with a chart; JSON keys in English.
  * Reads coverage snapshots, towns and the masked audit views only: no personal data.
  */
+import { snapshotLabel } from '../domain/words';
 import ExcelJS from 'exceljs';
 import { chinaDateOf, instantOf } from '../domain/dates';
 import type { Policy } from '../domain/policy';
@@ -259,8 +260,10 @@ export function progressColumns(
 
 const title = (r: ProgressReport) => `${r.name}${r.year}年度城乡居民医保参保进度表（截至${r.date}）`;
 const basis = (r: ProgressReport) =>
-  `数据时点：${r.snapshot.takenAt.slice(0, 10)}（${r.snapshot.key}）` +
-  (r.previous ? `；周增长对比：${r.previous.takenAt.slice(0, 10)}（${r.previous.key}）` : '；无上周数据') +
+  `数据时点：${r.snapshot.takenAt.slice(0, 10)}（${snapshotLabel(r.snapshot.key)}）` +
+  (r.previous
+    ? `；周增长对比：${r.previous.takenAt.slice(0, 10)}（${snapshotLabel(r.previous.key)}）`
+    : '；无上周数据') +
   `；目标线：${r.goal.label}（${r.goal.source}）`;
 
 /** A cell as a page or a terminal shows it: rates with one decimal and a percent sign, nothing for null. */

@@ -8,6 +8,7 @@
  * row, the verdicts are read from the ledger a page at a time in row order, and the two are merged as they
  * go into the output stream. Memory stays the size of a page, whatever the size of the list.
  */
+import { LIST_ACTION_NAMES, reasonText, zh } from '../domain/words';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import { once } from 'node:events';
@@ -102,7 +103,7 @@ export async function writeMaskedRejections(
         await put(
           file,
           Buffer.from(
-            `${[String(r.row_no), r.id_number ?? '', r.category ?? '', r.action, r.field ?? '', r.reason ?? ''].map((c) => csvFieldIn(neutraliseFormula(c), ',')).join(',')}\r\n`,
+            `${[String(r.row_no), r.id_number ?? '', r.category ?? '', zh(LIST_ACTION_NAMES, r.action), r.field ?? '', reasonText(r.reason)].map((c) => csvFieldIn(neutraliseFormula(c), ',')).join(',')}\r\n`,
           ),
         );
       rows += page.rows.length;
@@ -203,7 +204,7 @@ export async function streamRejectionReport(
       lastRow = row.rowNo;
       while (!next.done && next.value.row_no < row.rowNo) next = await verdicts.next();
       if (!next.done && next.value.row_no === row.rowNo) {
-        lines.push([...pad(row.cells), next.value.field, next.value.reason, String(row.rowNo)]);
+        lines.push([...pad(row.cells), next.value.field, reasonText(next.value.reason), String(row.rowNo)]);
         rows += 1;
       }
     }

@@ -25,7 +25,7 @@ export function makeDrillPolicy(base: Policy, startMs: number, stepMinutes: numb
   const step = Math.round(stepMinutes * 60_000);
   const at = (spec: string) =>
     new Date(startMs + distinct.indexOf(instantOf(spec, 'start')) * step).toISOString();
-  const drillSource = (s: string) => `${s} [drill: compressed to ${stepMinutes} min per step]`;
+  const drillSource = (s: string) => `${s}［演练：日程压缩为每步 ${stepMinutes} 分钟］`;
   const dated = (d: { at: string; source: string }) => ({ at: at(d.at), source: drillSource(d.source) });
   return {
     ...base,

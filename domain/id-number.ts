@@ -70,17 +70,14 @@ export type IdRejection =
   | 'check-digit-mismatch';
 
 export const ID_REJECTION_TEXT: Record<IdRejection, string> = {
-  empty: '身份证号码为空 (the ID number is empty)',
-  'old-15-digit-number':
-    '15位旧身份证号码，须换为18位 (an old 15-digit number; the 18-digit number is required)',
-  'wrong-length': '身份证号码应为18位 (an ID number has 18 characters)',
-  'invalid-characters': '身份证号码前17位须为数字，末位为数字或X (17 digits, then a digit or X)',
-  'unknown-province':
-    '身份证号码前两位不是有效的省级行政区划代码 (the first two digits are no province code)',
-  'invalid-birth-date': '身份证号码中的出生日期不存在 (the birth date in the number does not exist)',
-  'birth-date-in-future':
-    '身份证号码中的出生日期晚于当前日期 (the birth date in the number is in the future)',
-  'check-digit-mismatch': '身份证号码校验码错误 (the check character does not match: a digit was mistyped)',
+  empty: '身份证号码为空',
+  'old-15-digit-number': '15位旧身份证号码，须换为18位',
+  'wrong-length': '身份证号码应为18位',
+  'invalid-characters': '身份证号码前17位须为数字，末位为数字或X',
+  'unknown-province': '身份证号码前两位不是有效的省级行政区划代码',
+  'invalid-birth-date': '身份证号码中的出生日期不存在',
+  'birth-date-in-future': '身份证号码中的出生日期晚于当前日期',
+  'check-digit-mismatch': '身份证号码校验码错误',
 };
 
 export type IdCheck =

@@ -792,14 +792,14 @@ async function copyRows(
           verdict = {
             code: 'formula-error',
             field: FIELD_HEADERS[errorIn],
-            reason: `公式结果为错误值${(row.cells[columns[errorIn]] ?? '').slice(0, 8)}，请填写实际内容 (the cell holds a formula whose result is an error)`,
+            reason: `公式结果为错误值${(row.cells[columns[errorIn]] ?? '').slice(0, 8)}，请填写实际内容`,
           };
           idNumber = null;
         } else if (!idRaw)
           verdict = {
             code: 'missing-field',
             field: FIELD_HEADERS.idNumber,
-            reason: '身份证号码为空 (the ID number is missing)',
+            reason: '身份证号码为空',
           };
         else if (
           idCell.kind === 'stored-as-number' ||
@@ -808,8 +808,7 @@ async function copyRows(
           verdict = {
             code: 'id-stored-as-number',
             field: FIELD_HEADERS.idNumber,
-            reason:
-              '身份证号码被存为数字，末几位已丢失；请将该列设为文本后重新填写 (the ID was stored as a number and lost its last digits)',
+            reason: '身份证号码被存为数字，末几位已丢失；请将该列设为文本后重新填写',
           };
         } else {
           const check = checkIdNumber(idRaw, request.effectiveOn);
@@ -821,7 +820,7 @@ async function copyRows(
           verdict = {
             code: 'missing-field',
             field: FIELD_HEADERS.name,
-            reason: '姓名为空 (the name is missing)',
+            reason: '姓名为空',
           };
         let categoryId: string | null = categoryRaw || null;
         if (!verdict) {
@@ -830,7 +829,7 @@ async function copyRows(
             verdict = {
               code: 'missing-field',
               field: FIELD_HEADERS.category,
-              reason: '特殊群体类别为空 (the category is missing)',
+              reason: '特殊群体类别为空',
             };
           else if (!category)
             verdict = {

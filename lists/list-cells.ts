@@ -71,11 +71,11 @@ function hasLongDigitRun(text: string): boolean {
 export type SkipReason = 'blank-row' | 'totals-row' | 'signature-line' | 'note-line' | 'serial-number-only';
 
 export const SKIP_REASON_TEXT: Record<SkipReason, string> = {
-  'blank-row': '空行 (a blank row)',
-  'totals-row': '合计行 (a totals row, not a person)',
-  'signature-line': '签名或日期行 (a signature or date line: 制表人、审核人、日期)',
-  'note-line': '备注说明行 (a note below the list)',
-  'serial-number-only': '只有序号的行 (a row holding only a serial number)',
+  'blank-row': '空行',
+  'totals-row': '合计行',
+  'signature-line': '签名或日期行（制表人、审核人、日期等）',
+  'note-line': '备注说明行',
+  'serial-number-only': '只有序号的行',
 };
 
 const TOTALS = /^(合计|总计|小计|共计|总数|合\s*计|总\s*计)/;

@@ -14,7 +14,20 @@ import { formatYuan } from '../../domain/money';
 import type { Policy } from '../../domain/policy';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
 import { campaignWorkflowId, type CampaignProgress } from '../../workflows/campaign';
-import { beijing, csrfField, h, n, notice, page, PHASE_NAMES, ROSTER_STATUS_NAMES, type Raw } from '../html';
+import {
+  beijing,
+  csrfField,
+  FUNDING_SOURCE_NAMES,
+  h,
+  n,
+  notice,
+  page,
+  PHASE_NAMES,
+  ROSTER_STATUS_NAMES,
+  WORKFLOW_STATUS_NAMES,
+  zh,
+  type Raw,
+} from '../html';
 import { campaigns } from '../queries';
 import type { RouteContext } from '../server';
 
@@ -116,7 +129,7 @@ export function campaignRoutes(app: FastifyInstance, ctx: RouteContext): void {
       cards.push(h`<section class="campaign" data-workflow-id="${id}">
 <h3>${c.policy?.name ?? c.jurisdiction} ${c.year} 年度${c.drill ? '（演练）' : ''}</h3>
 <dl>
-<dt>工作流</dt><dd>${id}（${status ? status.status : 'Temporal 未找到'}）</dd>
+<dt>工作流</dt><dd>${id}（${status ? zh(WORKFLOW_STATUS_NAMES, status.status) : 'Temporal 未找到'}）</dd>
 <dt>阶段</dt><dd class="phase">${p ? (PHASE_NAMES[p.phase] ?? p.phase) : '—'}</dd>
 <dt>日程</dt><dd>${p ? `已完成 ${p.itemsDone} / ${p.itemsTotal} 项` : ''}</dd>
 <dt>政策快照</dt><dd><code>${c.policyHash.slice(0, 12)}</code></dd>
@@ -143,7 +156,7 @@ ${
   p.claims.length
     ? h`<table class="claims"><thead><tr><th>资助资金申报</th><th>部门</th><th>人数</th><th>金额（元）</th></tr></thead><tbody>${p.claims.map(
         (x) =>
-          h`<tr><td>${x.fundingSource}</td><td>${departmentName(x.department, c.policy ?? undefined)}</td><td>${n(x.persons)}</td><td>${formatYuan(x.totalFen)}</td></tr>`,
+          h`<tr><td>${zh(FUNDING_SOURCE_NAMES, x.fundingSource)}</td><td>${departmentName(x.department, c.policy ?? undefined)}</td><td>${n(x.persons)}</td><td>${formatYuan(x.totalFen)}</td></tr>`,
       )}</tbody></table><p class="receipts">申报回执：${p.claimReceipts.join('、')}</p>`
     : ''
 }

@@ -19,33 +19,72 @@ import { listSubmissions } from '../../application/lists';
 import { heldRosters, wouldBeClosed } from '../../client/held-rosters';
 import { UploadRefused } from '../../application/uploads';
 import { RefusedError } from '../../domain/failures';
-import { departmentName } from '../../domain/departments';
+import { explain, logged, NotVisible } from '../errors';
 import { deltaRegistrationDay } from '../../domain/reconciliation';
 import { seedPolicy, seedPolicyKeys } from '../../seeds';
 import { exchangeDirOf, loadConfig } from '../../worker/config';
-import { beijing, csrfField, h, n, notice, page, SUBMISSION_STATUS_NAMES, type Raw } from '../html';
+import {
+  beijing,
+  csrfField,
+  departmentLabel,
+  h,
+  jurisdictionLabel,
+  n,
+  notice,
+  page,
+  SUBMISSION_STATUS_NAMES,
+  type Raw,
+} from '../html';
 import { campaigns, type CampaignRow } from '../queries';
 import { ImportJobs } from '../imports';
 import type { RouteContext } from '../server';
 import { workflowIdOf } from './campaigns';
 
-const Id = z.coerce.number().int().positive();
 const JobId = z.string().regex(/^[0-9a-f]{24}$/);
 
-/** The whole cause chain of a refused Update, as the CLI prints it (the refusal names file, row and field). */
-function causes(error: unknown): string {
-  const messages: string[] = [];
-  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause)
-    messages.push(e.message);
-  return messages.join('：');
+/** A list's number in a path: anything but a positive integer is a list nobody can see (404, in Chinese). */
+function listId(params: unknown): number {
+  const id = z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .safeParse((params as { id: string }).id);
+  if (!id.success) throw new NotVisible('未找到该名单，或您无权查看');
+  return id.data;
 }
 
-const DepartmentUpload = z.object({
-  policy: z.string().regex(/^[a-z]+\|\d{4}$/),
-  department: z.string().min(1),
-  kind: z.enum(['roster', 'delta']),
-  period: z.string().trim(),
-});
+/** A China date that exists (2023-13-45 does not): checked here, before PostgreSQL sees it. */
+const isRealDate = (d: string) => {
+  const at = Date.parse(`${d}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(at) && new Date(at).toISOString().slice(0, 10) === d;
+};
+
+/** The department's upload form: a seeded plan, its own department, the kind and a real 时点 or 月份. */
+const DepartmentUpload = z
+  .object({
+    policy: z
+      .string()
+      .regex(/^[a-z]+\|\d{4}$/)
+      .refine((p) => seedPolicyKeys().includes(p.replace('|', '-'))),
+    department: z.string().min(1),
+    kind: z.enum(['roster', 'delta']),
+    period: z.string().trim(),
+  })
+  .superRefine((form, issues) => {
+    const ok = form.kind === 'roster' ? isRealDate(form.period) : /^\d{4}-(0[1-9]|1[0-2])$/.test(form.period);
+    if (!ok) issues.addIssue({ code: 'custom', path: ['period'], message: 'period' });
+  });
+
+/** The form's fault in Chinese, naming the field (时点/月份 says what a good one looks like). */
+function uploadFormFault(error: z.ZodError, kind: string | undefined): string {
+  const fields = new Set(error.issues.map((i) => String(i.path[0] ?? '')));
+  if (fields.size === 1 && fields.has('period'))
+    return kind === 'delta'
+      ? '时点/月份填写有误：增减名单的月份应为 YYYY-MM（如 2023-09）'
+      : '时点/月份填写有误：全量名单的时点应为真实存在的日期 YYYY-MM-DD（如 2023-08-31）';
+  return explain(error).text;
+}
 
 /** The result of a department's own import, in the words of the 名单 page. */
 function importedNotice(fileName: string, r: ListImportResult): Raw {
@@ -113,12 +152,12 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           : h``;
     const table = h`<table class="submissions"><thead><tr><th>编号</th><th>地区</th><th>认定部门</th><th>类型</th><th>时点/月份</th><th>文件</th><th>读取</th><th>接收</th><th>拒收</th><th>跳过</th><th>状态</th><th>接收人</th><th>接收时间</th><th>拒收报告</th></tr></thead><tbody>${rows.map(
       (s) =>
-        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${s.jurisdiction}</td><td>${departmentName(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
+        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${jurisdictionLabel(s.jurisdiction)}</td><td>${departmentLabel(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
     )}</tbody></table>`;
     const heldTable = held.length
       ? h`<section class="held"><h3>待确认的名单（将关闭过多身份，须经办确认）</h3><table><thead><tr><th>编号</th><th>认定部门</th><th>时点</th><th>文件</th><th>将关闭</th><th>现有身份</th><th>将开启</th><th></th></tr></thead><tbody>${held.map(
           (x) =>
-            h`<tr><td>${x.submissionId}</td><td>${departmentName(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td>${x.wouldOpen === null ? '—' : n(x.wouldOpen)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
+            h`<tr><td>${x.submissionId}</td><td>${departmentLabel(x.department, policyOf(x.jurisdiction))}</td><td>${x.period}</td><td>${x.fileName}</td><td>${n(x.wouldClose)}</td><td>${n(x.openBefore)}</td><td>${x.wouldOpen === null ? '—' : n(x.wouldOpen)}</td><td><a href="/lists/held/${x.submissionId}">查看将关闭的人员</a>${
               who.role === 'operator'
                 ? h` <form method="post" action="/lists/held/${x.submissionId}/decide" class="inline">${csrfField(csrf)}<input type="hidden" name="wouldClose" value="${x.wouldClose}"><input type="hidden" name="openBefore" value="${x.openBefore}">${x.wouldOpen === null ? '' : h`<input type="hidden" name="wouldOpen" value="${x.wouldOpen}">`}<button name="decision" value="confirm">确认</button> <button name="decision" value="reject">退回</button></form>`
                 : ''
@@ -159,8 +198,9 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const form = z
         .object({ campaign: z.string().regex(/^[a-z]+\|\d{4}\|(drill)?$/), department: z.string().min(1) })
         .parse(fields);
-      if (!path || readFileSync(path).length === 0)
-        return listPage(request, reply, notice('error', '请选择名单文件'), 400);
+      // an empty file is handed in like any other: the import refuses it and records it in refused_files,
+      // as `campaign submit-list` does (the same use case); only no file at all is the form's fault
+      if (!path) return listPage(request, reply, notice('error', '请选择名单文件'), 400);
       const [jurisdiction, year, drill] = form.campaign.split('|') as [string, string, string];
       const workflowId = workflowIdOf(jurisdiction, Number(year), drill === 'drill');
       // the file's upload and the connection fail as the page's own errors; the Update's refusal is the result
@@ -194,12 +234,18 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
         return listPage(request, reply, result);
       } catch (error) {
         if (!updating) throw error;
-        request.log.warn({ user: login.identity.user, workflowId }, 'roster refused');
-        return listPage(request, reply, notice('error', `名单未被接收：${causes(error)}`), 422);
+        const said = explain(error);
+        request.log.warn(
+          { user: login.identity.user, workflowId, err: logged(error, !said.known) },
+          'roster refused',
+        );
+        return listPage(request, reply, notice('error', `名单未被接收：${said.text}`), said.status);
       }
     } catch (error) {
-      if (error instanceof UploadRefused || error instanceof z.ZodError)
+      if (error instanceof UploadRefused)
         return listPage(request, reply, notice('error', `上传失败：${error.message}`), 400);
+      if (error instanceof z.ZodError)
+        return listPage(request, reply, notice('error', `上传失败：${explain(error).text}`), 400);
       throw error;
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -227,22 +273,19 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           bytes = await part.toBuffer();
         } else fields[part.fieldname] = String(part.value);
       }
-      const form = DepartmentUpload.parse(fields);
-      if (!bytes?.length) return listPage(request, reply, notice('error', '请选择名单文件'), 400);
-      const [jurisdiction, year] = form.policy.split('|') as [string, string];
-      const policy = seedPolicy(jurisdiction, Number(year));
-      if (
-        form.kind === 'roster' ? !/^\d{4}-\d{2}-\d{2}$/.test(form.period) : !/^\d{4}-\d{2}$/.test(form.period)
-      )
+      const parsed = DepartmentUpload.safeParse(fields);
+      if (!parsed.success)
         return listPage(
           request,
           reply,
-          notice(
-            'error',
-            `上传失败：${form.kind === 'roster' ? '全量名单的时点应为 YYYY-MM-DD' : '增减名单的月份应为 YYYY-MM'}`,
-          ),
+          notice('error', `上传失败：${uploadFormFault(parsed.error, fields.kind)}`),
           400,
         );
+      const form = parsed.data;
+      // an empty file is read and refused like any other, and recorded in refused_files (as lists import)
+      if (!bytes) return listPage(request, reply, notice('error', '请选择名单文件'), 400);
+      const [jurisdiction, year] = form.policy.split('|') as [string, string];
+      const policy = seedPolicy(jurisdiction, Number(year));
       const file = bytes;
       const exchangeDir = ctx.deps.exchangeDir ?? exchangeDirOf(loadConfig());
       const log = request.log;
@@ -269,14 +312,18 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           return r;
         },
         (error) => {
-          log.warn({ user, department: form.department }, 'department list refused');
-          return causes(error);
+          const said = explain(error);
+          log.warn(
+            { user, department: form.department, err: logged(error, !said.known) },
+            'department list refused',
+          );
+          return { status: said.status, text: said.text };
         },
       );
       return reply.redirect(`/lists/imports/${job.id}`, 303);
     } catch (error) {
-      if (error instanceof z.ZodError || (error instanceof Error && /file too large/i.test(error.message)))
-        return listPage(request, reply, notice('error', `上传失败：${error.message}`), 400);
+      if (error instanceof Error && /file too large/i.test(error.message))
+        return listPage(request, reply, notice('error', '上传失败：文件过大'), 413);
       throw error;
     }
   });
@@ -284,7 +331,8 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
   /**
    * A department's import under way or done: rows read so far while it imports (upload.js asks the progress
    * route every second and shows the result when it ends), then read = accepted + rejected + skipped and the
-   * rejection report, or why it was refused (422). Only the login that started it may see it (else 404).
+   * rejection report, or why it was refused (422 for a file that cannot be read, 403 for a list in another
+   * department's name: console/errors.ts). Only the login that started it may see it (else 404).
    */
   app.get('/lists/imports/:job', { config: { roles: ['department'] } }, async (request, reply) => {
     const job = jobOf(request);
@@ -292,7 +340,12 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return listPage(request, reply, notice('error', '没有这次导入（已过一小时或不是本账号的导入）'), 404);
     if (job.state === 'imported') return listPage(request, reply, importedNotice(job.fileName, job.result!));
     if (job.state === 'refused')
-      return listPage(request, reply, notice('error', `名单未被接收：${job.refusal ?? ''}`), 422);
+      return listPage(
+        request,
+        reply,
+        notice('error', `名单未被接收：${job.refusal?.text ?? ''}`),
+        job.refusal?.status ?? 422,
+      );
     return listPage(
       request,
       reply,
@@ -309,21 +362,11 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/lists/:id/rejections', async (request, reply) => {
     const login = ctx.login(request);
-    const id = Id.parse((request.params as { id: string }).id);
-    // a list the login may not read (another department's, under row-level security) is no list of its own
+    const id = listId(request.params);
+    // a list the reader's login cannot see (another department's: row-level security) and a list with no
+    // stored file are answered alike, 404, so the answer does not tell whether it exists
     const visible = await login.pool.query('SELECT 1 FROM submissions WHERE id = $1', [id]);
-    if (!visible.rowCount)
-      return reply
-        .code(404)
-        .type('text/html')
-        .send(
-          page({
-            title: '名单',
-            who: login.identity,
-            csrf: ctx.csrf(reply),
-            body: notice('error', `没有编号为 ${id} 的名单，或它不在本账号可见的范围内`),
-          }),
-        );
+    if (!visible.rowCount) throw new NotVisible('未找到该名单，或您无权查看');
     if (login.identity.role === 'auditor') {
       // the auditor's report: the masked view only (no full ID, name, address or phone)
       const dir = mkdtempSync(join(tmpdir(), 'medins-console-rejections-'));
@@ -338,7 +381,11 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const report = await rejectionReport(login.pool, id);
+    const report = await rejectionReport(login.pool, id).catch((error: unknown) => {
+      if (error instanceof Error && /has no stored file/.test(error.message))
+        throw new NotVisible('未找到该名单的原始文件，无法生成拒收报告');
+      throw error;
+    });
     return reply
       .header(
         'content-disposition',
@@ -354,7 +401,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/lists/held/:id', { config: { roles: ['operator', 'auditor'] } }, async (request, reply) => {
     const login = ctx.login(request);
-    const id = Id.parse((request.params as { id: string }).id);
+    const id = listId(request.params);
     const people = await wouldBeClosed(login.pool, id);
     return reply.type('text/html').send(
       page({
@@ -372,7 +419,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post('/lists/held/:id/decide', { config: { roles: ['operator'] } }, async (request, reply) => {
     const login = ctx.login(request);
-    const id = Id.parse((request.params as { id: string }).id);
+    const id = listId(request.params);
     const { decision, wouldClose, openBefore, wouldOpen } = z
       .object({
         decision: z.enum(['confirm', 'reject']),

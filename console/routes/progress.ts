@@ -3,6 +3,7 @@
  * ECharts chart of it against targets and the plan's goal line, week-on-week, for any snapshot date; the
  * .xlsx and the printable page are the report's own exports, downloaded as they are.
  */
+import { snapshotLabel } from '../../domain/words';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { chinaDateOf } from '../../domain/dates';
@@ -76,7 +77,7 @@ export function progressRoutes(app: FastifyInstance, ctx: RouteContext): void {
           goalLabel: report.goal.label,
         };
         body = h`${form}
-<p class="basis">数据时点：${report.snapshot.takenAt.slice(0, 10)}（${report.snapshot.key}）${report.previous ? `；周增长对比 ${report.previous.takenAt.slice(0, 10)}` : '；无上周数据'}；目标线：${report.goal.label}（${report.goal.source}）</p>
+<p class="basis">数据时点：${report.snapshot.takenAt.slice(0, 10)}（${snapshotLabel(report.snapshot.key)}）${report.previous ? `；周增长对比 ${report.previous.takenAt.slice(0, 10)}` : '；无上周数据'}；目标线：${report.goal.label}（${report.goal.source}）</p>
 <p class="downloads"><a href="/progress/xlsx?${query}" download>下载 .xlsx</a> · <a href="/progress/print?${query}" target="_blank">打印版</a> · <a href="/progress/pdf?${query}" download>下载 PDF</a></p>
 <div id="progress-chart" class="chart" role="img" aria-label="各镇参保人数与目标"></div>
 <script type="application/json" id="progress-data">${raw(jsonForPage(chart))}</script>

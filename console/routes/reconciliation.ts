@@ -3,6 +3,7 @@
  * in Beijing time), each month's result, and the exceptions queue (ID numbers masked for every reader: the
  * audit view) with the operator's decision on each: who decided what, when and why (migration 0036).
  */
+import { exceptionDetailText, EXCEPTION_KIND_NAMES, reconciliationSummaryText, zh } from '../../domain/words';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeSchedule, formatInZone } from '../../client/reconcile-commands';
@@ -31,6 +32,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): v
       })
       .parse(request.query);
     const jurisdiction = q.jurisdiction ?? jurisdictions[0];
+    const policy = all.find((c) => c.jurisdiction === jurisdiction)?.policy ?? undefined;
     const form = h`<form method="get" action="/reconciliation" class="filters"><label>地区 <select name="jurisdiction">${jurisdictions.map(
       (j) =>
         h`<option value="${j}"${raw(j === jurisdiction ? ' selected' : '')}>${all.find((c) => c.jurisdiction === j)?.policy?.name ?? j}</option>`,
@@ -59,11 +61,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): v
           ? h`<table class="months"><thead><tr><th>月份</th><th>工作流</th><th>开始（北京时间）</th><th>完成（北京时间）</th><th>结果</th></tr></thead><tbody>${months.map(
               (m) =>
                 h`<tr><td>${m.month}</td><td>${m.workflowId}</td><td>${beijing(m.startedAt)}</td><td>${beijing(m.finishedAt)}</td><td>${
-                  m.summary
-                    ? Object.entries(m.summary)
-                        .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
-                        .join('；')
-                    : '进行中'
+                  m.summary ? reconciliationSummaryText(m.summary, policy) : '进行中'
                 }</td></tr>`,
             )}</tbody></table>`
           : notice('ok', '尚无对账记录')
@@ -73,7 +71,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: RouteContext): v
           ? h`<p>待处理 ${exceptions.filter((x) => !x.decision).length} 条，已处理 ${exceptions.filter((x) => x.decision).length} 条（处理决定由经办人员记录，留存决定人、时间与理由）</p>
 <table class="exceptions"><thead><tr><th>编号</th><th>月份</th><th>类型</th><th>公民身份号码（脱敏）</th><th>详情</th><th>处理决定</th><th>理由</th><th>决定人</th><th>决定时间（北京时间）</th>${raw(role === 'operator' ? '<th>记录决定</th>' : '')}</tr></thead><tbody>${exceptions.map(
               (x) =>
-                h`<tr data-exception="${x.id}"><td>${x.id}</td><td>${x.month}</td><td>${x.kind}</td><td>${x.idNumber ?? ''}</td><td>${JSON.stringify(x.detail)}</td><td class="decision">${x.decision ? EXCEPTION_DECISIONS[x.decision.decision] : '待处理'}${x.decisions > 1 ? `（共 ${x.decisions} 次决定）` : ''}</td><td class="reason">${x.decision?.reason ?? ''}</td><td class="decided-by">${x.decision?.decidedBy ?? ''}</td><td>${x.decision ? beijing(x.decision.decidedAt) : ''}</td>${
+                h`<tr data-exception="${x.id}"><td>${x.id}</td><td>${x.month}</td><td>${zh(EXCEPTION_KIND_NAMES, x.kind)}</td><td>${x.idNumber ?? ''}</td><td>${exceptionDetailText(x.detail as Record<string, unknown> | null, policy)}</td><td class="decision">${x.decision ? EXCEPTION_DECISIONS[x.decision.decision] : '待处理'}${x.decisions > 1 ? `（共 ${x.decisions} 次决定）` : ''}</td><td class="reason">${x.decision?.reason ?? ''}</td><td class="decided-by">${x.decision?.decidedBy ?? ''}</td><td>${x.decision ? beijing(x.decision.decidedAt) : ''}</td>${
                   role === 'operator'
                     ? h`<td><form method="post" action="/reconciliation/exceptions/${x.id}/decide" class="inline decide">${csrfField(csrf)}<input type="hidden" name="jurisdiction" value="${jurisdiction}"><select name="decision">${Object.entries(
                         EXCEPTION_DECISIONS,

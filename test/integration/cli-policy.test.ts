@@ -208,7 +208,7 @@ describe('the policy commands of the command line', () => {
       );
       expect(r.stdout).toContain('1 rejected rows written');
       const text = readFileSync(out, 'utf8');
-      expect(text).toContain(`2,${rejectedId.slice(0, 6)}********${rejectedId.slice(14)},2301,listed`);
+      expect(text).toContain(`2,${rejectedId.slice(0, 6)}********${rejectedId.slice(14)},2301,在册`);
       expect(text).toContain('not in the household register');
       expect(text).not.toContain(rejectedId);
       expect(text).not.toContain('关伟');

@@ -208,6 +208,26 @@ describe('the console in Chromium: operator, auditor and department each see and
     expect(report).toContain('李缺号');
     expect(report.trim().split(/\r?\n/).length).toBe(1 + rejected);
 
+    // an empty file goes the CLI's way: the campaign's import refuses it, in Chinese and without Temporal's
+    // wording; if the roster window is still open it is recorded in refused_files (else the deadline refuses)
+    const empty = join(tmpdir(), 'empty.csv');
+    writeFileSync(empty, '');
+    await page.goto(`${base}/lists`);
+    await page.selectOption('select[name=campaign]', 'kaiping|2024|drill');
+    await page.selectOption('select[name=department]', UPLOADED_BY_OPERATOR);
+    await page.setInputFiles('input[name=file]', empty);
+    await Promise.all([page.waitForURL(`${base}/lists/upload**`), page.click('text=上传并导入')]);
+    const refusal = (await page.locator('.notice.error').first().textContent()) ?? '';
+    expect(refusal).toMatch(/^名单未被接收：/);
+    expect(refusal).not.toMatch(/Workflow|请选择名单文件/);
+    expect(refusal.replace('empty.csv', '')).not.toMatch(/[A-Za-z]{6,}/);
+    if (refusal.includes('文件是空的')) {
+      const kept = await db.pool.query(
+        `SELECT byte_size::int AS bytes FROM refused_files WHERE file_name = 'empty.csv'`,
+      );
+      expect(kept.rows).toEqual([{ bytes: 0 }]);
+    } else expect(refusal).toContain('名单报送已截止');
+
     // the drill year runs on, to its subsidy claims, seen on the 工作台
     await until(async () => {
       await page.goto(`${base}/`);
@@ -216,6 +236,11 @@ describe('the console in Chromium: operator, auditor and department each see and
     }, 300_000);
     const card = page.locator('[data-workflow-id="campaign-kaiping-2024-drill"]');
     expect(await card.locator('table.claims tbody tr').count()).toBeGreaterThan(0);
+    // the claims, the state and the departments in the documents' words
+    const cardText = (await card.textContent()) ?? '';
+    expect(cardText).toContain('个人缴费财政补助');
+    expect(cardText).toContain('（已完成）');
+    expect(cardText).not.toMatch(/fiscal-subsidy|COMPLETED|RUNNING|civil-affairs/);
     expect(await card.locator('.receipts').textContent()).toMatch(/申报回执：.+/);
     expect(await card.locator('table.rounds tbody tr').count()).toBeGreaterThanOrEqual(2);
     const events = await db.pool.query<{ n: number }>(
@@ -456,7 +481,7 @@ describe('the console in Chromium: operator, auditor and department each see and
         },
       },
     );
-    // the upload is taken (303 to its import's page); the import is refused there
+    // the upload is taken (303 to its import's page); the import is refused there, in Chinese
     expect(foreign.status()).toBe(303);
     const importPage = `${base}${foreign.headers()['location']}`;
     expect(importPage).toMatch(/\/lists\/imports\/[0-9a-f]{24}$/);
@@ -467,8 +492,10 @@ describe('the console in Chromium: operator, auditor and department each see and
       60_000,
     );
     const refusal = await page.request.get(importPage);
-    expect(refusal.status()).toBe(422);
-    expect(await refusal.text()).toMatch(/名单未被接收：.*(row-level security|may not import)/);
+    expect(refusal.status()).toBe(403);
+    const refusalText = await refusal.text();
+    expect(refusalText).toContain('名单未被接收：不能以其他部门的名义报送名单');
+    expect(refusalText).not.toMatch(/row-level security|may not import|violates/);
     const after = await db.pool.query('SELECT count(*)::int AS n FROM submissions');
     expect(after.rows[0]).toEqual(before.rows[0]);
     const audit = await page.request.get(`${base}/audit`);

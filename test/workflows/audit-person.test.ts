@@ -5,6 +5,7 @@
  * After the year, operators file refund applications (`refund request`) for persons of the rehearsal: the
  * refunded person's trail shows the refund and each status change with the activity or command that made it.
  */
+import { FUNDING_SOURCE_NAMES } from '../../domain/words';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -108,7 +109,7 @@ describe('audit person: one person’s year, in Chinese, cross-checked', () => {
     ).contribution;
     expect(e.subsidy_fen).toBe(expected.subsidyFen);
     expect(enrolled.what).toContain(
-      `资助 ${(expected.subsidyFen / 100).toFixed(2)} 元（${expected.fundingSource}）`,
+      `资助 ${(expected.subsidyFen / 100).toFixed(2)} 元（${FUNDING_SOURCE_NAMES[expected.fundingSource]}）`,
     );
     const claim = t.entries.find((x) => x.kind === '财政补助')!;
     expect(claim.what).toContain(`财政补助 ${(expected.subsidyFen / 100).toFixed(2)} 元`);
