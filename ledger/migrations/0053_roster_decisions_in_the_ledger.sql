@@ -29,12 +29,12 @@ CREATE UNIQUE INDEX submissions_one_current_roster
   ON submissions (jurisdiction, department) WHERE kind = 'roster' AND status = 'current';
 
 -- The campaign year a roster date belongs to: a roster as of 2023-08-31 is the 2024 year's (the year's rosters
--- are dated from July of the year before; its claim is due by 06-30 of the year itself).
+-- are dated from July of the year before; its claim is due by 06-30 of the year itself). A period written as a
+-- month (YYYY-MM, as a delta's is) is read as that month: its month and year are all this needs.
 CREATE FUNCTION roster_campaign_year(period text) RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
-  SELECT CASE WHEN extract(month FROM left(period, 10)::date) >= 7
-              THEN extract(year FROM left(period, 10)::date)::int + 1
-              ELSE extract(year FROM left(period, 10)::date)::int END
+  SELECT CASE WHEN extract(month FROM d) >= 7 THEN extract(year FROM d)::int + 1 ELSE extract(year FROM d)::int END
+  FROM (SELECT CASE WHEN period ~ '^\d{4}-\d{2}$' THEN (period || '-01')::date ELSE left(period, 10)::date END AS d) p
 $$;
 
 -- A roster takes effect (status becomes current): the ledger's rules above, under one lock per department so
