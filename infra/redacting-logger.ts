@@ -23,7 +23,8 @@ export class RedactingLogger extends LevelLogger {
 
 /**
  * Installs the SDK runtime once per process with a redacting logger at `level`: structured JSON lines on
- * stderr (pino, infra/structured-log.ts), or, given `write`, one plain line each to `write`.
+ * stderr (pino, infra/structured-log.ts), or, given `write`, one plain line each to `write`. The core's
+ * native log lines (warnings and errors) are forwarded to the same logger.
  */
 let installed = false;
 export function installRedactingRuntime(level: LogLevel = 'INFO', write?: (line: string) => void): void {
@@ -38,6 +39,8 @@ export function installRedactingRuntime(level: LogLevel = 'INFO', write?: (line:
           level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error'),
         ),
       );
-  Runtime.install({ logger: new RedactingLogger(inner) });
+  // the SDK core's own lines (Rust) are forwarded to this logger too, so they are masked and structured like
+  // the rest instead of written to stderr by the core itself (with terminal colour codes)
+  Runtime.install({ logger: new RedactingLogger(inner), telemetryOptions: { logging: { forward: {} } } });
   installed = true;
 }
