@@ -116,7 +116,18 @@ export async function claimRehearsalDatabase(
           say(`${datname} was left by a rehearsal run as the administrator: an administrator drops it`);
           continue;
         }
-        await drop(datname);
+        try {
+          await drop(datname);
+        } catch (error) {
+          // another login is connected to it (a console opened on a kept rehearsal): FORCE may end only this
+          // login's own connections, so the database stays until they close, and this rehearsal goes on
+          const code = (error as { code?: string }).code;
+          if (code !== '42501' && code !== '55006') throw error;
+          say(
+            `${datname} is still open by another login (a console on a kept rehearsal?): left for a later rehearsal to drop`,
+          );
+          continue;
+        }
         say(`dropped ${datname}, left by an earlier rehearsal (kept for the console, or not cleaned up)`);
       } finally {
         await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [datname]);

@@ -184,6 +184,34 @@ describe('rehearsals on one machine', () => {
     expect(await databaseExists(running.name)).toBe(false);
   });
 
+  it('a kept rehearsal database another login still has open is left, and the next rehearsal goes on; once closed, a later one drops it', async () => {
+    const kept = 'rehearsal_kaiping_2024_keptopen123456';
+    const admin = new pg.Client({ connectionString: server().adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${kept} OWNER medins_rehearsal`).finally(() => admin.end());
+    // another login (here the administrator; in use, a console an auditor opened on a kept rehearsal) is in it
+    const url = new URL(server().adminUrl);
+    url.pathname = `/${kept}`;
+    const reader = new pg.Client({ connectionString: url.toString() });
+    await reader.connect();
+    const said: string[] = [];
+    try {
+      const next = await claimRehearsalDatabase({ connectionString: operator.url }, 'kaiping', 2024, (line) =>
+        said.push(line),
+      );
+      await next.release();
+      expect(said).toContain(
+        `${kept} is still open by another login (a console on a kept rehearsal?): left for a later rehearsal to drop`,
+      );
+      expect(await databaseExists(kept)).toBe(true);
+    } finally {
+      await reader.end();
+    }
+    const later = await claimRehearsalDatabase({ connectionString: operator.url }, 'kaiping', 2024);
+    await later.release();
+    expect(await databaseExists(kept)).toBe(false);
+  });
+
   it('a rehearsal asked to keep its database (the demo) prints the command that opens the console on it, where an operator logs in and sees the year; the next rehearsal drops it', async () => {
     const run = await rehearse(['--scale', '0.01', '--seed', '3', '--keep']);
     expect(run.code, run.stderr).toBe(0);
