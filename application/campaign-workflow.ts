@@ -200,6 +200,15 @@ export async function startCampaign(
         `the ${policy.jurisdiction} ${policy.year} campaign closed on ${closed.rows[0].at.toISOString()} (ledger); a closed year is not started again`,
       );
   }
+  // the same campaign still running is named as such, before the ledger's claim could speak of clearing it
+  const running = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    });
+  if (running?.status.name === 'RUNNING') throw alreadyExists(policy, workflowId, running);
   const clearedDrill = options.pool
     ? await claimYear(client, options.pool, policy, hash, workflowId)
     : undefined;
@@ -232,13 +241,21 @@ export async function startCampaign(
     };
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      const existing = await client.workflow.getHandle(workflowId).describe();
-      throw new CampaignAlreadyRunning(
-        `the ${policy.jurisdiction} ${policy.year} campaign${policy.drill ? ' drill' : ''} already exists: workflow ${workflowId}, run ${existing.runId}, ${existing.status.name} since ${existing.startTime.toISOString()}. It is not started twice.`,
-      );
+      throw alreadyExists(policy, workflowId, await client.workflow.getHandle(workflowId).describe());
     }
     throw error;
   }
+}
+
+/** The refusal of a second start of a campaign the server holds, naming its run, status and start. */
+function alreadyExists(
+  policy: Policy,
+  workflowId: string,
+  existing: { runId: string; status: { name: string }; startTime: Date },
+): CampaignAlreadyRunning {
+  return new CampaignAlreadyRunning(
+    `the ${policy.jurisdiction} ${policy.year} campaign${policy.drill ? ' drill' : ''} already exists: workflow ${workflowId}, run ${existing.runId}, ${existing.status.name} since ${existing.startTime.toISOString()}. It is not started twice.`,
+  );
 }
 
 export async function campaignStatus(
