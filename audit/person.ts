@@ -17,7 +17,7 @@ import { verifyEntries } from './verify';
 import { chinaDateOf } from '../domain/dates';
 import { departmentName } from '../domain/departments';
 import { contributionFor, refundFor } from '../domain/engine';
-import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
+import type { Policy } from '../domain/policy';
 import { campaignPolicy, REFUND_REASON_NAMES } from '../ledger/refunds';
 import { escapeHtml } from '../documents/html';
 import { campaignTimeline } from './history';
@@ -225,26 +225,6 @@ const yuan = (fen: number) => (fen / 100).toFixed(2);
 const chinaDate = (iso: string | null | undefined) => (iso ? chinaDateOf(Date.parse(iso)) : '');
 const day = (d: string | null) => (d ? d.slice(0, 10) : '');
 
-/** The policy snapshot a campaign of that jurisdiction and year ran under (the latest stored, a drill's last). */
-async function policyOf(
-  pool: pg.Pool,
-  jurisdiction: string,
-  year: number,
-): Promise<{ policy: Policy; hash: string } | null> {
-  const r = await pool.query<{ policy_hash: string; policy: unknown }>(
-    `SELECT policy_hash, policy FROM campaign_policies WHERE jurisdiction = $1 AND year = $2
-     ORDER BY coalesce((policy->>'drill')::boolean, false), stored_at DESC LIMIT 1`,
-    [jurisdiction, year],
-  );
-  const row = r.rows[0];
-  if (!row) return null;
-  const parsed = PolicySchema.safeParse(row.policy);
-  const days = WorkingDayCalendar.safeParse((row.policy as { workingDays?: unknown }).workingDays);
-  return parsed.success && days.success
-    ? { policy: { ...parsed.data, workingDays: days.data }, hash: row.policy_hash }
-    : null;
-}
-
 /**
  * The trail of one person (by full ID number) for the campaign `year` of `jurisdiction`. The reader's
  * database role decides what is masked. `client` (optional) links files to the workflow runs that
@@ -268,7 +248,7 @@ export async function personTrail(
   const history = h.rows[0]!.history;
   if (!facts.resident)
     throw new PersonNotFound(`no registered resident of ${input.jurisdiction} has that ID number`);
-  const snapshot = await policyOf(pool, input.jurisdiction, input.year);
+  const snapshot = await campaignPolicy(pool, { jurisdiction: input.jurisdiction, year: input.year });
   const policy = snapshot?.policy;
   const dept = (d: string) => departmentName(d, policy);
   const entries: TrailEntry[] = [];
