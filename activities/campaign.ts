@@ -2,12 +2,12 @@
  * The campaign's activities, built from injected dependencies. Each takes references and counts (a
  * jurisdiction, a year, a policy hash, a batch id) and returns counts: never lists of people.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { chinaDateOf } from '../domain/dates';
+import { policyHash } from '../ledger/policy-hash';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
 import { notReady, type DepartmentPorts, type ExchangedFile } from '../departments/ports';
 import { keepAndLogExchange } from '../ledger/exchange-log';
@@ -42,23 +42,6 @@ export interface CampaignRef {
   jurisdiction: string;
   year: number;
   policyHash: string;
-}
-
-/** sha256 of the policy as JSON with sorted keys: the same policy always has the same hash. */
-export function policyHash(policy: Policy): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(policy)))
-    .digest('hex');
 }
 
 export function createCampaignActivities(deps: CampaignDeps) {

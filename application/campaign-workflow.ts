@@ -11,7 +11,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import type pg from 'pg';
-import { policyHash } from '../activities/campaign';
+import { policyHash } from '../ledger/policy-hash';
 import type { Policy } from '../domain/policy';
 import type { StoredFileRef } from '../ledger/exchange-store';
 import {

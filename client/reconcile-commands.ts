@@ -4,7 +4,7 @@
  * backfilled from the command line; `run` reconciles one month directly.
  */
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import { policyHash } from '../activities/campaign';
+import { policyHash } from '../ledger/policy-hash';
 import type { Policy } from '../domain/policy';
 import {
   MonthlyReconciliationWorkflow,

@@ -10,7 +10,7 @@ import { installRedactingRuntime } from '../infra/redacting-logger';
 import { collectRuns } from '../audit/history';
 import pg from 'pg';
 import type { SimulationConfig } from '../departments/simulated';
-import { policyHash } from '../activities/campaign';
+import { policyHash } from '../ledger/policy-hash';
 import { migrate } from '../ledger/migrate';
 import { formatYuan } from '../domain/money';
 import { completionRate } from '../domain/rates';

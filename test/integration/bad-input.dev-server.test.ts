@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { policyHash } from '../../activities/campaign';
+import { policyHash } from '../../ledger/policy-hash';
 import { CampaignAlreadyRunning, CampaignYearHeld, startCampaign } from '../../application/campaign-workflow';
 import { clearDrillYear } from '../../application/campaigns';
 import { makeDrillPolicy } from '../../domain/drill';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policyHash } from '../../activities/campaign';
+import { policyHash } from '../../ledger/policy-hash';
 import { CampaignNotRunning, clearDrillYear, submitRosterFile } from '../../application/campaigns';
 import { CampaignAlreadyRunning, CampaignYearHeld, startCampaign } from '../../application/campaign-workflow';
 import type { SimulationConfig } from '../../departments/simulated';

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationConfig } from '../../departments/simulated';
-import { policyHash } from '../../activities/campaign';
+import { policyHash } from '../../ledger/policy-hash';
 import { makeDrillPolicy } from '../../domain/drill';
 import { seedPolicy } from '../../seeds';
 import { createWorker } from '../../worker/create-worker';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SimulationConfig } from '../../departments/simulated';
-import { policyHash } from '../../activities/campaign';
+import { policyHash } from '../../ledger/policy-hash';
 import type { Policy } from '../../domain/policy';
 import { generatePopulation } from '../../simulation/population';
 import { createWorker } from '../../worker/create-worker';

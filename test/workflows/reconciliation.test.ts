@@ -181,7 +181,7 @@ describe('monthly reconciliation of the difficulty lists (000 五(一), 001 七(
         args: [
           {
             policy,
-            policyHash: (await import('../../activities/campaign')).policyHash(policy),
+            policyHash: (await import('../../ledger/policy-hash')).policyHash(policy),
             month: '2023-09',
             graceMs: 0,
           },
