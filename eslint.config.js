@@ -278,6 +278,12 @@ export default tseslint.config(
               group: ['**/worker/config'],
               message: 'A use case reads no configuration: the caller passes its settings.',
             },
+            {
+              regex: String.raw`^(\.\.?/)+activities(/|$)`,
+              message:
+                'A use case starts and asks workflows; it runs no activity code (types, such as activity names, excepted).',
+              allowTypeImports: true,
+            },
           ],
         },
       ],
