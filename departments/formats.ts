@@ -6,6 +6,7 @@
  * - `financeJsonClaim`: the subsidy claim as a JSON array of the claim's totals.
  */
 import { createReadStream } from 'node:fs';
+import { forEachPieceOf } from '../ledger/exchange-store';
 import { CsvRowParser, type RawRow } from '../lists/list-files';
 import type {
   DeductionResult,
@@ -18,9 +19,10 @@ import type {
 
 /**
  * Lines of the text file at `path` less its header line, blank lines (nothing but a CR before the newline)
- * not counted, over the bytes in 64 KiB pieces: the file is never held in memory, nor split into strings.
+ * not counted, over the bytes in pieces (1 MiB unless `pieceBytes` says): the file is never held in memory,
+ * nor split into strings.
  */
-export async function csvDataLinesOfFile(path: string): Promise<number> {
+export async function csvDataLinesOfFile(path: string, pieceBytes?: number): Promise<number> {
   const NL = 0x0a;
   const CR = 0x0d;
   const hasText = (bytes: Buffer, from: number, to: number) => {
@@ -29,16 +31,19 @@ export async function csvDataLinesOfFile(path: string): Promise<number> {
   };
   let lines = 0;
   let open = false; // the line being read, begun in an earlier piece, has text
-  for await (const chunk of createReadStream(path)) {
-    const bytes = chunk as Buffer;
-    let from = 0;
-    for (let at = bytes.indexOf(NL, from); at !== -1; at = bytes.indexOf(NL, from)) {
-      if (open || hasText(bytes, from, at)) lines += 1;
-      open = false;
-      from = at + 1;
-    }
-    open ||= hasText(bytes, from, bytes.length);
-  }
+  await forEachPieceOf(
+    path,
+    (bytes) => {
+      let from = 0;
+      for (let at = bytes.indexOf(NL, from); at !== -1; at = bytes.indexOf(NL, from)) {
+        if (open || hasText(bytes, from, at)) lines += 1;
+        open = false;
+        from = at + 1;
+      }
+      open ||= hasText(bytes, from, bytes.length);
+    },
+    pieceBytes,
+  );
   if (open) lines += 1;
   return Math.max(0, lines - 1);
 }

@@ -6,8 +6,8 @@
  * takes them from there, checks the digest and keeps them in the folder.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { copyFile, rename, stat, unlink } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFile, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { NotFoundError, RefusedError } from '../domain/failures';
@@ -31,16 +31,39 @@ export function storeExchangeFile(dir: string, bytes: Buffer, sha256: string): s
 }
 
 /**
- * The SHA-256 digest (64 lower-case hex) and size in bytes of the file at `path`, read in 64 KiB pieces:
+ * Reads the file at `path` front to back into one reused buffer of `pieceBytes` (default 1 MiB), handing
+ * each piece to `visit`, which must not keep it: the memory is that one buffer whatever the file's size
+ * (no garbage per piece for the collector to catch up with).
+ */
+export async function forEachPieceOf(
+  path: string,
+  visit: (piece: Buffer) => void,
+  pieceBytes = 1 << 20,
+): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(pieceBytes);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, pieceBytes, null);
+      if (bytesRead === 0) return;
+      visit(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The SHA-256 digest (64 lower-case hex) and size in bytes of the file at `path`, read in 1 MiB pieces:
  * a levy or result file is as long as the roll, never held in memory.
  */
 export async function sha256OfFile(path: string): Promise<{ sha256: string; byteSize: number }> {
   const hash = createHash('sha256');
   let byteSize = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    byteSize += (chunk as Buffer).length;
-  }
+  await forEachPieceOf(path, (piece) => {
+    hash.update(piece);
+    byteSize += piece.length;
+  });
   return { sha256: hash.digest('hex'), byteSize };
 }
 

@@ -31,10 +31,16 @@ describe('a result file counted on disk', () => {
       ['\n', false],
     ] as const) {
       const path = join(d, `results-${eol.length}-${trailing}.csv`);
-      writeFileSync(path, resultFile(50_000, eol, trailing));
-      expect(readFileSync(path).length).toBeGreaterThan(10 * 65_536);
-      expect(await csvDataLinesOfFile(path)).toBe(50_000);
+      writeFileSync(path, resultFile(120_000, eol, trailing));
+      expect(readFileSync(path).length).toBeGreaterThan(2 * 2 ** 20);
+      expect(await csvDataLinesOfFile(path)).toBe(120_000);
     }
+  });
+
+  it('counts the same whatever the pieces, ending between CR and LF, inside a blank line or on a newline', async () => {
+    const path = join(dir(), 'results.csv');
+    writeFileSync(path, resultFile(2_500, '\r\n', false).replace(/\r\n\r\n/g, '\r\n\r\n\n\r\n'));
+    for (const pieceBytes of [1, 2, 3, 7, 64]) expect(await csvDataLinesOfFile(path, pieceBytes)).toBe(2_500);
   });
 
   it('a file with only its header, or empty, holds no result lines', async () => {
@@ -42,6 +48,7 @@ describe('a result file counted on disk', () => {
     writeFileSync(join(d, 'header.csv'), 'enrollment_id,outcome,failure_code\n\n');
     writeFileSync(join(d, 'empty.csv'), '');
     expect(await csvDataLinesOfFile(join(d, 'header.csv'))).toBe(0);
+    expect(await csvDataLinesOfFile(join(d, 'header.csv'), 1)).toBe(0);
     expect(await csvDataLinesOfFile(join(d, 'empty.csv'))).toBe(0);
   });
 });
