@@ -2,7 +2,7 @@
  * The campaign's activities, built from injected dependencies. Each takes references and counts (a
  * jurisdiction, a year, a policy hash, a batch id) and returns counts: never lists of people.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
@@ -10,7 +10,7 @@ import { chinaDateOf } from '../domain/dates';
 import { policyHash } from '../ledger/policy-hash';
 import { PolicySchema, WorkingDayCalendar, type Policy } from '../domain/policy';
 import { notReady, type DepartmentPorts, type ExchangedFile } from '../departments/ports';
-import { keepAndLogExchange } from '../ledger/exchange-log';
+import { keepAndLogExchange, keepAndLogExchangeFile } from '../ledger/exchange-log';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from '../lists/import-list';
 import {
   applyDeductionResults,
@@ -66,6 +66,16 @@ export function createCampaignActivities(deps: CampaignDeps) {
       rowCount,
       bytes: file.bytes,
     });
+  /** The exchange log's fields of a crossing, for a file kept from disk (keepAndLogExchangeFile). */
+  const exchangeEntry = (
+    ref: CampaignRef,
+    direction: 'in' | 'out',
+    department: string,
+    kind: string,
+    period: string,
+    fileName: string,
+    rowCount: number,
+  ) => ({ jurisdiction: ref.jurisdiction, direction, department, kind, period, fileName, rowCount });
   const cache = new Map<string, Policy>();
   async function policyOf(ref: CampaignRef): Promise<Policy> {
     const hit = cache.get(ref.policyHash);
@@ -214,29 +224,42 @@ export function createCampaignActivities(deps: CampaignDeps) {
       );
     },
 
-    /** Sends the levy data of a batch to the tax bureau and returns the result file it sends back. */
+    /**
+     * Sends the levy data of a batch to the tax bureau and returns the result file it sends back. The levy
+     * file is streamed from the ledger to disk, hashed and moved into the exchange store in pieces, and
+     * handed to the bureau as a path: a batch is as long as the roll, never held in memory (issue #23).
+     */
     async sendLevyToTax(ref: CampaignRef, batch: { batchId: number; round: number }) {
       const dir = join(exchangeDir, 'outgoing');
       mkdirSync(dir, { recursive: true });
       const layout = ports.tax.levyFile(ref.jurisdiction, batch.batchId);
       const path = join(dir, `${ref.year}-${layout.fileName}`);
       const rows = await writeLevyFile(pool, batch.batchId, layout, path);
-      const levy = { fileName: layout.fileName, bytes: readFileSync(path) };
-      await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, rows);
-      await ports.tax.submitLevy(ref.jurisdiction, batch.batchId, batch.round, levy);
+      const kept = await keepAndLogExchangeFile(pool, exchangeDir, {
+        ...exchangeEntry(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, layout.fileName, rows),
+        path,
+        move: true,
+      });
+      await ports.tax.submitLevy(ref.jurisdiction, batch.batchId, batch.round, {
+        fileName: layout.fileName,
+        path: kept.storedAt,
+      });
       // what crossed, for the auditor's timeline: rows and digest, never a person
-      return { batchId: batch.batchId, rows, sha256: sha256Hex(levy.bytes) };
+      return { batchId: batch.batchId, rows, sha256: kept.sha256 };
     },
 
     /** The tax bureau's result file for a batch; not there yet is retried by the activity's policy. */
     async fetchTaxResults(ref: CampaignRef, batchId: number): Promise<{ resultFile: string; rows: number }> {
       const file = await ports.tax.fetchResults(ref.jurisdiction, batchId);
       if (!file) throw notReady(`the tax bureau's results of levy batch ${batchId}`);
-      const rows = ports.tax.countResults(file);
-      return {
-        resultFile: await exchanged(ref, 'in', 'tax', 'deduction-results', `batch-${batchId}`, file, rows),
-        rows,
-      };
+      // counted, hashed and kept in pieces: a result file is as long as its levy
+      const rows = await ports.tax.countResults(file);
+      const kept = await keepAndLogExchangeFile(pool, exchangeDir, {
+        ...exchangeEntry(ref, 'in', 'tax', 'deduction-results', `batch-${batchId}`, file.fileName, rows),
+        path: file.path,
+        ...(file.temporary ? { move: true } : {}),
+      });
+      return { resultFile: kept.storedAt, rows };
     },
 
     async applyDeductionResults(

@@ -7,15 +7,29 @@
  *   <root>/finance/outbox/claim-kaiping-2024-06-30.json             our subsidy claim
  *   <root>/finance/inbox/receipt-kaiping-2024-06-30.txt             finance's receipt number
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { financeJsonClaim, taxCsvFormat } from './formats';
-import type { DepartmentPorts, ExchangedFile } from './ports';
+import type { DepartmentPorts, ExchangedFile, FileOnDisk } from './ports';
 
 function readIfPresent(dir: string, match: (name: string) => boolean): ExchangedFile | null {
   if (!existsSync(dir)) return null;
   const name = readdirSync(dir).filter(match).sort().at(-1);
   return name ? { fileName: name, bytes: readFileSync(join(dir, name)) } : null;
+}
+
+/** The newest file in `dir` that `match` names, as a path (the tax bureau's files: never read whole). */
+function pathIfPresent(dir: string, match: (name: string) => boolean): FileOnDisk | null {
+  if (!existsSync(dir)) return null;
+  const name = readdirSync(dir).filter(match).sort().at(-1);
+  return name ? { fileName: name, path: join(dir, name) } : null;
+}
+
+/** Copies a file into `dir` under `name` unless one is there (the kernel copies it: not through memory). */
+function copyOnce(dir: string, name: string, from: string) {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  if (!existsSync(path)) copyFileSync(from, path);
 }
 
 function writeOnce(dir: string, name: string, bytes: Buffer) {
@@ -45,12 +59,12 @@ export function fileExchangePorts(root: string): DepartmentPorts {
     tax: {
       ...taxCsvFormat,
       submitLevy(jurisdiction, batchId, _round, levy) {
-        writeOnce(join(root, 'tax', 'outbox'), `levy-${jurisdiction}-batch-${batchId}.csv`, levy.bytes);
+        copyOnce(join(root, 'tax', 'outbox'), `levy-${jurisdiction}-batch-${batchId}.csv`, levy.path);
         return Promise.resolve();
       },
       fetchResults(jurisdiction, batchId) {
         return Promise.resolve(
-          readIfPresent(
+          pathIfPresent(
             join(root, 'tax', 'inbox'),
             (n) => n === `tax-results-${jurisdiction}-batch-${batchId}.csv`,
           ),

@@ -6,12 +6,46 @@
  * - `financeJsonClaim`: the subsidy claim as a JSON array of the claim's totals.
  */
 import { createReadStream } from 'node:fs';
+import { forEachPieceOf } from '../ledger/exchange-store';
 import { CsvRowParser, type RawRow } from '../lists/list-files';
-import type { DeductionResult, ExchangedFile, FinancePort, SubsidyClaimTotal, TaxPort } from './ports';
+import type {
+  DeductionResult,
+  ExchangedFile,
+  FileOnDisk,
+  FinancePort,
+  SubsidyClaimTotal,
+  TaxPort,
+} from './ports';
 
-/** Lines of a text file less its header line: blank lines not counted. */
-export function csvDataLines(bytes: Buffer): number {
-  return Math.max(0, bytes.toString('utf8').split('\n').filter(Boolean).length - 1);
+/**
+ * Lines of the text file at `path` less its header line, blank lines (nothing but a CR before the newline)
+ * not counted, over the bytes in pieces (1 MiB unless `pieceBytes` says): the file is never held in memory,
+ * nor split into strings.
+ */
+export async function csvDataLinesOfFile(path: string, pieceBytes?: number): Promise<number> {
+  const NL = 0x0a;
+  const CR = 0x0d;
+  const hasText = (bytes: Buffer, from: number, to: number) => {
+    for (let i = from; i < to; i += 1) if (bytes[i] !== CR) return true;
+    return false;
+  };
+  let lines = 0;
+  let open = false; // the line being read, begun in an earlier piece, has text
+  await forEachPieceOf(
+    path,
+    (bytes) => {
+      let from = 0;
+      for (let at = bytes.indexOf(NL, from); at !== -1; at = bytes.indexOf(NL, from)) {
+        if (open || hasText(bytes, from, at)) lines += 1;
+        open = false;
+        from = at + 1;
+      }
+      open ||= hasText(bytes, from, bytes.length);
+    },
+    pieceBytes,
+  );
+  if (open) lines += 1;
+  return Math.max(0, lines - 1);
 }
 
 /**
@@ -65,8 +99,8 @@ export const taxCsvFormat: Pick<TaxPort, 'levyFile' | 'countResults' | 'readResu
       ],
     };
   },
-  countResults(file: ExchangedFile) {
-    return csvDataLines(file.bytes);
+  countResults(file: FileOnDisk) {
+    return csvDataLinesOfFile(file.path);
   },
   async *readResults(path: string): AsyncGenerator<DeductionResult[]> {
     for await (const records of csvRecordsAfterHeader(path)) {

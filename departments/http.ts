@@ -7,9 +7,13 @@
  * 5xx, timeouts and refused connections are retryable; any other 4xx is a rejection for an operator.
  * Bodies are checked with zod: a department's malformed answer is an error, not data.
  */
+import { mkdtempSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { financeJsonClaim, taxCsvFormat } from './formats';
-import { rejected, unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
+import { rejected, unavailable, type DepartmentPorts, type ExchangedFile, type FileOnDisk } from './ports';
 
 const FileBody = z.object({ fileName: z.string().min(1), contentBase64: z.string() });
 const ReceiptBody = z.object({ receipt: z.string().min(1) });
@@ -43,6 +47,19 @@ export function httpPorts(endpoints: HttpEndpoints, fetchImpl: typeof fetch = fe
       throw unavailable(what, `malformed answer: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     return { fileName: parsed.data.fileName, bytes: Buffer.from(parsed.data.contentBase64, 'base64') };
   };
+  /**
+   * A result file, written to a scratch file the exchange store then moves in (`temporary`). A JSON body
+   * with base64 content is read whole: this API holds one file in memory on receipt and on sending, which
+   * the folder and simulated adapters do not (issue #23); a bureau answering at a big city's scale would
+   * need a streamed body.
+   */
+  const asFileOnDisk = async (what: string, response: Response | null): Promise<FileOnDisk | null> => {
+    const file = await asFile(what, response);
+    if (!file) return null;
+    const path = join(mkdtempSync(join(tmpdir(), 'medins-http-')), basename(file.fileName));
+    await writeFile(path, file.bytes);
+    return { fileName: file.fileName, path, temporary: true };
+  };
   const post = (body: unknown): RequestInit => ({
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -72,12 +89,16 @@ export function httpPorts(endpoints: HttpEndpoints, fetchImpl: typeof fetch = fe
         await call(
           `levy batch ${batchId}`,
           `${endpoints.tax}/levies/${jurisdiction}/${batchId}`,
-          post({ round, fileName: levy.fileName, contentBase64: levy.bytes.toString('base64') }),
+          post({
+            round,
+            fileName: levy.fileName,
+            contentBase64: (await readFile(levy.path)).toString('base64'),
+          }),
         );
       },
       async fetchResults(jurisdiction, batchId) {
         const what = `results of levy batch ${batchId}`;
-        return asFile(what, await call(what, `${endpoints.tax}/results/${jurisdiction}/${batchId}`));
+        return asFileOnDisk(what, await call(what, `${endpoints.tax}/results/${jurisdiction}/${batchId}`));
       },
     },
     finance: {

@@ -17,6 +17,18 @@ export interface ExchangedFile {
   bytes: Buffer;
 }
 
+/**
+ * A file that crosses a boundary on disk, not in memory: the tax bureau's levy data and result files are as
+ * long as the roll (7.2 million lines in the largest cities), so they travel as paths and are read in
+ * pieces (issue #23: the worker's memory is bounded by its batch sizes, not by the population).
+ * `temporary`: a scratch copy the adapter made (e.g. from an HTTP body); the exchange store moves it in.
+ */
+export interface FileOnDisk {
+  fileName: string;
+  path: string;
+  temporary?: boolean;
+}
+
 export interface CertifyingDepartmentPort {
   /** The department's roster as of `period` (YYYY-MM-DD), if it has sent it. */
   fetchRoster(jurisdiction: string, department: string, period: string): Promise<ExchangedFile | null>;
@@ -50,12 +62,15 @@ export interface DeductionResult {
 export interface TaxPort {
   /** The layout of batch `batchId`'s levy file (应征数据) in this bureau's format. */
   levyFile(jurisdiction: string, batchId: number): LevyFileLayout;
-  /** Hands the tax bureau a batch's levy data (应征数据). Sending the same batch twice is harmless. */
-  submitLevy(jurisdiction: string, batchId: number, round: number, levy: ExchangedFile): Promise<void>;
-  /** The batch's result file in the bureau's format, once the bureau has sent it. */
-  fetchResults(jurisdiction: string, batchId: number): Promise<ExchangedFile | null>;
-  /** How many result lines a result file holds (for the exchange log). */
-  countResults(file: ExchangedFile): number;
+  /**
+   * Hands the tax bureau a batch's levy data (应征数据), a file in the exchange store the adapter reads
+   * (never changes or removes). Sending the same batch twice is harmless.
+   */
+  submitLevy(jurisdiction: string, batchId: number, round: number, levy: FileOnDisk): Promise<void>;
+  /** The batch's result file in the bureau's format, on disk, once the bureau has sent it. */
+  fetchResults(jurisdiction: string, batchId: number): Promise<FileOnDisk | null>;
+  /** How many result lines a result file holds (for the exchange log), read in pieces. */
+  countResults(file: FileOnDisk): Promise<number>;
   /**
    * The results a stored result file holds, read from `path` chunk by chunk (a result file is as long as its
    * levy): one array per chunk, lines without an enrollment id skipped, the bureau's codes translated to the

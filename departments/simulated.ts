@@ -9,14 +9,22 @@
  * - finance answers a subsidy claim with a receipt number.
  * Every file crosses the boundary through the exchange log (ledger/exchange-log.ts), as with any adapter.
  */
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+} from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { checkout, inTransaction } from '../ledger/transaction';
 import { financeJsonClaim, taxCsvFormat } from './formats';
-import { unavailable, type DepartmentPorts, type ExchangedFile } from './ports';
+import { unavailable, type DepartmentPorts, type ExchangedFile, type FileOnDisk } from './ports';
 
 export interface SimulationConfig {
   seed: number;
@@ -131,6 +139,21 @@ export async function simulatedTaxDeduction(
   return path;
 }
 
+/**
+ * The fault a test asks for (`duplicateResultLines`): the result file's lines sent twice, in reverse order,
+ * written beside it. Held in memory: a test's small batches only, never a benchmark's.
+ */
+async function writeTwiceReversed(path: string, to: string): Promise<string> {
+  const lines: string[] = [];
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity }))
+    if (line) lines.push(line);
+  const [header, ...rest] = lines;
+  const out = createWriteStream(to);
+  out.end([header, ...[...rest, ...rest].reverse()].join('\n') + '\n');
+  await new Promise<void>((resolve, reject) => out.on('finish', () => resolve()).on('error', reject));
+  return to;
+}
+
 /** The simulated departments behind the department ports. */
 export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): DepartmentPorts {
   const ports = simulatedPortsWithoutLatency(pool, config);
@@ -150,7 +173,7 @@ export function simulatedPorts(pool: pg.Pool, config: SimulationConfig): Departm
     },
     tax: {
       ...tax,
-      submitLevy: slow((j: string, b: number, r: number, f: ExchangedFile) => tax.submitLevy(j, b, r, f)),
+      submitLevy: slow((j: string, b: number, r: number, f: FileOnDisk) => tax.submitLevy(j, b, r, f)),
       fetchResults: slow((j: string, b: number) => tax.fetchResults(j, b)),
     },
     finance: {
@@ -204,12 +227,10 @@ function simulatedPortsWithoutLatency(pool: pg.Pool, config: SimulationConfig): 
         }
         const path = resultPath(jurisdiction, batchId);
         if (!existsSync(path)) return Promise.resolve(null);
-        let bytes = readFileSync(path);
-        if (config.duplicateResultLines) {
-          const [header, ...lines] = bytes.toString('utf8').split('\n').filter(Boolean);
-          bytes = Buffer.from([header, ...[...lines, ...lines].reverse()].join('\n') + '\n', 'utf8');
-        }
-        return Promise.resolve({ fileName: path.split('/').at(-1)!, bytes });
+        const fileName = path.split('/').at(-1)!;
+        // the file as the bureau wrote it, on disk: a result file is as long as the levy
+        if (!config.duplicateResultLines) return Promise.resolve({ fileName, path });
+        return writeTwiceReversed(path, `${path}.twice`).then((twice) => ({ fileName, path: twice }));
       },
     },
     finance: {

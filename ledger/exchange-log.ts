@@ -4,7 +4,7 @@
  * `audit verify` checks the chain. Every adapter's files, and every report we send, are logged here.
  */
 import type pg from 'pg';
-import { sha256Hex, storeExchangeFile } from './exchange-store';
+import { sha256Hex, storeExchangeFile, storeExchangeFileFrom } from './exchange-store';
 
 export interface ExchangeEntry {
   jurisdiction: string;
@@ -70,4 +70,26 @@ export async function keepAndLogExchange(
   const storedAt = storeExchangeFile(exchangeDir, entry.bytes, sha256Hex(entry.bytes));
   await logExchange(pool, { ...entry, storedAt });
   return storedAt;
+}
+
+/**
+ * Keeps a file on disk that crossed a boundary in the exchange store and logs the crossing, streamed: the
+ * file is hashed and copied (with `move`, renamed) piece by piece, never read whole, so a levy or result
+ * file of a 7-million-person city costs the worker no memory (issue #23). Returns where it is kept and
+ * its digest.
+ */
+export async function keepAndLogExchangeFile(
+  pool: pg.Pool | pg.PoolClient,
+  exchangeDir: string,
+  entry: Omit<ExchangeEntry, 'storedAt' | 'bytes'> & { path: string; move?: boolean },
+): Promise<{ storedAt: string; sha256: string }> {
+  const { path, move, ...rest } = entry;
+  const kept = await storeExchangeFileFrom(exchangeDir, path, move ? { move } : {});
+  await appendToExchangeLog(pool, {
+    ...rest,
+    byteSize: kept.byteSize,
+    sha256: kept.sha256,
+    storedAt: kept.storedAt,
+  });
+  return { storedAt: kept.storedAt, sha256: kept.sha256 };
 }

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFile, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { NotFoundError, RefusedError } from '../domain/failures';
@@ -27,6 +28,77 @@ export function storeExchangeFile(dir: string, bytes: Buffer, sha256: string): s
     writeFileSync(path, bytes);
   }
   return path;
+}
+
+/**
+ * Reads the file at `path` front to back into one reused buffer of `pieceBytes` (default 1 MiB), handing
+ * each piece to `visit`, which must not keep it: the memory is that one buffer whatever the file's size
+ * (no garbage per piece for the collector to catch up with).
+ */
+export async function forEachPieceOf(
+  path: string,
+  visit: (piece: Buffer) => void,
+  pieceBytes = 1 << 20,
+): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(pieceBytes);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, pieceBytes, null);
+      if (bytesRead === 0) return;
+      visit(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The SHA-256 digest (64 lower-case hex) and size in bytes of the file at `path`, read in 1 MiB pieces:
+ * a levy or result file is as long as the roll, never held in memory.
+ */
+export async function sha256OfFile(path: string): Promise<{ sha256: string; byteSize: number }> {
+  const hash = createHash('sha256');
+  let byteSize = 0;
+  await forEachPieceOf(path, (piece) => {
+    hash.update(piece);
+    byteSize += piece.length;
+  });
+  return { sha256: hash.digest('hex'), byteSize };
+}
+
+/**
+ * Keeps the file at `path` in the store by its digest, streamed (the file is never read whole): hashed
+ * piece by piece, then copied in; with `move`, renamed in (the caller's own scratch file, e.g. a levy file
+ * just written) and a copy already kept is left as it is. Returns where it is kept, its digest and size.
+ */
+export async function storeExchangeFileFrom(
+  dir: string,
+  path: string,
+  options: { move?: boolean } = {},
+): Promise<{ storedAt: string; sha256: string; byteSize: number }> {
+  const { sha256, byteSize } = await sha256OfFile(path);
+  const storedAt = join(dir, sha256.slice(0, 2), sha256);
+  if (resolve(storedAt) === resolve(path)) return { storedAt, sha256, byteSize };
+  if (existsSync(storedAt) && (await stat(storedAt)).size === byteSize) {
+    if (options.move) await unlink(path);
+    return { storedAt, sha256, byteSize };
+  }
+  mkdirSync(join(dir, sha256.slice(0, 2)), { recursive: true });
+  // a partial copy never carries the digest's name: written beside it, then renamed
+  const partial = `${storedAt}.${process.pid}.partial`;
+  if (options.move) {
+    try {
+      await rename(path, storedAt);
+      return { storedAt, sha256, byteSize };
+    } catch {
+      // another file system: copied below, then the scratch file removed
+    }
+  }
+  await copyFile(path, partial);
+  await rename(partial, storedAt);
+  if (options.move) await unlink(path);
+  return { storedAt, sha256, byteSize };
 }
 
 /** A file in the exchange store: its digest (64 lower-case hex) and the name its sender gave it. */

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
@@ -318,9 +318,12 @@ export async function startFaultyDepartments(year: Year, faults: DepartmentFault
           const b = await body(req);
           firstLevyAt ??= Date.now();
           seen.levies += 1;
+          // the port takes the levy on disk, as the worker hands it over
+          const levyPath = join(mkdtempSync(join(tmpdir(), 'medins-faulty-tax-')), 'levy.csv');
+          writeFileSync(levyPath, Buffer.from(String(b.contentBase64), 'base64'));
           await ports.tax.submitLevy(parts[1]!, Number(parts[2]), Number(b.round), {
             fileName: String(b.fileName),
-            bytes: Buffer.from(String(b.contentBase64), 'base64'),
+            path: levyPath,
           });
           return send(200, '{}');
         }
@@ -334,8 +337,9 @@ export async function startFaultyDepartments(year: Year, faults: DepartmentFault
             seen.held += 1;
             await new Promise((r) => setTimeout(r, faults.hangOnceMs));
           }
-          const f = await ports.tax.fetchResults(parts[1]!, Number(parts[2]));
-          if (!f) return send(404);
+          const onDisk = await ports.tax.fetchResults(parts[1]!, Number(parts[2]));
+          if (!onDisk) return send(404);
+          const f = { fileName: onDisk.fileName, bytes: readFileSync(onDisk.path) };
           seen.resultFiles += 1;
           if (!faults.resultsTwiceReversed) return send(200, file(f));
           const [header, ...lines] = f.bytes.toString('utf8').trimEnd().split(/\r?\n/);

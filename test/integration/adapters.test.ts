@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,12 @@ import { fileExchangePorts } from '../../departments/file-exchange';
 import { httpPorts } from '../../departments/http';
 
 const file = (name: string, text: string) => ({ fileName: name, bytes: Buffer.from(text, 'utf8') });
+/** A levy file as the worker hands it over: on disk, in the exchange store. */
+const onDisk = (name: string, text: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'medins-levy-')), name);
+  writeFileSync(path, text);
+  return { fileName: name, path };
+};
 
 describe('departments that exchange files through inbox and outbox folders', () => {
   const root = mkdtempSync(join(tmpdir(), 'medins-folders-'));
@@ -26,16 +32,19 @@ describe('departments that exchange files through inbox and outbox folders', () 
   });
 
   it('levy data goes to the tax outbox once, and its results are read from the tax inbox when they come', async () => {
-    await ports.tax.submitLevy('kaiping', 7, 1, file('levy.csv', 'a'));
-    await ports.tax.submitLevy('kaiping', 7, 1, file('levy.csv', 'b'));
+    await ports.tax.submitLevy('kaiping', 7, 1, onDisk('levy.csv', 'a'));
+    await ports.tax.submitLevy('kaiping', 7, 1, onDisk('levy.csv', 'b'));
     expect(readdirSync(join(root, 'tax', 'outbox'))).toEqual(['levy-kaiping-batch-7.csv']);
+    expect(readFileSync(join(root, 'tax', 'outbox', 'levy-kaiping-batch-7.csv'), 'utf8')).toBe('a');
     expect(await ports.tax.fetchResults('kaiping', 7)).toBeNull();
     mkdirSync(join(root, 'tax', 'inbox'), { recursive: true });
     writeFileSync(
       join(root, 'tax', 'inbox', 'tax-results-kaiping-batch-7.csv'),
       'enrollment_id,outcome,failure_code\n1,success,\n',
     );
-    expect((await ports.tax.fetchResults('kaiping', 7))?.bytes.toString('utf8')).toContain('1,success');
+    const results = await ports.tax.fetchResults('kaiping', 7);
+    expect(readFileSync(results!.path, 'utf8')).toContain('1,success');
+    expect(await ports.tax.countResults(results!)).toBe(1);
   });
 
   it('a claim has no receipt until finance files one', async () => {
@@ -101,16 +110,21 @@ describe('departments behind an HTTP JSON API', () => {
 
   it('a 5xx from the tax bureau is retried; a 4xx is a rejection an operator must see', async () => {
     levyAnswers.push(503, 400);
-    const outage = await failureOf(ports().tax.submitLevy('kaiping', 1, 1, file('levy.csv', 'a')));
+    const outage = await failureOf(ports().tax.submitLevy('kaiping', 1, 1, onDisk('levy.csv', 'a')));
     expect([outage.type, outage.nonRetryable]).toEqual(['DepartmentUnavailable', false]);
-    const refusal = await failureOf(ports().tax.submitLevy('kaiping', 1, 1, file('levy.csv', 'a')));
+    const refusal = await failureOf(ports().tax.submitLevy('kaiping', 1, 1, onDisk('levy.csv', 'a')));
     expect([refusal.type, refusal.nonRetryable]).toEqual(['DepartmentRejected', true]);
-    await expect(ports().tax.submitLevy('kaiping', 1, 1, file('levy.csv', 'a'))).resolves.toBeUndefined();
+    await expect(ports().tax.submitLevy('kaiping', 1, 1, onDisk('levy.csv', 'a'))).resolves.toBeUndefined();
   });
 
   it('results that are not ready are null, a malformed answer or a timeout is retried', async () => {
     expect(await ports().tax.fetchResults('kaiping', 8)).toBeNull();
-    expect((await ports().tax.fetchResults('kaiping', 9))?.bytes.toString()).toBe('x');
+    const results = await ports().tax.fetchResults('kaiping', 9);
+    expect([results?.fileName, readFileSync(results!.path, 'utf8'), results?.temporary]).toEqual([
+      'r.csv',
+      'x',
+      true,
+    ]);
     expect((await failureOf(ports().tax.fetchResults('kaiping', 10))).message).toMatch(/malformed answer/);
     expect((await failureOf(ports().tax.fetchResults('kaiping', 11))).type).toBe('DepartmentUnavailable');
   });

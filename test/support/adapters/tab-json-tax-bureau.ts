@@ -11,13 +11,16 @@
  * E09 银行系统故障), translated here to the plans' codes. 5xx and refused connections are retried; any
  * other 4xx is a rejection an operator must see.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   rejected,
   unavailable,
   type DeductionResult,
-  type ExchangedFile,
+  type FileOnDisk,
   type TaxPort,
 } from '../../../departments/ports';
 
@@ -68,7 +71,7 @@ export function tabJsonTaxBureau(base: string, fetchImpl: typeof fetch = fetch):
       await call(`levy batch ${batchId}`, `${base}/batches/${jurisdiction}/${batchId}`, {
         method: 'PUT',
         headers: { 'content-type': 'text/tab-separated-values; charset=utf-8', 'x-round': String(round) },
-        body: levy.bytes,
+        body: await readFile(levy.path),
       });
     },
     async fetchResults(jurisdiction, batchId) {
@@ -78,10 +81,14 @@ export function tabJsonTaxBureau(base: string, fetchImpl: typeof fetch = fetch):
       const bytes = Buffer.from(await response.arrayBuffer());
       const parsed = ResultFile.safeParse(JSON.parse(bytes.toString('utf8')));
       if (!parsed.success) throw unavailable(what, 'malformed result file');
-      return { fileName: `${jurisdiction}-${batchId}-result.json`, bytes };
+      // kept on disk, as the port takes every result file; the exchange store moves the scratch copy in
+      const fileName = `${jurisdiction}-${batchId}-result.json`;
+      const path = join(mkdtempSync(join(tmpdir(), 'medins-tab-json-')), fileName);
+      await writeFile(path, bytes);
+      return { fileName, path, temporary: true };
     },
-    countResults(file: ExchangedFile) {
-      return ResultFile.parse(JSON.parse(file.bytes.toString('utf8'))).lines.length;
+    async countResults(file: FileOnDisk) {
+      return ResultFile.parse(JSON.parse(await readFile(file.path, 'utf8'))).lines.length;
     },
     async *readResults(path: string): AsyncGenerator<DeductionResult[]> {
       // a JSON document is read whole: this bureau's batches are small enough (a real one would stream)
