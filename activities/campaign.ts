@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { chinaDateOf } from '../domain/dates';
@@ -239,10 +239,11 @@ export function createCampaignActivities(deps: CampaignDeps) {
       const path = join(dir, `${ref.year}-${layout.fileName}`);
       const rows = await writeLevyFile(pool, batch.batchId, layout, path);
       const levy = { fileName: layout.fileName, bytes: readFileSync(path) };
-      await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, rows);
+      // kept under its digest: the store's file name is the digest, not hashed again
+      const storedAt = await exchanged(ref, 'out', 'tax', 'levy-data', `batch-${batch.batchId}`, levy, rows);
       await ports.tax.submitLevy(ref.jurisdiction, batch.batchId, batch.round, levy);
       // what crossed, for the auditor's timeline: rows and digest, never a person
-      return { batchId: batch.batchId, rows, sha256: sha256Hex(levy.bytes) };
+      return { batchId: batch.batchId, rows, sha256: basename(storedAt) };
     },
 
     /** The tax bureau's result file for a batch; not there yet is retried by the activity's policy. */
