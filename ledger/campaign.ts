@@ -231,9 +231,9 @@ export async function createLevyBatch(
     const lines = await client.query<{ n: number; total: string }>(
       // the enrollments are levied as they are read, and the lines written from what the UPDATE returns: one
       // pass over the year's enrollments, not a scan to write the lines and a join of the lines back to the
-      // enrollments to mark them levied (issue #23)
+      // enrollments to mark them levied (issue #23); the statement stamps the change itself (0055)
       `WITH u AS (
-         UPDATE enrollments e SET status = 'levied', failure_class = NULL
+         UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
          WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
          RETURNING e.id, e.personal_fen, e.resident_id
        ), l AS (
@@ -327,7 +327,7 @@ export async function applyDeductionResults(
          UPDATE enrollments e
          SET status = CASE WHEN ins.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
              benefit_start = CASE WHEN ins.outcome = 'success' THEN $2::date ELSE e.benefit_start END,
-             failure_class = ins.failure_class
+             failure_class = ins.failure_class, status_changed_at = now()
          FROM ins WHERE e.id = ins.enrollment_id AND e.status = 'levied'
          RETURNING e.id, e.resident_id, ins.outcome, ins.failure_class
        ), tasks AS (

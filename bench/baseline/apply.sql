@@ -25,7 +25,7 @@ WITH ins AS (
   UPDATE enrollments e
   SET status = CASE WHEN ins.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
       benefit_start = CASE WHEN ins.outcome = 'success' THEN :'benefit_start'::date ELSE e.benefit_start END,
-      failure_class = ins.failure_class
+      failure_class = ins.failure_class, status_changed_at = now()
   FROM ins WHERE e.id = ins.enrollment_id AND e.status = 'levied'
   RETURNING e.id, e.resident_id, ins.outcome, ins.failure_class
 ), tasks AS (

@@ -36,7 +36,7 @@ INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
 -- levied as read, the lines written from what the UPDATE returns (as ledger/campaign.ts createLevyBatch)
 WITH u AS (
-  UPDATE enrollments e SET status = 'levied', failure_class = NULL
+  UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
   RETURNING e.id, e.personal_fen, e.resident_id
 ), l AS (
