@@ -229,13 +229,17 @@ export async function createLevyBatch(
     const batchId = Number(batch.rows[0]!.id);
     const wanted = round === 1 ? `('registered')` : `('failed')`;
     const lines = await client.query<{ n: number; total: string }>(
-      `WITH l AS (
-         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-         SELECT $1, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
+      // the enrollments are levied as they are read, and the lines written from what the UPDATE returns: one
+      // pass over the year's enrollments, not a scan to write the lines and a join of the lines back to the
+      // enrollments to mark them levied (issue #23); the statement stamps the change itself (0055)
+      `WITH u AS (
+         UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
          WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
-         RETURNING enrollment_id, amount_fen
-       ), u AS (
-         UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
+         RETURNING e.id, e.personal_fen, e.resident_id
+       ), l AS (
+         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
+         SELECT $1, u.id, u.personal_fen, u.resident_id, p.household_id FROM u JOIN residents p ON p.id = u.resident_id
+         RETURNING amount_fen
        )
        SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::text AS total FROM l`,
       [batchId, policy.jurisdiction, policy.year],
@@ -301,29 +305,41 @@ export async function applyDeductionResults(
       [codes.rows.map((c) => c.code), codes.rows.map((c) => classifyDeductionFailure(policy, c.code).class)],
     );
     await client.query('ANALYZE incoming_results');
+    // whether an earlier application (a resent or partial file) already recorded results of this batch: only
+    // then must the round's counts be read back from the table (below)
+    const earlier = await client.query(`SELECT 1 FROM deduction_results WHERE batch_id = $1 LIMIT 1`, [
+      batchId,
+    ]);
+    // One statement (issue #23): each result written once (a line repeated in the file meets its own first
+    // copy in ON CONFLICT, so the file needs no sort), each enrollment moved once, paid or failed by one
+    // UPDATE (one status-history statement, one join of the year's enrollments), a personal failure's
+    // follow-up task opened, and a success's open task closed, from the rows this statement wrote.
     const inserted = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
-      `WITH incoming AS (
-         SELECT DISTINCT ON (x.enrollment_id) x.enrollment_id, x.outcome, x.failure_code, fc.class AS failure_class
-         FROM incoming_results x LEFT JOIN failure_classes fc ON fc.code = x.failure_code AND x.outcome = 'failure'
-         ORDER BY x.enrollment_id
-       ), ins AS (
+      `WITH ins AS (
          INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
-         SELECT $1, i.enrollment_id, i.outcome, i.failure_code, i.failure_class FROM incoming i
-         JOIN levy_lines l ON l.batch_id = $1 AND l.enrollment_id = i.enrollment_id
-         WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = i.enrollment_id AND d.outcome = 'success')
+         SELECT $1, x.enrollment_id, x.outcome, x.failure_code, fc.class
+         FROM incoming_results x LEFT JOIN failure_classes fc ON fc.code = x.failure_code AND x.outcome = 'failure'
+         JOIN levy_lines l ON l.batch_id = $1 AND l.enrollment_id = x.enrollment_id
+         WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = x.enrollment_id AND d.outcome = 'success')
          ON CONFLICT (batch_id, enrollment_id) DO NOTHING
          RETURNING enrollment_id, outcome, failure_class
-       ), paid AS (
-         UPDATE enrollments e SET status = 'paid', benefit_start = $2::date
-         FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'success' AND e.status = 'levied' RETURNING e.id
-       ), failed AS (
-         UPDATE enrollments e SET status = 'failed', failure_class = ins.failure_class
-         FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'failure' AND e.status = 'levied' RETURNING e.id, e.resident_id, ins.failure_class
+       ), moved AS (
+         UPDATE enrollments e
+         SET status = CASE WHEN ins.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
+             benefit_start = CASE WHEN ins.outcome = 'success' THEN $2::date ELSE e.benefit_start END,
+             failure_class = ins.failure_class, status_changed_at = now()
+         FROM ins WHERE e.id = ins.enrollment_id AND e.status = 'levied'
+         RETURNING e.id, e.resident_id, ins.outcome, ins.failure_class
        ), tasks AS (
          INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
          SELECT f.id, p.town_id, p.village_id, 'deduction failed: personal reason'
-         FROM failed f JOIN residents p ON p.id = f.resident_id
-         WHERE f.failure_class = 'personal' AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL)
+         FROM moved f JOIN residents p ON p.id = f.resident_id
+         WHERE f.outcome = 'failure' AND f.failure_class = 'personal'
+           AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL)
+         RETURNING 1
+       ), closed AS (
+         UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
+         FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id AND t.closed_at IS NULL
          RETURNING 1
        )
        SELECT outcome, failure_class, count(*)::int AS n FROM ins GROUP BY outcome, failure_class`,
@@ -335,18 +351,15 @@ export async function applyDeductionResults(
         ? `SELECT analyze_ledger('{deduction_results,enrollments}')`
         : `SELECT analyze_ledger('{deduction_results}')`,
     );
-    // a success closes the person's open follow-up task
-    await client.query(
-      `UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
-       FROM deduction_results d WHERE d.batch_id = $1 AND d.outcome = 'success' AND t.enrollment_id = d.enrollment_id AND t.closed_at IS NULL`,
-      [batchId],
-    );
     // the batch's results as recorded, whether written now or by an earlier attempt that crashed after its
-    // commit: a retried application reports the same round as the first
-    const recorded = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
-      `SELECT outcome, failure_class, count(*)::int AS n FROM deduction_results WHERE batch_id = $1 GROUP BY 1, 2`,
-      [batchId],
-    );
+    // commit: a retried application reports the same round as the first. Without an earlier application the
+    // rows this statement wrote are all the batch has.
+    const recorded = earlier.rowCount
+      ? await client.query<{ outcome: string; failure_class: string | null; n: number }>(
+          `SELECT outcome, failure_class, count(*)::int AS n FROM deduction_results WHERE batch_id = $1 GROUP BY 1, 2`,
+          [batchId],
+        )
+      : inserted;
     const count = (o: string, c: string | null) =>
       recorded.rows.find((r) => r.outcome === o && r.failure_class === c)?.n ?? 0;
     const success = count('success', null);

@@ -67,8 +67,11 @@ export async function keepAndLogExchange(
   exchangeDir: string,
   entry: Omit<ExchangeEntry, 'storedAt'>,
 ): Promise<string> {
-  const storedAt = storeExchangeFile(exchangeDir, entry.bytes, sha256Hex(entry.bytes));
-  await logExchange(pool, { ...entry, storedAt });
+  // the digest once: a round 1 levy file is tens of megabytes
+  const sha256 = sha256Hex(entry.bytes);
+  const storedAt = storeExchangeFile(exchangeDir, entry.bytes, sha256);
+  const { bytes, ...rest } = entry;
+  await appendToExchangeLog(pool, { ...rest, storedAt, byteSize: bytes.length, sha256 });
   return storedAt;
 }
 

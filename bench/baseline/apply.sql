@@ -1,5 +1,6 @@
 -- The tax bureau's result file applied once per levy line: COPY into staging, each failure classed by the
--- plan's code table, results written, enrollments paid or failed, follow-up tasks opened and closed.
+-- plan's code table, results written, enrollments paid or failed, follow-up tasks opened and closed, in one
+-- statement.
 -- The file arrives on standard input. Variables: round, benefit_start (what a payment on the round's date buys:
 -- the engine's benefitStartOfPayment, written by the benchmark, so the rule is stated once).
 \set ON_ERROR_STOP on
@@ -9,28 +10,33 @@ SELECT max(id) AS batch_id FROM levy_batches WHERE round = :round \gset
 CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP;
 \copy incoming_results from pstdin with (format csv, header true)
 ANALYZE incoming_results;
-WITH incoming AS (
-  SELECT DISTINCT ON (x.enrollment_id) x.enrollment_id, x.outcome, nullif(x.failure_code, '') AS failure_code, fc.class AS failure_class
-  FROM incoming_results x LEFT JOIN bl_failure_classes fc ON fc.code = x.failure_code AND x.outcome <> 'success'
-  ORDER BY x.enrollment_id
-), ins AS (
+-- one statement, as the campaign does (ledger/campaign.ts applyDeductionResults): a line repeated in the file
+-- meets its first copy in ON CONFLICT (no sort), one UPDATE pays or fails each enrollment, a personal
+-- failure opens a follow-up task, a success closes the person's open one
+WITH ins AS (
   INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
-  SELECT :batch_id, i.enrollment_id, CASE WHEN i.outcome = 'success' THEN 'success' ELSE 'failure' END, i.failure_code, i.failure_class
-  FROM incoming i JOIN levy_lines l ON l.batch_id = :batch_id AND l.enrollment_id = i.enrollment_id
-  WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = i.enrollment_id AND d.outcome = 'success')
+  SELECT :batch_id, x.enrollment_id, CASE WHEN x.outcome = 'success' THEN 'success' ELSE 'failure' END, nullif(x.failure_code, ''), fc.class
+  FROM incoming_results x LEFT JOIN bl_failure_classes fc ON fc.code = x.failure_code AND x.outcome <> 'success'
+  JOIN levy_lines l ON l.batch_id = :batch_id AND l.enrollment_id = x.enrollment_id
+  WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = x.enrollment_id AND d.outcome = 'success')
   ON CONFLICT (batch_id, enrollment_id) DO NOTHING
   RETURNING enrollment_id, outcome, failure_class
-), paid AS (
-  UPDATE enrollments e SET status = 'paid', benefit_start = :'benefit_start'::date
-  FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'success' AND e.status = 'levied' RETURNING e.id
-), failed AS (
-  UPDATE enrollments e SET status = 'failed', failure_class = ins.failure_class
-  FROM ins WHERE e.id = ins.enrollment_id AND ins.outcome = 'failure' AND e.status = 'levied' RETURNING e.id, e.resident_id, ins.failure_class
+), moved AS (
+  UPDATE enrollments e
+  SET status = CASE WHEN ins.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
+      benefit_start = CASE WHEN ins.outcome = 'success' THEN :'benefit_start'::date ELSE e.benefit_start END,
+      failure_class = ins.failure_class, status_changed_at = now()
+  FROM ins WHERE e.id = ins.enrollment_id AND e.status = 'levied'
+  RETURNING e.id, e.resident_id, ins.outcome, ins.failure_class
+), tasks AS (
+  INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
+  SELECT f.id, p.town_id, p.village_id, 'deduction failed: personal reason'
+  FROM moved f JOIN residents p ON p.id = f.resident_id
+  WHERE f.outcome = 'failure' AND f.failure_class = 'personal'
+    AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL)
 )
-INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
-SELECT f.id, p.town_id, p.village_id, 'deduction failed: personal reason'
-FROM failed f JOIN residents p ON p.id = f.resident_id
-WHERE f.failure_class = 'personal' AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL);
+UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
+FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id AND t.closed_at IS NULL;
 -- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)
 SELECT (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
         OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
@@ -39,6 +45,4 @@ ANALYZE deduction_results;
 \if :many
 ANALYZE enrollments;
 \endif
-UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
-FROM deduction_results d WHERE d.batch_id = :batch_id AND d.outcome = 'success' AND t.enrollment_id = d.enrollment_id AND t.closed_at IS NULL;
 COMMIT;

@@ -34,13 +34,15 @@ WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN 
   AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
 INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
-WITH l AS (
-  INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-  SELECT :batch_id, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
+-- levied as read, the lines written from what the UPDATE returns (as ledger/campaign.ts createLevyBatch)
+WITH u AS (
+  UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
-  RETURNING enrollment_id, amount_fen
-), u AS (
-  UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
+  RETURNING e.id, e.personal_fen, e.resident_id
+), l AS (
+  INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
+  SELECT :batch_id, u.id, u.personal_fen, u.resident_id, p.household_id FROM u JOIN residents p ON p.id = u.resident_id
+  RETURNING amount_fen
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
 -- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)

@@ -11,18 +11,21 @@ FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN households h ON h.id
       WHERE l.batch_id = :batch_id) f
 WHERE :round > 1 AND a.account = f.bank_account AND abs(hashtext(:'seed' || ':' || :'round' || ':' || a.account)) % 1000 < :top_up_per_mille;
 WITH lines AS (
-  SELECT l.enrollment_id, l.amount_fen, h.bank_account, sum(l.amount_fen) OVER (PARTITION BY h.bank_account) AS household_total
+  SELECT l.enrollment_id, l.amount_fen, h.bank_account
   FROM levy_lines l LEFT JOIN households h ON h.id = l.household_id
   WHERE l.batch_id = :batch_id
+), totals AS (
+  SELECT bank_account, sum(amount_fen) AS household_total FROM lines GROUP BY bank_account
 ), decided AS (
   SELECT l.enrollment_id, l.amount_fen, l.bank_account,
          CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'failure'
-              WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < l.household_total THEN 'failure'
+              WHEN a.account IS NULL OR a.status <> 'normal' OR a.balance_fen < t.household_total THEN 'failure'
               ELSE 'success' END AS outcome,
          CASE WHEN :round = 1 AND abs(hashtext(:'seed' || ':' || l.enrollment_id)) % 1000 < :systemic_per_mille THEN 'bank-system-error'
               WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
-              WHEN a.balance_fen < l.household_total THEN 'insufficient-balance' END AS failure_code
-  FROM lines l LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
+              WHEN a.balance_fen < t.household_total THEN 'insufficient-balance' END AS failure_code
+  FROM lines l LEFT JOIN totals t ON t.bank_account = l.bank_account
+  LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
 ), recorded AS (
   INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
   SELECT :batch_id, enrollment_id, outcome, failure_code FROM decided
