@@ -210,6 +210,167 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
   });
 });
 
+describe('a later round re-levies the previous round’s failures without reading the year, and decides them on its own date (000 五(一); issue #23)', () => {
+  let db: TestDatabase;
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('Meishan: December’s round levies exactly the failed, follows November’s removal, addition and a newcomer’s identity, and reads the year only when the tallies disagree', async () => {
+    const { applyDeductionResults, createLevyBatch } = await import('../../ledger/campaign');
+    const { applyHouseholdForm } = await import('../../ledger/household-forms');
+    const { taxCsvFormat } = await import('../../departments/formats');
+    const { writeFileSync } = await import('node:fs');
+    const policy = seedPolicy('meishan', 2024);
+    db = await createTestDatabase();
+    await registry(db, policy, 0.003);
+    await openEnrollments(db.pool, policy, '2023-08-31');
+    const dir = mkdtempSync(join(tmpdir(), 'medins-rounds-'));
+    /** The bureau's answer to a batch: every line a personal failure, except those `succeeds` picks. */
+    const answer = async (batchId: number, paidOn: string, succeeds: (id: number) => boolean) => {
+      const lines = await db.pool.query<{ enrollment_id: string }>(
+        `SELECT enrollment_id FROM levy_lines WHERE batch_id = $1 ORDER BY enrollment_id`,
+        [batchId],
+      );
+      const file = join(dir, `results-${batchId}.csv`);
+      writeFileSync(
+        file,
+        `enrollment_id,outcome,failure_code\n${lines.rows
+          .map((l) =>
+            succeeds(Number(l.enrollment_id))
+              ? `${l.enrollment_id},success,`
+              : `${l.enrollment_id},failure,insufficient-balance`,
+          )
+          .join('\n')}\n`,
+      );
+      return applyDeductionResults(db.pool, policy, batchId, taxCsvFormat.readResults(file), paidOn);
+    };
+    const idsOf = async (sql: string, params: unknown[] = []) =>
+      (await db.pool.query<{ id: string }>(sql, params)).rows.map((r) => r.id).sort();
+    const failedOfTheYear = () =>
+      idsOf(`SELECT id::text FROM enrollments WHERE campaign_year = 2024 AND status = 'failed'`);
+    const linesOf = (batchId: number) =>
+      idsOf(`SELECT enrollment_id::text AS id FROM levy_lines WHERE batch_id = $1`, [batchId]);
+
+    // someone not enrolled at the roster deadline, to be registered by a form after round 1
+    const newcomer = (
+      await db.pool.query<{ id: string; id_number: string }>(
+        `SELECT p.id, p.id_number FROM residents p
+         WHERE p.jurisdiction = 'meishan' AND NOT p.employee_insured AND p.deceased_on IS NULL
+           AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = 2024)
+           AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = p.id)
+         ORDER BY p.id LIMIT 1`,
+      )
+    ).rows[0]!;
+
+    const first = await createLevyBatch(db.pool, policy, 1, '2023-09-01');
+    expect(first.candidatesFrom).toBe('year');
+    await answer(first.batchId, '2023-09-20', (id) => id % 3 === 0);
+    const failedAfterFirst = await failedOfTheYear();
+    expect(failedAfterFirst.length).toBeGreaterThan(10);
+
+    const partly = (
+      await db.pool.query<{ id: string; resident_id: string }>(
+        `SELECT e.id, e.resident_id FROM enrollments e WHERE e.category = '2303' AND e.status = 'failed'
+         AND (SELECT count(*) FROM identities i WHERE i.resident_id = e.resident_id) = 1 ORDER BY e.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const ordinary = (
+      await db.pool.query<{ id: string; resident_id: string }>(
+        `SELECT id, resident_id FROM enrollments WHERE category IS NULL AND status = 'failed' ORDER BY id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const anySubmission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!
+      .id;
+    // November: the 低保 identity ends with the month; the ordinary person is certified 特困 (2304); the
+    // newcomer enrolls by form (the full personal share that day) and is certified 特困 the day after
+    await db.pool.query(
+      `UPDATE identities SET valid_to = '2023-11-30', closed_by_submission = $2 WHERE resident_id = $1 AND category = '2303'`,
+      [partly.resident_id, anySubmission],
+    );
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-15', $2)`,
+      [ordinary.resident_id, anySubmission],
+    );
+    expect(
+      (
+        await applyHouseholdForm(db.pool, policy, {
+          kind: 'new',
+          idNumber: newcomer.id_number,
+          date: '2023-11-20',
+        })
+      ).accepted,
+    ).toBe(true);
+    const registered = await db.pool.query<{ status: string; personal_fen: number }>(
+      `SELECT status::text, personal_fen FROM enrollments WHERE resident_id = $1 AND campaign_year = 2024`,
+      [newcomer.id],
+    );
+    expect(registered.rows[0]).toEqual({ status: 'registered', personal_fen: 38000 });
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-21', $2)`,
+      [newcomer.id, anySubmission],
+    );
+
+    // December: the previous round's failures and the newcomer, read by key; the tallies confirm them
+    const december = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
+    expect(december.candidatesFrom).toBe('previous-round');
+    expect(await linesOf(december.batchId)).toEqual(failedAfterFirst.filter((id) => id !== ordinary.id));
+    const amount = await db.pool.query<{ amount_fen: number }>(
+      `SELECT amount_fen FROM levy_lines WHERE batch_id = $1 AND enrollment_id = $2`,
+      [december.batchId, partly.id],
+    );
+    expect(amount.rows[0]?.amount_fen).toBe(38000);
+    const settled = await db.pool.query<{ resident_id: string; status: string; subsidy_fen: number }>(
+      `SELECT resident_id::text, status::text, subsidy_fen FROM enrollments WHERE resident_id = ANY ($1) AND campaign_year = 2024 ORDER BY resident_id`,
+      [[ordinary.resident_id, newcomer.id]],
+    );
+    expect(settled.rows.map((r) => [r.status, r.subsidy_fen])).toEqual([
+      ['paid', 38000],
+      ['paid', 38000],
+    ]);
+    // a retried activity finds its batch and changes nothing
+    const again = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
+    expect({ ...again, candidatesFrom: undefined }).toEqual({ ...december, candidatesFrom: undefined });
+    expect(await linesOf(december.batchId)).toEqual(failedAfterFirst.filter((id) => id !== ordinary.id));
+
+    // every line fails again; one of them stops and re-enrolls by form: a move the work set does not see,
+    // so the tallies disagree with it and January's round reads the year
+    await answer(december.batchId, '2023-12-20', () => false);
+    const failedAfterDecember = await failedOfTheYear();
+    const returning = (
+      await db.pool.query<{ id_number: string; enrollment_id: string }>(
+        `SELECT p.id_number, e.id::text AS enrollment_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
+         WHERE e.campaign_year = 2024 AND e.status = 'failed' AND e.category IS NULL ORDER BY e.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    await applyHouseholdForm(db.pool, policy, {
+      kind: 'stop',
+      idNumber: returning.id_number,
+      reason: '外出务工',
+      date: '2023-12-22',
+    });
+    await applyHouseholdForm(db.pool, policy, {
+      kind: 'new',
+      idNumber: returning.id_number,
+      date: '2023-12-28',
+    });
+    const january = await createLevyBatch(db.pool, policy, 3, '2024-01-04');
+    expect(january.candidatesFrom).toBe('year');
+    expect(await linesOf(january.batchId)).toEqual(
+      failedAfterDecember.filter((id) => id !== returning.enrollment_id),
+    );
+
+    // the per-town tallies still count every enrollment of the year by status
+    const recount = await db.pool.query<{ status: string; n: string }>(
+      `SELECT status::text, count(*)::text AS n FROM enrollments WHERE campaign_year = 2024 GROUP BY 1 ORDER BY 1`,
+    );
+    const tallied = await db.pool.query<{ status: string; n: string }>(
+      `SELECT status::text, sum(enrollments)::text AS n FROM town_enrollment_tallies WHERE campaign_year = 2024 GROUP BY 1 HAVING sum(enrollments) > 0 ORDER BY 1`,
+    );
+    expect(tallied.rows).toEqual(recount.rows);
+  });
+});
+
 describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
   let ledgersDb: TestDatabase;
   afterAll(async () => {
