@@ -39,31 +39,6 @@ async function manyEnrollmentsChanged(client: pg.PoolClient, changed: number): P
   return n <= 0 || changed * 10 >= n;
 }
 
-/**
- * The ANALYZE a step that wrote `written` rows into `table` and changed `changed` enrollments needs: each
- * table only when the step wrote or changed a tenth of it or more (manyEnrollmentsChanged's rule). A later
- * round adds a few thousand levy lines and results to 411,000 or more, and both ANALYZEs read most of the
- * two tables (issue #23: 0.53 s a round under EXPLAIN at load 12, as much as the round's own statements);
- * a batch the statistics have not seen is estimated at a row or so, and its statements look it up by key.
- */
-async function analyzeAfter(
-  client: pg.PoolClient,
-  table: 'levy_lines' | 'deduction_results',
-  written: number,
-  changed: number,
-) {
-  const r = await client.query<{ n: number }>(
-    `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = $1::regclass`,
-    [table],
-  );
-  const n = r.rows[0]?.n ?? -1;
-  const tables = [
-    ...(n <= 0 || written * 10 >= n ? [table] : []),
-    ...((await manyEnrollmentsChanged(client, changed)) ? ['enrollments'] : []),
-  ];
-  if (tables.length) await client.query(`SELECT analyze_ledger($1::text[])`, [tables]);
-}
-
 /** The policy's categories as a temp table, for the joins below. */
 async function loadCategoryTable(client: pg.PoolClient, policy: Policy) {
   const rows = categoryTable(policy);
@@ -350,7 +325,11 @@ export async function createLevyBatch(
       n,
       total,
     ]);
-    await analyzeAfter(client, 'levy_lines', n, n);
+    await client.query(
+      (await manyEnrollmentsChanged(client, n))
+        ? `SELECT analyze_ledger('{levy_lines,enrollments}')`
+        : `SELECT analyze_ledger('{levy_lines}')`,
+    );
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total, candidatesFrom };
   });
@@ -429,7 +408,11 @@ export async function applyDeductionResults(
       [batchId, benefitStart],
     );
     const changed = inserted.rows.reduce((s, r) => s + r.n, 0);
-    await analyzeAfter(client, 'deduction_results', changed, changed);
+    await client.query(
+      (await manyEnrollmentsChanged(client, changed))
+        ? `SELECT analyze_ledger('{deduction_results,enrollments}')`
+        : `SELECT analyze_ledger('{deduction_results}')`,
+    );
     // a success closes the person's open follow-up task
     await client.query(
       `UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'

@@ -31,16 +31,11 @@ INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
 SELECT f.id, p.town_id, p.village_id, 'deduction failed: personal reason'
 FROM failed f JOIN residents p ON p.id = f.resident_id
 WHERE f.failure_class = 'personal' AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL);
--- enrollments and results analyzed only when the round changed or wrote a tenth of them or more, as the
--- campaign does (ledger/campaign.ts analyzeAfter)
+-- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)
 SELECT (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many,
-       (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass) <= 0) AS many_results
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
 FROM deduction_results WHERE batch_id = :batch_id \gset
-\if :many_results
 ANALYZE deduction_results;
-\endif
 \if :many
 ANALYZE enrollments;
 \endif

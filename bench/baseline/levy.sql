@@ -109,16 +109,11 @@ WITH l AS (
   UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM l WHERE e.id = l.enrollment_id RETURNING 1
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
--- enrollments and levy lines analyzed only when the round changed or wrote a tenth of them or more, as the
--- campaign does (ledger/campaign.ts analyzeAfter)
+-- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)
 SELECT (line_count * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many,
-       (line_count * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass) <= 0) AS many_lines
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
 FROM levy_batches WHERE id = :batch_id \gset
-\if :many_lines
 ANALYZE levy_lines;
-\endif
 \if :many
 ANALYZE enrollments;
 \endif
