@@ -155,86 +155,20 @@ export async function openEnrollments(
 }
 
 /**
- * The enrollments a later round (round >= 2) works on, into the temp table `round_work` (enrollment_id,
- * resident_id), without reading the year (issue #23: two scans of both years' 852,000 enrollments a
- * round, 11 rounds a year). After round 1 an enrollment can only be failed by the last applied round's
- * results (levied -> failed; every later round levies all the failed), and registered only by a form
- * filed after round 1 (a new enrollment, numbered after round 1's lines). So the work set is the
- * previous batch's failures still failed, and the year's enrollments numbered after round 1's last levy
- * line still registered, each read by its key. The per-town tallies the status triggers keep (0040) are
- * the proof: when their failed and registered counts of the year are not exactly the work set's (an
- * enrollment moved by another path: a re-enrollment after a stop, a status set by hand), the round reads
- * the year as before. Returns where the candidates came from.
- */
-async function laterRoundWork(
-  client: pg.PoolClient,
-  policy: Policy,
-  round: number,
-): Promise<'previous-round' | 'year'> {
-  await client.query(
-    `CREATE TEMP TABLE round_work ON COMMIT DROP AS
-     WITH batches AS (
-       SELECT (SELECT id FROM levy_batches WHERE jurisdiction = $1 AND campaign_year = $2 AND round < $3 AND line_count > 0
-               ORDER BY round DESC LIMIT 1) AS previous,
-              (SELECT id FROM levy_batches WHERE jurisdiction = $1 AND campaign_year = $2 AND round = 1) AS first
-     )
-     SELECT e.id AS enrollment_id, e.resident_id, e.status
-     FROM batches b JOIN deduction_results d ON d.batch_id = b.previous AND d.outcome = 'failure'
-     JOIN enrollments e ON e.id = d.enrollment_id
-     WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'failed'
-     UNION
-     SELECT e.id, e.resident_id, e.status
-     FROM batches b JOIN enrollments e ON e.id > coalesce((SELECT max(l.enrollment_id) FROM levy_lines l WHERE l.batch_id = b.first), 0)
-     WHERE e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'registered'`,
-    [policy.jurisdiction, policy.year, round],
-  );
-  const check = await client.query<{ exact: boolean }>(
-    `SELECT coalesce(sum(t.enrollments) FILTER (WHERE t.status = 'failed'), 0) = (SELECT count(*) FROM round_work WHERE status = 'failed')
-        AND coalesce(sum(t.enrollments) FILTER (WHERE t.status = 'registered'), 0) = (SELECT count(*) FROM round_work WHERE status = 'registered') AS exact
-     FROM town_enrollment_tallies t WHERE t.jurisdiction = $1 AND t.campaign_year = $2`,
-    [policy.jurisdiction, policy.year],
-  );
-  const exact = check.rows[0]?.exact === true;
-  if (!exact) {
-    await client.query(`TRUNCATE round_work`);
-    await client.query(
-      `INSERT INTO round_work SELECT id, resident_id, status FROM enrollments
-       WHERE jurisdiction = $1 AND campaign_year = $2 AND status IN ('registered', 'failed')`,
-      [policy.jurisdiction, policy.year],
-    );
-  }
-  await client.query(`ANALYZE round_work`);
-  return exact ? 'previous-round' : 'year';
-}
-
-/**
  * Before each levy: an unpaid enrollment follows the person's identities on the round's date. A removal
  * (the subsidised standard ends with the month) means the full personal share from then on; an addition
  * lowers the share, or settles it entirely. Paid enrollments keep the year as it is (000 五(一)).
- * Round 1 reads the year's registered and failed enrollments; a later round those of `round_work`
- * (laterRoundWork), each decided afresh on the round's date, so a validity that ends or begins between
- * two rounds and an age threshold crossed count as much as an identity written since the last round.
  */
-async function refreshUnpaidShares(
-  client: pg.PoolClient,
-  policy: Policy,
-  asOf: string,
-  fromWorkSet: boolean,
-): Promise<number> {
+async function refreshUnpaidShares(client: pg.PoolClient, policy: Policy, asOf: string): Promise<number> {
   await loadCategoryTable(client, policy);
-  const unpaid = fromWorkSet
-    ? `SELECT e.id AS enrollment_id, e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou
-       FROM round_work w JOIN enrollments e ON e.id = w.enrollment_id JOIN residents p ON p.id = e.resident_id
-       WHERE e.jurisdiction = $1::text AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')`
-    : `SELECT e.id AS enrollment_id, e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
-       WHERE e.jurisdiction = $1::text AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')`;
   const r = await client.query(
     `WITH candidates AS (
-       ${unpaid}
+       SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
+       WHERE e.jurisdiction = $1::text AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
      ),
      ${APPLICABLE_SQL},
      decided AS (
-       SELECT c.enrollment_id, c.resident_id, a.category, coalesce(a.personal_fen, $4::int) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
+       SELECT c.resident_id, a.category, coalesce(a.personal_fen, $4::int) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
               coalesce(a.funding_source, 'personal') AS funding_source
        FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
      )
@@ -243,7 +177,7 @@ async function refreshUnpaidShares(
             failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
             benefit_start = CASE WHEN d.personal_fen = 0 THEN $5::date ELSE e.benefit_start END
      FROM decided d
-     WHERE ${fromWorkSet ? 'e.id = d.enrollment_id' : 'e.resident_id = d.resident_id'} AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
+     WHERE e.resident_id = d.resident_id AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
        AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen)`,
     [
       policy.jurisdiction,
@@ -261,12 +195,6 @@ export interface LevyBatch {
   round: number;
   lines: number;
   totalFen: number;
-  /**
-   * Where the round found its candidates: the year's enrollments (round 1, or a later round whose work set
-   * the tallies did not confirm), or the previous round's failures and later registrations (laterRoundWork).
-   * Absent when the batch already existed.
-   */
-  candidatesFrom?: 'year' | 'previous-round';
 }
 
 /**
@@ -293,23 +221,17 @@ export async function createLevyBatch(
       const b = existing.rows[0];
       return { batchId: Number(b.id), round, lines: b.line_count, totalFen: Number(b.total_fen) };
     }
-    // a later round reads its work set, round 1 the year (laterRoundWork)
-    const candidatesFrom = round === 1 ? 'year' : await laterRoundWork(client, policy, round);
-    await refreshUnpaidShares(client, policy, asOf, round > 1);
+    await refreshUnpaidShares(client, policy, asOf);
     const batch = await client.query<{ id: string }>(
       `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ($1, $2, $3, $4) RETURNING id`,
       [policy.jurisdiction, policy.year, round, round === 1 ? 'first' : 're-deduction'],
     );
     const batchId = Number(batch.rows[0]!.id);
     const wanted = round === 1 ? `('registered')` : `('failed')`;
-    const levied =
-      round === 1
-        ? `enrollments e JOIN residents p ON p.id = e.resident_id`
-        : `round_work w JOIN enrollments e ON e.id = w.enrollment_id JOIN residents p ON p.id = e.resident_id`;
     const lines = await client.query<{ n: number; total: string }>(
       `WITH l AS (
          INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-         SELECT $1, e.id, e.personal_fen, e.resident_id, p.household_id FROM ${levied}
+         SELECT $1, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
          WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
          RETURNING enrollment_id, amount_fen
        ), u AS (
@@ -331,7 +253,7 @@ export async function createLevyBatch(
         : `SELECT analyze_ledger('{levy_lines}')`,
     );
     if (beforeCommit) await beforeCommit();
-    return { batchId, round, lines: n, totalFen: total, candidatesFrom };
+    return { batchId, round, lines: n, totalFen: total };
   });
 }
 

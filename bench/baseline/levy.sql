@@ -5,66 +5,6 @@
 \set ON_ERROR_STOP on
 BEGIN;
 SET LOCAL work_mem = '64MB';
--- a later round works on the previous round's failures still failed and the enrollments numbered after
--- round 1's last line still registered, read by key, when the per-town tallies confirm the counts; round 1
--- (or an unconfirmed later round) reads the year, as the campaign does (ledger/campaign.ts laterRoundWork)
-SELECT :round > 1 AS later \gset
-\if :later
-CREATE TEMP TABLE round_work ON COMMIT DROP AS
-WITH batches AS (
-  SELECT (SELECT id FROM levy_batches WHERE jurisdiction = :'jurisdiction' AND campaign_year = :year AND round < :round AND line_count > 0
-          ORDER BY round DESC LIMIT 1) AS previous,
-         (SELECT id FROM levy_batches WHERE jurisdiction = :'jurisdiction' AND campaign_year = :year AND round = 1) AS first
-)
-SELECT e.id AS enrollment_id, e.resident_id, e.status
-FROM batches b JOIN deduction_results d ON d.batch_id = b.previous AND d.outcome = 'failure'
-JOIN enrollments e ON e.id = d.enrollment_id
-WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = 'failed'
-UNION
-SELECT e.id, e.resident_id, e.status
-FROM batches b JOIN enrollments e ON e.id > coalesce((SELECT max(l.enrollment_id) FROM levy_lines l WHERE l.batch_id = b.first), 0)
-WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = 'registered';
-SELECT coalesce(sum(t.enrollments) FILTER (WHERE t.status = 'failed'), 0) = (SELECT count(*) FROM round_work WHERE status = 'failed')
-   AND coalesce(sum(t.enrollments) FILTER (WHERE t.status = 'registered'), 0) = (SELECT count(*) FROM round_work WHERE status = 'registered') AS exact
-FROM town_enrollment_tallies t WHERE t.jurisdiction = :'jurisdiction' AND t.campaign_year = :year \gset
-\if :exact
-\else
-TRUNCATE round_work;
-INSERT INTO round_work SELECT id, resident_id, status FROM enrollments
-WHERE jurisdiction = :'jurisdiction' AND campaign_year = :year AND status IN ('registered', 'failed');
-\endif
-ANALYZE round_work;
-\endif
-\if :later
-WITH candidates AS (
-  SELECT e.id AS enrollment_id, e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou
-  FROM round_work w JOIN enrollments e ON e.id = w.enrollment_id JOIN residents p ON p.id = e.resident_id
-  WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
-), applicable AS (
-  SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
-  FROM candidates c
-  JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= :'as_of'::date AND (i.valid_to IS NULL OR i.valid_to >= :'as_of'::date)
-  JOIN bl_policy_categories pc ON pc.category = i.category
-  WHERE (NOT pc.local_hukou_only OR c.local_hukou)
-    AND (NOT EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category)
-     OR EXISTS (SELECT 1 FROM bl_policy_conditions k WHERE k.category = pc.category
-                AND (k.min_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) >= k.min_age)
-                AND (k.max_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) <= k.max_age)
-                AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
-  ORDER BY c.resident_id, pc.rank DESC
-), decided AS (
-  SELECT c.enrollment_id, c.resident_id, a.category, coalesce(a.personal_fen, :personal_fen) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
-         coalesce(a.funding_source, 'personal') AS funding_source
-  FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
-)
-UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
-       status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
-       failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
-       benefit_start = CASE WHEN d.personal_fen = 0 THEN :'subsidised_from'::date ELSE e.benefit_start END
-FROM decided d
-WHERE e.id = d.enrollment_id AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
-  AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
-\else
 WITH candidates AS (
   SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
@@ -92,17 +32,11 @@ UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, s
 FROM decided d
 WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
   AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
-\endif
 INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
-\if :later
-\set levied 'round_work w JOIN enrollments e ON e.id = w.enrollment_id JOIN residents p ON p.id = e.resident_id'
-\else
-\set levied 'enrollments e JOIN residents p ON p.id = e.resident_id'
-\endif
 WITH l AS (
   INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-  SELECT :batch_id, e.id, e.personal_fen, e.resident_id, p.household_id FROM :levied
+  SELECT :batch_id, e.id, e.personal_fen, e.resident_id, p.household_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
   RETURNING enrollment_id, amount_fen
 ), u AS (
