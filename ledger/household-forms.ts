@@ -77,9 +77,11 @@ export async function applyHouseholdForm(
       }
       if (current?.status === 'stopped') return { accepted: true, result: 'already stopped' };
       if (current) {
+        // a failed enrollment's failure class goes with the failure (the table's CHECK): a stop after a failed
+        // deduction is allowed (failed -> stopped) and failed on that CHECK before
         await writeEnrollment(
           pool,
-          `UPDATE enrollments SET status = 'stopped', stop_reason = $2 WHERE id = $1`,
+          `UPDATE enrollments SET status = 'stopped', failure_class = NULL, stop_reason = $2 WHERE id = $1`,
           [current.id, form.reason],
         );
       } else {

@@ -190,6 +190,29 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
       [ordinary.resident_id, anySubmission],
     );
 
+    // a stop after a failed deduction (failed -> stopped, 附件1): accepted, the failure's class goes with it,
+    // and the stopped enrollment is not levied again
+    const { applyHouseholdForm } = await import('../../ledger/household-forms');
+    const leaving = (
+      await db.pool.query<{ id: string; id_number: string }>(
+        `SELECT e.id, p.id_number FROM enrollments e JOIN residents p ON p.id = e.resident_id
+         WHERE e.status = 'failed' AND e.id NOT IN ($1, $2) ORDER BY e.id LIMIT 1`,
+        [partly.id, ordinary.id],
+      )
+    ).rows[0]!;
+    const stop = await applyHouseholdForm(db.pool, policy, {
+      kind: 'stop',
+      idNumber: leaving.id_number,
+      reason: '外出务工',
+      date: '2023-11-20',
+    });
+    expect(stop.accepted).toBe(true);
+    const stopped = await db.pool.query<{ status: string; failure_class: string | null }>(
+      `SELECT status::text, failure_class FROM enrollments WHERE id = $1`,
+      [leaving.id],
+    );
+    expect(stopped.rows[0]).toEqual({ status: 'stopped', failure_class: null });
+
     const december = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
     const lines = await db.pool.query<{ enrollment_id: string; amount_fen: number }>(
       `SELECT enrollment_id, amount_fen FROM levy_lines WHERE batch_id = $1`,
@@ -198,6 +221,7 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
     const amountOf = (id: string) => lines.rows.find((l) => l.enrollment_id === id)?.amount_fen;
     expect(amountOf(partly.id)).toBe(38000);
     expect(amountOf(ordinary.id)).toBeUndefined();
+    expect(amountOf(leaving.id)).toBeUndefined();
     const settled = await db.pool.query<{ status: string; subsidy_fen: number; funding_source: string }>(
       `SELECT status::text, subsidy_fen, funding_source FROM enrollments WHERE id = $1`,
       [ordinary.id],
