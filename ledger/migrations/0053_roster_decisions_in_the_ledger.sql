@@ -25,6 +25,10 @@ FROM (SELECT DISTINCT ON (jurisdiction, department) id, jurisdiction, department
       WHERE kind = 'roster' AND status = 'current' ORDER BY jurisdiction, department, period DESC, id DESC) n
 WHERE s.kind = 'roster' AND s.status = 'current' AND s.jurisdiction = n.jurisdiction
   AND s.department = n.department AND s.id <> n.id;
+-- superseded_by is checked at commit (0002): checked now, or its pending check forbids the index below in the
+-- same transaction ("pending trigger events") on every ledger this UPDATE changes; deferred again after it
+SET CONSTRAINTS submissions_superseded_by_fkey IMMEDIATE;
+SET CONSTRAINTS submissions_superseded_by_fkey DEFERRED;
 CREATE UNIQUE INDEX submissions_one_current_roster
   ON submissions (jurisdiction, department) WHERE kind = 'roster' AND status = 'current';
 
