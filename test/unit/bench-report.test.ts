@@ -10,8 +10,10 @@ const repeat = (year: number, sql: number, workerRss: number, events: number): R
     namedSeconds: year / 6,
     sameEnd: true,
     items: [{ item: 'COPY enrollments', step: 'open enrollments', rows: 428041, seconds: 1.9, named: true }],
+    history: { rows: 1_831_632, seconds: year / 20 },
   },
   floorRatio: 4.2,
+  floorWithHistoryRatio: year / (year / 4.2 + year / 20),
   bookkeepingSeconds: 0.1,
   orchestrationSeconds: 2.5,
   phases: [
