@@ -305,6 +305,9 @@ export async function applyDeductionResults(
       [codes.rows.map((c) => c.code), codes.rows.map((c) => classifyDeductionFailure(policy, c.code).class)],
     );
     await client.query('ANALYZE incoming_results');
+    // one application of a batch at a time: a retried activity beside the first (a lost heartbeat) waits for
+    // it, then finds its results below and reports them, never the nothing it wrote itself
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('deduction-results/' || $1::text))`, [batchId]);
     // whether an earlier application (a resent or partial file) already recorded results of this batch: only
     // then must the round's counts be read back from the table (below)
     const earlier = await client.query(`SELECT 1 FROM deduction_results WHERE batch_id = $1 LIMIT 1`, [
