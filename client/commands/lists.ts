@@ -94,30 +94,56 @@ export function registerListsCommands(program: Command): void {
         await pool.end();
       }
     });
+  const count = (v: string) => {
+    if (!/^\d+$/.test(v)) throw new Error(`"${v}" is not a count`);
+    return Number(v);
+  };
   for (const decision of ['confirm', 'reject'] as const) {
-    allow(lists.command(decision), OPERATORS)
+    const command = allow(lists.command(decision), OPERATORS)
       .description(
         decision === 'confirm'
           ? 'apply a held roster: identities it no longer lists close, new ones open (see lists status)'
           : 'reject a held roster: nothing changes; the department is asked for a corrected list',
       )
-      .requiredOption('--submission <id>', 'the held submission', (v) => Number(v))
-      .action(async (o: { submission: number }) => {
-        const { pool } = await openLedger();
-        let client: Awaited<ReturnType<typeof connectClient>> | undefined;
-        const r = await decideRoster(
-          { pool, temporal: async () => (client = await connectClient(loadConfig())) },
-          { submissionId: o.submission, decision, operator: operatorName() },
-        ).finally(async () => {
-          await pool.end();
-          await client?.connection.close();
-        });
-        process.stdout.write(
-          decision === 'confirm'
-            ? `submission ${o.submission} confirmed by ${operatorName()}: ${r.opened} identities opened, ${r.closed} closed${r.campaign ? `; ${r.campaign} told` : ''}\n`
-            : `submission ${o.submission} rejected by ${operatorName()}: nothing changed${r.campaign ? `; ${r.campaign} told` : ''}\n`,
+      .requiredOption('--submission <id>', 'the held submission', (v) => Number(v));
+    if (decision === 'confirm')
+      command
+        .option('--closes <n>', 'the figures lists held showed you: would close N …', count)
+        .option('--of <m>', '… of M open identities (with --closes)', count)
+        .option('--opens <k>', '… and open K (with --closes)', count);
+    command.action(async (o: { submission: number; closes?: number; of?: number; opens?: number }) => {
+      // the figures the operator read: applied only if the roster would still do exactly that (without
+      // them, the figures lists held shows now)
+      if (
+        (o.closes === undefined) !== (o.of === undefined) ||
+        (o.opens !== undefined && o.closes === undefined)
+      )
+        throw new Error(
+          '--closes and --of go together (and --opens with them): the figures lists held showed',
         );
+      const shown =
+        o.closes !== undefined && o.of !== undefined
+          ? {
+              wouldClose: o.closes,
+              openBefore: o.of,
+              ...(o.opens !== undefined ? { wouldOpen: o.opens } : {}),
+            }
+          : undefined;
+      const { pool } = await openLedger();
+      let client: Awaited<ReturnType<typeof connectClient>> | undefined;
+      const r = await decideRoster(
+        { pool, temporal: async () => (client = await connectClient(loadConfig())) },
+        { submissionId: o.submission, decision, operator: operatorName(), ...(shown ? { shown } : {}) },
+      ).finally(async () => {
+        await pool.end();
+        await client?.connection.close();
       });
+      process.stdout.write(
+        decision === 'confirm'
+          ? `submission ${o.submission} confirmed by ${operatorName()}: ${r.opened} identities opened, ${r.closed} closed${r.campaign ? `; ${r.campaign} told` : ''}\n`
+          : `submission ${o.submission} rejected by ${operatorName()}: nothing changed${r.campaign ? `; ${r.campaign} told` : ''}\n`,
+      );
+    });
   }
   allow(lists.command('rejections'), ['operator', 'auditor', 'department'])
     .description("write a submission's rejection report, in the format the department sent")

@@ -194,6 +194,53 @@ describe('the policy commands of the command line', () => {
       }
     });
 
+    it('lists confirm applies a held roster only on the figures the operator read from lists held', async () => {
+      // held as of 09-30: would close 5 of 6 open identities; the ledger has none of them open any more
+      const held = await db.pool.query<{ id: string }>(
+        `INSERT INTO submissions (jurisdiction, department, kind, period, effective_on, file_name, sha256, byte_size, format, encoding, received_by, status, would_close, open_before, would_open)
+         VALUES ('kaiping', 'veterans-affairs', 'roster', '2023-09-30', '2023-09-30', 'veterans-roster.csv', $1, 1, 'csv', 'utf-8', 'op', 'held', 5, 6, 0) RETURNING id`,
+        ['c'.repeat(64)],
+      );
+      const id = held.rows[0]!.id;
+      const listed = await cliAs(operator, {}, 'lists', 'held');
+      expect(listed.stdout).toContain(
+        `${id}\tkaiping\tveterans-affairs\troster 2023-09-30\twould close 5 of 6 open identities, open 0`,
+      );
+      const half = await cliAs(operator, {}, 'lists', 'confirm', '--submission', id, '--closes', '5');
+      expect(half.code).toBe(1);
+      expect(half.stderr).toContain('--closes and --of go together');
+      // the figures typed are the ones compared (the operator read 4 of 6 on an older screen, not the stored 5
+      // of 6); the ledger now says 0 of 0, so nothing is applied
+      const r = await cliAs(
+        operator,
+        {},
+        'lists',
+        'confirm',
+        '--submission',
+        id,
+        '--closes',
+        '4',
+        '--of',
+        '6',
+        '--opens',
+        '0',
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        'was not applied: the ledger changed since it was shown (shown: would close 4 of 6 open identities, open 0; now: would close 0 of 0, open 0)',
+      );
+      const after = await db.pool.query<{ status: string; would_close: number; open_before: number }>(
+        `SELECT status, would_close, open_before FROM submissions WHERE id = $1`,
+        [id],
+      );
+      // still held, with the figures it would have now for the operator to read again
+      expect(after.rows[0]).toEqual({ status: 'held', would_close: 0, open_before: 0 });
+      const again = await cliAs(operator, {}, 'lists', 'held');
+      expect(again.stdout).toContain(
+        `${id}\tkaiping\tveterans-affairs\troster 2023-09-30\twould close 0 of 0 open identities, open 0`,
+      );
+    });
+
     it('an auditor’s rejection report holds the rejected rows with the ID masked, and no name', async () => {
       const out = join(dir, 'rejections-auditor.csv');
       const r = await cliAs(
