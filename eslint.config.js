@@ -7,8 +7,11 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
-/** Import patterns for a project folder: the folder itself and anything inside it. */
-const layers = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`]);
+/**
+ * Import patterns for a project folder: the folder itself and anything inside it. `./x` is the importing
+ * folder's own file of that name (domain/departments.ts beside domain/words.ts), not the layer: let through.
+ */
+const layers = (...names) => names.flatMap((n) => [`**/${n}`, `**/${n}/**`, `!./${n}`]);
 
 // The layering (README, Map of the folders). A flat config's later entry replaces an earlier one's options for
 // the same rule, so each entry below lists every pattern that applies to its files.

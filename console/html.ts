@@ -6,7 +6,7 @@
 import type { Identity } from '../infra/roles';
 import { escapeHtml } from '../documents/html';
 import { departmentName } from '../domain/departments';
-import { seedPolicy, seedPolicyKeys } from '../seeds';
+import { seedPolicies } from '../seeds';
 
 export { escapeHtml };
 
@@ -113,21 +113,11 @@ export {
  */
 export function departmentLabel(id: string, policy: Parameters<typeof departmentName>[1]): string {
   if (policy) return departmentName(id, policy);
-  for (const key of seedPolicyKeys()) {
-    const at = key.lastIndexOf('-');
-    const named = seedPolicy(key.slice(0, at), Number(key.slice(at + 1))).departments.find(
-      (d) => d.id === id,
-    );
-    if (named) return named.name;
-  }
-  return departmentName(id);
+  const named = seedPolicies().find((p) => p.departments.some((d) => d.id === id));
+  return departmentName(id, named);
 }
 
 /** A jurisdiction's Chinese name (开平市) from the seeded plans; the code itself if no plan names it. */
 export function jurisdictionLabel(code: string): string {
-  for (const key of seedPolicyKeys()) {
-    const at = key.lastIndexOf('-');
-    if (key.slice(0, at) === code) return seedPolicy(code, Number(key.slice(at + 1))).name;
-  }
-  return code;
+  return seedPolicies().find((p) => p.jurisdiction === code)?.name ?? code;
 }

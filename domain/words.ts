@@ -4,11 +4,8 @@
  * exports, the trail). A code with no entry is shown as `未知（<code>）` by `zh`, never silently as English
  * prose. Department names come from the policy (domain/departments.ts); these are the other codes.
  */
+import { departmentName } from './departments';
 import type { Policy } from './policy';
-
-/** A department's name under the policy (the id if the policy does not name it; domain/departments.ts has the rest). */
-const departmentName = (id: string, policy?: Pick<Policy, 'departments'>) =>
-  policy?.departments.find((d) => d.id === id)?.name ?? id;
 
 /** 资金来源 of a subsidy claim (domain/policy.ts FundingSource; 000 五(一), the plans' 资助 sections). */
 export const FUNDING_SOURCE_NAMES: Record<string, string> = {

@@ -26,6 +26,21 @@ export function seedPolicyKeys(): string[] {
   return Object.keys(POLICY_FILES);
 }
 
+let seeded: readonly Policy[] | undefined;
+
+/**
+ * Every seeded plan (seeds/policies), each loaded and checked once per process: the pages name departments
+ * and jurisdictions from them and offer them as choices. Read-only: a caller that needs to change a plan
+ * takes its own copy (`seedPolicy`).
+ */
+export function seedPolicies(): readonly Policy[] {
+  seeded ??= seedPolicyKeys().map((k) => {
+    const at = k.lastIndexOf('-');
+    return seedPolicy(k.slice(0, at), Number(k.slice(at + 1)));
+  });
+  return seeded;
+}
+
 /**
  * The latest campaign year with a policy file for `jurisdiction` in seeds/policies (a new year's file makes
  * it the default of every command's --year). Throws naming the policies there when it has none.

@@ -6,13 +6,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { clearDrillYear, startCampaignYear } from '../../application/campaigns';
-import { CampaignAlreadyRunning, CampaignYearHeld, campaignStatus } from '../../application/campaign-workflow';
+import {
+  CampaignAlreadyRunning,
+  CampaignYearHeld,
+  campaignStatus,
+} from '../../application/campaign-workflow';
 import { buildAgenda, type AgendaItem } from '../../domain/agenda';
 import { chinaDateOf } from '../../domain/dates';
 import { departmentName } from '../../domain/departments';
 import { formatYuan } from '../../domain/money';
 import type { Policy } from '../../domain/policy';
-import { seedPolicy, seedPolicyKeys } from '../../seeds';
+import { seedPolicies, seedPolicy } from '../../seeds';
 import { campaignWorkflowId, type CampaignProgress } from '../../workflows/campaign';
 import {
   beijing,
@@ -58,10 +62,7 @@ const StartForm = z.object({
 
 /** The seeds a campaign can start from: "kaiping-2024" and the like. */
 const seedChoices = () =>
-  seedPolicyKeys().map((k) => {
-    const [jurisdiction, year] = k.split('-') as [string, string];
-    return { jurisdiction, year: Number(year) };
-  });
+  seedPolicies().map((p) => ({ jurisdiction: p.jurisdiction, year: p.year, name: p.name }));
 
 const ClearDrillForm = z.object({
   jurisdiction: z.string().regex(/^[a-z][a-z0-9-]{1,40}$/),
@@ -181,7 +182,7 @@ ${
       who.role === 'operator'
         ? h`<section class="start"><h3>启动征缴年度</h3>
 <form method="get" action="/campaigns/preview">
-<label>地区与年度 <select name="seed">${seedChoices().map((s) => h`<option value="${s.jurisdiction}-${s.year}">${seedPolicy(s.jurisdiction, s.year).name} ${s.year}</option>`)}</select></label>
+<label>地区与年度 <select name="seed">${seedChoices().map((s) => h`<option value="${s.jurisdiction}-${s.year}">${s.name} ${s.year}</option>`)}</select></label>
 <label>演练（每个日程点间隔分钟，留空为正式年度） <input name="drill" inputmode="decimal" size="6"></label>
 <button type="submit">预览政策</button></form></section>`
         : h``;

@@ -21,7 +21,8 @@ import { UploadRefused } from '../../application/uploads';
 import { RefusedError } from '../../domain/failures';
 import { explain, logged, NotVisible } from '../errors';
 import { deltaRegistrationDay } from '../../domain/reconciliation';
-import { seedPolicy, seedPolicyKeys } from '../../seeds';
+import { seedPolicies, seedPolicy, seedPolicyKeys } from '../../seeds';
+import { isIsoDate } from '../../domain/dates';
 import { exchangeDirOf, loadConfig } from '../../worker/config';
 import {
   beijing,
@@ -54,12 +55,6 @@ function listId(params: unknown): number {
   return id.data;
 }
 
-/** A China date that exists (2023-13-45 does not): checked here, before PostgreSQL sees it. */
-const isRealDate = (d: string) => {
-  const at = Date.parse(`${d}T00:00:00Z`);
-  return /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(at) && new Date(at).toISOString().slice(0, 10) === d;
-};
-
 /** The department's upload form: a seeded plan, its own department, the kind and a real 时点 or 月份. */
 const DepartmentUpload = z
   .object({
@@ -72,7 +67,8 @@ const DepartmentUpload = z
     period: z.string().trim(),
   })
   .superRefine((form, issues) => {
-    const ok = form.kind === 'roster' ? isRealDate(form.period) : /^\d{4}-(0[1-9]|1[0-2])$/.test(form.period);
+    // a 时点 that exists (2023-13-45 does not), checked before PostgreSQL sees it
+    const ok = form.kind === 'roster' ? isIsoDate(form.period) : /^\d{4}-(0[1-9]|1[0-2])$/.test(form.period);
     if (!ok) issues.addIssue({ code: 'custom', path: ['period'], message: 'period' });
   });
 
@@ -140,10 +136,9 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           ? h`<section class="upload"><h3>报送本部门名单（以本部门账号导入，比对户籍在数据库内进行）</h3>
 <form method="post" action="/lists/department-upload?_csrf=${encodeURIComponent(csrf)}" enctype="multipart/form-data" id="upload-form">
 <input type="hidden" name="department" value="${who.department}">
-<label>征缴年度 <select name="policy">${seedPolicyKeys().map((k) => {
-              const p = seedPolicy(k.slice(0, k.lastIndexOf('-')), Number(k.slice(k.lastIndexOf('-') + 1)));
-              return h`<option value="${p.jurisdiction}|${p.year}">${p.name} ${p.year}</option>`;
-            })}</select></label>
+<label>征缴年度 <select name="policy">${seedPolicies().map(
+              (p) => h`<option value="${p.jurisdiction}|${p.year}">${p.name} ${p.year}</option>`,
+            )}</select></label>
 <label>名单类型 <select name="kind"><option value="roster">全量名单</option><option value="delta">月度增减</option></select></label>
 <label>时点/月份（全量名单填截止日期 YYYY-MM-DD，增减填月份 YYYY-MM） <input name="period" required pattern="\\d{4}-\\d{2}(-\\d{2})?"></label>
 <label>名单文件（.xlsx 或 .csv） <input type="file" name="file" required accept=".xlsx,.csv"></label>
