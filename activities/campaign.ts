@@ -57,17 +57,11 @@ export function createCampaignActivities(deps: CampaignDeps) {
     rowCount: number,
   ): Promise<string> =>
     keepAndLogExchange(pool, exchangeDir, {
-      jurisdiction: ref.jurisdiction,
-      direction,
-      department,
-      kind,
-      period,
-      fileName: file.fileName,
-      rowCount,
+      ...exchangeEntry(ref, direction, department, kind, period, file.fileName, rowCount),
       bytes: file.bytes,
     });
-  /** The exchange log's fields of a crossing, for a file kept from disk (keepAndLogExchangeFile). */
-  const exchangeEntry = (
+  /** The exchange log's fields of a crossing: a file in memory (above) or on disk (keepAndLogExchangeFile). */
+  function exchangeEntry(
     ref: CampaignRef,
     direction: 'in' | 'out',
     department: string,
@@ -75,7 +69,9 @@ export function createCampaignActivities(deps: CampaignDeps) {
     period: string,
     fileName: string,
     rowCount: number,
-  ) => ({ jurisdiction: ref.jurisdiction, direction, department, kind, period, fileName, rowCount });
+  ) {
+    return { jurisdiction: ref.jurisdiction, direction, department, kind, period, fileName, rowCount };
+  }
   const cache = new Map<string, Policy>();
   async function policyOf(ref: CampaignRef): Promise<Policy> {
     const hit = cache.get(ref.policyHash);

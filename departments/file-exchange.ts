@@ -12,17 +12,17 @@ import { join } from 'node:path';
 import { financeJsonClaim, taxCsvFormat } from './formats';
 import type { DepartmentPorts, ExchangedFile, FileOnDisk } from './ports';
 
-function readIfPresent(dir: string, match: (name: string) => boolean): ExchangedFile | null {
-  if (!existsSync(dir)) return null;
-  const name = readdirSync(dir).filter(match).sort().at(-1);
-  return name ? { fileName: name, bytes: readFileSync(join(dir, name)) } : null;
-}
-
 /** The newest file in `dir` that `match` names, as a path (the tax bureau's files: never read whole). */
 function pathIfPresent(dir: string, match: (name: string) => boolean): FileOnDisk | null {
   if (!existsSync(dir)) return null;
   const name = readdirSync(dir).filter(match).sort().at(-1);
   return name ? { fileName: name, path: join(dir, name) } : null;
+}
+
+/** The newest file in `dir` that `match` names, read (a department's list, a receipt). */
+function readIfPresent(dir: string, match: (name: string) => boolean): ExchangedFile | null {
+  const file = pathIfPresent(dir, match);
+  return file ? { fileName: file.fileName, bytes: readFileSync(file.path) } : null;
 }
 
 /** Copies a file into `dir` under `name` unless one is there (the kernel copies it: not through memory). */

@@ -7,13 +7,17 @@
  * 5xx, timeouts and refused connections are retryable; any other 4xx is a rejection for an operator.
  * Bodies are checked with zod: a department's malformed answer is an error, not data.
  */
-import { mkdtempSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { financeJsonClaim, taxCsvFormat } from './formats';
-import { rejected, unavailable, type DepartmentPorts, type ExchangedFile, type FileOnDisk } from './ports';
+import {
+  rejected,
+  scratchFileOnDisk,
+  unavailable,
+  type DepartmentPorts,
+  type ExchangedFile,
+  type FileOnDisk,
+} from './ports';
 
 const FileBody = z.object({ fileName: z.string().min(1), contentBase64: z.string() });
 const ReceiptBody = z.object({ receipt: z.string().min(1) });
@@ -55,10 +59,7 @@ export function httpPorts(endpoints: HttpEndpoints, fetchImpl: typeof fetch = fe
    */
   const asFileOnDisk = async (what: string, response: Response | null): Promise<FileOnDisk | null> => {
     const file = await asFile(what, response);
-    if (!file) return null;
-    const path = join(mkdtempSync(join(tmpdir(), 'medins-http-')), basename(file.fileName));
-    await writeFile(path, file.bytes);
-    return { fileName: file.fileName, path, temporary: true };
+    return file ? scratchFileOnDisk(file.fileName, file.bytes) : null;
   };
   const post = (body: unknown): RequestInit => ({
     method: 'POST',

@@ -9,6 +9,10 @@
  * - `simulated`: deterministic stand-ins for rehearsals and tests.
  * A file that has not arrived yet is `null`, never an error: the workflow decides how long to wait.
  */
+import { mkdtempSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failures';
 
@@ -27,6 +31,16 @@ export interface FileOnDisk {
   fileName: string;
   path: string;
   temporary?: boolean;
+}
+
+/**
+ * A file an adapter received whole (an HTTP body) put on disk as a `temporary` FileOnDisk, in a scratch
+ * folder of its own under the system's temporary folder: the exchange store moves it in when it is kept.
+ */
+export async function scratchFileOnDisk(fileName: string, bytes: Buffer): Promise<FileOnDisk> {
+  const path = join(mkdtempSync(join(tmpdir(), 'medins-received-')), basename(fileName));
+  await writeFile(path, bytes);
+  return { fileName, path, temporary: true };
 }
 
 export interface CertifyingDepartmentPort {

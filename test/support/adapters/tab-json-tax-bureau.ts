@@ -11,13 +11,11 @@
  * E09 银行系统故障), translated here to the plans' codes. 5xx and refused connections are retried; any
  * other 4xx is a rejection an operator must see.
  */
-import { mkdtempSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import {
   rejected,
+  scratchFileOnDisk,
   unavailable,
   type DeductionResult,
   type FileOnDisk,
@@ -82,10 +80,7 @@ export function tabJsonTaxBureau(base: string, fetchImpl: typeof fetch = fetch):
       const parsed = ResultFile.safeParse(JSON.parse(bytes.toString('utf8')));
       if (!parsed.success) throw unavailable(what, 'malformed result file');
       // kept on disk, as the port takes every result file; the exchange store moves the scratch copy in
-      const fileName = `${jurisdiction}-${batchId}-result.json`;
-      const path = join(mkdtempSync(join(tmpdir(), 'medins-tab-json-')), fileName);
-      await writeFile(path, bytes);
-      return { fileName, path, temporary: true };
+      return scratchFileOnDisk(`${jurisdiction}-${batchId}-result.json`, bytes);
     },
     async countResults(file: FileOnDisk) {
       return ResultFile.parse(JSON.parse(await readFile(file.path, 'utf8'))).lines.length;
