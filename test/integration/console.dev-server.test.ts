@@ -20,6 +20,7 @@ import { createWorker } from '../../worker/create-worker';
 import { buildConsole } from '../../console/server';
 import { makeIdNumber } from '../../domain/id-number';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
+import { testConsole } from '../support/console';
 import { devServerEnvironment, uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
 const SCREENSHOTS = join(process.cwd(), 'out', 'console-screenshots');
@@ -85,21 +86,11 @@ describe('the console in Chromium: operator, auditor and department each see and
       workflowBundle: await workflowBundle(),
     });
     running = worker.run();
-    const url = new URL(db.url);
     app = await buildConsole({
-      address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
+      ...testConsole(db.url),
       temporal: () => Promise.resolve(env.client),
       taskQueue,
       exchangeDir: join(outDir, 'exchange'),
-      settings: {
-        CONSOLE_HOST: '127.0.0.1',
-        CONSOLE_PORT: 0,
-        CONSOLE_SESSION_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
-        CONSOLE_IDLE_MINUTES: 15,
-        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 30,
-        CONSOLE_SECURE_COOKIE: 'auto',
-        CONSOLE_TRUST_PROXY: false,
-      },
       logStream: { write: (line: string) => void requestLog.push(line) },
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -663,23 +654,16 @@ describe('the console in Chromium: operator, auditor and department each see and
   });
 
   it('a login ends after the idle timeout, and login attempts past the limit are refused with 429', async () => {
-    const url = new URL(db.url);
     // the idle timeout's clock is the test's own: it moves past the timeout at once, so neither a slow machine
     // (a login idle "too long" before its first page) nor a late request of the browser's (the favicon) decides
     let now = Date.now();
     const strict = await buildConsole({
-      address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
+      ...testConsole(db.url, {
+        CONSOLE_SESSION_SECRET: 'another-test-secret-of-at-least-thirty-two-chars',
+        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 3,
+      }),
       temporal: () => Promise.resolve(env.client),
       taskQueue: 'unused',
-      settings: {
-        CONSOLE_HOST: '127.0.0.1',
-        CONSOLE_PORT: 0,
-        CONSOLE_SESSION_SECRET: 'another-test-secret-of-at-least-thirty-two-chars',
-        CONSOLE_IDLE_MINUTES: 15,
-        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 3,
-        CONSOLE_SECURE_COOKIE: 'auto',
-        CONSOLE_TRUST_PROXY: false,
-      },
       logStream: { write: () => undefined },
       clock: () => now,
     });

@@ -19,6 +19,7 @@ import { reconciliationSummaryText } from '../../domain/words';
 import { makeIdNumber } from '../../domain/id-number';
 import { seedPolicy } from '../../seeds';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
+import { testConsole } from '../support/console';
 
 const HEADER = '序号,姓名,性别,身份证号码,户籍地址,联系电话,特殊群体类别';
 const person = makeIdNumber('440783', '1951-02-01', 1);
@@ -131,21 +132,11 @@ describe('the console refuses in Chinese, and its pages and files speak the docu
        VALUES ('kaiping', $1, '关伟', 'M', '1951-02-01', 1)`,
       [person],
     );
-    const url = new URL(db.url);
     app = await buildConsole({
-      address: { host: url.hostname, port: Number(url.port), database: url.pathname.slice(1) },
+      ...testConsole(db.url),
       temporal: () => Promise.reject(new Error('no Temporal in this test')),
       taskQueue: 'unused',
       exchangeDir: mkdtempSync(join(tmpdir(), 'medins-console-words-')),
-      settings: {
-        CONSOLE_HOST: '127.0.0.1',
-        CONSOLE_PORT: 0,
-        CONSOLE_SESSION_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
-        CONSOLE_IDLE_MINUTES: 15,
-        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 30,
-        CONSOLE_SECURE_COOKIE: 'auto',
-        CONSOLE_TRUST_PROXY: false,
-      },
       logStream: { write: (line: string) => void log.push(line) },
     });
     await app.ready();

@@ -13,6 +13,7 @@ import { claimRehearsalDatabase } from '../../client/rehearsal-database';
 import { buildConsole } from '../../console/server';
 import { type PostgresServer } from '../../provision/postgres';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
+import { testConsole } from '../support/console';
 
 // a rehearsal runs under an operator's own login (issue 18): the administrator's URL goes nowhere
 let db: TestDatabase;
@@ -223,20 +224,13 @@ describe('rehearsals on one machine', () => {
     expect(printed).toBe(`postgres://${server.hostname}:${server.port}/${name}`);
 
     // the console as that command starts it: the server and database from DATABASE_URL, the person's own login
-    const ledger = new URL(printed!);
     const app = await buildConsole({
-      address: { host: ledger.hostname, port: Number(ledger.port), database: ledger.pathname.slice(1) },
+      ...testConsole(printed!, {
+        CONSOLE_SESSION_SECRET: 'a-rehearsal-test-secret-of-thirty-two-characters',
+        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 10,
+      }),
       temporal: () => Promise.reject(new Error('the rehearsal’s Temporal server ended with it')),
       taskQueue: 'unused',
-      settings: {
-        CONSOLE_HOST: '127.0.0.1',
-        CONSOLE_PORT: 0,
-        CONSOLE_SESSION_SECRET: 'a-rehearsal-test-secret-of-thirty-two-characters',
-        CONSOLE_IDLE_MINUTES: 15,
-        CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: 10,
-        CONSOLE_SECURE_COOKIE: 'auto',
-        CONSOLE_TRUST_PROXY: false,
-      },
       logStream: { write: () => undefined },
     });
     try {
