@@ -4,6 +4,7 @@
  */
 import { escapeHtml } from '../documents/html';
 import type { BenchReport } from './run';
+import { WRITE_FLOOR_STEP } from './import-bench';
 
 interface Bars {
   title: string;
@@ -204,9 +205,11 @@ export function benchHtml(report: BenchReport): string {
     const csv = rate((s) => s === 'roster import, UTF-8 CSV');
     const xlsx = rate((s) => s.startsWith('roster import, .xlsx'));
     const bare = rate((s) => s.startsWith('bare COPY'));
+    const floor = rate((s) => s === WRITE_FLOOR_STEP);
     const ratios = [
       ...(csv && xlsx ? [{ label: '.xlsx / UTF-8 CSV', values: [xlsx / csv] }] : []),
       ...(csv && bare ? [{ label: 'UTF-8 CSV / bare COPY', values: [csv / bare] }] : []),
+      ...(csv && floor ? [{ label: "UTF-8 CSV / its own rows' write floor", values: [csv / floor] }] : []),
     ];
     if (ratios.length)
       charts.push({
