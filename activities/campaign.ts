@@ -201,7 +201,9 @@ export function createCampaignActivities(deps: CampaignDeps) {
         identitiesOpened: r.identitiesOpened,
         alreadyImported: r.alreadyImported,
         held: r.held,
-        ...(r.held ? { wouldClose: r.wouldClose ?? 0, openIdentities: r.openBefore ?? 0 } : {}),
+        ...(r.held
+          ? { wouldClose: r.wouldClose ?? 0, openIdentities: r.openBefore ?? 0, wouldOpen: r.wouldOpen ?? 0 }
+          : {}),
       };
     },
 

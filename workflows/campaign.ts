@@ -94,9 +94,10 @@ export interface RosterStatus {
   rowsRejected?: number;
   rowsSkipped?: number;
   submissionId?: number;
-  /** Held rosters: how many open identities the roster would close, of how many. */
+  /** Held rosters: how many open identities the roster would close, of how many; how many people it would open. */
   wouldClose?: number;
   openIdentities?: number;
+  wouldOpen?: number;
   /** Why a file was refused (masked: no personal number), with its failure type. */
   refusal?: { type: string; message: string };
 }
@@ -233,6 +234,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     held?: boolean;
     wouldClose?: number;
     openIdentities?: number;
+    wouldOpen?: number;
   }): RosterStatus => ({
     status: r.held ? 'held' : 'imported',
     submissionId: r.submissionId,
@@ -240,7 +242,13 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     rowsAccepted: r.rowsAccepted,
     rowsRejected: r.rowsRejected,
     ...(r.rowsSkipped !== undefined ? { rowsSkipped: r.rowsSkipped } : {}),
-    ...(r.held ? { wouldClose: r.wouldClose, openIdentities: r.openIdentities } : {}),
+    ...(r.held
+      ? {
+          wouldClose: r.wouldClose,
+          openIdentities: r.openIdentities,
+          ...(r.wouldOpen !== undefined ? { wouldOpen: r.wouldOpen } : {}),
+        }
+      : {}),
   });
 
   /** A roster file that could not be used: recorded, told to the operators, asked for again at the deadline. */
@@ -291,7 +299,11 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
           operator,
           submissionId: status.submissionId,
           ...(status.status === 'held'
-            ? { wouldClose: status.wouldClose, openIdentities: status.openIdentities }
+            ? {
+                wouldClose: status.wouldClose,
+                openIdentities: status.openIdentities,
+                wouldOpen: status.wouldOpen,
+              }
             : {}),
         },
       });
@@ -318,7 +330,13 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     if (current?.status !== 'held' || current.submissionId !== submissionId) return;
     progress.rosters[department] =
       decision === 'confirmed'
-        ? { ...current, status: 'imported', wouldClose: undefined, openIdentities: undefined }
+        ? {
+            ...current,
+            status: 'imported',
+            wouldClose: undefined,
+            openIdentities: undefined,
+            wouldOpen: undefined,
+          }
         : { status: 'refused', refusal: { type: 'RosterRejected', message: `rejected by ${operator}` } };
   });
 
@@ -456,6 +474,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
             submissionId: status.submissionId,
             wouldClose: status.wouldClose,
             openIdentities: status.openIdentities,
+            wouldOpen: status.wouldOpen,
           },
         });
       }

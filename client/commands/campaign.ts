@@ -129,7 +129,7 @@ export function registerCampaignCommands(program: Command): void {
           );
           process.stdout.write(
             r.status === 'held'
-              ? `roster HELD: it would close ${r.wouldClose} of the department's ${r.openIdentities} open identities; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}\n`
+              ? `roster HELD: it would close ${r.wouldClose} of the department's ${r.openIdentities} open identities${r.wouldOpen !== undefined ? ` and open ${r.wouldOpen}` : ''}; nothing is closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}\n`
               : `roster ${r.status}: ${r.rowsRead} rows read = ${r.rowsAccepted} accepted + ${r.rowsRejected} rejected${r.rowsSkipped !== undefined ? ` (+ ${r.rowsSkipped} lines skipped)` : ''}\n`,
           );
         } finally {

@@ -220,7 +220,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           r.status === 'held'
             ? notice(
                 'error',
-                `名单 ${stored.fileName} 待确认：将关闭本部门 ${n(r.openIdentities)} 个现有身份中的 ${n(r.wouldClose)} 个，经办确认前不作变更（编号 ${r.submissionId}）`,
+                `名单 ${stored.fileName} 待确认：将关闭本部门 ${n(r.openIdentities)} 个现有身份中的 ${n(r.wouldClose)} 个${r.wouldOpen !== undefined ? `，新增 ${n(r.wouldOpen)} 个` : ''}，经办确认前不作变更（编号 ${r.submissionId}）`,
               )
             : h`<div class="result" data-submission="${r.submissionId}">${notice(
                 'ok',

@@ -261,6 +261,42 @@ describe('the campaign workflow’s branches (mocked activities, time-skipping)'
     expect(progress.rosters['civil-affairs']!.status).toBe('escalated');
   });
 
+  it('a roster held for the people it would open says so: its status and the held event carry how many', async () => {
+    const recorded: Recorded = { events: [], calls: {} };
+    const progress = await runYear(
+      mockActivities(recorded, {
+        importRoster: async () => ({
+          submissionId: 6,
+          rowsRead: 66,
+          rowsAccepted: 66,
+          rowsRejected: 0,
+          held: true,
+          // closes nobody: held only because it would open 60 where the department has 6 (rosterSafety.maxOpen)
+          wouldClose: 0,
+          openIdentities: 6,
+          wouldOpen: 60,
+        }),
+      }),
+      async (handle) => {
+        const status = await handle.executeUpdate(submitRosterUpdate, {
+          args: [
+            {
+              department: 'veterans-affairs',
+              file: { sha256: digest('7'), fileName: 'veterans.csv' },
+              operator: 'clerk',
+            },
+          ],
+        });
+        expect(status).toMatchObject({ status: 'held', wouldClose: 0, openIdentities: 6, wouldOpen: 60 });
+      },
+    );
+    expect(progress.rosters['veterans-affairs']).toMatchObject({ status: 'held', wouldOpen: 60 });
+    const held = recorded.events.find(
+      (e) => e.kind === 'roster-held' && e.detail.department === 'veterans-affairs',
+    );
+    expect(held?.detail).toMatchObject({ wouldClose: 0, openIdentities: 6, wouldOpen: 60 });
+  });
+
   it('a 附件1 form after the change deadline is refused by the Update’s validator, naming the deadline and its rule', async () => {
     const recorded: Recorded = { events: [], calls: {} };
     let refusal: unknown;
