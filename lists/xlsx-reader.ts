@@ -158,6 +158,23 @@ async function* sheetChunks(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenera
     throw new Error(`not enough bytes in the stream: expected ${entry.uncompressedSize}, got only ${size}`);
 }
 
+const DECODE_STEP = 64 * 1024;
+
+/**
+ * Decodes an inflated piece and hands it to the parser 64 KiB at a time. A decoded string of 128 KiB or more
+ * is a large object to V8: one alive while the parser works on it (as it always is when a young-generation
+ * collection comes) is moved to the old generation whole and freed only by a full collection, so a 256 KiB
+ * piece at a time left up to some 150 MB of read XML in the heap between full collections.
+ */
+function writeDecoded(p: SaxesParser, decoder: StringDecoder, buf: Buffer) {
+  if (buf.length <= DECODE_STEP) {
+    p.write(decoder.write(buf));
+    return;
+  }
+  for (let at = 0; at < buf.length; at += DECODE_STEP)
+    p.write(decoder.write(buf.subarray(at, at + DECODE_STEP)));
+}
+
 /** Resolves a relationship target against the part that holds it (xl/workbook.xml). */
 function resolveTarget(base: string, target: string): string {
   if (target.startsWith('/')) return target.slice(1);
@@ -349,7 +366,7 @@ export class XlsxWorkbook {
       try {
         for await (const buf of chunks) {
           fed += buf.length;
-          p.write(decoder.write(buf));
+          writeDecoded(p, decoder, buf);
           if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
             throw new XlsxError(
               `${path}: more than ${limits.maxTextChars} characters without a tag: not a table of cell texts`,
@@ -632,20 +649,26 @@ export class XlsxWorkbook {
     const decoder = new StringDecoder('utf8');
     const chunks = sheetChunks(this.zip, entry);
     try {
-      for await (const buf of chunks) {
-        fed += buf.length;
-        p.write(decoder.write(buf));
-        if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
-          fail(
-            `more than ${limits.maxTextChars} characters without a tag: not a worksheet a cell can hold`,
-            row?.rowNo,
-            'too-large',
-          );
-        if (out.length) {
-          // rows stored out of order are given in the order stored; the caller keeps each row's number
-          const batch = out;
-          out = [];
-          yield batch;
+      for await (const inflated of chunks) {
+        // parsed and handed on 64 KiB at a time (see writeDecoded): the rows of one step, a few hundred,
+        // are all that is alive of them when V8 collects its young generation, and what is alive then is
+        // moved to the old generation, to be freed only by a full collection
+        for (let at = 0; at < inflated.length && !stop; at += DECODE_STEP) {
+          const buf = inflated.length <= DECODE_STEP ? inflated : inflated.subarray(at, at + DECODE_STEP);
+          fed += buf.length;
+          p.write(decoder.write(buf));
+          if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
+            fail(
+              `more than ${limits.maxTextChars} characters without a tag: not a worksheet a cell can hold`,
+              row?.rowNo,
+              'too-large',
+            );
+          if (out.length) {
+            // rows stored out of order are given in the order stored; the caller keeps each row's number
+            const batch = out;
+            out = [];
+            yield batch;
+          }
         }
         if (stop) break;
       }
