@@ -787,7 +787,8 @@ async function copyRows(
         let verdict: { code: RejectionCode; field: string; reason: string } | undefined;
         let idNumber: string | null = idRaw || null;
 
-        const errorIn = row.errors ? fieldKeys.find((f) => row.errors![columns[f]]) : undefined;
+        // the .xlsx reader sets the flags only where true: most rows have none to look through
+        const errorIn = row.errors?.length ? fieldKeys.find((f) => row.errors![columns[f]]) : undefined;
         if (errorIn) {
           verdict = {
             code: 'formula-error',
@@ -803,7 +804,7 @@ async function copyRows(
           };
         else if (
           idCell.kind === 'stored-as-number' ||
-          (row.numeric[columns.idNumber] && idRaw.length >= 16)
+          (idRaw.length >= 16 && columns.idNumber < row.numeric.length && row.numeric[columns.idNumber])
         ) {
           verdict = {
             code: 'id-stored-as-number',

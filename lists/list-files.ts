@@ -78,9 +78,9 @@ export interface RawRow {
   /** 1-based row number as the clerk sees it in Excel (for CSV: the record's number, the header's is 1). */
   rowNo: number;
   cells: string[];
-  /** Per column: the cell was an Excel number (not text); empty for CSV. */
+  /** By column: true where the cell was an Excel number (not text); false or absent elsewhere; empty for CSV. */
   numeric: boolean[];
-  /** Per column: the cell holds an Excel error value such as a formula's #REF!; absent for CSV. */
+  /** By column: true where the cell holds an Excel error value such as a formula's #REF!; absent for CSV. */
   errors?: boolean[];
   /** CSV only: the line the record starts on (differs from rowNo after a quoted line break). */
   line?: number;

@@ -19,6 +19,7 @@
  * column numbers Excel allows.
  */
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createInflateRaw } from 'node:zlib';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import yauzl from 'yauzl';
@@ -29,7 +30,8 @@ export interface XlsxLimits {
   /** Inflated bytes of workbook.xml, its relationships and the like (held in memory whole). */
   maxSmallPartBytes: number;
   /**
-   * UTF-8 bytes of the shared strings' text kept for the sheet's cells (their XML is streamed, bounded by
+   * Bytes of the shared strings' text kept for the sheet's cells, counted as two per UTF-16 code unit, the
+   * most a JS string holds (their XML is streamed, bounded by
    * maxSheetBytes, and may be far larger than maxSmallPartBytes: Excel writes a 700,000-row list's IDs,
    * names and addresses there, some 80-100 MB of XML).
    */
@@ -82,9 +84,9 @@ export interface XlsxRow {
   /** The row number Excel shows (1-based). */
   rowNo: number;
   cells: string[];
-  /** Per column: the cell was an Excel number. */
+  /** By column: true where the cell was an Excel number (false or absent elsewhere). */
   numeric: boolean[];
-  /** Per column: the cell holds an error value (#N/A, #REF!...), usually a formula's result. */
+  /** By column: true where the cell holds an error value (#N/A, #REF!...), usually a formula's result. */
   errors: boolean[];
 }
 
@@ -154,6 +156,23 @@ async function* sheetChunks(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenera
   }
   if (size !== entry.uncompressedSize)
     throw new Error(`not enough bytes in the stream: expected ${entry.uncompressedSize}, got only ${size}`);
+}
+
+const DECODE_STEP = 64 * 1024;
+
+/**
+ * Decodes an inflated piece and hands it to the parser 64 KiB at a time. A decoded string of 128 KiB or more
+ * is a large object to V8: one alive while the parser works on it (as it always is when a young-generation
+ * collection comes) is moved to the old generation whole and freed only by a full collection, so a 256 KiB
+ * piece at a time left up to some 150 MB of read XML in the heap between full collections.
+ */
+function writeDecoded(p: SaxesParser, decoder: StringDecoder, buf: Buffer) {
+  if (buf.length <= DECODE_STEP) {
+    p.write(decoder.write(buf));
+    return;
+  }
+  for (let at = 0; at < buf.length; at += DECODE_STEP)
+    p.write(decoder.write(buf.subarray(at, at + DECODE_STEP)));
 }
 
 /** Resolves a relationship target against the part that holds it (xl/workbook.xml). */
@@ -296,8 +315,8 @@ export class XlsxWorkbook {
 
   /**
    * The shared strings table, streamed: its XML is inflated in pieces and parsed as it comes (never held
-   * whole), and each string's text kept as UTF-8 in one buffer with its offset (SharedStrings), so the
-   * table of a 700,000-row list costs its text's bytes, not a JS string per entry. Throws XlsxError past
+   * whole), and the strings' texts kept joined in pieces of 4,096 with where each ends (SharedStrings), so
+   * the table of a 700,000-row list costs its text's bytes, not a JS string per entry. Throws XlsxError past
    * maxSheetBytes of XML, maxSharedStringBytes of text or maxTextChars in one string.
    */
   private async strings(): Promise<SharedStrings> {
@@ -342,12 +361,12 @@ export class XlsxWorkbook {
         else if (n === 'rPh') phonetic -= 1;
         else if (n === 'si') table.push(text);
       });
-      const decoder = new TextDecoder('utf-8');
+      const decoder = new StringDecoder('utf8');
       const chunks = sheetChunks(this.zip, entry);
       try {
         for await (const buf of chunks) {
           fed += buf.length;
-          p.write(decoder.decode(buf, { stream: true }));
+          writeDecoded(p, decoder, buf);
           if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
             throw new XlsxError(
               `${path}: more than ${limits.maxTextChars} characters without a tag: not a table of cell texts`,
@@ -356,9 +375,10 @@ export class XlsxWorkbook {
               'too-large',
             );
         }
-        const rest = decoder.decode();
+        const rest = decoder.end();
         if (rest) p.write(rest);
         p.close();
+        table.seal();
       } catch (error) {
         if (error instanceof XlsxError) throw error;
         const message = error instanceof Error ? error.message : String(error);
@@ -462,7 +482,7 @@ export class XlsxWorkbook {
     let row: XlsxRow | undefined;
     let lastRowNo = 0;
     let col = -1;
-    let cellType = '';
+    let cellType = 'n';
     let cellsInSheet = 0;
     let inValue = false;
     let inInline = false;
@@ -483,56 +503,117 @@ export class XlsxWorkbook {
       out.push(row);
       row = undefined;
     };
+    const openRow = (tag: SaxesTagPlain) => {
+      const r = tag.attributes.r ?? attr(tag, 'r');
+      const rowNo = r === undefined ? lastRowNo + 1 : Number(r);
+      if (!Number.isInteger(rowNo) || rowNo < 1 || rowNo > MAX_ROW)
+        fail(`row number "${String(r).slice(0, 12)}" is outside 1..${MAX_ROW}`, undefined);
+      if (seen[rowNo >> 3]! & (1 << (rowNo & 7))) fail(`row ${rowNo} appears twice in the sheet`, rowNo);
+      seen[rowNo >> 3]! |= 1 << (rowNo & 7);
+      if (options.maxRow !== undefined && rowNo > options.maxRow) {
+        stop = true;
+        return;
+      }
+      lastRowNo = rowNo;
+      row = { rowNo, cells: [], numeric: [], errors: [] };
+      col = -1;
+    };
+    const openCell = (tag: SaxesTagPlain) => {
+      if (!row) return;
+      const r = tag.attributes.r ?? attr(tag, 'r');
+      if (r !== undefined) {
+        // the reference read in place: its letters are the column, what follows them the row
+        let c = 0;
+        let i = 0;
+        const length = r.length;
+        for (; i < length; i += 1) {
+          const ch = r.charCodeAt(i);
+          if (ch >= 65 && ch <= 90) c = c * 26 + (ch - 64);
+          else if (ch >= 97 && ch <= 122) c = c * 26 + (ch - 96);
+          else break;
+        }
+        if (i < length) {
+          let refRow = 0;
+          let j = i;
+          for (; j < length; j += 1) {
+            const d = r.charCodeAt(j) - 48;
+            if (d < 0 || d > 9) break;
+            refRow = refRow * 10 + d;
+          }
+          // anything but plain digits is read as a number would be (a row that is no number is not checked)
+          if (j < length) refRow = Number(r.slice(i));
+          if (!Number.isNaN(refRow) && refRow !== row.rowNo)
+            fail(`cell ${r.slice(0, 12)} is stored in row ${row.rowNo}`, row.rowNo);
+        }
+        col = c - 1;
+      } else col += 1;
+      if (col < 0 || col >= limits.maxCellsPerRow)
+        fail(
+          `a cell lies past column ${limits.maxCellsPerRow}${r === undefined ? '' : ` (${r.slice(0, 12)})`}`,
+          row.rowNo,
+          'too-large',
+        );
+      cellsInSheet += 1;
+      if (cellsInSheet > limits.maxCells)
+        fail(`the sheet holds more than ${limits.maxCells} cells`, row.rowNo, 'too-large');
+      cellType = tag.attributes.t ?? attr(tag, 't') ?? 'n';
+      valueText = '';
+      hasValue = false;
+    };
+    const closeCell = () => {
+      if (!row || !hasValue) return;
+      let text = valueText;
+      let numeric = false;
+      let error = false;
+      if (cellType === 's') {
+        const s = sst.get(Number(valueText));
+        if (s === undefined)
+          fail(`a cell refers to shared string ${valueText.slice(0, 12)}, which does not exist`, row.rowNo);
+        text = s ?? '';
+      } else if (cellType === 'n') {
+        const v = Number(valueText);
+        if (valueText.trim() !== '' && Number.isFinite(v)) {
+          text = Number.isInteger(v) ? v.toFixed(0) : String(v);
+          numeric = true;
+        }
+      } else if (cellType === 'b') text = valueText === '1' ? 'TRUE' : 'FALSE';
+      else if (cellType === 'e') error = true;
+      else if (cellType === 'd') text = valueText.slice(0, 10);
+      // 'str' (a formula's text result) and 'inlineStr' are the text itself
+      const cells = row.cells;
+      if (col < cells.length) cells[col] = text;
+      else {
+        while (cells.length < col) cells.push('');
+        cells.push(text);
+      }
+      // the flags are set where true (a cell stored twice in one place takes the last one's; an index past
+      // an array's end is never read, which costs V8 a slow lookup)
+      if (numeric) row.numeric[col] = true;
+      else if (col < row.numeric.length && row.numeric[col]) row.numeric[col] = false;
+      if (error) row.errors[col] = true;
+      else if (col < row.errors.length && row.errors[col]) row.errors[col] = false;
+    };
+    // the names of the elements as SpreadsheetML writes them; a prefixed name (x:c) is read by its local part
+    const nameOf = (name: string) => (name.length > 1 && name.includes(':') ? local(name) : name);
     // no line and column tracking: errors name the sheet and row, and tracking cost a tenth of the parse
     const p = new SaxesParser({ xmlns: false, position: false });
     p.on('opentag', (tag) => {
       lastTagAt = fed;
-      const n = local(tag.name);
-      if (n === 'sheetData') inSheetData = true;
-      if (!inSheetData) return;
-      if (n === 'row') {
-        const r = attr(tag, 'r');
-        const rowNo = r === undefined ? lastRowNo + 1 : Number(r);
-        if (!Number.isInteger(rowNo) || rowNo < 1 || rowNo > MAX_ROW)
-          fail(`row number "${String(r).slice(0, 12)}" is outside 1..${MAX_ROW}`, undefined);
-        if (seen[rowNo >> 3]! & (1 << (rowNo & 7))) fail(`row ${rowNo} appears twice in the sheet`, rowNo);
-        seen[rowNo >> 3]! |= 1 << (rowNo & 7);
-        if (options.maxRow !== undefined && rowNo > options.maxRow) {
-          stop = true;
-          return;
-        }
-        lastRowNo = rowNo;
-        row = { rowNo, cells: [], numeric: [], errors: [] };
-        col = -1;
-      } else if (n === 'c') {
-        if (!row) return;
-        const r = attr(tag, 'r');
-        if (r !== undefined) {
-          const ref = cellRef(r);
-          if (!Number.isNaN(ref.row) && ref.row !== row.rowNo)
-            fail(`cell ${r.slice(0, 12)} is stored in row ${row.rowNo}`, row.rowNo);
-          col = ref.col;
-        } else col += 1;
-        if (col < 0 || col >= limits.maxCellsPerRow)
-          fail(
-            `a cell lies past column ${limits.maxCellsPerRow}${r === undefined ? '' : ` (${r.slice(0, 12)})`}`,
-            row.rowNo,
-            'too-large',
-          );
-        cellsInSheet += 1;
-        if (cellsInSheet > limits.maxCells)
-          fail(`the sheet holds more than ${limits.maxCells} cells`, row.rowNo, 'too-large');
-        cellType = attr(tag, 't') ?? 'n';
-        valueText = '';
-        hasValue = false;
-      } else if (n === 'v') {
+      const n = nameOf(tag.name);
+      if (!inSheetData) {
+        if (n === 'sheetData') inSheetData = true;
+        return;
+      }
+      if (n === 'v') {
         inValue = true;
         valueText = '';
-      } else if (n === 'is') {
+      } else if (n === 'c') openCell(tag);
+      else if (n === 'row') openRow(tag);
+      else if (n === 'is') {
         inInline = true;
         valueText = '';
-      } else if (n === 't' && inInline) {
-        inValue = phonetic === 0;
+      } else if (n === 't') {
+        if (inInline) inValue = phonetic === 0;
       } else if (n === 'rPh') phonetic += 1;
     });
     p.on('text', (t) => {
@@ -544,75 +625,55 @@ export class XlsxWorkbook {
     });
     p.on('closetag', (tag) => {
       lastTagAt = fed;
-      const n = local(tag.name);
-      if (n === 'sheetData') {
-        endRow();
-        inSheetData = false;
-        return;
-      }
       if (!inSheetData) return;
+      const n = nameOf(tag.name);
       if (n === 'v') {
         inValue = false;
         hasValue = true;
-      } else if (n === 't' && inInline) inValue = false;
-      else if (n === 'rPh') phonetic -= 1;
+      } else if (n === 'c') closeCell();
+      else if (n === 'row') endRow();
+      else if (n === 't') {
+        if (inInline) inValue = false;
+      } else if (n === 'rPh') phonetic -= 1;
       else if (n === 'is') {
         inInline = false;
         hasValue = true;
-      } else if (n === 'c') {
-        if (!row || !hasValue) return;
-        let text = valueText;
-        let numeric = false;
-        let error = false;
-        if (cellType === 's') {
-          const s = sst.get(Number(valueText));
-          if (s === undefined)
-            fail(`a cell refers to shared string ${valueText.slice(0, 12)}, which does not exist`, row.rowNo);
-          text = s ?? '';
-        } else if (cellType === 'n') {
-          const v = Number(valueText);
-          if (valueText.trim() !== '' && Number.isFinite(v)) {
-            text = Number.isInteger(v) ? v.toFixed(0) : String(v);
-            numeric = true;
-          }
-        } else if (cellType === 'b') text = valueText === '1' ? 'TRUE' : 'FALSE';
-        else if (cellType === 'e') error = true;
-        else if (cellType === 'd') text = valueText.slice(0, 10);
-        // 'str' (a formula's text result) and 'inlineStr' are the text itself
-        for (let i = row.cells.length; i < col; i += 1) {
-          row.cells.push('');
-          row.numeric.push(false);
-          row.errors.push(false);
-        }
-        row.cells[col] = text;
-        row.numeric[col] = numeric;
-        row.errors[col] = error;
-      } else if (n === 'row') endRow();
+      } else if (n === 'sheetData') {
+        endRow();
+        inSheetData = false;
+      }
     });
 
-    // a character cut by a piece's end is decoded with the next piece
-    const decoder = new TextDecoder('utf-8');
+    // a character cut by a piece's end is decoded with the next piece (Node's StringDecoder carries it
+    // over; it took half the CPU of TextDecoder's streaming decode)
+    const decoder = new StringDecoder('utf8');
     const chunks = sheetChunks(this.zip, entry);
     try {
-      for await (const buf of chunks) {
-        fed += buf.length;
-        p.write(decoder.decode(buf, { stream: true }));
-        if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
-          fail(
-            `more than ${limits.maxTextChars} characters without a tag: not a worksheet a cell can hold`,
-            row?.rowNo,
-            'too-large',
-          );
-        if (out.length) {
-          // rows stored out of order are given in the order stored; the caller keeps each row's number
-          const batch = out;
-          out = [];
-          yield batch;
+      for await (const inflated of chunks) {
+        // parsed and handed on 64 KiB at a time (see writeDecoded): the rows of one step, a few hundred,
+        // are all that is alive of them when V8 collects its young generation, and what is alive then is
+        // moved to the old generation, to be freed only by a full collection
+        for (let at = 0; at < inflated.length && !stop; at += DECODE_STEP) {
+          const buf = inflated.length <= DECODE_STEP ? inflated : inflated.subarray(at, at + DECODE_STEP);
+          fed += buf.length;
+          p.write(decoder.write(buf));
+          if (fed - lastTagAt > limits.maxTextChars * 4 + 65536)
+            fail(
+              `more than ${limits.maxTextChars} characters without a tag: not a worksheet a cell can hold`,
+              row?.rowNo,
+              'too-large',
+            );
+          if (out.length) {
+            // rows stored out of order are given in the order stored; the caller keeps each row's number
+            const batch = out;
+            out = [];
+            yield batch;
+          }
         }
         if (stop) break;
       }
       if (!stop) {
-        const rest = decoder.decode();
+        const rest = decoder.end();
         if (rest) p.write(rest);
         p.close();
       }
@@ -637,17 +698,24 @@ export class XlsxWorkbook {
 }
 
 /**
- * A shared strings table kept compact: every string's UTF-8 bytes one after another in one buffer (grown by
- * doubling up to its bound) and where each ends; `get` decodes one string when a cell names it. A JS string
- * per entry would cost some 40-60 bytes of heap beside its text, for millions of IDs, names and addresses.
+ * A shared strings table kept compact and cheap to read: the texts of each run of 4,096 consecutive strings
+ * joined into one flat JS string (a piece), and where each string ends in its piece. `get` slices its piece:
+ * no decoding per cell (a 700,000-row list has millions of text cells, and decoding each from UTF-8 cost
+ * more CPU than any other step of the cell's handling), and no JS string per entry (some 40-60 bytes of heap
+ * beside its text, for millions of IDs, names and addresses). A piece holds its text as V8 does, one byte per
+ * character when it is all Latin-1 and two otherwise; the bound counts two bytes per character.
  */
 export class SharedStrings {
-  private bytes = Buffer.allocUnsafe(64 * 1024);
-  private ends = new Uint32Array(1024);
-  private used = 0;
+  private static readonly PIECE_SHIFT = 12;
+  private readonly pieces: string[] = [];
+  /** The texts of the piece being built, joined into one string once it has 4,096 of them (or at `seal`). */
+  private open: string[] = [];
+  private openChars = 0;
+  private ends = new Uint32Array(4096);
   private count = 0;
+  private bytes = 0;
 
-  /** The most UTF-8 bytes of text kept (< 4 GiB) and strings: XlsxError 'too-large' past either. */
+  /** The most bytes of text held (two per UTF-16 code unit) and strings: XlsxError 'too-large' past either. */
   constructor(
     private readonly maxBytes: number,
     private readonly maxCount: number,
@@ -665,39 +733,44 @@ export class SharedStrings {
         undefined,
         'too-large',
       );
-    const room = this.used + text.length * 3;
-    if (room > this.bytes.length) {
-      const needed = this.used + Buffer.byteLength(text, 'utf8');
-      if (needed > this.maxBytes)
-        throw new XlsxError(
-          `the shared strings hold more than ${this.maxBytes} bytes of text`,
-          undefined,
-          undefined,
-          'too-large',
-        );
-      if (needed > this.bytes.length) {
-        let size = this.bytes.length;
-        while (size < needed) size *= 2;
-        const grown = Buffer.allocUnsafe(Math.min(size, this.maxBytes));
-        this.bytes.copy(grown, 0, 0, this.used);
-        this.bytes = grown;
-      }
-    }
-    this.used += this.bytes.write(text, this.used, 'utf8');
+    this.bytes += text.length * 2;
+    if (this.bytes > this.maxBytes)
+      throw new XlsxError(
+        `the shared strings hold more than ${this.maxBytes} bytes of text`,
+        undefined,
+        undefined,
+        'too-large',
+      );
     if (this.count === this.ends.length) {
       const grown = new Uint32Array(this.ends.length * 2);
       grown.set(this.ends);
       this.ends = grown;
     }
-    this.ends[this.count] = this.used;
+    this.open.push(text);
+    this.openChars += text.length;
+    this.ends[this.count] = this.openChars;
     this.count += 1;
+    if ((this.count & ((1 << SharedStrings.PIECE_SHIFT) - 1)) === 0) this.seal();
+  }
+
+  /**
+   * Joins the piece being built (the texts it holds may be slices of the XML's decoded chunks: joined, they
+   * hold only their own characters and let the chunks go). Called by `push` and once the table is read.
+   */
+  seal(): void {
+    if (!this.open.length) return;
+    this.pieces.push(this.open.join(''));
+    this.open = [];
+    this.openChars = 0;
   }
 
   /** The string at `index` (0-based, as a cell's `<v>` names it), undefined when there is none. */
   get(index: number): string | undefined {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) return undefined;
-    const start = index === 0 ? 0 : this.ends[index - 1]!;
-    return this.bytes.toString('utf8', start, this.ends[index]);
+    if (!(index >= 0 && index < this.count) || !Number.isInteger(index)) return undefined;
+    const piece = this.pieces[index >>> SharedStrings.PIECE_SHIFT];
+    if (piece === undefined) return undefined; // not sealed yet: only while the table is still being read
+    const start = (index & ((1 << SharedStrings.PIECE_SHIFT) - 1)) === 0 ? 0 : this.ends[index - 1]!;
+    return piece.slice(start, this.ends[index]);
   }
 }
 
@@ -722,15 +795,11 @@ function fillMerged(row: XlsxRow, merges: Merge[]) {
     const v = m.value;
     if (!v || v.text === '') continue;
     for (let c = m.c1; c <= m.c2; c += 1) {
-      for (let i = row.cells.length; i <= c; i += 1) {
-        row.cells.push('');
-        row.numeric.push(false);
-        row.errors.push(false);
-      }
+      while (row.cells.length <= c) row.cells.push('');
       if (row.cells[c] === '') {
         row.cells[c] = v.text;
-        row.numeric[c] = v.numeric;
-        row.errors[c] = v.error;
+        if (v.numeric || (c < row.numeric.length && row.numeric[c])) row.numeric[c] = v.numeric;
+        if (v.error || (c < row.errors.length && row.errors[c])) row.errors[c] = v.error;
       }
     }
   }
