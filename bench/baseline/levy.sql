@@ -19,15 +19,16 @@ CREATE TEMP TABLE round_work (id bigint PRIMARY KEY, status enrollment_status, r
   category text, personal_fen int, birth_date date, disability_grade smallint, local_hukou boolean) ON COMMIT DROP;
 WITH work AS (
   SELECT r.enrollment_id AS id FROM deduction_results r WHERE r.batch_id = :previous AND r.outcome = 'failure'
-  UNION
+  UNION ALL
   SELECT e.id FROM enrollments e WHERE e.id > :after AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = 'registered'
 ), kept AS (
   INSERT INTO round_work
   SELECT w.id, e.status, e.resident_id, p.household_id, e.category, e.personal_fen, p.birth_date, p.disability_grade, p.residency = 'hukou'
-  FROM work w
+  FROM (SELECT id FROM work ORDER BY id) w
   CROSS JOIN LATERAL (SELECT e.status, e.resident_id, e.category, e.personal_fen FROM enrollments e
                       WHERE e.id = w.id AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed') OFFSET 0) e
   CROSS JOIN LATERAL (SELECT p.household_id, p.birth_date, p.disability_grade, p.residency FROM residents p WHERE p.id = e.resident_id OFFSET 0) p
+  ON CONFLICT (id) DO NOTHING
   RETURNING status
 ), tallied AS (
   SELECT coalesce(sum(t.enrollments) FILTER (WHERE t.status = 'failed'), 0) AS failed,
