@@ -83,13 +83,29 @@ export async function simulatedTaxDeduction(
         batchId,
       ]);
       if (!already.rowCount) {
+        // a later round's batch (fewer lines than a quarter of the households) reads its households and
+        // accounts by key (LATERAL probes, the accounts to change as an array): the planner hashed full scans
+        // of households and accounts for 15,820 lines (issue #23); round 1 hashes them
+        const small = await client.query(
+          `SELECT 1 FROM levy_batches b WHERE b.id = $1
+           AND b.line_count * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'households'::regclass)`,
+          [batchId],
+        );
+        const byKey = small.rowCount === 1;
+        const household = byKey
+          ? `LEFT JOIN LATERAL (SELECT h.bank_account FROM households h WHERE h.id = l.household_id OFFSET 0) h ON true`
+          : `LEFT JOIN households h ON h.id = l.household_id`;
         if (round > 1) {
           // the village followed up: some households put money in, some accounts were put right
           await client.query(
-            `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
-           FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN households h ON h.id = l.household_id
-                 WHERE l.batch_id = $1) f
-           WHERE a.account = f.bank_account AND abs(hashtext($2 || ':' || $3 || ':' || a.account)) % 1000 < $4`,
+            byKey
+              ? `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
+                 WHERE a.account = ANY (ARRAY(SELECT h.bank_account FROM levy_lines l ${household} WHERE l.batch_id = $1))
+                   AND abs(hashtext($2 || ':' || $3 || ':' || a.account)) % 1000 < $4`
+              : `UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen + 200000, status = 'normal'
+                 FROM (SELECT DISTINCT h.bank_account FROM levy_lines l JOIN households h ON h.id = l.household_id
+                       WHERE l.batch_id = $1) f
+                 WHERE a.account = f.bank_account AND abs(hashtext($2 || ':' || $3 || ':' || a.account)) % 1000 < $4`,
             [batchId, String(config.seed), String(round), Math.round(config.topUpRate * 1000)],
           );
         }
@@ -100,7 +116,7 @@ export async function simulatedTaxDeduction(
         await client.query(
           `WITH lines AS (
            SELECT l.enrollment_id, l.amount_fen, h.bank_account
-           FROM levy_lines l LEFT JOIN households h ON h.id = l.household_id
+           FROM levy_lines l ${household}
            WHERE l.batch_id = $1
          ), totals AS (
            SELECT bank_account, sum(amount_fen) AS household_total FROM lines GROUP BY bank_account
@@ -113,14 +129,22 @@ export async function simulatedTaxDeduction(
                        WHEN a.account IS NULL OR a.status <> 'normal' THEN 'abnormal-account'
                        WHEN a.balance_fen < t.household_total THEN 'insufficient-balance' END AS failure_code
            FROM lines l LEFT JOIN totals t ON t.bank_account = l.bank_account
-           LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account
+           ${
+             byKey
+               ? `LEFT JOIN LATERAL (SELECT a.account, a.status, a.balance_fen FROM sim_bank_accounts a WHERE a.account = l.bank_account OFFSET 0) a ON true`
+               : `LEFT JOIN sim_bank_accounts a ON a.account = l.bank_account`
+           }
          ), recorded AS (
            INSERT INTO sim_tax_results (batch_id, enrollment_id, outcome, failure_code)
            SELECT $1, enrollment_id, outcome, failure_code FROM decided
          )
          UPDATE sim_bank_accounts a SET balance_fen = a.balance_fen - d.debit
          FROM (SELECT bank_account, sum(amount_fen) AS debit FROM decided WHERE outcome = 'success' GROUP BY bank_account) d
-         WHERE a.account = d.bank_account`,
+         WHERE a.account = d.bank_account${
+           byKey
+             ? ` AND a.account = ANY (ARRAY(SELECT bank_account FROM decided WHERE outcome = 'success'))`
+             : ''
+         }`,
           [batchId, round, String(config.seed), Math.round(config.systemicFailureRate * 1000)],
         );
       }

@@ -234,6 +234,194 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
   });
 });
 
+describe('a later round levies what the rules say from its own enrollments, read by key, and reads the year only when the tallies do not prove them (000 五(一), 五(三); issue #23)', () => {
+  let db: TestDatabase;
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('Meishan: December re-levies exactly the failed, follows November’s removal and addition and a newcomer’s identity, changes nothing on a retry, and January reads the year for a re-enrollment it cannot see', async () => {
+    const { applyDeductionResults, createLevyBatch, writeLevyFile } = await import('../../ledger/campaign');
+    const { applyHouseholdForm } = await import('../../ledger/household-forms');
+    const { taxCsvFormat } = await import('../../departments/formats');
+    const { writeFileSync } = await import('node:fs');
+    const policy = seedPolicy('meishan', 2024);
+    db = await createTestDatabase();
+    await registry(db, policy, 0.003);
+    await openEnrollments(db.pool, policy, '2023-08-31');
+    const dir = mkdtempSync(join(tmpdir(), 'medins-later-rounds-'));
+    /** The tax bureau's answer to a batch: a personal failure (insufficient balance) unless `paid` says so. */
+    const answer = async (batchId: number, paidOn: string, paid: (enrollmentId: number) => boolean) => {
+      const lines = await db.pool.query<{ enrollment_id: string }>(
+        `SELECT enrollment_id FROM levy_lines WHERE batch_id = $1 ORDER BY enrollment_id`,
+        [batchId],
+      );
+      const file = join(dir, `results-${batchId}.csv`);
+      const body = lines.rows
+        .map((l) =>
+          paid(Number(l.enrollment_id))
+            ? `${l.enrollment_id},success,`
+            : `${l.enrollment_id},failure,insufficient-balance`,
+        )
+        .join('\n');
+      writeFileSync(file, `enrollment_id,outcome,failure_code\n${body}\n`);
+      return applyDeductionResults(db.pool, policy, batchId, taxCsvFormat.readResults(file), paidOn);
+    };
+    const ids = async (sql: string, params: unknown[] = []) =>
+      (await db.pool.query<{ id: string }>(sql, params)).rows.map((r) => r.id).sort();
+    const failedNow = () =>
+      ids(
+        `SELECT id::text FROM enrollments WHERE campaign_year = 2024 AND status = 'failed' AND personal_fen > 0`,
+      );
+    const levied = (batchId: number) =>
+      ids(`SELECT enrollment_id::text AS id FROM levy_lines WHERE batch_id = $1`, [batchId]);
+
+    // a resident not enrolled when the enrollments open, registered by a form after round 1
+    const newcomer = (
+      await db.pool.query<{ id: string; id_number: string }>(
+        `SELECT p.id, p.id_number FROM residents p
+         WHERE p.jurisdiction = 'meishan' AND NOT p.employee_insured AND p.deceased_on IS NULL
+           AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = 2024)
+           AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.resident_id = p.id)
+         ORDER BY p.id LIMIT 1`,
+      )
+    ).rows[0]!;
+
+    const first = await createLevyBatch(db.pool, policy, 1, '2023-09-01');
+    expect(first.candidatesFrom).toBe('year');
+    await answer(first.batchId, '2023-09-20', (id) => id % 3 === 0);
+    const failedAfterSeptember = await failedNow();
+    expect(failedAfterSeptember.length).toBeGreaterThan(10);
+
+    const partly = (
+      await db.pool.query<{ id: string; resident_id: string }>(
+        `SELECT e.id, e.resident_id FROM enrollments e WHERE e.category = '2303' AND e.status = 'failed'
+         AND (SELECT count(*) FROM identities i WHERE i.resident_id = e.resident_id) = 1 ORDER BY e.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const ordinary = (
+      await db.pool.query<{ id: string; resident_id: string }>(
+        `SELECT id, resident_id FROM enrollments WHERE category IS NULL AND status = 'failed' ORDER BY id LIMIT 1`,
+      )
+    ).rows[0]!;
+    const submission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!
+      .id;
+    // November: the 低保 identity ends with the month, the ordinary person is certified 特困 (2304), the
+    // newcomer enrolls by form (the full personal share that day) and is certified 特困 the day after
+    await db.pool.query(
+      `UPDATE identities SET valid_to = '2023-11-30', closed_by_submission = $2 WHERE resident_id = $1 AND category = '2303'`,
+      [partly.resident_id, submission],
+    );
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-15', $2)`,
+      [ordinary.resident_id, submission],
+    );
+    const form = await applyHouseholdForm(db.pool, policy, {
+      kind: 'new',
+      idNumber: newcomer.id_number,
+      date: '2023-11-20',
+    });
+    expect(form.accepted).toBe(true);
+    const registered = await db.pool.query<{ status: string; personal_fen: number }>(
+      `SELECT status::text, personal_fen FROM enrollments WHERE resident_id = $1 AND campaign_year = 2024`,
+      [newcomer.id],
+    );
+    expect(registered.rows[0]).toEqual({ status: 'registered', personal_fen: 38000 });
+    await db.pool.query(
+      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-21', $2)`,
+      [newcomer.id, submission],
+    );
+
+    // and a September failure stops (外出务工) and comes back by form in November: registered again
+    const returning = (
+      await db.pool.query<{ id_number: string; enrollment_id: string }>(
+        `SELECT p.id_number, e.id::text AS enrollment_id FROM enrollments e JOIN residents p ON p.id = e.resident_id
+         WHERE e.campaign_year = 2024 AND e.status = 'failed' AND e.category IS NULL AND e.id <> $1 ORDER BY e.id LIMIT 1`,
+        [ordinary.id],
+      )
+    ).rows[0]!;
+    for (const f of [
+      { kind: 'stop' as const, idNumber: returning.id_number, reason: '外出务工', date: '2023-11-10' },
+      { kind: 'new' as const, idNumber: returning.id_number, date: '2023-11-12' },
+    ]) {
+      expect((await applyHouseholdForm(db.pool, policy, f)).accepted).toBe(true);
+    }
+    const statusOf = async (id: string) =>
+      (await db.pool.query<{ status: string }>(`SELECT status::text FROM enrollments WHERE id = $1`, [id]))
+        .rows[0]!.status;
+    expect(await statusOf(returning.enrollment_id)).toBe('registered');
+
+    // December: September's failures (the returning one among them) and the newcomer, read by key; the
+    // tallies prove them the year's unpaid; the failed are levied, the registered refreshed, not levied
+    const december = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
+    expect(await statusOf(returning.enrollment_id)).toBe('registered');
+    expect(december.candidatesFrom).toBe('work set');
+    const leviedInDecember = failedAfterSeptember.filter(
+      (id) => id !== ordinary.id && id !== returning.enrollment_id,
+    );
+    expect(await levied(december.batchId)).toEqual(leviedInDecember);
+    const partlyLine = await db.pool.query<{ amount_fen: number; household_id: string | null }>(
+      `SELECT l.amount_fen, l.household_id::text FROM levy_lines l WHERE l.batch_id = $1 AND l.enrollment_id = $2`,
+      [december.batchId, partly.id],
+    );
+    const partlyHousehold = await db.pool.query<{ household_id: string | null }>(
+      `SELECT household_id::text FROM residents WHERE id = $1`,
+      [partly.resident_id],
+    );
+    // the full 380 yuan from December, and the line names the person's household
+    expect(partlyLine.rows[0]).toEqual({
+      amount_fen: 38000,
+      household_id: partlyHousehold.rows[0]!.household_id,
+    });
+    const settled = await db.pool.query<{ status: string; subsidy_fen: number }>(
+      `SELECT status::text, subsidy_fen FROM enrollments WHERE resident_id = ANY ($1) AND campaign_year = 2024 ORDER BY resident_id`,
+      [[ordinary.resident_id, newcomer.id].sort((a, b) => Number(a) - Number(b))],
+    );
+    expect(settled.rows).toEqual([
+      { status: 'paid', subsidy_fen: 38000 },
+      { status: 'paid', subsidy_fen: 38000 },
+    ]);
+    // the levy file of the small batch: one line per levy line, in enrollment order
+    const file = join(dir, 'levy-december.csv');
+    const layout = taxCsvFormat.levyFile('meishan', december.batchId);
+    expect(await writeLevyFile(db.pool, december.batchId, layout, file)).toBe(december.lines);
+    const fileIds = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').at(-1)!);
+    expect(fileIds).toEqual([...fileIds].sort((a, b) => Number(a) - Number(b)));
+    expect([...fileIds].sort()).toEqual(await levied(december.batchId));
+    // a retried activity finds its batch and changes nothing
+    const again = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
+    expect(again).toEqual({
+      batchId: december.batchId,
+      round: 2,
+      lines: december.lines,
+      totalFen: december.totalFen,
+    });
+    expect(await levied(december.batchId)).toEqual(leviedInDecember);
+
+    // every line fails again; the re-enrolled person, registered but numbered before round 1's lines and not
+    // among December's failures, is a registration the work set cannot see: the tallies disagree with it,
+    // so January reads the year, and still levies exactly the failed and not the registered
+    await answer(december.batchId, '2023-12-20', () => false);
+    const failedAfterDecember = await failedNow();
+    const january = await createLevyBatch(db.pool, policy, 3, '2024-01-04');
+    expect(january.candidatesFrom).toBe('year');
+    expect(await levied(january.batchId)).toEqual(failedAfterDecember);
+    expect(await levied(january.batchId)).not.toContain(returning.enrollment_id);
+    // the per-town tallies still count every enrollment of the year by status
+    const recount = await db.pool.query<{ status: string; n: string }>(
+      `SELECT status::text, count(*)::text AS n FROM enrollments WHERE campaign_year = 2024 GROUP BY 1 ORDER BY 1`,
+    );
+    const tallied = await db.pool.query<{ status: string; n: string }>(
+      `SELECT status::text, sum(enrollments)::text AS n FROM town_enrollment_tallies WHERE campaign_year = 2024 GROUP BY 1 HAVING sum(enrollments) > 0 ORDER BY 1`,
+    );
+    expect(tallied.rows).toEqual(recount.rows);
+  });
+});
+
 describe('Meishan’s four ledgers, kept current (003 六(二))', () => {
   let ledgersDb: TestDatabase;
   afterAll(async () => {
