@@ -45,7 +45,9 @@ describe('a batch’s deduction results applied twice at once', () => {
     writeFileSync(
       file,
       `enrollment_id,outcome,failure_code\n${lines.rows
-        .map((l, i) => (i % 10 === 0 ? `${l.enrollment_id},failure,insufficient-balance` : `${l.enrollment_id},success,`))
+        .map((l, i) =>
+          i % 10 === 0 ? `${l.enrollment_id},failure,insufficient-balance` : `${l.enrollment_id},success,`,
+        )
         .join('\n')}\n`,
     );
     const apply = () =>

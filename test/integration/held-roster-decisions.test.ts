@@ -11,11 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  decideHeldRoster,
-  importDepartmentList,
-  type ListImportRequest,
-} from '../../lists/import-list';
+import { decideHeldRoster, importDepartmentList, type ListImportRequest } from '../../lists/import-list';
 import { heldRosters } from '../../client/held-rosters';
 import { personTrail } from '../../audit/person';
 import { seedPolicy } from '../../seeds';
