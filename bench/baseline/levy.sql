@@ -34,7 +34,9 @@ WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN 
   AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
 INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
--- levied as read, the lines written from what the UPDATE returns (as ledger/campaign.ts createLevyBatch)
+-- levied as read, the lines written from what the UPDATE returns (as ledger/campaign.ts createLevyBatch); the
+-- statement names its batch, so the status history records these moves by reference to the lines (0070)
+SELECT set_config('medins.batch', 'levy_lines:' || :batch_id, true) AS named_batch \gset
 WITH u AS (
   UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
