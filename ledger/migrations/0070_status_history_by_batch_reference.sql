@@ -134,6 +134,66 @@ SELECT jsonb_build_object(
 )
 $$;
 
+-- A drill's clearing (0050) deletes the status history's rows from the tables the view reads, set-based.
+CREATE OR REPLACE FUNCTION clear_drill_rows(p_jurisdiction text, p_year integer) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  held campaign_year_claims;
+  counts jsonb := '{}';
+  n bigint;
+BEGIN
+  SELECT * INTO held FROM campaign_year_claims
+  WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year AND cleared_at IS NULL FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'the ledger holds no drill of % %: nothing to clear', p_jurisdiction, p_year
+      USING ERRCODE = 'MD001';
+  END IF;
+  IF NOT held.drill THEN
+    RAISE EXCEPTION 'the rows of % % are the real year''s: they are never cleared', p_jurisdiction, p_year
+      USING ERRCODE = 'MD001';
+  END IF;
+  CREATE TEMP TABLE drill_enrollments ON COMMIT DROP AS
+    SELECT id FROM enrollments WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  CREATE TEMP TABLE drill_batches ON COMMIT DROP AS
+    SELECT id FROM levy_batches WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  CREATE TEMP TABLE drill_claims ON COMMIT DROP AS
+    SELECT id FROM subsidy_claims WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+
+  DELETE FROM deduction_results WHERE batch_id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('deduction_results', n);
+  DELETE FROM sim_tax_results WHERE batch_id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('sim_tax_results', n);
+  DELETE FROM levy_lines WHERE batch_id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('levy_lines', n);
+  DELETE FROM subsidy_claim_lines WHERE claim_id IN (SELECT id FROM drill_claims);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('subsidy_claim_lines', n);
+  DELETE FROM subsidy_claims WHERE id IN (SELECT id FROM drill_claims);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('subsidy_claims', n);
+  DELETE FROM follow_up_tasks WHERE enrollment_id IN (SELECT id FROM drill_enrollments);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('follow_up_tasks', n);
+  DELETE FROM refund_requests WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('refund_requests', n);
+  -- the moves their levy lines and results stood for went with them; the entries and unmoved rows go here
+  DELETE FROM enrollment_status_entries WHERE enrollment_id IN (SELECT id FROM drill_enrollments);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('enrollment_status_history', n);
+  DELETE FROM enrollment_status_unmoved WHERE enrollment_id IN (SELECT id FROM drill_enrollments);
+  DELETE FROM enrollments WHERE id IN (SELECT id FROM drill_enrollments);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('enrollments', n);
+  DELETE FROM levy_batches WHERE id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('levy_batches', n);
+  DELETE FROM campaign_events WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('campaign_events', n);
+  DELETE FROM coverage_snapshots WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('coverage_snapshots', n);
+
+  counts := counts || jsonb_build_object('exchangeLogKept', (
+    SELECT jsonb_build_object('fromSeq', min(seq), 'toSeq', max(seq), 'entries', count(*))
+    FROM exchange_log WHERE jurisdiction = p_jurisdiction AND logged_at >= held.claimed_at));
+  UPDATE campaign_year_claims SET cleared_by = session_user, cleared_at = now(), cleared = counts
+  WHERE id = held.id;
+  RETURN counts;
+END $$;
+
 -- The status triggers (0025, planned per statement as in 0037, with the tallies of 0040).
 CREATE OR REPLACE FUNCTION enrollment_status_history_created() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -389,4 +449,60 @@ BEGIN
   ON CONFLICT (jurisdiction, campaign_year, town_id, status, subsidised) DO UPDATE SET enrollments = t.enrollments + EXCLUDED.enrollments
   $q$;
   RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION clear_drill_rows(p_jurisdiction text, p_year integer) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  held campaign_year_claims;
+  counts jsonb := '{}';
+  n bigint;
+BEGIN
+  SELECT * INTO held FROM campaign_year_claims
+  WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year AND cleared_at IS NULL FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'the ledger holds no drill of % %: nothing to clear', p_jurisdiction, p_year
+      USING ERRCODE = 'MD001';
+  END IF;
+  IF NOT held.drill THEN
+    RAISE EXCEPTION 'the rows of % % are the real year''s: they are never cleared', p_jurisdiction, p_year
+      USING ERRCODE = 'MD001';
+  END IF;
+  CREATE TEMP TABLE drill_enrollments ON COMMIT DROP AS
+    SELECT id FROM enrollments WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  CREATE TEMP TABLE drill_batches ON COMMIT DROP AS
+    SELECT id FROM levy_batches WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  CREATE TEMP TABLE drill_claims ON COMMIT DROP AS
+    SELECT id FROM subsidy_claims WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+
+  DELETE FROM deduction_results WHERE batch_id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('deduction_results', n);
+  DELETE FROM sim_tax_results WHERE batch_id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('sim_tax_results', n);
+  DELETE FROM levy_lines WHERE batch_id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('levy_lines', n);
+  DELETE FROM subsidy_claim_lines WHERE claim_id IN (SELECT id FROM drill_claims);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('subsidy_claim_lines', n);
+  DELETE FROM subsidy_claims WHERE id IN (SELECT id FROM drill_claims);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('subsidy_claims', n);
+  DELETE FROM follow_up_tasks WHERE enrollment_id IN (SELECT id FROM drill_enrollments);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('follow_up_tasks', n);
+  DELETE FROM refund_requests WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('refund_requests', n);
+  DELETE FROM enrollment_status_history WHERE enrollment_id IN (SELECT id FROM drill_enrollments);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('enrollment_status_history', n);
+  DELETE FROM enrollments WHERE id IN (SELECT id FROM drill_enrollments);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('enrollments', n);
+  DELETE FROM levy_batches WHERE id IN (SELECT id FROM drill_batches);
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('levy_batches', n);
+  DELETE FROM campaign_events WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('campaign_events', n);
+  DELETE FROM coverage_snapshots WHERE jurisdiction = p_jurisdiction AND campaign_year = p_year;
+  GET DIAGNOSTICS n = ROW_COUNT; counts := counts || jsonb_build_object('coverage_snapshots', n);
+
+  counts := counts || jsonb_build_object('exchangeLogKept', (
+    SELECT jsonb_build_object('fromSeq', min(seq), 'toSeq', max(seq), 'entries', count(*))
+    FROM exchange_log WHERE jurisdiction = p_jurisdiction AND logged_at >= held.claimed_at));
+  UPDATE campaign_year_claims SET cleared_by = session_user, cleared_at = now(), cleared = counts
+  WHERE id = held.id;
+  RETURN counts;
 END $$;
