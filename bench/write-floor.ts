@@ -40,9 +40,10 @@ export interface WriteFloor {
   /** The floor's enrollments by status equal the year's. */
   sameEnd: boolean;
   /**
-   * The status history the year's triggers write for the per-person audit trail (migration 0025: one row per
-   * status an enrollment took, one change row per statement), COPYed the same way after the floor above and
-   * reported beside it, never added to `seconds`: the target is held to the stricter floor without it.
+   * The status history the year's triggers write for the per-person audit trail (migrations 0025, 0070: one
+   * change row per statement, one entry per move its batch's levy lines or deduction results do not record,
+   * one row per batch row the statement did not move), COPYed the same way after the floor above and reported
+   * beside it, never added to `seconds`: the target is held to the stricter floor without it.
    */
   history: { rows: number; seconds: number };
 }
@@ -213,23 +214,36 @@ export async function measureWriteFloor(
         named: true,
         select: `SELECT * FROM subsidy_claim_lines WHERE claim_id > ${marks.claims}`,
       },
-      // the status history of the year's enrollments, and the change rows it names
+      // the status history the year wrote (0070): its change rows (each naming the batch whose rows record its
+      // moves, if any), the per-enrollment entries of the moves no batch row records, and the batch rows a
+      // referencing statement did not move; the moves recorded by reference are the levy lines and results above
       {
         table: 'enrollment_status_changes',
         part: '',
         step: '',
         named: false,
         history: true,
-        select: `SELECT * FROM enrollment_status_changes c WHERE EXISTS (SELECT 1 FROM enrollment_status_history h JOIN enrollments e ON e.id = h.enrollment_id
-                   WHERE h.change_id = c.id AND e.jurisdiction = '${jurisdiction}' AND e.campaign_year = ${year})`,
+        select: `SELECT * FROM enrollment_status_changes c
+                 WHERE c.batch_id = ANY ('${ids(() => true)}'::bigint[])
+                    OR EXISTS (SELECT 1 FROM enrollment_status_entries h JOIN enrollments e ON e.id = h.enrollment_id
+                               WHERE h.change_id = c.id AND e.jurisdiction = '${jurisdiction}' AND e.campaign_year = ${year})`,
       },
       {
-        table: 'enrollment_status_history',
+        table: 'enrollment_status_entries',
         part: '',
         step: '',
         named: false,
         history: true,
-        select: `SELECT h.* FROM enrollment_status_history h JOIN enrollments e ON e.id = h.enrollment_id
+        select: `SELECT h.* FROM enrollment_status_entries h JOIN enrollments e ON e.id = h.enrollment_id
+                 WHERE e.jurisdiction = '${jurisdiction}' AND e.campaign_year = ${year}`,
+      },
+      {
+        table: 'enrollment_status_unmoved',
+        part: '',
+        step: '',
+        named: false,
+        history: true,
+        select: `SELECT u.* FROM enrollment_status_unmoved u JOIN enrollments e ON e.id = u.enrollment_id
                  WHERE e.jurisdiction = '${jurisdiction}' AND e.campaign_year = ${year}`,
       },
     ];

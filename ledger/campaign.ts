@@ -335,6 +335,9 @@ export async function createLevyBatch(
     );
     const batchId = Number(batch.rows[0]!.id);
     const wanted = round === 1 ? `('registered')` : `('failed')`;
+    // the statement names its batch: the status history records the moves its lines stand for by reference
+    // to them, and any other move row by row (migration 0070)
+    await client.query(`SELECT set_config('medins.batch', $1, true)`, [`levy_lines:${batchId}`]);
     const lines = await client.query<{ n: number; total: string }>(
       // the enrollments are levied as they are read, and the lines written from what the UPDATE returns: one
       // pass over the year's enrollments, not a scan to write the lines and a join of the lines back to the
@@ -435,6 +438,9 @@ export async function applyDeductionResults(
     const earlier = await client.query(`SELECT 1 FROM deduction_results WHERE batch_id = $1 LIMIT 1`, [
       batchId,
     ]);
+    // the statement names its batch: the status history records the moves its results stand for by
+    // reference to them, and any other move row by row (migration 0070)
+    await client.query(`SELECT set_config('medins.batch', $1, true)`, [`deduction_results:${batchId}`]);
     // One statement (issue #23): each result written once (a line repeated in the file meets its own first
     // copy in ON CONFLICT, so the file needs no sort), each enrollment moved once, paid or failed by one
     // UPDATE (one status-history statement, one join of the year's enrollments), a personal failure's

@@ -12,7 +12,9 @@ CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_
 ANALYZE incoming_results;
 -- one statement, as the campaign does (ledger/campaign.ts applyDeductionResults): a line repeated in the file
 -- meets its first copy in ON CONFLICT (no sort), one UPDATE pays or fails each enrollment, a personal
--- failure opens a follow-up task, a success closes the person's open one
+-- failure opens a follow-up task, a success closes the person's open one; the statement names its batch, so the
+-- status history records these moves by reference to the results (0070)
+SELECT set_config('medins.batch', 'deduction_results:' || :batch_id, true) AS named_batch \gset
 WITH ins AS (
   INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
   SELECT :batch_id, x.enrollment_id, CASE WHEN x.outcome = 'success' THEN 'success' ELSE 'failure' END, nullif(x.failure_code, ''), fc.class

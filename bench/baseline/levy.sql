@@ -103,6 +103,8 @@ WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN 
 \endif
 INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
+-- the statement names its batch, so the status history records these moves by reference to the lines (0070)
+SELECT set_config('medins.batch', 'levy_lines:' || :batch_id, true) AS named_batch \gset
 \if :by_key
 WITH u AS (
   UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
