@@ -97,6 +97,35 @@ describe('who may read and write what, enforced by PostgreSQL for each login', (
     expect(exceptions.rows).toEqual([{ id_number: otherId.slice(0, 6) + '********' + otherId.slice(14) }]);
   });
 
+  it('an operator cannot rewrite what happened to a person: the status history, its change rows, levy lines and deduction results', async () => {
+    for (const sql of [
+      `UPDATE enrollment_status_entries SET to_status = 'paid'`,
+      `DELETE FROM enrollment_status_entries`,
+      `INSERT INTO enrollment_status_changes (cause, moved) VALUES ('made up', 1)`,
+      `UPDATE enrollment_status_changes SET cause = 'rewritten'`,
+      `DELETE FROM enrollment_status_changes`,
+      `UPDATE enrollment_status_history SET to_status = 'paid'`,
+      `UPDATE levy_lines SET amount_fen = 0`,
+      `DELETE FROM levy_lines`,
+      `UPDATE deduction_results SET outcome = 'success'`,
+      `DELETE FROM deduction_results`,
+      `TRUNCATE deduction_results`,
+    ])
+      await expect(operator.pool.query(sql), sql).rejects.toThrow(/permission denied/);
+    // what operators do with them stays: read the history, write a batch's lines and results
+    for (const table of [
+      'enrollment_status_history',
+      'enrollment_status_changes',
+      'levy_lines',
+      'deduction_results',
+    ])
+      await expect(operator.pool.query(`SELECT count(*) FROM ${table}`)).resolves.toBeTruthy();
+    const can = await operator.pool.query<{ lines: boolean; results: boolean }>(
+      `SELECT has_table_privilege('levy_lines', 'INSERT') AS lines, has_table_privilege('deduction_results', 'INSERT') AS results`,
+    );
+    expect(can.rows[0]).toEqual({ lines: true, results: true });
+  });
+
   it('an auditor reads no full ID or bank account in any table or view it can select, while an operator does', async () => {
     const seen = await fullNumbersVisible(auditor.pool);
     expect(seen.selectable).toEqual(
