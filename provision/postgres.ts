@@ -21,7 +21,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, totalmem } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -174,14 +174,6 @@ async function runningPort(layout: ClusterLayout, binDir: string): Promise<numbe
 }
 
 /**
- * The project cluster's shared_buffers in MiB for a machine of `totalBytes` memory: an eighth of it, at least
- * 256 and at most 4,096 (24 GiB: 3,072).
- */
-export function sharedBuffersMiB(totalBytes: number): number {
-  return Math.max(256, Math.min(4096, Math.floor(totalBytes / 8 / 1048576)));
-}
-
-/**
  * The server and its admin connection: MEDINS_ADMIN_DATABASE_URL (an administrator's login, CREATEROLE and
  * owner of the schema), else DATABASE_URL (a deployment whose one URL is an administrator's), else the
  * project-local cluster and its superuser.
@@ -283,11 +275,7 @@ export async function ensureLocalCluster(log: Logger = quietLogger): Promise<Loc
         '-c listen_addresses=127.0.0.1',
         `-c unix_socket_directories=${layout.socketDir}`,
         '-c max_connections=200',
-        // the ledger's working tables in PostgreSQL's own cache: with 256 MB a Kaiping year's enrollments and
-        // residents (315 MB) were larger than a quarter of it, so every scan of them went through a 256 kB ring
-        // and every round's updates were written out by the statements themselves (issue #23); an eighth of
-        // the machine's memory, 256 MB to 4 GB
-        `-c shared_buffers=${sharedBuffersMiB(totalmem())}MB`,
+        '-c shared_buffers=256MB',
         '-c fsync=on',
         // a deduction round rewrites every enrollment: with the default 1 GB a checkpoint came every 17 s of
         // the Kaiping year, each followed by full-page writes of the pages the round goes on to change
