@@ -148,7 +148,12 @@ export async function claimRehearsalDatabase(
       if (released) return;
       released = true;
       try {
-        if (dropIt) await drop(name);
+        if (dropIt) {
+          // no new connection first: a worker still shutting down (Ctrl-C, SIGTERM) could otherwise connect
+          // again between FORCE ending its connections and the drop, which then fails as still in use
+          await session.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+          await drop(name);
+        }
         await session.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [name]);
       } finally {
         await session.end();
