@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type pg from 'pg';
 import type { DeductionResult, LevyField, LevyFileLayout } from '../departments/ports';
-import { checkout, inTransaction as inTransactionWith } from './transaction';
+import { inTransaction as inTransactionWith } from './transaction';
 import { categoryTable } from '../domain/category-table';
 import { benefitStartOfPayment, classifyDeductionFailure, difficultyBenefitStart } from '../domain/engine';
 import { maskIdNumber } from '../domain/id-number';
@@ -344,29 +344,22 @@ export async function createLevyBatch(
       // enrollments to mark them levied (issue #23); the statement stamps the change itself (0055). By key: the
       // work set's ids as an array (the UPDATE reads the key's index) and each line's household from the work
       // set, where the planner hashed all 715,982 residents for 527 lines
-      byKey
-        ? `WITH u AS (
-             UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
-             WHERE e.id = ANY (ARRAY(SELECT id FROM round_work))
-               AND e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
-             RETURNING e.id, e.personal_fen, e.resident_id
-           ), l AS (
-             INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-             SELECT $1, u.id, u.personal_fen, u.resident_id, w.household_id FROM u
-             CROSS JOIN LATERAL (SELECT w.household_id FROM round_work w WHERE w.id = u.id OFFSET 0) w
-             RETURNING amount_fen
-           )
-           SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::text AS total FROM l`
-        : `WITH u AS (
-             UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
-             WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status IN ${wanted} AND e.personal_fen > 0
-             RETURNING e.id, e.personal_fen, e.resident_id
-           ), l AS (
-             INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-             SELECT $1, u.id, u.personal_fen, u.resident_id, p.household_id FROM u JOIN residents p ON p.id = u.resident_id
-             RETURNING amount_fen
-           )
-           SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::text AS total FROM l`,
+      `WITH u AS (
+         UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
+         WHERE ${byKey ? 'e.id = ANY (ARRAY(SELECT id FROM round_work)) AND ' : ''}e.jurisdiction = $2 AND e.campaign_year = $3
+           AND e.status IN ${wanted} AND e.personal_fen > 0
+         RETURNING e.id, e.personal_fen, e.resident_id
+       ), l AS (
+         INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
+         SELECT $1, u.id, u.personal_fen, u.resident_id, p.household_id FROM u
+         ${
+           byKey
+             ? 'CROSS JOIN LATERAL (SELECT w.household_id FROM round_work w WHERE w.id = u.id OFFSET 0) p'
+             : 'JOIN residents p ON p.id = u.resident_id'
+         }
+         RETURNING amount_fen
+       )
+       SELECT count(*)::int AS n, coalesce(sum(amount_fen), 0)::text AS total FROM l`,
       [batchId, policy.jurisdiction, policy.year],
     );
     const n = lines.rows[0]!.n;
@@ -550,9 +543,7 @@ export async function writeLevyFile(
     .join(', ');
   const delimiter =
     layout.delimiter && layout.delimiter !== ',' ? `, DELIMITER ${quoteLiteral(layout.delimiter)}` : '';
-  const client = await checkout(pool);
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // A later round's batch (fewer lines than a quarter of the residents) reads its residents and households
     // by key: the planner hashed full scans of both for a 15,820-line batch (1.90 s against 0.59 s by key
     // under EXPLAIN ANALYZE, issue #23). Transaction-local, and the query has no joins but these.
@@ -570,14 +561,8 @@ export async function writeLevyFile(
       ),
     );
     await pipeline(stream, createWriteStream(path));
-    await client.query('COMMIT');
     return stream.rowCount;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export interface CutOffResult {
