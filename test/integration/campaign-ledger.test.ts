@@ -167,28 +167,8 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
     await db.pool.query(
       `UPDATE enrollments SET status = 'failed', failure_class = 'personal' WHERE status = 'levied'`,
     );
-    const partly = (
-      await db.pool.query<{ id: string; resident_id: string }>(
-        `SELECT e.id, e.resident_id FROM enrollments e WHERE e.category = '2303' AND e.status = 'failed'
-         AND (SELECT count(*) FROM identities i WHERE i.resident_id = e.resident_id) = 1 ORDER BY e.id LIMIT 1`,
-      )
-    ).rows[0]!;
-    const ordinary = (
-      await db.pool.query<{ id: string; resident_id: string }>(
-        `SELECT id, resident_id FROM enrollments WHERE category IS NULL AND status = 'failed' ORDER BY id LIMIT 1`,
-      )
-    ).rows[0]!;
-    const anySubmission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!
-      .id;
     // November's deltas: the 低保 identity ends with November; the ordinary person is certified 特困 (2304)
-    await db.pool.query(
-      `UPDATE identities SET valid_to = '2023-11-30', closed_by_submission = $2 WHERE resident_id = $1 AND category = '2303'`,
-      [partly.resident_id, anySubmission],
-    );
-    await db.pool.query(
-      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-15', $2)`,
-      [ordinary.resident_id, anySubmission],
-    );
+    const { partly, ordinary } = await novemberDeltas(db);
 
     // a stop after a failed deduction (failed -> stopped, 附件1): accepted, the failure's class goes with it,
     // and the stopped enrollment is not levied again
@@ -293,29 +273,9 @@ describe('a later round levies what the rules say from its own enrollments, read
     const failedAfterSeptember = await failedNow();
     expect(failedAfterSeptember.length).toBeGreaterThan(10);
 
-    const partly = (
-      await db.pool.query<{ id: string; resident_id: string }>(
-        `SELECT e.id, e.resident_id FROM enrollments e WHERE e.category = '2303' AND e.status = 'failed'
-         AND (SELECT count(*) FROM identities i WHERE i.resident_id = e.resident_id) = 1 ORDER BY e.id LIMIT 1`,
-      )
-    ).rows[0]!;
-    const ordinary = (
-      await db.pool.query<{ id: string; resident_id: string }>(
-        `SELECT id, resident_id FROM enrollments WHERE category IS NULL AND status = 'failed' ORDER BY id LIMIT 1`,
-      )
-    ).rows[0]!;
-    const submission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!
-      .id;
     // November: the 低保 identity ends with the month, the ordinary person is certified 特困 (2304), the
     // newcomer enrolls by form (the full personal share that day) and is certified 特困 the day after
-    await db.pool.query(
-      `UPDATE identities SET valid_to = '2023-11-30', closed_by_submission = $2 WHERE resident_id = $1 AND category = '2303'`,
-      [partly.resident_id, submission],
-    );
-    await db.pool.query(
-      `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-15', $2)`,
-      [ordinary.resident_id, submission],
-    );
+    const { partly, ordinary, submission } = await novemberDeltas(db);
     const form = await applyHouseholdForm(db.pool, policy, {
       kind: 'new',
       idNumber: newcomer.id_number,
@@ -593,3 +553,32 @@ describe('a coverage snapshot (000 六(四), 附件3) counts per town what the r
     expect(await snapshot('cutoff')).toEqual(await recount());
   });
 });
+
+/**
+ * Meishan's November deltas on a ledger whose September round left people failed: the 低保 (2303)
+ * identity of a failed person holding only that one ends with November 30; a failed ordinary person is
+ * certified 特困 (2304) from November 15. Returns both enrollments and the submission the changes cite.
+ */
+async function novemberDeltas(db: TestDatabase) {
+  const partly = (
+    await db.pool.query<{ id: string; resident_id: string }>(
+      `SELECT e.id, e.resident_id FROM enrollments e WHERE e.category = '2303' AND e.status = 'failed'
+       AND (SELECT count(*) FROM identities i WHERE i.resident_id = e.resident_id) = 1 ORDER BY e.id LIMIT 1`,
+    )
+  ).rows[0]!;
+  const ordinary = (
+    await db.pool.query<{ id: string; resident_id: string }>(
+      `SELECT id, resident_id FROM enrollments WHERE category IS NULL AND status = 'failed' ORDER BY id LIMIT 1`,
+    )
+  ).rows[0]!;
+  const submission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!.id;
+  await db.pool.query(
+    `UPDATE identities SET valid_to = '2023-11-30', closed_by_submission = $2 WHERE resident_id = $1 AND category = '2303'`,
+    [partly.resident_id, submission],
+  );
+  await db.pool.query(
+    `INSERT INTO identities (jurisdiction, resident_id, category, department, valid_from, opened_by_submission) VALUES ('meishan', $1, '2304', 'civil-affairs', '2023-11-15', $2)`,
+    [ordinary.resident_id, submission],
+  );
+  return { partly, ordinary, submission };
+}
