@@ -11,14 +11,15 @@
  * the bare COPY's rate, importing process peak RSS <= 512 MiB (issue #23).
  */
 import { execFile } from 'node:child_process';
-import { createReadStream, createWriteStream, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
+import { copyRows, createFloorTable, exportRows } from './write-floor';
 
 const exec = promisify(execFile);
 const ROSTER_ROWS = 700_000;
@@ -122,21 +123,15 @@ async function importWriteFloor(pool: pg.Pool, work: string): Promise<{ rows: nu
       ['submission_rows', `SELECT * FROM submission_rows WHERE submission_id = ${submission}`],
       ['identities', `SELECT * FROM identities WHERE opened_by_submission = ${submission}`],
     ] as const;
-    const files: string[] = [];
     for (const [table, select] of sources) {
-      await c.query(`CREATE TABLE bench_floor_${table} (LIKE ${table} INCLUDING ALL)`);
+      await createFloorTable(c, table, `bench_floor_${table}`);
       tables.push(`bench_floor_${table}`);
-      const file = join(work, `floor-${table}.copy`);
-      files.push(file);
-      await pipeline(c.query(copyTo(`COPY (${select}) TO STDOUT`)), createWriteStream(file));
+      await exportRows(c, select, join(work, `floor-${table}.copy`));
     }
     let rows = 0;
     const t = performance.now();
-    for (const [i, [table]] of sources.entries()) {
-      const copy = c.query(copyFrom(`COPY bench_floor_${table} FROM STDIN`));
-      await pipeline(createReadStream(files[i]!), copy);
-      rows += copy.rowCount;
-    }
+    for (const [table] of sources)
+      rows += await copyRows(c, `bench_floor_${table}`, join(work, `floor-${table}.copy`));
     return { rows, seconds: (performance.now() - t) / 1000 };
   } finally {
     for (const t of tables) await c.query(`DROP TABLE IF EXISTS ${t}`);

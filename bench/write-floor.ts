@@ -82,6 +82,41 @@ const APPLY1 = 'apply deduction results, round 1';
 const APPLY_LATER = 'apply deduction results, follow-up rounds';
 
 /**
+ * Creates the empty table `name` of `table`'s shape (dropping one left by an earlier run): `LIKE ...
+ * INCLUDING ALL` (columns, defaults, CHECKs, keys, indexes; no triggers) and the same storage parameters,
+ * which LIKE does not copy (enrollments' fillfactor).
+ */
+export async function createFloorTable(c: pg.ClientBase, table: string, name: string): Promise<void> {
+  await c.query(`DROP TABLE IF EXISTS ${name}`);
+  await c.query(`CREATE TABLE ${name} (LIKE ${table} INCLUDING ALL)`);
+  const opts = await c.query<{ o: string[] | null }>(
+    `SELECT reloptions AS o FROM pg_class WHERE oid = $1::regclass`,
+    [table],
+  );
+  if (opts.rows[0]?.o?.length) await c.query(`ALTER TABLE ${name} SET (${opts.rows[0].o.join(', ')})`);
+}
+
+/** The rows `select` returns, exported to `file` in COPY's text format (untimed: the floors time copyRows). */
+export async function exportRows(c: pg.ClientBase, select: string, file: string): Promise<void> {
+  await pipeline(c.query(copyTo(`COPY (${select}) TO STDOUT`)), createWriteStream(file));
+}
+
+/**
+ * COPYs `file` (as exportRows wrote it) into `table`, into `columns` where given (an identity column takes the
+ * exported ids as they are). Returns the rows written.
+ */
+export async function copyRows(
+  c: pg.ClientBase,
+  table: string,
+  file: string,
+  columns?: string,
+): Promise<number> {
+  const copy = c.query(copyFrom(`COPY ${table}${columns ? ` (${columns})` : ''} FROM STDIN`));
+  await pipeline(createReadStream(file), copy);
+  return copy.rowCount;
+}
+
+/**
  * Measures the floor on the database at `url` (the year's copy), for `jurisdiction` and `year`, with scratch
  * files in `dir`. Throws when a COPY or statement fails.
  */
@@ -249,21 +284,14 @@ export async function measureWriteFloor(
     ];
     // the empty tables, then every export (untimed)
     for (const t of new Set(sources.map((s) => s.table))) {
-      await c.query(`DROP TABLE IF EXISTS floor_${t}`);
-      await c.query(`CREATE TABLE floor_${t} (LIKE ${t} INCLUDING ALL)`);
-      // the same storage parameters (enrollments' fillfactor): LIKE does not copy them
-      const opts = await c.query<{ o: string[] | null }>(
-        `SELECT reloptions AS o FROM pg_class WHERE oid = $1::regclass`,
-        [t],
-      );
-      if (opts.rows[0]?.o?.length) await c.query(`ALTER TABLE floor_${t} SET (${opts.rows[0].o.join(', ')})`);
+      await createFloorTable(c, t, `floor_${t}`);
       tables.push(`floor_${t}`);
     }
     const files: string[] = [];
     for (const [i, s] of sources.entries()) {
       const file = join(dir, `floor-${i}.copy`);
       files.push(file);
-      await pipeline(c.query(copyTo(`COPY (${s.select}) TO STDOUT`)), createWriteStream(file));
+      await exportRows(c, s.select, file);
     }
     const timed = async (
       item: FloorItem['item'],
@@ -278,13 +306,7 @@ export async function measureWriteFloor(
     const history = { rows: 0, seconds: 0 };
     for (const [i, s] of sources.entries()) {
       // an identity column takes the exported ids as they are, as the year's rows have them
-      const copied = async () => {
-        const copy = c.query(
-          copyFrom(`COPY floor_${s.table}${s.columns ? ` (${s.columns})` : ''} FROM STDIN`),
-        );
-        await pipeline(createReadStream(files[i]!), copy);
-        return copy.rowCount;
-      };
+      const copied = () => copyRows(c, `floor_${s.table}`, files[i]!, s.columns);
       if (s.history) {
         const t = performance.now();
         history.rows += await copied();
