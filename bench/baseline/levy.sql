@@ -141,8 +141,9 @@ ANALYZE enrollments;
 \endif
 COMMIT;
 -- a later round's batch (fewer lines than a quarter of the residents) reads its residents and households by
--- key, transaction-local (as ledger/campaign.ts writeLevyFile)
+-- key, transaction-local, with the work memory round 1's hashes and sort need (as ledger/campaign.ts writeLevyFile)
 BEGIN;
+SET LOCAL work_mem = '64MB';
 SELECT bool_or(set_config('enable_hashjoin', 'off', true) = 'off' AND set_config('enable_mergejoin', 'off', true) = 'off') AS file_by_key
 FROM levy_batches b WHERE b.id = :batch_id AND b.line_count * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'residents'::regclass) \gset
 \o :levy_file
