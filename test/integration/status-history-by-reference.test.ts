@@ -1,9 +1,11 @@
 /**
  * The status history records a batch's moves by reference to the batch's own rows (migration 0070): a levy's
- * moves to levied are its levy lines, a results application's moves to paid or failed are its deduction
- * results, and only the moves those rows do not stand for are written as rows of their own. The database
- * decides what a batch explains, not the caller; and a person's trail through round 1 reads the same as when
- * every move was a row of its own (the trigger as it was before 0070, restored on a second ledger).
+ * moves to levied are its levy lines (since 0075 the levy writes nothing else: its lines are the moves), a
+ * results application's moves to paid or failed are its deduction results, and only the moves those rows do
+ * not stand for are written as rows of their own. The database decides what a batch explains, not the
+ * caller; and a person's trail through round 1 reads the same as when every move was a row of its own and the
+ * levy wrote `levied` on every enrollment (the triggers as they were before 0070, restored on a second ledger
+ * whose levy also moves its enrollments to levied, as the levy did before 0075).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +23,15 @@ const migration = readFileSync(
   join(__dirname, '../../ledger/migrations/0070_status_history_by_batch_reference.sql'),
   'utf8',
 );
-/** 0070's down migration: the history as it was, every move a row of its own, written by the old trigger. */
-const rowByRow = migration.slice(migration.indexOf('-- Down Migration'));
+const derived = readFileSync(
+  join(__dirname, '../../ledger/migrations/0075_levied_derived_from_levy_lines.sql'),
+  'utf8',
+);
+/**
+ * 0075's and 0070's down migrations: the history as it was, every move a row of its own, written by the old
+ * trigger, and the status machine without registered -> failed.
+ */
+const rowByRow = [derived, migration].map((m) => m.slice(m.indexOf('-- Down Migration'))).join('\n');
 
 describe('the status history by reference to a batch’s rows', () => {
   let db: TestDatabase;
@@ -32,10 +41,18 @@ describe('the status history by reference to a batch’s rows', () => {
   let batchId: number;
   const dir = mkdtempSync(join(tmpdir(), 'medins-history-ref-'));
 
-  /** Round 1 on a ledger: the levy, then the bureau's results (every tenth line a personal failure). */
-  const roundOne = async (t: TestDatabase) => {
+  /**
+   * Round 1 on a ledger: the levy, then the bureau's results (every tenth line a personal failure). With
+   * `writeLevied`, the levy's enrollments are then moved to levied, as the levy did before 0075.
+   */
+  const roundOne = async (t: TestDatabase, writeLevied = false) => {
     await openEnrollments(t.pool, policy, '2023-09-01');
     const batch = await createLevyBatch(t.pool, policy, 1, '2023-10-09');
+    if (writeLevied)
+      await t.pool.query(
+        `UPDATE enrollments e SET status = 'levied', failure_class = NULL FROM levy_lines l WHERE l.batch_id = $1 AND l.enrollment_id = e.id`,
+        [batch.batchId],
+      );
     const lines = await t.pool.query<{ enrollment_id: string; id_number: string }>(
       `SELECT l.enrollment_id, p.id_number FROM levy_lines l JOIN residents p ON p.id = l.resident_id
        WHERE l.batch_id = $1 ORDER BY p.id_number`,
@@ -66,7 +83,7 @@ describe('the status history by reference to a batch’s rows', () => {
         outDir: mkdtempSync(join(tmpdir(), 'medins-pop-')),
       });
     await Promise.all([population(db), population(before)]);
-    [batchId] = await Promise.all([roundOne(db), roundOne(before)]);
+    [batchId] = await Promise.all([roundOne(db), roundOne(before, true)]);
     [auditor, auditorBefore] = await Promise.all([db.login('auditor'), before.login('auditor')]);
   }, 600_000);
   afterAll(async () => {
@@ -165,7 +182,7 @@ describe('the status history by reference to a batch’s rows', () => {
     expect(times.rows[0]!.same).toBe(true);
   });
 
-  it('a statement naming a batch still writes a row for every move the batch does not explain, and the batch’s unmoved rows show no move', async () => {
+  it('a levy’s lines are its moves, a statement naming a batch still writes a row for every move the batch does not explain, and the batch’s unmoved rows show no move', async () => {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
@@ -175,55 +192,44 @@ describe('the status history by reference to a batch’s rows', () => {
         )
       ).rows.map((r) => r.id);
       expect(failed).toHaveLength(5);
-      const [inBatch, notInBatch, wrongMove, notMoved, later] = failed as [
+      const [inBatch, notInBatch, stopped, notMoved, later] = failed as [
         string,
         string,
         string,
         string,
         string,
       ];
+      const byId = (a: { enrollment_id: string }, b: { enrollment_id: string }) =>
+        Number(a.enrollment_id) - Number(b.enrollment_id);
       const batch = await client.query<{ id: string }>(
         `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ('kaiping', 2024, 2, 're-deduction') RETURNING id`,
       );
       const round2 = batch.rows[0]!.id;
+      // the levy: its lines only, and no enrollment's status written; its one change row records them all
       await client.query(
         `INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen) SELECT $1, unnest($2::bigint[]), 38000`,
-        [round2, [inBatch, wrongMove, notMoved]],
+        [round2, [inBatch, stopped, notMoved]],
       );
-      // one statement, naming the batch: a move its line stands for, a move of an enrollment not in the batch,
-      // and a move of an enrollment in the batch that its line does not stand for (failed -> abandoned)
-      await client.query(`SELECT set_config('medins.batch', $1, true)`, [`levy_lines:${round2}`]);
-      await client.query(
-        `UPDATE enrollments SET status = CASE WHEN id = $3 THEN 'abandoned'::enrollment_status ELSE 'levied'::enrollment_status END,
-                                failure_class = NULL
-         WHERE id IN ($1, $2, $3)`,
-        [inBatch, notInBatch, wrongMove],
+      const statuses = await client.query<{ status: string }>(
+        `SELECT DISTINCT status::text FROM enrollments WHERE id = ANY ($1::bigint[])`,
+        [[inBatch, stopped, notMoved]],
       );
-      const change = await client.query<{ id: string; moved: number; referenced: number; batch_id: string }>(
-        `SELECT id, moved, referenced, batch_id FROM enrollment_status_changes ORDER BY id DESC LIMIT 1`,
+      expect(statuses.rows).toEqual([{ status: 'failed' }]);
+      const levy = await client.query<{ id: string; moved: number; referenced: number; batch_rows: string }>(
+        `SELECT id, moved, referenced, batch_rows FROM enrollment_status_changes ORDER BY id DESC LIMIT 1`,
       );
-      expect(change.rows[0]).toMatchObject({ moved: 3, referenced: 1, batch_id: round2 });
-      const changeId = change.rows[0]!.id;
-      const own = await client.query<{ enrollment_id: string; from_status: string; to_status: string }>(
-        `SELECT enrollment_id, from_status::text, to_status::text FROM enrollment_status_entries WHERE change_id = $1 ORDER BY enrollment_id`,
-        [changeId],
-      );
-      expect(own.rows).toEqual(
-        [
-          { enrollment_id: notInBatch, from_status: 'failed', to_status: 'levied' },
-          { enrollment_id: wrongMove, from_status: 'failed', to_status: 'abandoned' },
-        ].sort((a, b) => Number(a.enrollment_id) - Number(b.enrollment_id)),
-      );
-      const history = await client.query<{ enrollment_id: string; from_status: string; to_status: string }>(
-        `SELECT enrollment_id, from_status::text, to_status::text FROM enrollment_status_history WHERE change_id = $1 ORDER BY enrollment_id`,
-        [changeId],
-      );
-      expect(history.rows).toEqual(
-        [
-          { enrollment_id: inBatch, from_status: 'failed', to_status: 'levied' },
-          { enrollment_id: notInBatch, from_status: 'failed', to_status: 'levied' },
-          { enrollment_id: wrongMove, from_status: 'failed', to_status: 'abandoned' },
-        ].sort((a, b) => Number(a.enrollment_id) - Number(b.enrollment_id)),
+      expect(levy.rows[0]).toMatchObject({ moved: 3, referenced: 3, batch_rows: 'levy_lines' });
+      const movesOf = async (changeId: string) =>
+        (
+          await client.query<{ enrollment_id: string; from_status: string; to_status: string }>(
+            `SELECT enrollment_id, from_status::text, to_status::text FROM enrollment_status_history WHERE change_id = $1 ORDER BY enrollment_id`,
+            [changeId],
+          )
+        ).rows;
+      expect(await movesOf(levy.rows[0]!.id)).toEqual(
+        [inBatch, stopped, notMoved]
+          .map((id) => ({ enrollment_id: id, from_status: 'failed', to_status: 'levied' }))
+          .sort(byId),
       );
       // a line added to the referenced batch afterwards would show a move nobody made: refused
       await client.query('SAVEPOINT late');
@@ -235,13 +241,56 @@ describe('the status history by reference to a batch’s rows', () => {
       ).rejects.toThrow(/status history references/);
       await client.query('ROLLBACK TO SAVEPOINT late');
 
-      // the batch's line of an enrollment the statement did not move, and the line whose move it did not make
+      // a levied enrollment stopped while awaiting its result moves out of levied
+      await client.query(`UPDATE enrollments SET status = 'stopped', failure_class = NULL WHERE id = $1`, [
+        stopped,
+      ]);
+      const stop = await client.query<{ id: string }>(
+        `SELECT id FROM enrollment_status_changes ORDER BY id DESC LIMIT 1`,
+      );
+      expect(await movesOf(stop.rows[0]!.id)).toEqual([
+        { enrollment_id: stopped, from_status: 'levied', to_status: 'stopped' },
+      ]);
+
+      // the results: one statement naming the batch, with a move its result stands for (a re-deduction failing
+      // again: failed -> failed on the row, levied -> failed in the history) and a move of an enrollment not in
+      // the batch; the stopped one's result and one result whose enrollment it does not move stay unmoved
+      await client.query(
+        `INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
+         VALUES ($1, $2, 'failure', 'insufficient-balance', 'personal'), ($1, $3, 'success', NULL, NULL), ($1, $4, 'success', NULL, NULL)`,
+        [round2, inBatch, stopped, notMoved],
+      );
+      await client.query(`SELECT set_config('medins.batch', $1, true)`, [`deduction_results:${round2}`]);
+      await client.query(
+        `UPDATE enrollments SET status = CASE WHEN id = $2 THEN 'abandoned'::enrollment_status ELSE 'failed'::enrollment_status END,
+                                failure_class = CASE WHEN id = $2 THEN NULL ELSE 'personal' END, status_changed_at = now()
+         WHERE id IN ($1, $2)`,
+        [inBatch, notInBatch],
+      );
+      const change = await client.query<{ id: string; moved: number; referenced: number; batch_id: string }>(
+        `SELECT id, moved, referenced, batch_id FROM enrollment_status_changes ORDER BY id DESC LIMIT 1`,
+      );
+      expect(change.rows[0]).toMatchObject({ moved: 2, referenced: 1, batch_id: round2 });
+      const changeId = change.rows[0]!.id;
+      const own = await client.query<{ enrollment_id: string; from_status: string; to_status: string }>(
+        `SELECT enrollment_id, from_status::text, to_status::text FROM enrollment_status_entries WHERE change_id = $1 ORDER BY enrollment_id`,
+        [changeId],
+      );
+      expect(own.rows).toEqual([
+        { enrollment_id: notInBatch, from_status: 'failed', to_status: 'abandoned' },
+      ]);
+      expect(await movesOf(changeId)).toEqual(
+        [
+          { enrollment_id: inBatch, from_status: 'levied', to_status: 'failed' },
+          { enrollment_id: notInBatch, from_status: 'failed', to_status: 'abandoned' },
+        ].sort(byId),
+      );
       const unmoved = await client.query<{ enrollment_id: string }>(
         `SELECT enrollment_id FROM enrollment_status_unmoved WHERE change_id = $1 ORDER BY enrollment_id`,
         [changeId],
       );
       expect(unmoved.rows.map((r) => r.enrollment_id)).toEqual(
-        [wrongMove, notMoved].sort((a, b) => Number(a) - Number(b)),
+        [stopped, notMoved].sort((a, b) => Number(a) - Number(b)),
       );
 
       // a move no result stands for, no batch named, a line of a batch another transaction made (round 1's),
