@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { personTrail } from '../../audit/person';
 import { taxCsvFormat } from '../../departments/formats';
-import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../ledger/campaign';
+import {
+  applyDeductionResults,
+  createLevyBatch,
+  cutOff,
+  openEnrollments,
+  snapshotCoverage,
+} from '../../ledger/campaign';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
@@ -340,5 +346,162 @@ describe('the status history by reference to a batch’s rows', () => {
       'DELETE FROM levy_lines',
     ])
       await expect(auditor.pool.query(sql), sql).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe('round 1’s levy writes its lines only: levied is what a line without a result says (migration 0075, issue #23)', () => {
+  let db: TestDatabase;
+  let auditor: Login;
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('no enrollment row is written by the levy, yet the history, the auditor’s trail and the next round read every lined enrollment as levied until its result', async () => {
+    db = await createTestDatabase();
+    await generatePopulation(db.pool, policy, {
+      scale: 0.002,
+      seed: 5,
+      defectRate: 0,
+      deltaMonths: 0,
+      outDir: mkdtempSync(join(tmpdir(), 'medins-pop-')),
+    });
+    await openEnrollments(db.pool, policy, '2023-09-01');
+    // each enrollment's row version and stamp before the levy: a row the levy updated gets a new xmin
+    const rowsBefore = await db.pool.query<{ id: string; xmin: string; stamp: string }>(
+      `SELECT id, xmin::text, status_changed_at::text AS stamp FROM enrollments WHERE campaign_year = 2024 ORDER BY id`,
+    );
+    const entriesBefore = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollment_status_entries`,
+    );
+    const batch = await createLevyBatch(db.pool, policy, 1, '2023-09-01');
+    expect(batch.lines).toBeGreaterThan(50);
+    const rowsAfter = await db.pool.query<{ id: string; xmin: string; stamp: string }>(
+      `SELECT id, xmin::text, status_changed_at::text AS stamp FROM enrollments WHERE campaign_year = 2024 ORDER BY id`,
+    );
+    // the refresh may re-decide a share (none on the registration day itself); the levy rewrites no row
+    expect(rowsAfter.rows).toEqual(rowsBefore.rows);
+    const statuses = await db.pool.query<{ status: string; n: number }>(
+      `SELECT e.status::text, count(*)::int AS n FROM levy_lines l JOIN enrollments e ON e.id = l.enrollment_id
+       WHERE l.batch_id = $1 GROUP BY 1`,
+      [batch.batchId],
+    );
+    expect(statuses.rows).toEqual([{ status: 'registered', n: batch.lines }]);
+    // no per-enrollment history row: one change row, by reference to the lines, at the batch's time
+    const entriesAfter = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollment_status_entries`,
+    );
+    expect(entriesAfter.rows[0]!.n).toBe(entriesBefore.rows[0]!.n);
+    const levy = await db.pool.query<{ moved: number; referenced: number; at_batch: boolean }>(
+      `SELECT c.moved, c.referenced, c.changed_at = b.created_at AS at_batch
+       FROM enrollment_status_changes c JOIN levy_batches b ON b.id = c.batch_id WHERE c.batch_id = $1 AND c.batch_rows = 'levy_lines'`,
+      [batch.batchId],
+    );
+    expect(levy.rows).toEqual([{ moved: batch.lines, referenced: batch.lines, at_batch: true }]);
+    // in the documents' words every lined enrollment is levied, and the history shows registered -> levied
+    const shown = await db.pool.query<{ status: string; n: number }>(
+      `SELECT enrollment_status_shown(e.id, e.status, e.status_changed_at)::text AS status, count(*)::int AS n
+       FROM enrollments e WHERE e.campaign_year = 2024 AND EXISTS (SELECT 1 FROM levy_lines l WHERE l.enrollment_id = e.id) GROUP BY 1`,
+    );
+    expect(shown.rows).toEqual([{ status: 'levied', n: batch.lines }]);
+    const moves = await db.pool.query<{ from_status: string; to_status: string; n: number }>(
+      `SELECT h.from_status::text, h.to_status::text, count(*)::int AS n FROM enrollment_status_history h
+       JOIN enrollment_status_changes c ON c.id = h.change_id WHERE c.batch_id = $1 GROUP BY 1, 2`,
+      [batch.batchId],
+    );
+    expect(moves.rows).toEqual([{ from_status: 'registered', to_status: 'levied', n: batch.lines }]);
+
+    // the auditor's trail of a levied person: the levy with its round, and a status trail ending at levied
+    // that checks out against the ledger
+    auditor = await db.login('auditor');
+    const people = await db.pool.query<{ id_number: string }>(
+      `SELECT p.id_number FROM levy_lines l JOIN residents p ON p.id = l.resident_id WHERE l.batch_id = $1 ORDER BY l.enrollment_id LIMIT 2`,
+      [batch.batchId],
+    );
+    const [waiting, leaving] = people.rows.map((p) => p.id_number) as [string, string];
+    const trail = await personTrail(auditor.pool, { idNumber: waiting, jurisdiction: 'kaiping', year: 2024 });
+    const changes = trail.entries.filter((e) => e.kind === '状态变更');
+    expect(changes.map((e) => e.what.split('；')[0])).toEqual([
+      '参保状态：（新建） → 已登记参保',
+      '参保状态：已登记参保 → 已发送应征数据',
+    ]);
+    expect(changes.flatMap((e) => e.checks.filter((c) => !c.ok))).toEqual([]);
+    expect(trail.entries.filter((e) => e.kind === '应征数据').map((e) => e.what.split('：')[0])).toEqual([
+      '第 1 轮批量扣费',
+    ]);
+    expect(trail.entries.find((e) => e.kind === '参保')?.what).toMatch(/^2024 年度参保：已发送应征数据；/);
+
+    // a household stop while levied moves out of levied
+    const { applyHouseholdForm } = await import('../../ledger/household-forms');
+    const stop = await applyHouseholdForm(db.pool, policy, {
+      kind: 'stop',
+      idNumber: leaving,
+      reason: '外出务工',
+      date: '2023-10-10',
+    });
+    expect(stop.accepted).toBe(true);
+    const stopTrail = await personTrail(auditor.pool, {
+      idNumber: leaving,
+      jurisdiction: 'kaiping',
+      year: 2024,
+    });
+    const stopChanges = stopTrail.entries.filter((e) => e.kind === '状态变更');
+    expect(stopChanges.map((e) => e.what.split('；')[0]).slice(1)).toEqual([
+      '参保状态：已登记参保 → 已发送应征数据',
+      '参保状态：已发送应征数据 → 停保',
+    ]);
+    expect(stopChanges.flatMap((e) => e.checks.filter((c) => !c.ok))).toEqual([]);
+
+    // round 1's results: every line fails for a personal reason (the stopped one's result moves nothing)
+    const lines = await db.pool.query<{ enrollment_id: string }>(
+      `SELECT enrollment_id FROM levy_lines WHERE batch_id = $1`,
+      [batch.batchId],
+    );
+    const file = join(mkdtempSync(join(tmpdir(), 'medins-results-')), 'results.csv');
+    writeFileSync(
+      file,
+      `enrollment_id,outcome,failure_code\n${lines.rows.map((l) => `${l.enrollment_id},failure,insufficient-balance`).join('\n')}\n`,
+    );
+    const applied = await applyDeductionResults(
+      db.pool,
+      policy,
+      batch.batchId,
+      taxCsvFormat.readResults(file),
+      '2023-09-20',
+    );
+    expect(applied.personal).toBe(batch.lines);
+    const failed = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollments WHERE campaign_year = 2024 AND status = 'failed'`,
+    );
+    expect(failed.rows[0]!.n).toBe(batch.lines - 1);
+    // round 2 re-levies the failed: they stay failed, and levied in the documents' words until their results
+    const round2 = await createLevyBatch(db.pool, policy, 2, '2023-10-09');
+    expect(round2.lines).toBe(batch.lines - 1);
+    // awaiting those results, none is levied again by the next round (a crash between a levy and its results),
+    // nor abandoned at the cut-off, nor counted failed by the cut-off or a coverage snapshot
+    const round3 = await createLevyBatch(db.pool, policy, 3, '2023-11-09');
+    expect(round3.lines).toBe(0);
+    expect(await cutOff(db.pool, policy)).toEqual({ abandoned: 0, stillFailed: 0 });
+    await snapshotCoverage(db.pool, policy, 'awaiting', new Date(), new Map());
+    const snapshot = await db.pool.query<{ failed: number }>(
+      `SELECT coalesce(sum(failed), 0)::int AS failed FROM coverage_snapshots WHERE snapshot_key = 'awaiting'`,
+    );
+    expect(snapshot.rows[0]!.failed).toBe(0);
+    const retrail = await personTrail(auditor.pool, {
+      idNumber: waiting,
+      jurisdiction: 'kaiping',
+      year: 2024,
+    });
+    const rechanges = retrail.entries.filter((e) => e.kind === '状态变更');
+    expect(rechanges.map((e) => e.what.split('；')[0])).toEqual([
+      '参保状态：（新建） → 已登记参保',
+      '参保状态：已登记参保 → 已发送应征数据',
+      '参保状态：已发送应征数据 → 扣费失败',
+      '参保状态：扣费失败 → 已发送应征数据',
+    ]);
+    expect(rechanges.flatMap((e) => e.checks.filter((c) => !c.ok))).toEqual([]);
+    expect(retrail.entries.filter((e) => e.kind === '应征数据').map((e) => e.what.split('：')[0])).toEqual([
+      '第 1 轮批量扣费',
+      '第 2 轮批量扣费',
+    ]);
   });
 });
