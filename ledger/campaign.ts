@@ -159,7 +159,8 @@ export async function openEnrollments(
  * status), instead of both years' enrollments (issue #23: a scan of 852,896 rows twice a round, 11 rounds a
  * year, for 527-26,603 lines; migration 0030 keeps the status out of every index on purpose). After round 1
  * an enrollment becomes failed only by a round's results (levied -> failed), and every later round levies
- * all the failed ones, so the failed of the year are the failures of the last round with results; it
+ * all the failed ones (each row notes whether it is levied and awaiting a result, migration 0075: it stays
+ * registered or failed meanwhile, is counted so by the tallies, and is neither refreshed nor levied again), so the failed of the year are the failures of the last round with results; it
  * becomes registered only by a form filed after round 1 (a new enrollment, numbered after round 1's last
  * levy line). The per-town tallies the status triggers keep in the same transactions (0040) prove the set:
  * when their failed or registered count for the year is not exactly the work set's (a re-enrollment after a
