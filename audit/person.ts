@@ -294,6 +294,10 @@ export async function personTrail(
   }
 
   for (const e of facts.enrollments) {
+    // the status in the documents' words: levied (已发送应征数据) while a levy line awaits its result, as the
+    // history's `current` says (migration 0075: the status column keeps registered or failed until the result)
+    const status = history.statusHistory.find((s) => s.enrollmentId === e.enrollmentId)?.current ?? e.status;
+    const failureClass = status === 'levied' ? null : e.failureClass;
     const category = policy?.categories.find((c) => c.id === e.category);
     const checks: TrailEntry['checks'] = [];
     let rule: string | undefined;
@@ -318,7 +322,7 @@ export async function personTrail(
     entries.push({
       date: chinaDate(e.statusChangedAt),
       kind: e.subsidyFen > 0 ? '资助参保' : '参保',
-      what: `${input.year} 年度参保：${STATUS_NAMES[e.status] ?? e.status}${e.failureClass ? `（${e.failureClass === 'personal' ? '个人原因' : '系统原因'}）` : ''}；个人缴费 ${yuan(e.personalFen)} 元，资助 ${yuan(e.subsidyFen)} 元（${zh(FUNDING_SOURCE_NAMES, e.fundingSource)}），合计 ${yuan(e.totalFen)} 元${e.category ? `，类别 ${e.category}` : ''}${e.benefitStart ? `，待遇自 ${day(e.benefitStart)}` : ''}${e.stopReason ? `，停保原因 ${e.stopReason}` : ''}`,
+      what: `${input.year} 年度参保：${STATUS_NAMES[status] ?? status}${failureClass ? `（${failureClass === 'personal' ? '个人原因' : '系统原因'}）` : ''}；个人缴费 ${yuan(e.personalFen)} 元，资助 ${yuan(e.subsidyFen)} 元（${zh(FUNDING_SOURCE_NAMES, e.fundingSource)}），合计 ${yuan(e.totalFen)} 元${e.category ? `，类别 ${e.category}` : ''}${e.benefitStart ? `，待遇自 ${day(e.benefitStart)}` : ''}${e.stopReason ? `，停保原因 ${e.stopReason}` : ''}`,
       ...(rule ? { rule } : {}),
       proof: {},
       checks,

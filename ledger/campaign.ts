@@ -159,7 +159,8 @@ export async function openEnrollments(
  * status), instead of both years' enrollments (issue #23: a scan of 852,896 rows twice a round, 11 rounds a
  * year, for 527-26,603 lines; migration 0030 keeps the status out of every index on purpose). After round 1
  * an enrollment becomes failed only by a round's results (levied -> failed), and every later round levies
- * all the failed ones, so the failed of the year are the failures of the last round with results; it
+ * all the failed ones (each row notes whether it is levied and awaiting a result, migration 0075: it stays
+ * registered or failed meanwhile, is counted so by the tallies, and is neither refreshed nor levied again), so the failed of the year are the failures of the last round with results; it
  * becomes registered only by a form filed after round 1 (a new enrollment, numbered after round 1's last
  * levy line). The per-town tallies the status triggers keep in the same transactions (0040) prove the set:
  * when their failed or registered count for the year is not exactly the work set's (a re-enrollment after a
@@ -185,7 +186,8 @@ async function laterRoundWork(client: pg.PoolClient, policy: Policy, round: numb
   // reads them again
   await client.query(
     `CREATE TEMP TABLE round_work (id bigint PRIMARY KEY, status enrollment_status, resident_id bigint, household_id bigint,
-       category text, personal_fen int, birth_date date, disability_grade smallint, local_hukou boolean) ON COMMIT DROP`,
+       category text, personal_fen int, birth_date date, disability_grade smallint, local_hukou boolean,
+       awaiting boolean) ON COMMIT DROP`,
   );
   const r = await client.query<{ exact: boolean }>(
     `WITH work AS (
@@ -194,9 +196,10 @@ async function laterRoundWork(client: pg.PoolClient, policy: Policy, round: numb
        SELECT e.id FROM enrollments e WHERE e.id > $4 AND e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status = 'registered'
      ), kept AS (
        INSERT INTO round_work
-       SELECT w.id, e.status, e.resident_id, p.household_id, e.category, e.personal_fen, p.birth_date, p.disability_grade, p.residency = 'hukou'
+       SELECT w.id, e.status, e.resident_id, p.household_id, e.category, e.personal_fen, p.birth_date, p.disability_grade, p.residency = 'hukou',
+              enrollment_awaiting_result(w.id, e.status, e.status_changed_at)
        FROM (SELECT id FROM work ORDER BY id) w
-       CROSS JOIN LATERAL (SELECT e.status, e.resident_id, e.category, e.personal_fen FROM enrollments e
+       CROSS JOIN LATERAL (SELECT e.status, e.status_changed_at, e.resident_id, e.category, e.personal_fen FROM enrollments e
                            WHERE e.id = w.id AND e.jurisdiction = $1 AND e.campaign_year = $2 AND e.status IN ('registered', 'failed') OFFSET 0) e
        CROSS JOIN LATERAL (SELECT p.household_id, p.birth_date, p.disability_grade, p.residency FROM residents p WHERE p.id = e.resident_id OFFSET 0) p
        ON CONFLICT (id) DO NOTHING
@@ -214,6 +217,31 @@ async function laterRoundWork(client: pg.PoolClient, policy: Policy, round: numb
   return r.rows[0]?.exact === true;
 }
 
+/**
+ * SQL: enrollment `e` (registered or failed) is not levied and awaiting a result (migration 0075: being levied
+ * is a levy line of a batch created since the enrollment's status last changed, without a deduction result
+ * yet). The year's batches are read first and each one's lines by key: round 1 finds only its own batch, still
+ * without lines. Set-based as a join; `enrollment_awaiting_result` says the same for one enrollment.
+ */
+const notAwaitingSql = (e: string) => `NOT EXISTS (
+         SELECT 1 FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+         WHERE b.jurisdiction = ${e}.jurisdiction AND b.campaign_year = ${e}.campaign_year AND b.created_at >= ${e}.status_changed_at
+           AND l.enrollment_id = ${e}.id
+           AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id))`;
+
+/**
+ * SQL: the year's ($1, $2) failed enrollments by town that await a re-deduction's result (a batch of the year
+ * without any result yet: a crash between a levy and its results), as `town_id, n`. They stay failed in the
+ * status column and its tallies (0075) and are levied in the documents' words, as they were before.
+ */
+const AWAITING_FAILED_BY_TOWN_SQL = `
+       SELECT e.town_id, count(*) AS n
+       FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+       JOIN enrollments e ON e.id = l.enrollment_id AND e.status = 'failed' AND e.status_changed_at <= b.created_at
+       WHERE b.jurisdiction = $1 AND b.campaign_year = $2 AND b.kind = 're-deduction'
+         AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = b.id)
+       GROUP BY e.town_id`;
+
 /** The SET list of a share refresh: the decided category and shares; a share of nothing is paid (settled). */
 const REFRESH_SET_SQL = `category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
             status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
@@ -223,7 +251,8 @@ const REFRESH_SET_SQL = `category = d.category, personal_fen = d.personal_fen, s
 /**
  * Before each levy: an unpaid enrollment follows the person's identities on the round's date. A removal
  * (the subsidised standard ends with the month) means the full personal share from then on; an addition
- * lowers the share, or settles it entirely. Paid enrollments keep the year as it is (000 五(一)).
+ * lowers the share, or settles it entirely. Paid enrollments keep the year as it is (000 五(一)), and an
+ * enrollment levied and awaiting its result keeps the share it was levied (migration 0075).
  * With `byKey` (a later round whose work set is exact, laterRoundWork) the unpaid are those of `round_work`,
  * each enrollment and resident read by its key and each decided afresh on the round's date (a validity that
  * ends or begins between two rounds and an age threshold count as much as an identity written since the last
@@ -248,6 +277,7 @@ async function refreshUnpaidShares(
       `WITH candidates AS (
          SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
          WHERE e.jurisdiction = $1::text AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
+           AND ${notAwaitingSql('e')}
        ),
        ${APPLICABLE_SQL},
        decided AS (
@@ -258,7 +288,7 @@ async function refreshUnpaidShares(
        UPDATE enrollments e SET ${REFRESH_SET_SQL}
        FROM decided d
        WHERE e.resident_id = d.resident_id AND e.campaign_year = $2::int AND e.status IN ('registered', 'failed')
-         AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen)`,
+         AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen) AND ${notAwaitingSql('e')}`,
       params,
     );
     return r.rowCount ?? 0;
@@ -269,7 +299,7 @@ async function refreshUnpaidShares(
     `WITH candidates AS (
        SELECT w.id AS enrollment_id, w.resident_id, w.category AS held_category, w.personal_fen AS held_personal_fen,
               w.birth_date, w.disability_grade, w.local_hukou
-       FROM round_work w
+       FROM round_work w WHERE NOT w.awaiting
      ),
      ${APPLICABLE_SQL},
      decided AS MATERIALIZED (
@@ -328,34 +358,34 @@ export async function createLevyBatch(
     // a later round works on its own enrollments, read by key, when the tallies prove them exact; round 1
     // (and a later round they do not prove) reads the year
     const byKey = round > 1 && (await laterRoundWork(client, policy, round));
-    await refreshUnpaidShares(client, policy, asOf, byKey);
+    const refreshed = await refreshUnpaidShares(client, policy, asOf, byKey);
     const batch = await client.query<{ id: string }>(
       `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ($1, $2, $3, $4) RETURNING id`,
       [policy.jurisdiction, policy.year, round, round === 1 ? 'first' : 're-deduction'],
     );
     const batchId = Number(batch.rows[0]!.id);
-    const wanted = round === 1 ? `('registered')` : `('failed')`;
-    // the statement names its batch: the status history records the moves its lines stand for by reference
-    // to them, and any other move row by row (migration 0070)
-    await client.query(`SELECT set_config('medins.batch', $1, true)`, [`levy_lines:${batchId}`]);
+    const wanted = round === 1 ? `'registered'` : `'failed'`;
+    // The lines only (issue #23): an enrollment keeps registered (round 1) or failed (a re-deduction) until its
+    // result moves it, and its line says it is levied (migration 0075, whose trigger on levy_lines records the
+    // moves by reference to the lines). Round 1 reads the year's enrollments with their residents in one join;
+    // by key, the work set's enrollments (each read by its key, for the share the refresh left) with each line's
+    // household from the work set, where the planner hashed all 715,982 residents for 527 lines. An enrollment
+    // levied and awaiting a result is not levied again.
     const lines = await client.query<{ n: number; total: string }>(
-      // the enrollments are levied as they are read, and the lines written from what the UPDATE returns: one
-      // pass over the year's enrollments, not a scan to write the lines and a join of the lines back to the
-      // enrollments to mark them levied (issue #23); the statement stamps the change itself (0055). By key: the
-      // work set's ids as an array (the UPDATE reads the key's index) and each line's household from the work
-      // set, where the planner hashed all 715,982 residents for 527 lines
-      `WITH u AS (
-         UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
-         WHERE ${byKey ? 'e.id = ANY (ARRAY(SELECT id FROM round_work)) AND ' : ''}e.jurisdiction = $2 AND e.campaign_year = $3
-           AND e.status IN ${wanted} AND e.personal_fen > 0
-         RETURNING e.id, e.personal_fen, e.resident_id
-       ), l AS (
+      `WITH l AS (
          INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-         SELECT $1, u.id, u.personal_fen, u.resident_id, p.household_id FROM u
          ${
            byKey
-             ? 'CROSS JOIN LATERAL (SELECT w.household_id FROM round_work w WHERE w.id = u.id OFFSET 0) p'
-             : 'JOIN residents p ON p.id = u.resident_id'
+             ? `SELECT $1, e.id, e.personal_fen, e.resident_id, w.household_id
+         FROM round_work w
+         CROSS JOIN LATERAL (SELECT e.id, e.personal_fen, e.resident_id FROM enrollments e
+                             WHERE e.id = w.id AND e.jurisdiction = $2 AND e.campaign_year = $3
+                               AND e.status = ${wanted} AND e.personal_fen > 0 OFFSET 0) e
+         WHERE NOT w.awaiting`
+             : `SELECT $1, e.id, e.personal_fen, e.resident_id, p.household_id
+         FROM enrollments e JOIN residents p ON p.id = e.resident_id
+         WHERE e.jurisdiction = $2 AND e.campaign_year = $3 AND e.status = ${wanted} AND e.personal_fen > 0
+           AND ${notAwaitingSql('e')}`
          }
          RETURNING amount_fen
        )
@@ -369,8 +399,9 @@ export async function createLevyBatch(
       n,
       total,
     ]);
+    // the enrollments keep their statuses: only the refresh changed any, a few at a time
     await client.query(
-      (await manyEnrollmentsChanged(client, n))
+      (await manyEnrollmentsChanged(client, refreshed))
         ? `SELECT analyze_ledger('{levy_lines,enrollments}')`
         : `SELECT analyze_ledger('{levy_lines}')`,
     );
@@ -452,7 +483,7 @@ export async function applyDeductionResults(
          SET status = CASE WHEN ins.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
              benefit_start = CASE WHEN ins.outcome = 'success' THEN $2::date ELSE e.benefit_start END,
              failure_class = ins.failure_class, status_changed_at = now()
-         FROM ins WHERE e.id = ins.enrollment_id AND e.status = 'levied'
+         FROM ins WHERE e.id = ins.enrollment_id AND (e.status = 'levied' OR e.status IN ('registered', 'failed') AND e.status_changed_at <= (SELECT b.created_at FROM levy_batches b WHERE b.id = $1))
          RETURNING e.id, e.resident_id, ins.outcome, ins.failure_class
        ), tasks AS (
          INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)
@@ -575,23 +606,27 @@ export interface CutOffResult {
 
 /**
  * At the cut-off, a personal-reason failure becomes voluntary abandonment (视为自动弃保) where the policy
- * says so; elsewhere it stays on the not-enrolled ledgers. Idempotent.
+ * says so; elsewhere it stays on the not-enrolled ledgers. One levied again and awaiting its result is not a
+ * failure yet (migration 0075). Idempotent.
  */
 export async function cutOff(pool: pg.Pool, policy: Policy): Promise<CutOffResult> {
   return inTransaction(pool, async (client) => {
     if (policy.deductionFailures.personalAtCutoff === 'abandoned') {
       await client.query(
         `WITH a AS (UPDATE enrollments SET status = 'abandoned', failure_class = NULL
-                    WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'failed' AND failure_class = 'personal' RETURNING id)
+                    WHERE jurisdiction = $1 AND campaign_year = $2 AND status = 'failed' AND failure_class = 'personal'
+                      AND NOT enrollment_awaiting_result(id, status, status_changed_at) RETURNING id)
          UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'abandoned' FROM a WHERE t.enrollment_id = a.id AND t.closed_at IS NULL`,
         [policy.jurisdiction, policy.year],
       );
     }
     // the year's counts by status from the per-town tallies the same statement kept (0040), not a scan of
-    // the year's enrollments (issue #23: two scans of 186 MB made the cut-off 3x its one-statement baseline)
+    // the year's enrollments (issue #23: two scans of 186 MB made the cut-off 3x its one-statement baseline);
+    // a failed enrollment levied again and awaiting its result is not failed (0075)
     const counts = await client.query<{ abandoned: number; failed: number }>(
       `SELECT coalesce(sum(enrollments) FILTER (WHERE status = 'abandoned'), 0)::int AS abandoned,
-              coalesce(sum(enrollments) FILTER (WHERE status = 'failed'), 0)::int AS failed
+              (coalesce(sum(enrollments) FILTER (WHERE status = 'failed'), 0)
+               - (SELECT coalesce(sum(a.n), 0) FROM (${AWAITING_FAILED_BY_TOWN_SQL}) a))::int AS failed
        FROM town_enrollment_tallies WHERE jurisdiction = $1 AND campaign_year = $2`,
       [policy.jurisdiction, policy.year],
     );
@@ -627,11 +662,12 @@ export async function snapshotCoverage(
        LEFT JOIN (SELECT town_id, sum(residents) FILTER (WHERE hukou) AS registered,
                          sum(residents) FILTER (WHERE hukou AND NOT employee_insured) AS to_enroll
                   FROM town_resident_tallies WHERE jurisdiction = $1 GROUP BY town_id) r ON r.town_id = t.id
-       LEFT JOIN (SELECT town_id, sum(enrollments) FILTER (WHERE status = 'paid') AS enrolled,
-                         sum(enrollments) FILTER (WHERE status = 'paid' AND subsidised) AS subsidised,
-                         sum(enrollments) FILTER (WHERE status = 'failed') AS failed,
-                         sum(enrollments) FILTER (WHERE status = 'abandoned') AS abandoned
-                  FROM town_enrollment_tallies WHERE jurisdiction = $1 AND campaign_year = $2 GROUP BY town_id) e ON e.town_id = t.id
+       LEFT JOIN (SELECT t2.town_id, sum(t2.enrollments) FILTER (WHERE t2.status = 'paid') AS enrolled,
+                         sum(t2.enrollments) FILTER (WHERE t2.status = 'paid' AND t2.subsidised) AS subsidised,
+                         sum(t2.enrollments) FILTER (WHERE t2.status = 'failed') - coalesce(max(a.n), 0) AS failed,
+                         sum(t2.enrollments) FILTER (WHERE t2.status = 'abandoned') AS abandoned
+                  FROM town_enrollment_tallies t2 LEFT JOIN (${AWAITING_FAILED_BY_TOWN_SQL}) a ON a.town_id = t2.town_id
+                  WHERE t2.jurisdiction = $1 AND t2.campaign_year = $2 GROUP BY t2.town_id) e ON e.town_id = t.id
        LEFT JOIN unnest($5::int[], $6::int[]) AS tg(town_id, target) ON tg.town_id = t.id
        WHERE t.jurisdiction = $1
        ON CONFLICT DO NOTHING`,

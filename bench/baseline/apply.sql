@@ -28,7 +28,7 @@ WITH ins AS (
   SET status = CASE WHEN ins.outcome = 'success' THEN 'paid'::enrollment_status ELSE 'failed'::enrollment_status END,
       benefit_start = CASE WHEN ins.outcome = 'success' THEN :'benefit_start'::date ELSE e.benefit_start END,
       failure_class = ins.failure_class, status_changed_at = now()
-  FROM ins WHERE e.id = ins.enrollment_id AND e.status = 'levied'
+  FROM ins WHERE e.id = ins.enrollment_id AND (e.status = 'levied' OR e.status IN ('registered', 'failed') AND e.status_changed_at <= (SELECT b.created_at FROM levy_batches b WHERE b.id = :batch_id))
   RETURNING e.id, e.resident_id, ins.outcome, ins.failure_class
 ), tasks AS (
   INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason)

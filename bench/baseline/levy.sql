@@ -16,16 +16,17 @@ SELECT coalesce((SELECT b.id FROM levy_batches b WHERE b.jurisdiction = :'jurisd
        coalesce((SELECT max(l.enrollment_id) FROM levy_lines l
                  WHERE l.batch_id = (SELECT b.id FROM levy_batches b WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year AND b.round = 1)), 0) AS after \gset
 CREATE TEMP TABLE round_work (id bigint PRIMARY KEY, status enrollment_status, resident_id bigint, household_id bigint,
-  category text, personal_fen int, birth_date date, disability_grade smallint, local_hukou boolean) ON COMMIT DROP;
+  category text, personal_fen int, birth_date date, disability_grade smallint, local_hukou boolean, awaiting boolean) ON COMMIT DROP;
 WITH work AS (
   SELECT r.enrollment_id AS id FROM deduction_results r WHERE r.batch_id = :previous AND r.outcome = 'failure'
   UNION ALL
   SELECT e.id FROM enrollments e WHERE e.id > :after AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = 'registered'
 ), kept AS (
   INSERT INTO round_work
-  SELECT w.id, e.status, e.resident_id, p.household_id, e.category, e.personal_fen, p.birth_date, p.disability_grade, p.residency = 'hukou'
+  SELECT w.id, e.status, e.resident_id, p.household_id, e.category, e.personal_fen, p.birth_date, p.disability_grade, p.residency = 'hukou',
+         enrollment_awaiting_result(w.id, e.status, e.status_changed_at)
   FROM (SELECT id FROM work ORDER BY id) w
-  CROSS JOIN LATERAL (SELECT e.status, e.resident_id, e.category, e.personal_fen FROM enrollments e
+  CROSS JOIN LATERAL (SELECT e.status, e.status_changed_at, e.resident_id, e.category, e.personal_fen FROM enrollments e
                       WHERE e.id = w.id AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed') OFFSET 0) e
   CROSS JOIN LATERAL (SELECT p.household_id, p.birth_date, p.disability_grade, p.residency FROM residents p WHERE p.id = e.resident_id OFFSET 0) p
   ON CONFLICT (id) DO NOTHING
@@ -45,7 +46,7 @@ SELECT false AS by_key \gset
 WITH candidates AS (
   SELECT w.id AS enrollment_id, w.resident_id, w.category AS held_category, w.personal_fen AS held_personal_fen,
          w.birth_date, w.disability_grade, w.local_hukou
-  FROM round_work w
+  FROM round_work w WHERE NOT w.awaiting
 ), applicable AS (
   SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
   FROM candidates c
@@ -76,6 +77,10 @@ WHERE e.id = ANY (ARRAY(SELECT enrollment_id FROM decided)) AND e.id = d.enrollm
 WITH candidates AS (
   SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
+    AND NOT EXISTS (SELECT 1 FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+                    WHERE b.jurisdiction = e.jurisdiction AND b.campaign_year = e.campaign_year AND b.created_at >= e.status_changed_at
+                      AND l.enrollment_id = e.id
+                      AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id))
 ), applicable AS (
   SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
   FROM candidates c
@@ -99,42 +104,49 @@ UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, s
        benefit_start = CASE WHEN d.personal_fen = 0 THEN :'subsidised_from'::date ELSE e.benefit_start END
 FROM decided d
 WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
-  AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
+  AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen)
+  AND NOT EXISTS (SELECT 1 FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+                    WHERE b.jurisdiction = e.jurisdiction AND b.campaign_year = e.campaign_year AND b.created_at >= e.status_changed_at
+                      AND l.enrollment_id = e.id
+                      AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id));
 \endif
+-- the enrollments the refresh changed (psql's ROW_COUNT of the UPDATE above)
+\set refreshed :ROW_COUNT
 INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind)
 VALUES (:'jurisdiction', :year, :round, CASE WHEN :round = 1 THEN 'first' ELSE 're-deduction' END) RETURNING id AS batch_id \gset
--- the statement names its batch, so the status history records these moves by reference to the lines (0070)
-SELECT set_config('medins.batch', 'levy_lines:' || :batch_id, true) AS named_batch \gset
+-- the lines only: an enrollment keeps registered (round 1) or failed until its result, its line says it is
+-- levied, and the trigger on levy_lines records the moves by reference to the lines (0075, as
+-- ledger/campaign.ts createLevyBatch); an enrollment levied and awaiting a result is not levied again
 \if :by_key
-WITH u AS (
-  UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
-  WHERE e.id = ANY (ARRAY(SELECT id FROM round_work))
-    AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
-  RETURNING e.id, e.personal_fen, e.resident_id
-), l AS (
+WITH l AS (
   INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-  SELECT :batch_id, u.id, u.personal_fen, u.resident_id, w.household_id FROM u
-  CROSS JOIN LATERAL (SELECT w.household_id FROM round_work w WHERE w.id = u.id OFFSET 0) w
+  SELECT :batch_id, e.id, e.personal_fen, e.resident_id, w.household_id
+  FROM round_work w
+  CROSS JOIN LATERAL (SELECT e.id, e.personal_fen, e.resident_id FROM enrollments e
+                      WHERE e.id = w.id AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year
+                        AND e.status = :'wanted' AND e.personal_fen > 0 OFFSET 0) e
+  WHERE NOT w.awaiting
   RETURNING amount_fen
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
 \else
--- levied as read, the lines written from what the UPDATE returns (as ledger/campaign.ts createLevyBatch)
-WITH u AS (
-  UPDATE enrollments e SET status = 'levied', failure_class = NULL, status_changed_at = now()
-  WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
-  RETURNING e.id, e.personal_fen, e.resident_id
-), l AS (
+WITH l AS (
   INSERT INTO levy_lines (batch_id, enrollment_id, amount_fen, resident_id, household_id)
-  SELECT :batch_id, u.id, u.personal_fen, u.resident_id, p.household_id FROM u JOIN residents p ON p.id = u.resident_id
+  SELECT :batch_id, e.id, e.personal_fen, e.resident_id, p.household_id
+  FROM enrollments e JOIN residents p ON p.id = e.resident_id
+  WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status = :'wanted' AND e.personal_fen > 0
+    AND NOT EXISTS (SELECT 1 FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+                    WHERE b.jurisdiction = e.jurisdiction AND b.campaign_year = e.campaign_year AND b.created_at >= e.status_changed_at
+                      AND l.enrollment_id = e.id
+                      AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id))
   RETURNING amount_fen
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
 \endif
--- enrollments analyzed only when the round changed a tenth of them or more, as the campaign does (ledger.ts)
-SELECT (line_count * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
-FROM levy_batches WHERE id = :batch_id \gset
+-- the levy changes no enrollment's status (0075): levy_lines analyzed, enrollments only when the refresh changed a
+-- tenth of them or more, as the campaign does (ledger/campaign.ts)
+SELECT (:refreshed * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many \gset
 ANALYZE levy_lines;
 \if :many
 ANALYZE enrollments;

@@ -10,11 +10,20 @@ FROM towns t
 LEFT JOIN (SELECT town_id, sum(residents) FILTER (WHERE hukou) AS registered,
                   sum(residents) FILTER (WHERE hukou AND NOT employee_insured) AS to_enroll
            FROM town_resident_tallies WHERE jurisdiction = :'jurisdiction' GROUP BY town_id) r ON r.town_id = t.id
-LEFT JOIN (SELECT town_id, sum(enrollments) FILTER (WHERE status = 'paid') AS enrolled,
-                  sum(enrollments) FILTER (WHERE status = 'paid' AND subsidised) AS subsidised,
-                  sum(enrollments) FILTER (WHERE status = 'failed') AS failed,
-                  sum(enrollments) FILTER (WHERE status = 'abandoned') AS abandoned
-           FROM town_enrollment_tallies WHERE jurisdiction = :'jurisdiction' AND campaign_year = :year GROUP BY town_id) e ON e.town_id = t.id
+-- a failed enrollment levied again and awaiting its result (a re-deduction batch without results) is not
+-- failed (0075, as ledger/campaign.ts snapshotCoverage)
+LEFT JOIN (SELECT t2.town_id, sum(t2.enrollments) FILTER (WHERE t2.status = 'paid') AS enrolled,
+                  sum(t2.enrollments) FILTER (WHERE t2.status = 'paid' AND t2.subsidised) AS subsidised,
+                  sum(t2.enrollments) FILTER (WHERE t2.status = 'failed') - coalesce(max(a.n), 0) AS failed,
+                  sum(t2.enrollments) FILTER (WHERE t2.status = 'abandoned') AS abandoned
+           FROM town_enrollment_tallies t2
+           LEFT JOIN (SELECT e.town_id, count(*) AS n
+                      FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+                      JOIN enrollments e ON e.id = l.enrollment_id AND e.status = 'failed' AND e.status_changed_at <= b.created_at
+                      WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year AND b.kind = 're-deduction'
+                        AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = b.id)
+                      GROUP BY e.town_id) a ON a.town_id = t2.town_id
+           WHERE t2.jurisdiction = :'jurisdiction' AND t2.campaign_year = :year GROUP BY t2.town_id) e ON e.town_id = t.id
 LEFT JOIN unnest(:'town_ids'::int[], :'targets'::int[]) AS tg(town_id, target) ON tg.town_id = t.id
 WHERE t.jurisdiction = :'jurisdiction'
 ON CONFLICT DO NOTHING;

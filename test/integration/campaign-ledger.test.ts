@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,11 +162,28 @@ describe('the deduction rounds follow the monthly lists: a removal or an additio
     db = await createTestDatabase();
     await registry(db, policy, 0.003);
     await openEnrollments(db.pool, policy, '2023-08-31');
-    await createLevyBatch(db.pool, policy, 1, '2023-09-01');
-    // everyone levied in round 1 failed for a personal reason
-    await db.pool.query(
-      `UPDATE enrollments SET status = 'failed', failure_class = 'personal' WHERE status = 'levied'`,
+    const first = await createLevyBatch(db.pool, policy, 1, '2023-09-01');
+    // everyone levied in round 1 failed for a personal reason: the bureau's results say so (since migration
+    // 0075 a levied enrollment keeps registered until its result, so the failure is written by the results)
+    const { applyDeductionResults } = await import('../../ledger/campaign');
+    const firstLines = await db.pool.query<{ enrollment_id: string }>(
+      `SELECT enrollment_id FROM levy_lines WHERE batch_id = $1`,
+      [first.batchId],
     );
+    const resultFile = join(mkdtempSync(join(tmpdir(), 'medins-results-')), 'results.csv');
+    writeFileSync(
+      resultFile,
+      `enrollment_id,outcome,failure_code\n${firstLines.rows.map((l) => `${l.enrollment_id},failure,insufficient-balance`).join('\n')}\n`,
+    );
+    const { taxCsvFormat } = await import('../../departments/formats');
+    const applied = await applyDeductionResults(
+      db.pool,
+      policy,
+      first.batchId,
+      taxCsvFormat.readResults(resultFile),
+      '2023-09-20',
+    );
+    expect(applied.personal).toBe(firstLines.rows.length);
     // November's deltas: the 低保 identity ends with November; the ordinary person is certified 特困 (2304)
     const { partly, ordinary } = await novemberDeltas(db);
 

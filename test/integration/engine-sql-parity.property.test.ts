@@ -175,7 +175,8 @@ describe('the engine and the SQL path agree for random persons and dates (fast-c
         benefit_start: string | null;
         campaign_year: number;
       }>(
-        `SELECT e.id, p.id_number, e.status, e.category, e.personal_fen, e.subsidy_fen, e.funding_source,
+        // the status in the documents' words: levied while a levy line awaits its result (migration 0075)
+        `SELECT e.id, p.id_number, enrollment_status_shown(e.id, e.status, e.status_changed_at)::text AS status, e.category, e.personal_fen, e.subsidy_fen, e.funding_source,
                 e.benefit_start::text, e.campaign_year
          FROM enrollments e JOIN residents p ON p.id = e.resident_id
          WHERE e.jurisdiction = $1 AND e.campaign_year = $2 ORDER BY p.id`,
