@@ -391,10 +391,12 @@ export interface AppliedResults {
 
 /**
  * Applies the tax bureau's deduction results for a batch (as its adapter reads them from the bureau's
- * file, chunk by chunk). Each levy line
- * gets one result; a second copy of the file, or lines out of order, change nothing. A success sets the
- * benefit start (`benefitStartOfPayment` of `paidOn`); a personal failure opens a follow-up
- * task for the person's town and village.
+ * file, chunk by chunk). Each levy line gets one result: a line repeated in the file counts its first copy,
+ * a line already paid (a success in any batch) is ignored, and a second copy of the file, or lines out of
+ * order, change nothing. A success sets the benefit start (`benefitStartOfPayment` of `paidOn`); a failure
+ * is classed by `classifyDeductionFailure` (000 五(五)), and a personal one opens a follow-up task for the
+ * person's town and village. Returns the batch's counts as recorded (the same on a retried application);
+ * `duplicates` are the file's lines that recorded nothing.
  */
 export async function applyDeductionResults(
   pool: pg.Pool,
