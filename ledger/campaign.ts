@@ -422,10 +422,12 @@ export interface AppliedResults {
 
 /**
  * Applies the tax bureau's deduction results for a batch (as its adapter reads them from the bureau's
- * file, chunk by chunk). Each levy line
- * gets one result; a second copy of the file, or lines out of order, change nothing. A success sets the
- * benefit start (`benefitStartOfPayment` of `paidOn`); a personal failure opens a follow-up
- * task for the person's town and village.
+ * file, chunk by chunk). Each levy line gets one result: a line repeated in the file counts its first copy,
+ * a line already paid (a success in any batch) is ignored, and a second copy of the file, or lines out of
+ * order, change nothing. A success sets the benefit start (`benefitStartOfPayment` of `paidOn`); a failure
+ * is classed by `classifyDeductionFailure` (000 五(五)), and a personal one opens a follow-up task for the
+ * person's town and village. Returns the batch's counts as recorded (the same on a retried application);
+ * `duplicates` are the file's lines that recorded nothing.
  */
 export async function applyDeductionResults(
   pool: pg.Pool,
@@ -439,44 +441,50 @@ export async function applyDeductionResults(
   const benefitStart = benefitStartOfPayment(policy, paidOn);
   return inTransaction(pool, async (client) => {
     // The file streams into a staging table: a result file is as long as the levy, never held in memory.
+    // Each failure is classed (personal or systemic, by the plan) as it streams: one lookup per distinct
+    // code, so the statement below needs no join to a table of classes (whose merge join sorted the whole
+    // file by code, and so wrote the results and moved the enrollments in that random order: issue #23).
     await client.query(
-      `CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP`,
+      `CREATE TEMP TABLE incoming_results (line bigint, enrollment_id bigint, outcome text, failure_code text, failure_class text) ON COMMIT DROP`,
     );
     const copy = client.query(copyFrom(`COPY incoming_results FROM STDIN`));
-    await pipeline(Readable.from(resultCopyLines(results)), copy);
+    await pipeline(Readable.from(resultCopyLines(results, failureClassOf(policy))), copy);
     const lines = copy.rowCount;
-    // each failure code the file uses, classed by the plan (personal or systemic)
-    const codes = await client.query<{ code: string }>(
-      `SELECT DISTINCT failure_code AS code FROM incoming_results WHERE outcome = 'failure'`,
-    );
-    await client.query(
-      `CREATE TEMP TABLE failure_classes ON COMMIT DROP AS SELECT * FROM unnest($1::text[], $2::text[]) AS c(code, class)`,
-      [codes.rows.map((c) => c.code), codes.rows.map((c) => classifyDeductionFailure(policy, c.code).class)],
-    );
     await client.query('ANALYZE incoming_results');
     // one application of a batch at a time: a retried activity beside the first (a lost heartbeat) waits for
     // it, then finds its results below and reports them, never the nothing it wrote itself
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('deduction-results/' || $1::text))`, [batchId]);
-    // whether an earlier application (a resent or partial file) already recorded results of this batch: only
-    // then must the round's counts be read back from the table (below)
+    // whether an earlier application (a resent or partial file, a retry after a crash after commit) already
+    // recorded results of this batch: only then can a result meet one already written (ON CONFLICT below), and
+    // only then must the round's counts be read back from the table (below)
     const earlier = await client.query(`SELECT 1 FROM deduction_results WHERE batch_id = $1 LIMIT 1`, [
       batchId,
     ]);
     // the statement names its batch: the status history records the moves its results stand for by
     // reference to them, and any other move row by row (migration 0070)
     await client.query(`SELECT set_config('medins.batch', $1, true)`, [`deduction_results:${batchId}`]);
-    // One statement (issue #23): each result written once (a line repeated in the file meets its own first
-    // copy in ON CONFLICT, so the file needs no sort), each enrollment moved once, paid or failed by one
+    // One statement (issue #23): each result written once (a line repeated in the file counts once, its first
+    // copy in the file; the results go in enrollment order, as the indexes and the enrollments lie), a line
+    // already paid skipped (`paid`: the batch's lines with a success, read once before anything is written,
+    // whatever the planner thinks of the table's size), each enrollment moved once, paid or failed by one
     // UPDATE (one status-history statement, one join of the year's enrollments), a personal failure's
     // follow-up task opened, and a success's open task closed, from the rows this statement wrote.
+    // A first application inserts plainly: ON CONFLICT's speculative insertion cost round 1 twice the buffer
+    // visits and a third more WAL records (EXPLAIN (ANALYZE, BUFFERS, WAL), issue #23), for conflicts that only
+    // an earlier application's rows can cause.
     const inserted = await client.query<{ outcome: string; failure_class: string | null; n: number }>(
-      `WITH ins AS (
+      `WITH paid AS MATERIALIZED (
+         SELECT d.enrollment_id FROM levy_lines l
+         JOIN deduction_results d ON d.enrollment_id = l.enrollment_id AND d.outcome = 'success'
+         WHERE l.batch_id = $1
+       ), ins AS (
          INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
-         SELECT $1, x.enrollment_id, x.outcome, x.failure_code, fc.class
-         FROM incoming_results x LEFT JOIN failure_classes fc ON fc.code = x.failure_code AND x.outcome = 'failure'
+         SELECT DISTINCT ON (x.enrollment_id) $1, x.enrollment_id, x.outcome, x.failure_code, x.failure_class
+         FROM incoming_results x
          JOIN levy_lines l ON l.batch_id = $1 AND l.enrollment_id = x.enrollment_id
-         WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = x.enrollment_id AND d.outcome = 'success')
-         ON CONFLICT (batch_id, enrollment_id) DO NOTHING
+         WHERE NOT EXISTS (SELECT 1 FROM paid p WHERE p.enrollment_id = x.enrollment_id)
+         ORDER BY x.enrollment_id, x.line
+         ${earlier.rowCount ? 'ON CONFLICT (batch_id, enrollment_id) DO NOTHING' : ''}
          RETURNING enrollment_id, outcome, failure_class
        ), moved AS (
          UPDATE enrollments e
@@ -532,16 +540,41 @@ export async function applyDeductionResults(
 }
 
 /**
- * Deduction results as COPY text (enrollment id, outcome, failure code), chunk by chunk as the tax
- * adapter reads them from its file (the adapter owns the file's format: departments/).
+ * A failure code's class by the plan (`classifyDeductionFailure`: personal or systemic, 000 五(五)), looked
+ * up once per distinct code the file uses.
  */
-async function* resultCopyLines(results: AsyncIterable<DeductionResult[]>): AsyncGenerator<string> {
+function failureClassOf(policy: Policy): (code: string) => string {
+  const classes = new Map<string, string>();
+  return (code) => {
+    let c = classes.get(code);
+    if (c === undefined) {
+      c = classifyDeductionFailure(policy, code).class;
+      classes.set(code, c);
+    }
+    return c;
+  };
+}
+
+/**
+ * Deduction results as COPY text (the result's ordinal in the file, enrollment id, outcome, failure code,
+ * failure class), chunk by chunk as
+ * the tax adapter reads them from its file (the adapter owns the file's format: departments/).
+ */
+async function* resultCopyLines(
+  results: AsyncIterable<DeductionResult[]>,
+  classOf: (code: string) => string,
+): AsyncGenerator<string> {
+  let line = 0;
   for await (const chunk of results) {
     let out = '';
     for (const r of chunk) {
-      const success = r.outcome === 'success';
-      const code = success ? '\\N' : (r.failureCode || 'unknown').replace(/[\\\t\n\r]/g, ' ');
-      out += `${r.enrollmentId}\t${success ? 'success' : 'failure'}\t${code}\n`;
+      line += 1;
+      if (r.outcome === 'success') {
+        out += `${line}\t${r.enrollmentId}\tsuccess\t\\N\t\\N\n`;
+      } else {
+        const code = (r.failureCode || 'unknown').replace(/[\\\t\n\r]/g, ' ');
+        out += `${line}\t${r.enrollmentId}\tfailure\t${code}\t${classOf(code)}\n`;
+      }
     }
     if (out) yield out;
   }

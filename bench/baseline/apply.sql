@@ -7,21 +7,31 @@
 BEGIN;
 SET LOCAL work_mem = '64MB';
 SELECT max(id) AS batch_id FROM levy_batches WHERE round = :round \gset
-CREATE TEMP TABLE incoming_results (enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP;
-\copy incoming_results from pstdin with (format csv, header true)
+-- each line numbered in file order (the identity), so a line repeated in the file counts its first copy
+CREATE TEMP TABLE incoming_results (line bigint GENERATED ALWAYS AS IDENTITY, enrollment_id bigint, outcome text, failure_code text) ON COMMIT DROP;
+\copy incoming_results (enrollment_id, outcome, failure_code) from pstdin with (format csv, header true)
 ANALYZE incoming_results;
+-- ON CONFLICT only where an earlier application recorded results of the batch, as the campaign does
+SELECT CASE WHEN EXISTS (SELECT 1 FROM deduction_results WHERE batch_id = :batch_id)
+            THEN 'ON CONFLICT (batch_id, enrollment_id) DO NOTHING' ELSE '' END AS on_conflict \gset
 -- one statement, as the campaign does (ledger/campaign.ts applyDeductionResults): a line repeated in the file
--- meets its first copy in ON CONFLICT (no sort), one UPDATE pays or fails each enrollment, a personal
--- failure opens a follow-up task, a success closes the person's open one; the statement names its batch, so the
--- status history records these moves by reference to the results (0070)
+-- counts its first copy (DISTINCT ON, in enrollment order), a line already paid is skipped (`paid`, read
+-- before anything is written), one UPDATE pays or fails each enrollment, a personal failure opens a
+-- follow-up task, a success closes the person's open one; the statement names its batch, so the status
+-- history records these moves by reference to the results (0070)
 SELECT set_config('medins.batch', 'deduction_results:' || :batch_id, true) AS named_batch \gset
-WITH ins AS (
+WITH paid AS MATERIALIZED (
+  SELECT d.enrollment_id FROM levy_lines l
+  JOIN deduction_results d ON d.enrollment_id = l.enrollment_id AND d.outcome = 'success'
+  WHERE l.batch_id = :batch_id
+), ins AS (
   INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
-  SELECT :batch_id, x.enrollment_id, CASE WHEN x.outcome = 'success' THEN 'success' ELSE 'failure' END, nullif(x.failure_code, ''), fc.class
+  SELECT DISTINCT ON (x.enrollment_id) :batch_id, x.enrollment_id, CASE WHEN x.outcome = 'success' THEN 'success' ELSE 'failure' END, nullif(x.failure_code, ''), fc.class
   FROM incoming_results x LEFT JOIN bl_failure_classes fc ON fc.code = x.failure_code AND x.outcome <> 'success'
   JOIN levy_lines l ON l.batch_id = :batch_id AND l.enrollment_id = x.enrollment_id
-  WHERE NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.enrollment_id = x.enrollment_id AND d.outcome = 'success')
-  ON CONFLICT (batch_id, enrollment_id) DO NOTHING
+  WHERE NOT EXISTS (SELECT 1 FROM paid p WHERE p.enrollment_id = x.enrollment_id)
+  ORDER BY x.enrollment_id, x.line
+  :on_conflict
   RETURNING enrollment_id, outcome, failure_class
 ), moved AS (
   UPDATE enrollments e

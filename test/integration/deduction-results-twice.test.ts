@@ -1,7 +1,8 @@
 /**
  * The tax bureau's result file for a batch applied twice at the same time: a retried activity running beside
  * the first (its heartbeat lost, the first still at work). Each levy line gets one result, each enrollment
- * moves once, and both applications report the round as recorded, not what each wrote itself.
+ * moves once, and both applications report the round as recorded, not what each wrote itself. And a file
+ * whose lines come out of order and repeated: each levy line's first result in the file counts, once.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,5 +69,67 @@ describe('a batch’s deduction results applied twice at once', () => {
       [batch.batchId],
     );
     expect(moves.rows[0]!.n).toBe(lines.rows.length);
+  });
+  it('a re-deduction file out of order, a line repeated saying otherwise: the first copy counts, once; sent again it changes nothing', async () => {
+    // round 2 re-levies the failures of round 1 (the test above)
+    const batch = await createLevyBatch(db.pool, policy, 2, '2023-12-04');
+    const lines = await db.pool.query<{ enrollment_id: string }>(
+      `SELECT enrollment_id FROM levy_lines WHERE batch_id = $1 ORDER BY enrollment_id DESC`,
+      [batch.batchId],
+    );
+    expect(lines.rows.length).toBeGreaterThan(3);
+    const [paidFirst, failedFirst, ...rest] = lines.rows.map((l) => l.enrollment_id);
+    const file = join(dir, 'results-round-2.csv');
+    // newest enrollment first; the first two lines repeated at the end with the other outcome
+    writeFileSync(
+      file,
+      [
+        'enrollment_id,outcome,failure_code',
+        `${paidFirst},success,`,
+        `${failedFirst},failure,insufficient-balance`,
+        ...rest.map((id) => `${id},success,`),
+        `${failedFirst},success,`,
+        `${paidFirst},failure,account-closed`,
+      ].join('\n') + '\n',
+    );
+    const apply = () =>
+      applyDeductionResults(db.pool, policy, batch.batchId, taxCsvFormat.readResults(file), '2023-12-10');
+    const first = await apply();
+    expect(first).toEqual({
+      batchId: batch.batchId,
+      lines: lines.rows.length + 2,
+      success: lines.rows.length - 1,
+      personal: 1,
+      systemic: 0,
+      duplicates: 2,
+    });
+    const recorded = await db.pool.query<{ enrollment_id: string; outcome: string; status: string }>(
+      `SELECT d.enrollment_id, d.outcome, e.status FROM deduction_results d JOIN enrollments e ON e.id = d.enrollment_id
+       WHERE d.batch_id = $1 AND d.enrollment_id = ANY($2::bigint[]) ORDER BY d.enrollment_id DESC`,
+      [batch.batchId, [paidFirst, failedFirst]],
+    );
+    expect(recorded.rows).toEqual([
+      { enrollment_id: paidFirst, outcome: 'success', status: 'paid' },
+      { enrollment_id: failedFirst, outcome: 'failure', status: 'failed' },
+    ]);
+    const tasks = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM follow_up_tasks WHERE enrollment_id = $1 AND closed_at IS NULL`,
+      [failedFirst],
+    );
+    expect(tasks.rows[0]!.n).toBe(1);
+    // the same file again (a resent file, a retried activity): the round as recorded, nothing written
+    const before = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollment_status_history`,
+    );
+    expect(await apply()).toEqual(first);
+    const after = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollment_status_history`,
+    );
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+    const rows = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM deduction_results WHERE batch_id = $1`,
+      [batch.batchId],
+    );
+    expect(rows.rows[0]!.n).toBe(lines.rows.length);
   });
 });
