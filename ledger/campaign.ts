@@ -121,6 +121,10 @@ export async function openEnrollments(
     await loadCategoryTable(client, policy);
     // 先登记参保: covered from the registration day (000 五(一)), or from the benefit year (003 三(三))
     const subsidisedFrom = difficultyBenefitStart(policy, asOf);
+    // each enrollment records its own opening (the change of this statement, the status it was created in:
+    // migration 0078), where a status-history row per enrollment was written before (issue #23: 428,041 of a
+    // Kaiping year's history rows); opened_as is given here so that the ledger's row trigger, which sets it
+    // on any row whose status differs, fires for none of the fully subsidised
     const r = await client.query<{ renewed: number; subsidised: number; full: number }>(
       `WITH candidates AS (
          SELECT p.id AS resident_id, p.town_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
@@ -131,11 +135,12 @@ export async function openEnrollments(
        ),
        ${APPLICABLE_SQL},
        inserted AS (
-         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
+         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, opened_as)
          SELECT $1::text, $2::int, c.resident_id, c.town_id,
                 CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END,
                 a.category, $5::int, coalesce(a.personal_fen, $5::int), coalesce(a.subsidy_fen, 0), coalesce(a.funding_source, 'personal'),
-                CASE WHEN a.personal_fen = 0 THEN $4::date END
+                CASE WHEN a.personal_fen = 0 THEN $4::date END,
+                CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END
          FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
          WHERE c.renewed OR a.resident_id IS NOT NULL
          RETURNING category, personal_fen

@@ -1,0 +1,167 @@
+-- Up Migration
+-- Issue #23: an enrollment's first status is recorded by reference to the enrollment itself.
+--
+-- Opening a year wrote one status-history row per new enrollment (0025, 0070: 428,041 of a Kaiping year's
+-- 428,439 entries), each saying only "none -> the status it was created in, by the change of the statement
+-- that created it". Both facts are now columns of the enrollment, written with the row itself and never
+-- rewritten: opened_by (the change row of the creating statement) and opened_as (the status it was created
+-- in). The history view (0070) derives the first move from them; the entries keep their own rows only for
+-- enrollments created before this migration.
+--
+-- Enforced here, not by the caller:
+-- - each INSERT or COPY into enrollments takes its change id from the changes' own sequence before its first
+--   row (a statement trigger); a row trigger, fired only for a row whose columns are not already the
+--   statement's id and its own status (a row created as registered through the column defaults never fires
+--   it), sets both; so whatever the statement wrote into them, they say what happened;
+-- - the statement's history trigger (after it) writes the change row with that id and refuses a created row
+--   carrying any other (a second INSERT in the same statement);
+-- - no statement may set either column afterwards (a statement trigger on UPDATE OF them), the owner's
+--   included: the first move they stand for cannot be rewritten. An edit through the view (0070's INSTEAD OF
+--   trigger) lists the enrollment in enrollment_status_unmoved, as for a batch's rows.
+
+ALTER TABLE enrollments
+  ADD COLUMN opened_by bigint DEFAULT nullif(current_setting('medins.opening', true), '')::bigint,
+  ADD COLUMN opened_as enrollment_status,
+  ADD CHECK ((opened_by IS NULL) = (opened_as IS NULL));
+-- rows of earlier years keep opened_as NULL (their first move is an entry); new rows default to the status's
+-- own default, so a registration through the defaults needs no row trigger
+ALTER TABLE enrollments ALTER COLUMN opened_as SET DEFAULT 'registered';
+
+-- Before a statement's first row: the change id that will record its openings.
+CREATE FUNCTION enrollment_opening_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM set_config('medins.opening', nextval(pg_get_serial_sequence('enrollment_status_changes', 'id'))::text, true);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER enrollments_opening_change BEFORE INSERT ON enrollments
+  FOR EACH STATEMENT EXECUTE FUNCTION enrollment_opening_change();
+
+-- A row whose columns are not the statement's change and its own status gets them.
+CREATE FUNCTION enrollment_opened() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  NEW.opened_by := nullif(current_setting('medins.opening', true), '')::bigint;
+  NEW.opened_as := CASE WHEN NEW.opened_by IS NOT NULL THEN NEW.status END;
+  RETURN NEW;
+END $$;
+-- named to fire after enrollments_town_id (BEFORE row triggers fire in name order): the status it records is
+-- the one the row is written with
+CREATE TRIGGER enrollments_zz_opened BEFORE INSERT ON enrollments FOR EACH ROW
+  WHEN (NEW.opened_as IS DISTINCT FROM NEW.status OR NEW.opened_by IS NULL
+        OR NEW.opened_by IS DISTINCT FROM nullif(current_setting('medins.opening', true), '')::bigint)
+  EXECUTE FUNCTION enrollment_opened();
+
+CREATE FUNCTION enrollment_opening_kept() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'an enrollment''s opening (opened_by, opened_as) is the first move of its status history: it is never rewritten'
+    USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+CREATE TRIGGER enrollments_opening_kept BEFORE UPDATE OF opened_by, opened_as ON enrollments
+  FOR EACH STATEMENT EXECUTE FUNCTION enrollment_opening_kept();
+
+-- The opening statement's change row, under the id its rows carry; per-enrollment entries only when the
+-- statement had no id (its statement trigger did not fire); the per-town tallies as before (0040, 0070).
+CREATE OR REPLACE FUNCTION enrollment_status_history_created() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  opening constant bigint := nullif(current_setting('medins.opening', true), '')::bigint;
+  n record;
+BEGIN
+  -- the id serves this one statement
+  PERFORM set_config('medins.opening', '', true);
+  EXECUTE $q$ SELECT count(*)::int AS moved, count(*) FILTER (WHERE c.opened_by IS DISTINCT FROM $1)::int AS misnamed
+              FROM created c $q$ INTO n USING opening;
+  IF n.misnamed > 0 THEN
+    RAISE EXCEPTION '% new enrollments name an opening change other than their statement''s', n.misnamed
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  EXECUTE $q$
+  WITH change AS (
+    INSERT INTO enrollment_status_changes (id, cause, made_by, moved, referenced) OVERRIDING SYSTEM VALUE
+    SELECT coalesce($1, nextval(pg_get_serial_sequence('enrollment_status_changes', 'id'))),
+           nullif(current_setting('medins.cause', true), ''), nullif(current_setting('medins.made_by', true), '')::jsonb,
+           $2, CASE WHEN $1 IS NULL THEN 0 ELSE $2 END
+    WHERE $2 > 0 RETURNING id),
+  history AS (
+    INSERT INTO enrollment_status_entries (enrollment_id, change_id, from_status, to_status)
+    SELECT m.id, c.id, NULL, m.status FROM created m CROSS JOIN change c WHERE $1 IS NULL)
+  INSERT INTO town_enrollment_tallies AS t (jurisdiction, campaign_year, town_id, status, subsidised, enrollments)
+  SELECT jurisdiction, campaign_year, town_id, status, subsidy_fen > 0, count(*) FROM created
+  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (jurisdiction, campaign_year, town_id, status, subsidised) DO UPDATE SET enrollments = t.enrollments + EXCLUDED.enrollments
+  $q$ USING opening, n.moved;
+  RETURN NULL;
+END $$;
+
+-- 0070's view, and each enrollment's opening recorded on the enrollment (less one edited through the view).
+CREATE OR REPLACE VIEW enrollment_status_history AS
+SELECT h.enrollment_id, h.change_id, h.from_status, h.to_status FROM enrollment_status_entries h
+UNION ALL
+SELECT l.enrollment_id, c.id, levy_line_move_from(b.kind), 'levied'::enrollment_status
+FROM levy_lines l
+JOIN enrollment_status_changes c ON c.batch_id = l.batch_id AND c.batch_rows = 'levy_lines'
+JOIN levy_batches b ON b.id = l.batch_id AND b.created_at = c.changed_at
+WHERE NOT EXISTS (SELECT 1 FROM enrollment_status_unmoved u WHERE u.change_id = c.id AND u.enrollment_id = l.enrollment_id)
+UNION ALL
+SELECT l.enrollment_id, c.id, 'levied'::enrollment_status, deduction_result_move_to(d.outcome)
+FROM levy_lines l
+JOIN deduction_results d ON d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id
+JOIN enrollment_status_changes c ON c.batch_id = d.batch_id AND c.batch_rows = 'deduction_results' AND c.changed_at = d.recorded_at
+WHERE NOT EXISTS (SELECT 1 FROM enrollment_status_unmoved u WHERE u.change_id = c.id AND u.enrollment_id = l.enrollment_id)
+UNION ALL
+SELECT e.id, e.opened_by, NULL::enrollment_status, e.opened_as
+FROM enrollments e
+WHERE e.opened_by IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM enrollment_status_unmoved u WHERE u.change_id = e.opened_by AND u.enrollment_id = e.id);
+
+-- Down Migration
+-- the openings recorded by reference become entries again
+INSERT INTO enrollment_status_entries (enrollment_id, change_id, from_status, to_status)
+SELECT e.id, e.opened_by, NULL, e.opened_as FROM enrollments e
+WHERE e.opened_by IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM enrollment_status_unmoved u WHERE u.change_id = e.opened_by AND u.enrollment_id = e.id)
+ON CONFLICT DO NOTHING;
+DELETE FROM enrollment_status_unmoved u USING enrollments e
+WHERE e.id = u.enrollment_id AND u.change_id = e.opened_by;
+UPDATE enrollment_status_changes SET referenced = 0 WHERE batch_id IS NULL AND referenced > 0;
+CREATE OR REPLACE VIEW enrollment_status_history AS
+SELECT h.enrollment_id, h.change_id, h.from_status, h.to_status FROM enrollment_status_entries h
+UNION ALL
+SELECT l.enrollment_id, c.id, levy_line_move_from(b.kind), 'levied'::enrollment_status
+FROM levy_lines l
+JOIN enrollment_status_changes c ON c.batch_id = l.batch_id AND c.batch_rows = 'levy_lines'
+JOIN levy_batches b ON b.id = l.batch_id AND b.created_at = c.changed_at
+WHERE NOT EXISTS (SELECT 1 FROM enrollment_status_unmoved u WHERE u.change_id = c.id AND u.enrollment_id = l.enrollment_id)
+UNION ALL
+SELECT l.enrollment_id, c.id, 'levied'::enrollment_status, deduction_result_move_to(d.outcome)
+FROM levy_lines l
+JOIN deduction_results d ON d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id
+JOIN enrollment_status_changes c ON c.batch_id = d.batch_id AND c.batch_rows = 'deduction_results' AND c.changed_at = d.recorded_at
+WHERE NOT EXISTS (SELECT 1 FROM enrollment_status_unmoved u WHERE u.change_id = c.id AND u.enrollment_id = l.enrollment_id);
+CREATE OR REPLACE FUNCTION enrollment_status_history_created() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  EXECUTE $q$
+  WITH moved AS MATERIALIZED (SELECT n.id, n.status FROM created n),
+  change AS (
+    INSERT INTO enrollment_status_changes (cause, made_by, moved)
+    SELECT nullif(current_setting('medins.cause', true), ''), nullif(current_setting('medins.made_by', true), '')::jsonb,
+           count(*)
+    FROM moved HAVING count(*) > 0 RETURNING id),
+  history AS (
+    INSERT INTO enrollment_status_entries (enrollment_id, change_id, from_status, to_status)
+    SELECT m.id, c.id, NULL, m.status FROM moved m CROSS JOIN change c)
+  INSERT INTO town_enrollment_tallies AS t (jurisdiction, campaign_year, town_id, status, subsidised, enrollments)
+  SELECT jurisdiction, campaign_year, town_id, status, subsidy_fen > 0, count(*) FROM created
+  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (jurisdiction, campaign_year, town_id, status, subsidised) DO UPDATE SET enrollments = t.enrollments + EXCLUDED.enrollments
+  $q$;
+  RETURN NULL;
+END $$;
+DROP TRIGGER enrollments_opening_kept ON enrollments;
+DROP TRIGGER enrollments_zz_opened ON enrollments;
+DROP TRIGGER enrollments_opening_change ON enrollments;
+DROP FUNCTION enrollment_opening_kept(), enrollment_opened(), enrollment_opening_change();
+ALTER TABLE enrollments DROP COLUMN opened_as, DROP COLUMN opened_by;
