@@ -25,18 +25,27 @@ function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<
 }
 
 /**
- * Whether a step that changed `changed` enrollments should ANALYZE the table: when it changed a tenth of
- * it or more (autovacuum's own analyze threshold is a tenth). Round 1 and its results change nearly every
- * enrollment, and the next step's planner must see it; each later round changes a few thousand of 428,000,
- * and an ANALYZE samples 30,000 pages, most of the table at fillfactor 50 (issue #23: 22 of them in a year).
- * A table never analyzed (reltuples -1) is analyzed.
+ * Fresh planner statistics, in one round trip, for each table a step changed a tenth or more of (autovacuum's
+ * own analyze threshold is a tenth), or never analyzed (reltuples -1), or named in `always`; through the
+ * owner's analyze_ledger (migration 0021). `changed` maps a ledger table to the rows the step wrote or changed
+ * in it. Round 1 and its results change nearly every enrollment, and the next step's planner must see it; each
+ * later round changes a few thousand of 428,000 enrollments and adds as many levy lines and results to
+ * 411,000, and an ANALYZE samples 30,000 pages, most of each table (issue #23: 22 enrollment ANALYZEs a
+ * year; then the levy lines' and results' 0.07-0.27 s each, every later round, on a 1x ledger after its year).
  */
-async function manyEnrollmentsChanged(client: pg.PoolClient, changed: number): Promise<boolean> {
-  const r = await client.query<{ n: number }>(
-    `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'enrollments'::regclass`,
+async function analyzeWhereManyChanged(
+  client: pg.PoolClient,
+  changed: Record<string, number>,
+  always: string[] = [],
+): Promise<void> {
+  const tables = Object.keys(changed);
+  await client.query(
+    `SELECT analyze_ledger(coalesce(array_agg(t.name ORDER BY t.i) FILTER (
+              WHERE c.reltuples <= 0 OR t.changed * 10 >= c.reltuples OR t.name = ANY ($3::text[])), '{}'))
+     FROM unnest($1::text[], $2::float8[]) WITH ORDINALITY AS t(name, changed, i)
+     JOIN pg_class c ON c.oid = t.name::regclass`,
+    [tables, tables.map((t) => changed[t]), always],
   );
-  const n = r.rows[0]?.n ?? -1;
-  return n <= 0 || changed * 10 >= n;
 }
 
 /** The policy's categories as a temp table, for the joins below. */
@@ -374,10 +383,12 @@ export async function createLevyBatch(
       n,
       total,
     ]);
-    await client.query(
-      (await manyEnrollmentsChanged(client, n))
-        ? `SELECT analyze_ledger('{levy_lines,enrollments}')`
-        : `SELECT analyze_ledger('{levy_lines}')`,
+    // a first round's lines are a new batch id the planner must see (the levy file joins them to the
+    // residents); a later round's few are read by key
+    await analyzeWhereManyChanged(
+      client,
+      { levy_lines: n, enrollments: n },
+      round === 1 ? ['levy_lines'] : [],
     );
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total, candidatesFrom: byKey ? 'work set' : 'year' };
@@ -475,11 +486,7 @@ export async function applyDeductionResults(
       [batchId, benefitStart],
     );
     const changed = inserted.rows.reduce((s, r) => s + r.n, 0);
-    await client.query(
-      (await manyEnrollmentsChanged(client, changed))
-        ? `SELECT analyze_ledger('{deduction_results,enrollments}')`
-        : `SELECT analyze_ledger('{deduction_results}')`,
-    );
+    await analyzeWhereManyChanged(client, { deduction_results: changed, enrollments: changed });
     // the batch's results as recorded, whether written now or by an earlier attempt that crashed after its
     // commit: a retried application reports the same round as the first. Without an earlier application the
     // rows this statement wrote are all the batch has.
