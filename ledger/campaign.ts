@@ -29,9 +29,10 @@ function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<
  * own analyze threshold is a tenth), or never analyzed (reltuples -1), or named in `always`; through the
  * owner's analyze_ledger (migration 0021). `changed` maps a ledger table to the rows the step wrote or changed
  * in it. Round 1 and its results change nearly every enrollment, and the next step's planner must see it; each
- * later round changes a few thousand of 428,000 enrollments and adds as many levy lines and results to
- * 411,000, and an ANALYZE samples 30,000 pages, most of each table (issue #23: 22 enrollment ANALYZEs a
- * year; then the levy lines' and results' 0.07-0.27 s each, every later round, on a 1x ledger after its year).
+ * later round changes a few thousand of 428,000 enrollments and adds as many results to 411,000 that no later
+ * step reads by the new batch's id but by key, and an ANALYZE samples 30,000 pages, most of each table (issue
+ * #23: 22 enrollment ANALYZEs a year; then the results' 0.17-0.27 s every later round, on a 1x ledger after
+ * its year).
  */
 async function analyzeWhereManyChanged(
   client: pg.PoolClient,
@@ -383,13 +384,9 @@ export async function createLevyBatch(
       n,
       total,
     ]);
-    // a first round's lines are a new batch id the planner must see (the levy file joins them to the
-    // residents); a later round's few are read by key
-    await analyzeWhereManyChanged(
-      client,
-      { levy_lines: n, enrollments: n },
-      round === 1 ? ['levy_lines'] : [],
-    );
+    // every batch's lines are a new batch id the planner must see: the levy hand-over reads them by it (the
+    // simulated bureau's statement, planned for one line, ran minutes on round 2's 26,603 without this ANALYZE)
+    await analyzeWhereManyChanged(client, { levy_lines: n, enrollments: n }, ['levy_lines']);
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total, candidatesFrom: byKey ? 'work set' : 'year' };
   });
