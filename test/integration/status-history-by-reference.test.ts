@@ -177,25 +177,30 @@ describe('the status history by reference to a batch’s rows', () => {
         client.query(`UPDATE enrollments SET opened_by = opened_by WHERE id = $1`, [id]),
       ).rejects.toThrow(/never rewritten/);
       await client.query('ROLLBACK TO SAVEPOINT s');
-      // an insert that names an earlier change and another status as its opening gets its own: the change of
-      // its statement and the status it was written with
+      // an insert that names another status as its opening gets its own status; one that names an earlier
+      // change is refused
       const p = await client.query<{ id: string }>(
         `SELECT p.id FROM residents p WHERE p.jurisdiction = 'kaiping'
            AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = 2025)
          ORDER BY p.id LIMIT 1`,
       );
-      const made = await client.query<{ opened_by: string; opened_as: string }>(
-        `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, total_fen, personal_fen, subsidy_fen, funding_source, opened_by, opened_as)
-         VALUES ('kaiping', 2025, $1, 'registered', 40000, 40000, 0, 'personal', $2, 'paid')
-         RETURNING opened_by, opened_as::text`,
-        [p.rows[0]!.id, openedBy],
+      const insert = (openedAs: string, openedBy?: string) =>
+        client.query<{ opened_by: string; opened_as: string }>(
+          `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, total_fen, personal_fen, subsidy_fen, funding_source, opened_as${openedBy ? ', opened_by' : ''})
+           VALUES ('kaiping', 2025, $1, 'registered', 40000, 40000, 0, 'personal', $2${openedBy ? ', $3' : ''})
+           RETURNING opened_by, opened_as::text`,
+          [p.rows[0]!.id, openedAs, ...(openedBy ? [openedBy] : [])],
+        );
+      await expect(insert('registered', openedBy)).rejects.toThrow(
+        /name an opening change other than their statement/,
       );
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      const made = await insert('paid');
       const last = await client.query<{ id: string; moved: number; referenced: number }>(
         `SELECT id, moved, referenced FROM enrollment_status_changes ORDER BY id DESC LIMIT 1`,
       );
       expect(last.rows[0]).toMatchObject({ moved: 1, referenced: 1 });
       expect(made.rows[0]).toEqual({ opened_by: last.rows[0]!.id, opened_as: 'registered' });
-      expect(made.rows[0]!.opened_by).not.toBe(openedBy);
     } finally {
       await client.query('ROLLBACK');
       client.release();
