@@ -64,36 +64,44 @@ CREATE TRIGGER enrollments_opening_kept BEFORE UPDATE OF opened_by, opened_as ON
   FOR EACH STATEMENT EXECUTE FUNCTION enrollment_opening_kept();
 
 -- The opening statement's change row, under the id its rows carry; per-enrollment entries only when the
--- statement had no id (its statement trigger did not fire); the per-town tallies as before (0040, 0070).
+-- statement had no id (its statement trigger did not fire); the per-town tallies as before (0040, 0070), from
+-- the same one pass over the new rows that finds a row naming another change (then nothing is written).
 CREATE OR REPLACE FUNCTION enrollment_status_history_created() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   opening constant bigint := nullif(current_setting('medins.opening', true), '')::bigint;
-  n record;
+  misnamed integer;
 BEGIN
   -- the id serves this one statement
   PERFORM set_config('medins.opening', '', true);
-  EXECUTE $q$ SELECT count(*)::int AS moved, count(*) FILTER (WHERE c.opened_by IS DISTINCT FROM $1)::int AS misnamed
-              FROM created c $q$ INTO n USING opening;
-  IF n.misnamed > 0 THEN
-    RAISE EXCEPTION '% new enrollments name an opening change other than their statement''s', n.misnamed
-      USING ERRCODE = 'integrity_constraint_violation';
-  END IF;
+  -- one pass over the new rows: the tallies' groups, each with its rows naming another change
   EXECUTE $q$
-  WITH change AS (
+  WITH g AS MATERIALIZED (
+    SELECT jurisdiction, campaign_year, town_id, status, subsidy_fen > 0 AS subsidised, count(*) AS n,
+           count(*) FILTER (WHERE opened_by IS DISTINCT FROM $1) AS misnamed
+    FROM created GROUP BY 1, 2, 3, 4, 5),
+  counts AS MATERIALIZED (SELECT coalesce(sum(n), 0)::int AS moved, coalesce(sum(misnamed), 0)::int AS misnamed FROM g),
+  change AS (
     INSERT INTO enrollment_status_changes (id, cause, made_by, moved, referenced) OVERRIDING SYSTEM VALUE
     SELECT coalesce($1, nextval(pg_get_serial_sequence('enrollment_status_changes', 'id'))),
            nullif(current_setting('medins.cause', true), ''), nullif(current_setting('medins.made_by', true), '')::jsonb,
-           $2, CASE WHEN $1 IS NULL THEN 0 ELSE $2 END
-    WHERE $2 > 0 RETURNING id),
+           k.moved, CASE WHEN $1 IS NULL THEN 0 ELSE k.moved END
+    FROM counts k WHERE k.moved > 0 AND k.misnamed = 0 RETURNING id),
   history AS (
     INSERT INTO enrollment_status_entries (enrollment_id, change_id, from_status, to_status)
-    SELECT m.id, c.id, NULL, m.status FROM created m CROSS JOIN change c WHERE $1 IS NULL)
-  INSERT INTO town_enrollment_tallies AS t (jurisdiction, campaign_year, town_id, status, subsidised, enrollments)
-  SELECT jurisdiction, campaign_year, town_id, status, subsidy_fen > 0, count(*) FROM created
-  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (jurisdiction, campaign_year, town_id, status, subsidised) DO UPDATE SET enrollments = t.enrollments + EXCLUDED.enrollments
-  $q$ USING opening, n.moved;
+    SELECT m.id, c.id, NULL, m.status FROM created m CROSS JOIN change c WHERE $1 IS NULL),
+  tallies AS (
+    INSERT INTO town_enrollment_tallies AS t (jurisdiction, campaign_year, town_id, status, subsidised, enrollments)
+    SELECT g.jurisdiction, g.campaign_year, g.town_id, g.status, g.subsidised, g.n FROM g
+    WHERE (SELECT k.misnamed FROM counts k) = 0
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (jurisdiction, campaign_year, town_id, status, subsidised) DO UPDATE SET enrollments = t.enrollments + EXCLUDED.enrollments)
+  SELECT k.misnamed FROM counts k
+  $q$ INTO misnamed USING opening;
+  IF misnamed > 0 THEN
+    RAISE EXCEPTION '% new enrollments name an opening change other than their statement''s', misnamed
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
   RETURN NULL;
 END $$;
 
