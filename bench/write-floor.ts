@@ -176,12 +176,12 @@ export async function measureWriteFloor(
         step: 'open enrollments',
         named: true,
         columns:
-          'id, jurisdiction, campaign_year, resident_id, town_id, status, failure_class, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, stop_reason, status_changed_at',
+          'id, jurisdiction, campaign_year, resident_id, town_id, status, failure_class, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, stop_reason, status_changed_at, opened_by, opened_as',
         select: `SELECT id, jurisdiction, campaign_year, resident_id, town_id,
                         CASE WHEN personal_fen = 0 AND NOT EXISTS (SELECT 1 FROM levy_lines l WHERE l.enrollment_id = e.id) THEN 'paid' ELSE 'registered' END,
                         NULL, category, total_fen, personal_fen, subsidy_fen, funding_source,
                         CASE WHEN personal_fen = 0 AND NOT EXISTS (SELECT 1 FROM levy_lines l WHERE l.enrollment_id = e.id) THEN benefit_start END,
-                        stop_reason, status_changed_at
+                        stop_reason, status_changed_at, opened_by, opened_as
                  FROM enrollments e WHERE jurisdiction = '${jurisdiction}' AND campaign_year = ${year}`,
       },
       {
@@ -251,7 +251,8 @@ export async function measureWriteFloor(
       },
       // the status history the year wrote (0070): its change rows (each naming the batch whose rows record its
       // moves, if any), the per-enrollment entries of the moves no batch row records, and the batch rows a
-      // referencing statement did not move; the moves recorded by reference are the levy lines and results above
+      // referencing statement did not move; the moves recorded by reference are the levy lines and results
+      // above, and each enrollment's opening (its opened_by and opened_as, migration 0078)
       {
         table: 'enrollment_status_changes',
         part: '',
@@ -260,6 +261,7 @@ export async function measureWriteFloor(
         history: true,
         select: `SELECT * FROM enrollment_status_changes c
                  WHERE c.batch_id = ANY ('${ids(() => true)}'::bigint[])
+                    OR c.id IN (SELECT opened_by FROM enrollments WHERE jurisdiction = '${jurisdiction}' AND campaign_year = ${year})
                     OR EXISTS (SELECT 1 FROM enrollment_status_entries h JOIN enrollments e ON e.id = h.enrollment_id
                                WHERE h.change_id = c.id AND e.jurisdiction = '${jurisdiction}' AND e.campaign_year = ${year})`,
       },

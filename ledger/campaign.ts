@@ -25,18 +25,28 @@ function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<
 }
 
 /**
- * Whether a step that changed `changed` enrollments should ANALYZE the table: when it changed a tenth of
- * it or more (autovacuum's own analyze threshold is a tenth). Round 1 and its results change nearly every
- * enrollment, and the next step's planner must see it; each later round changes a few thousand of 428,000,
- * and an ANALYZE samples 30,000 pages, most of the table at fillfactor 50 (issue #23: 22 of them in a year).
- * A table never analyzed (reltuples -1) is analyzed.
+ * Fresh planner statistics, in one round trip, for each table a step changed a tenth or more of (autovacuum's
+ * own analyze threshold is a tenth), or never analyzed (reltuples -1), or named in `always`; through the
+ * owner's analyze_ledger (migration 0021). `changed` maps a ledger table to the rows the step wrote or changed
+ * in it. Round 1 and its results change nearly every enrollment, and the next step's planner must see it; each
+ * later round changes a few thousand of 428,000 enrollments and adds as many results to 411,000 that no later
+ * step reads by the new batch's id but by key, and an ANALYZE samples 30,000 pages, most of each table (issue
+ * #23: 22 enrollment ANALYZEs a year; then the results' 0.17-0.27 s every later round, on a 1x ledger after
+ * its year).
  */
-async function manyEnrollmentsChanged(client: pg.PoolClient, changed: number): Promise<boolean> {
-  const r = await client.query<{ n: number }>(
-    `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'enrollments'::regclass`,
+async function analyzeWhereManyChanged(
+  client: pg.PoolClient,
+  changed: Record<string, number>,
+  always: string[] = [],
+): Promise<void> {
+  const tables = Object.keys(changed);
+  await client.query(
+    `SELECT analyze_ledger(coalesce(array_agg(t.name ORDER BY t.i) FILTER (
+              WHERE c.reltuples <= 0 OR t.changed * 10 >= c.reltuples OR t.name = ANY ($3::text[])), '{}'))
+     FROM unnest($1::text[], $2::float8[]) WITH ORDINALITY AS t(name, changed, i)
+     JOIN pg_class c ON c.oid = t.name::regclass`,
+    [tables, tables.map((t) => changed[t]), always],
   );
-  const n = r.rows[0]?.n ?? -1;
-  return n <= 0 || changed * 10 >= n;
 }
 
 /** The policy's categories as a temp table, for the joins below. */
@@ -121,6 +131,10 @@ export async function openEnrollments(
     await loadCategoryTable(client, policy);
     // 先登记参保: covered from the registration day (000 五(一)), or from the benefit year (003 三(三))
     const subsidisedFrom = difficultyBenefitStart(policy, asOf);
+    // each enrollment records its own opening (the change of this statement, the status it was created in:
+    // migration 0078), where a status-history row per enrollment was written before (issue #23: 428,041 of a
+    // Kaiping year's history rows); opened_as is given here so that the ledger's row trigger, which sets it
+    // on any row whose status differs, fires for none of the fully subsidised
     const r = await client.query<{ renewed: number; subsidised: number; full: number }>(
       `WITH candidates AS (
          SELECT p.id AS resident_id, p.town_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
@@ -131,11 +145,12 @@ export async function openEnrollments(
        ),
        ${APPLICABLE_SQL},
        inserted AS (
-         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
+         INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, opened_as)
          SELECT $1::text, $2::int, c.resident_id, c.town_id,
                 CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END,
                 a.category, $5::int, coalesce(a.personal_fen, $5::int), coalesce(a.subsidy_fen, 0), coalesce(a.funding_source, 'personal'),
-                CASE WHEN a.personal_fen = 0 THEN $4::date END
+                CASE WHEN a.personal_fen = 0 THEN $4::date END,
+                CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END
          FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
          WHERE c.renewed OR a.resident_id IS NOT NULL
          RETURNING category, personal_fen
@@ -399,12 +414,10 @@ export async function createLevyBatch(
       n,
       total,
     ]);
-    // the enrollments keep their statuses: only the refresh changed any, a few at a time
-    await client.query(
-      (await manyEnrollmentsChanged(client, refreshed))
-        ? `SELECT analyze_ledger('{levy_lines,enrollments}')`
-        : `SELECT analyze_ledger('{levy_lines}')`,
-    );
+    // the enrollments keep their statuses: only the refresh changed any, a few at a time. Every batch's lines
+    // are a new batch id the planner must see: the levy hand-over reads them by it (the simulated bureau's
+    // statement, planned for one line, ran minutes on round 2's 26,603 without this ANALYZE)
+    await analyzeWhereManyChanged(client, { levy_lines: n, enrollments: refreshed }, ['levy_lines']);
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total, candidatesFrom: byKey ? 'work set' : 'year' };
   });
@@ -509,11 +522,7 @@ export async function applyDeductionResults(
       [batchId, benefitStart],
     );
     const changed = inserted.rows.reduce((s, r) => s + r.n, 0);
-    await client.query(
-      (await manyEnrollmentsChanged(client, changed))
-        ? `SELECT analyze_ledger('{deduction_results,enrollments}')`
-        : `SELECT analyze_ledger('{deduction_results}')`,
-    );
+    await analyzeWhereManyChanged(client, { deduction_results: changed, enrollments: changed });
     // the batch's results as recorded, whether written now or by an earlier attempt that crashed after its
     // commit: a retried application reports the same round as the first. Without an earlier application the
     // rows this statement wrote are all the batch has.

@@ -22,11 +22,12 @@ WITH candidates AS (
                 AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
   ORDER BY c.resident_id, pc.rank DESC
 )
-INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start)
+INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, town_id, status, category, total_fen, personal_fen, subsidy_fen, funding_source, benefit_start, opened_as)
 SELECT :'jurisdiction', :year, c.resident_id, c.town_id,
        CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END,
        a.category, :personal_fen, coalesce(a.personal_fen, :personal_fen), coalesce(a.subsidy_fen, 0), coalesce(a.funding_source, 'personal'),
-       CASE WHEN a.personal_fen = 0 THEN :'subsidised_from'::date END
+       CASE WHEN a.personal_fen = 0 THEN :'subsidised_from'::date END,
+       CASE WHEN a.personal_fen = 0 THEN 'paid'::enrollment_status ELSE 'registered'::enrollment_status END
 FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
 WHERE c.renewed OR a.resident_id IS NOT NULL;
 ANALYZE enrollments;

@@ -25,19 +25,22 @@ import { generatePopulation } from '../../simulation/population';
 import { createTestDatabase, type Login, type TestDatabase } from '../support/database';
 
 const policy = seedPolicy('kaiping', 2024);
-const migration = readFileSync(
-  join(__dirname, '../../ledger/migrations/0070_status_history_by_batch_reference.sql'),
-  'utf8',
-);
-const derived = readFileSync(
-  join(__dirname, '../../ledger/migrations/0075_levied_derived_from_levy_lines.sql'),
-  'utf8',
-);
+const down = (file: string) => {
+  const migration = readFileSync(join(__dirname, '../../ledger/migrations', file), 'utf8');
+  return migration.slice(migration.indexOf('-- Down Migration'));
+};
 /**
- * 0075's and 0070's down migrations: the history as it was, every move a row of its own, written by the old
- * trigger, and the status machine without registered -> failed.
+ * 0078's, 0075's and 0070's down migrations: the history as it was, every move (each opening included) a row
+ * of its own, written by the old triggers (opened_as kept as a plain column, which openEnrollments writes), and
+ * the status machine without registered -> failed.
  */
-const rowByRow = [derived, migration].map((m) => m.slice(m.indexOf('-- Down Migration'))).join('\n');
+const rowByRow =
+  down('0078_enrollment_opening_by_reference.sql').replace(
+    'DROP COLUMN opened_as, DROP COLUMN opened_by',
+    'DROP COLUMN opened_by',
+  ) +
+  down('0075_levied_derived_from_levy_lines.sql') +
+  down('0070_status_history_by_batch_reference.sql');
 
 describe('the status history by reference to a batch’s rows', () => {
   let db: TestDatabase;
@@ -129,9 +132,98 @@ describe('the status history by reference to a batch’s rows', () => {
     expect(await moves(db)).toEqual(await moves(before));
     const rows = async (t: TestDatabase, table: string) =>
       (await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
-    expect(await rows(before, 'enrollment_status_history')).toBe(
-      (await rows(db, 'enrollment_status_entries')) + 2 * n,
+    // every enrollment created since 0078 (the population's 2023 year among them) records its opening itself
+    const opened = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM enrollments WHERE opened_by IS NOT NULL`,
     );
+    expect(await rows(before, 'enrollment_status_history')).toBe(
+      (await rows(db, 'enrollment_status_entries')) + 2 * n + opened.rows[0]!.n,
+    );
+  });
+
+  it('records the opening of the year by reference to the enrollments: one change row, no row per enrollment', async () => {
+    const opening = await db.pool.query<{
+      moved: number;
+      referenced: number;
+      entries: number;
+      opened: number;
+    }>(
+      `SELECT c.moved, c.referenced,
+              (SELECT count(*)::int FROM enrollment_status_entries h WHERE h.change_id = c.id) AS entries,
+              (SELECT count(*)::int FROM enrollments e WHERE e.opened_by = c.id) AS opened
+       FROM enrollment_status_changes c
+       WHERE c.id = (SELECT DISTINCT opened_by FROM enrollments WHERE campaign_year = 2024)`,
+    );
+    const year = await db.pool.query<{ n: number; paid: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE opened_as = 'paid')::int AS paid FROM enrollments WHERE campaign_year = 2024`,
+    );
+    const { n, paid } = year.rows[0]!;
+    expect(n).toBeGreaterThan(100);
+    expect(opening.rows).toEqual([{ moved: n, referenced: n, entries: 0, opened: n }]);
+    // each first move reads as the ledger without references wrote it: none -> the status it was opened in
+    const firstMoves = async (t: TestDatabase) =>
+      (
+        await t.pool.query<{ to_status: string; n: number }>(
+          `SELECT h.to_status::text, count(*)::int AS n FROM enrollment_status_history h
+           JOIN enrollments e ON e.id = h.enrollment_id WHERE e.campaign_year = 2024 AND h.from_status IS NULL
+           GROUP BY 1 ORDER BY 1`,
+        )
+      ).rows;
+    expect(await firstMoves(db)).toEqual(await firstMoves(before));
+    // the fully subsidised opened as paid (never levied), the others as registered
+    expect(await firstMoves(db)).toEqual(
+      [
+        { to_status: 'paid', n: paid },
+        { to_status: 'registered', n: n - paid },
+      ].filter((m) => m.n > 0),
+    );
+  });
+
+  it('an enrollment’s opening is written by the ledger and never rewritten, not even by the owner', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const someone = await client.query<{ id: string; opened_by: string }>(
+        `SELECT id, opened_by FROM enrollments WHERE campaign_year = 2024 ORDER BY id LIMIT 1`,
+      );
+      const { id, opened_by: openedBy } = someone.rows[0]!;
+      await client.query('SAVEPOINT s');
+      await expect(
+        client.query(`UPDATE enrollments SET opened_as = 'paid' WHERE id = $1`, [id]),
+      ).rejects.toThrow(/never rewritten/);
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      await expect(
+        client.query(`UPDATE enrollments SET opened_by = opened_by WHERE id = $1`, [id]),
+      ).rejects.toThrow(/never rewritten/);
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      // an insert that names another status as its opening gets its own status; one that names an earlier
+      // change is refused
+      const p = await client.query<{ id: string }>(
+        `SELECT p.id FROM residents p WHERE p.jurisdiction = 'kaiping'
+           AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = 2025)
+         ORDER BY p.id LIMIT 1`,
+      );
+      const insert = (openedAs: string, openedBy?: string) =>
+        client.query<{ opened_by: string; opened_as: string }>(
+          `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, status, total_fen, personal_fen, subsidy_fen, funding_source, opened_as${openedBy ? ', opened_by' : ''})
+           VALUES ('kaiping', 2025, $1, 'registered', 40000, 40000, 0, 'personal', $2${openedBy ? ', $3' : ''})
+           RETURNING opened_by, opened_as::text`,
+          [p.rows[0]!.id, openedAs, ...(openedBy ? [openedBy] : [])],
+        );
+      await expect(insert('registered', openedBy)).rejects.toThrow(
+        /name an opening change other than their statement/,
+      );
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      const made = await insert('paid');
+      const last = await client.query<{ id: string; moved: number; referenced: number }>(
+        `SELECT id, moved, referenced FROM enrollment_status_changes ORDER BY id DESC LIMIT 1`,
+      );
+      expect(last.rows[0]).toMatchObject({ moved: 1, referenced: 1 });
+      expect(made.rows[0]).toEqual({ opened_by: last.rows[0]!.id, opened_as: 'registered' });
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 
   it('a person’s trail through round 1 reads the same, to the auditor, as when every move was a row of its own', async () => {
@@ -162,16 +254,19 @@ describe('the status history by reference to a batch’s rows', () => {
         now.entries.filter((e) => e.kind === '状态变更').flatMap((e) => e.checks.filter((c) => !c.ok)),
       ).toEqual([]);
       expect(now.mismatches).toBe(then.mismatches);
-      // the same moves with the same change rows: when, cause, maker (only the clock of each ledger differs)
+      // the same moves with the same change rows: when, cause, maker (only the clock of each ledger differs,
+      // and the change ids: an opening's is taken before its statement's first row, so a statement that
+      // opened nobody, such as a population step's, leaves a gap in the numbering)
       const history = async (pool: Login['pool']) =>
         (
           await pool.query<{ h: { statusHistory: Record<string, unknown>[] } }>(
             `SELECT audit.person_history($1, 'kaiping', 2024) AS h`,
             [idNumber],
           )
-        ).rows[0]!.h.statusHistory.map(({ changedAt, ...rest }) => ({
+        ).rows[0]!.h.statusHistory.map(({ changedAt, changeId, ...rest }) => ({
           ...rest,
           changedAt: typeof changedAt,
+          changeId: typeof changeId,
         }));
       expect(await history(auditor.pool)).toEqual(await history(auditorBefore.pool));
     }
