@@ -49,16 +49,12 @@ WITH paid AS MATERIALIZED (
 )
 UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
 FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id AND t.closed_at IS NULL;
--- results and enrollments each analyzed only when the round wrote or changed a tenth of the table or more, as
--- the campaign does (ledger/campaign.ts, analyzeWhereManyChanged)
+-- the results analyzed after every round (their new batch id), the enrollments only when the round changed a
+-- tenth of the table or more, as the campaign does (ledger/campaign.ts, analyzeWhereManyChanged)
 SELECT (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many,
-       (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass) <= 0) AS many_results
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
 FROM deduction_results WHERE batch_id = :batch_id \gset
-\if :many_results
 ANALYZE deduction_results;
-\endif
 \if :many
 ANALYZE enrollments;
 \endif
