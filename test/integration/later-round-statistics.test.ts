@@ -88,7 +88,10 @@ describe('planner statistics after a deduction round', () => {
       afterRoundOne.map((t) => (t.relname === 'enrollments' ? t.rows : t.rows + second.lines)),
     );
     expect(afterRoundTwo.map((t) => [t.relname, t.reltuples])).toEqual(
-      afterRoundOne.map((t) => [t.relname, t.relname === 'enrollments' ? t.reltuples : t.rows + second.lines]),
+      afterRoundOne.map((t) => [
+        t.relname,
+        t.relname === 'enrollments' ? t.reltuples : t.rows + second.lines,
+      ]),
     );
     // and the round did its work: every failure of round 1 levied again, then paid
     const status = await db.pool.query<{ status: string; n: number }>(
