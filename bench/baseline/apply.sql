@@ -14,6 +14,10 @@ ANALYZE incoming_results;
 -- ON CONFLICT only where an earlier application recorded results of the batch, as the campaign does
 SELECT CASE WHEN EXISTS (SELECT 1 FROM deduction_results WHERE batch_id = :batch_id)
             THEN 'ON CONFLICT (batch_id, enrollment_id) DO NOTHING' ELSE '' END AS on_conflict \gset
+-- a file of fewer lines than a quarter of the results recorded probes each line's success, as the campaign does
+SELECT CASE WHEN (SELECT count(*) FROM incoming_results) * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
+            THEN 'CROSS JOIN LATERAL (SELECT d.enrollment_id FROM deduction_results d WHERE d.enrollment_id = l.enrollment_id AND d.outcome = ''success'' OFFSET 0) d'
+            ELSE 'JOIN deduction_results d ON d.enrollment_id = l.enrollment_id AND d.outcome = ''success''' END AS paid_join \gset
 -- one statement, as the campaign does (ledger/campaign.ts applyDeductionResults): a line repeated in the file
 -- counts its first copy (DISTINCT ON, in enrollment order), a line already paid is skipped (`paid`, read
 -- before anything is written), one UPDATE pays or fails each enrollment, a personal failure opens a
@@ -22,7 +26,7 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM deduction_results WHERE batch_id = :batch
 SELECT set_config('medins.batch', 'deduction_results:' || :batch_id, true) AS named_batch \gset
 WITH paid AS MATERIALIZED (
   SELECT d.enrollment_id FROM levy_lines l
-  JOIN deduction_results d ON d.enrollment_id = l.enrollment_id AND d.outcome = 'success'
+  :paid_join
   WHERE l.batch_id = :batch_id
 ), ins AS (
   INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)

@@ -24,7 +24,9 @@ WITH work AS (
 ), kept AS (
   INSERT INTO round_work
   SELECT w.id, e.status, e.resident_id, p.household_id, e.category, e.personal_fen, p.birth_date, p.disability_grade, p.residency = 'hukou',
-         enrollment_awaiting_result(w.id, e.status, e.status_changed_at)
+         CASE WHEN e.status = 'levied' THEN true
+              WHEN e.status_changed_at > (SELECT max(b.created_at) FROM levy_batches b WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year) THEN false
+              ELSE enrollment_awaiting_result(w.id, e.status, e.status_changed_at) END
   FROM (SELECT id FROM work ORDER BY id) w
   CROSS JOIN LATERAL (SELECT e.status, e.status_changed_at, e.resident_id, e.category, e.personal_fen FROM enrollments e
                       WHERE e.id = w.id AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed') OFFSET 0) e
