@@ -190,7 +190,7 @@ async function laterRoundWork(client: pg.PoolClient, policy: Policy, round: numb
   // the round before (the last of the year with results) and round 1's last levied enrollment
   const marks = await client.query<{ previous: string | null; after: string }>(
     `SELECT (SELECT b.id FROM levy_batches b WHERE b.jurisdiction = $1 AND b.campaign_year = $2 AND b.round < $3
-               AND EXISTS (SELECT 1 FROM deduction_results r WHERE r.batch_id = b.id)
+               AND ${BATCH_HAS_RESULTS_SQL('b')}
              ORDER BY b.round DESC LIMIT 1) AS previous,
             coalesce((SELECT max(l.enrollment_id) FROM levy_lines l
                       WHERE l.batch_id = (SELECT b.id FROM levy_batches b WHERE b.jurisdiction = $1 AND b.campaign_year = $2 AND b.round = 1)), 0) AS after`,
@@ -250,6 +250,17 @@ const notAwaitingSql = (e: string) => `NOT EXISTS (
            AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = l.batch_id AND d.enrollment_id = l.enrollment_id))`;
 
 /**
+ * SQL: batch `b` (a levy_batches alias) has at least one deduction result. One probe of the results' key
+ * (batch_id, enrollment_id) per batch, whatever the statistics say: OFFSET 0 keeps the subquery a per-batch
+ * probe, and ORDER BY the key makes the index the only cheap way to its first row. As a plain EXISTS the planner
+ * chose by the statistics of the last ANALYZE of deduction_results, and on statistics that have not seen the
+ * newest batch it read the table from its start once per batch, to its first row of that batch (a snapshot:
+ * 2.2 s by December at Kaiping 1x, issue #23). So the later rounds' results need no ANALYZE of their own.
+ */
+const BATCH_HAS_RESULTS_SQL = (b: string) =>
+  `EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = ${b}.id ORDER BY d.batch_id, d.enrollment_id LIMIT 1 OFFSET 0)`;
+
+/**
  * SQL: the year's ($1, $2) failed enrollments by town that await a re-deduction's result (a batch of the year
  * without any result yet: a crash between a levy and its results), as `town_id, n`. They stay failed in the
  * status column and its tallies (0075) and are levied in the documents' words, as they were before.
@@ -259,7 +270,7 @@ const AWAITING_FAILED_BY_TOWN_SQL = `
        FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
        JOIN enrollments e ON e.id = l.enrollment_id AND e.status = 'failed' AND e.status_changed_at <= b.created_at
        WHERE b.jurisdiction = $1 AND b.campaign_year = $2 AND b.kind = 're-deduction'
-         AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = b.id)
+         AND NOT ${BATCH_HAS_RESULTS_SQL('b')}
        GROUP BY e.town_id`;
 
 /** The SET list of a share refresh: the decided category and shares; a share of nothing is paid (settled). */
@@ -542,12 +553,16 @@ export async function applyDeductionResults(
       [batchId, benefitStart],
     );
     const changed = inserted.rows.reduce((s, r) => s + r.n, 0);
-    // every batch's results are a new batch id the planner must see: the coverage snapshots, the cut-off and the
-    // next round ask whether a batch has results (0075's levied), and on round 1's statistics (every result of
-    // batch 1) each asking read the results table from its start: 0.2-1.1 s per snapshot at Kaiping 1x
-    await analyzeWhereManyChanged(client, { deduction_results: changed, enrollments: changed }, [
-      'deduction_results',
-    ]);
+    // A large file's results (round 1's) are analyzed, for the statements that join them by the thousand. A
+    // small one's (a later round's) only where they are a tenth of the table: the coverage snapshots, the cut-off
+    // and the next round ask whether a batch has results by one probe of the key each (BATCH_HAS_RESULTS_SQL),
+    // and read a batch's results or an enrollment's by key, whatever the statistics say of the newest batch; an
+    // ANALYZE of deduction_results samples most of the table (70-90 ms at Kaiping 1x, 11 later rounds a year)
+    await analyzeWhereManyChanged(
+      client,
+      { deduction_results: changed, enrollments: changed },
+      byKey ? [] : ['deduction_results'],
+    );
     // the batch's results as recorded, whether written now or by an earlier attempt that crashed after its
     // commit: a retried application reports the same round as the first. Without an earlier application the
     // rows this statement wrote are all the batch has.

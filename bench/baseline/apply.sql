@@ -53,12 +53,18 @@ WITH paid AS MATERIALIZED (
 )
 UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
 FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id AND t.closed_at IS NULL;
--- the results analyzed after every round (their new batch id), the enrollments only when the round changed a
--- tenth of the table or more, as the campaign does (ledger/campaign.ts, analyzeWhereManyChanged)
+-- the results analyzed after a large file (not a quarter of the results before it) or where the round wrote a
+-- tenth of the table, the enrollments only when the round changed a tenth of them, as the campaign does
+-- (ledger/campaign.ts, analyzeWhereManyChanged; a later round's results are asked for by key)
 SELECT (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many,
+       (:'paid_join' NOT LIKE 'CROSS JOIN LATERAL%'
+        OR count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass) <= 0) AS results_many
 FROM deduction_results WHERE batch_id = :batch_id \gset
+\if :results_many
 ANALYZE deduction_results;
+\endif
 \if :many
 ANALYZE enrollments;
 \endif

@@ -11,7 +11,8 @@ SET LOCAL work_mem = '64MB';
 SELECT :round > 1 AS later \gset
 \if :later
 SELECT coalesce((SELECT b.id FROM levy_batches b WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year AND b.round < :round
-                   AND EXISTS (SELECT 1 FROM deduction_results r WHERE r.batch_id = b.id)
+                   -- one probe of the results' key per batch, whatever the statistics (BATCH_HAS_RESULTS_SQL)
+                   AND EXISTS (SELECT 1 FROM deduction_results r WHERE r.batch_id = b.id ORDER BY r.batch_id, r.enrollment_id LIMIT 1 OFFSET 0)
                  ORDER BY b.round DESC LIMIT 1), 0) AS previous,
        coalesce((SELECT max(l.enrollment_id) FROM levy_lines l
                  WHERE l.batch_id = (SELECT b.id FROM levy_batches b WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year AND b.round = 1)), 0) AS after \gset

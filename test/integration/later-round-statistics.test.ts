@@ -2,18 +2,27 @@
  * Planner statistics after a deduction round (issue #23): round 1 writes a levy line and a result for nearly
  * every enrollment, and the steps after it must be planned on fresh statistics, so it ANALYZEs the levy lines,
  * the results and the enrollments; a later round adds a few lines and results to round 1's and moves a few
- * enrollments, whose ANALYZE (a sample of most of a large table) it skips. Its levy lines and results are still
- * analyzed: the levy hand-over reads the lines by their new batch id, and the snapshots, the cut-off and the
- * next round ask whether a batch has results (on round 1's statistics each asking read the results table from
- * its start).
- * Whether a table was analyzed shows in its pg_class.reltuples, which ANALYZE sets to the rows it counted.
+ * enrollments and adds a few results, whose ANALYZE (a sample of most of a large table) it skips. Its levy lines
+ * are still analyzed: the levy hand-over reads the lines by their new batch id. Its results are not: the
+ * snapshots, the cut-off and the next round ask whether each batch has results by one probe of the results' key,
+ * so statistics that have not seen the newest batch cannot send them reading the results table from its start
+ * (as a plain EXISTS on round 1's statistics did, once per batch).
+ * Whether a table was analyzed shows in its pg_class.reltuples, which ANALYZE sets to the rows it counted; how
+ * a statement read a table, in the session's scan counters (pg_stat_user_tables).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taxCsvFormat } from '../../departments/formats';
-import { applyDeductionResults, createLevyBatch, openEnrollments } from '../../ledger/campaign';
+import {
+  applyDeductionResults,
+  createLevyBatch,
+  cutOff,
+  openEnrollments,
+  snapshotCoverage,
+} from '../../ledger/campaign';
 import { seedPolicy } from '../../seeds';
 import { generatePopulation } from '../../simulation/population';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -68,7 +77,7 @@ describe('planner statistics after a deduction round', () => {
     await db?.drop();
   });
 
-  it('round 1 analyzes the lines, results and enrollments it wrote; a later round of a few lines analyzes its levy lines and results only, and levies the same', async () => {
+  it('round 1 analyzes the lines, results and enrollments it wrote; a later round of a few lines analyzes its levy lines only, and levies the same', async () => {
     const first = await createLevyBatch(db.pool, policy, 1, '2023-10-09');
     expect(first.lines).toBeGreaterThan(1000);
     // one line in fifty fails
@@ -82,15 +91,15 @@ describe('planner statistics after a deduction round', () => {
     expect(second).toMatchObject({ lines: applied.personal, candidatesFrom: 'work set' });
     await answer(second.batchId, '2023-11-20', () => false);
     const afterRoundTwo = await statistics();
-    // the tables grew (the lines and results of round 2); the enrollments kept round 1's statistics, the levy
-    // lines and results were analyzed again
+    // the tables grew (the lines and results of round 2); the enrollments and the results kept round 1's
+    // statistics, the levy lines were analyzed again
     expect(afterRoundTwo.map((t) => t.rows)).toEqual(
       afterRoundOne.map((t) => (t.relname === 'enrollments' ? t.rows : t.rows + second.lines)),
     );
     expect(afterRoundTwo.map((t) => [t.relname, t.reltuples])).toEqual(
       afterRoundOne.map((t) => [
         t.relname,
-        t.relname === 'enrollments' ? t.reltuples : t.rows + second.lines,
+        t.relname === 'levy_lines' ? t.rows + second.lines : t.reltuples,
       ]),
     );
     // and the round did its work: every failure of round 1 levied again, then paid
@@ -101,5 +110,51 @@ describe('planner statistics after a deduction round', () => {
       [second.batchId],
     );
     expect(status.rows).toEqual([{ status: 'paid', n: second.lines }]);
+  });
+
+  it('on statistics that have not seen round 2, the snapshots, the next levy and the cut-off ask each batch for its results by key, never reading the results whole', async () => {
+    // one connection: the statements and the scan counters they report are the same session's
+    const session = new pg.Pool({ connectionString: db.url, max: 1 });
+    /** How often the session read deduction_results whole (a sequential scan), by PostgreSQL's own counters. */
+    const wholeReads = async () => {
+      await session.query('SELECT pg_stat_force_next_flush()');
+      await session.query('SELECT 1');
+      const r = await session.query<{ n: string }>(
+        `SELECT seq_scan AS n FROM pg_stat_user_tables WHERE relname = 'deduction_results'`,
+      );
+      return Number(r.rows[0]!.n);
+    };
+    try {
+      // the results' statistics are still round 1's: every result of batch 1
+      const analyzed = await db.pool.query<{ batches: number }>(
+        `SELECT coalesce(array_length(most_common_vals::text::bigint[], 1), 0) AS batches FROM pg_stats
+         WHERE tablename = 'deduction_results' AND attname = 'batch_id'`,
+      );
+      expect(analyzed.rows).toEqual([{ batches: 1 }]);
+      const batches = await db.pool.query<{ id: string; results: number }>(
+        `SELECT b.id, (SELECT count(*) FROM deduction_results d WHERE d.batch_id = b.id)::int AS results
+         FROM levy_batches b ORDER BY b.round`,
+      );
+      expect(batches.rows.every((b) => b.results > 0)).toBe(true);
+
+      const before = await wholeReads();
+      await snapshotCoverage(session, policy, 'progress-2023-11-23', new Date('2023-11-23T02:00:00Z'), new Map());
+      // round 3 finds round 2 as the last round with results, and levies nothing: round 2 paid everyone
+      const third = await createLevyBatch(session, policy, 3, '2023-12-09');
+      expect(third).toMatchObject({ lines: 0, candidatesFrom: 'work set' });
+      const cut = await cutOff(session, policy);
+      expect(cut.stillFailed).toBe(0);
+      expect(await wholeReads()).toBe(before);
+      // and the snapshot counted round 2's people paid, none failed
+      const snapshot = await db.pool.query<{ failed: number; enrolled: number }>(
+        `SELECT sum(failed)::int AS failed, sum(enrolled)::int AS enrolled FROM coverage_snapshots WHERE snapshot_key = 'progress-2023-11-23'`,
+      );
+      const paid = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM enrollments WHERE campaign_year = 2024 AND status = 'paid'`,
+      );
+      expect(snapshot.rows).toEqual([{ failed: 0, enrolled: paid.rows[0]!.n }]);
+    } finally {
+      await session.end();
+    }
   });
 });
