@@ -52,7 +52,9 @@ WITH paid AS MATERIALIZED (
     AND NOT EXISTS (SELECT 1 FROM follow_up_tasks t WHERE t.enrollment_id = f.id AND t.closed_at IS NULL)
 )
 UPDATE follow_up_tasks t SET closed_at = now(), outcome = 'paid'
-FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id AND t.closed_at IS NULL;
+FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id AND t.closed_at IS NULL
+  -- no task open at all (round 1): the successes are not read for it, as the campaign does
+  AND EXISTS (SELECT 1 FROM follow_up_tasks o WHERE o.closed_at IS NULL);
 -- the results analyzed after a large file (not a quarter of the results before it) or where the round wrote a
 -- tenth of the table, the enrollments only when the round changed a tenth of them, as the campaign does
 -- (ledger/campaign.ts, analyzeWhereManyChanged; a later round's results are asked for by key)

@@ -520,6 +520,75 @@ describe('registry invariants held by PostgreSQL itself', () => {
     );
   });
 
+  it('a follow-up task names an enrollment, town and village that exist, checked once per statement (0086), and none of them is deleted from under it', async () => {
+    const town = (
+      await db.pool.query<{ id: number }>(
+        `INSERT INTO towns (jurisdiction, name) VALUES ('kaiping', '三埠街道') RETURNING id`,
+      )
+    ).rows[0]!.id;
+    const bare = (
+      await db.pool.query<{ id: number }>(
+        `INSERT INTO towns (jurisdiction, name) VALUES ('kaiping', '长沙街道') RETURNING id`,
+      )
+    ).rows[0]!.id;
+    const village = (
+      await db.pool.query<{ id: number }>(
+        `INSERT INTO villages (town_id, name) VALUES ($1, '迳头村') RETURNING id`,
+        [town],
+      )
+    ).rows[0]!.id;
+    const enrollment = (
+      await db.pool.query<{ id: string }>(
+        `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source) VALUES ('kaiping', 2026, 1, 40600, 40600, 0, 'personal') RETURNING id`,
+      )
+    ).rows[0]!.id;
+    const task = `INSERT INTO follow_up_tasks (enrollment_id, town_id, village_id, reason) VALUES `;
+    // one row at fault among good ones refuses the whole statement, naming the missing row
+    await expect(
+      db.pool.query(`${task} ($1, $2, $3, 'deduction failed: personal reason'), (999, $2, NULL, 'x')`, [
+        enrollment,
+        town,
+        village,
+      ]),
+    ).rejects.toThrow(/follow-up task refers to enrollment 999, which does not exist/);
+    await expect(db.pool.query(`${task} ($1, 999, NULL, 'x')`, [enrollment])).rejects.toThrow(
+      /follow-up task refers to town 999, which does not exist/,
+    );
+    await expect(db.pool.query(`${task} ($1, $2, 999, 'x')`, [enrollment, town])).rejects.toThrow(
+      /follow-up task refers to village 999, which does not exist/,
+    );
+    expect((await db.pool.query(`SELECT 1 FROM follow_up_tasks`)).rowCount).toBe(0);
+    await db.pool.query(`${task} ($1, $2, $3, 'deduction failed: personal reason')`, [
+      enrollment,
+      town,
+      village,
+    ]);
+    const another = (
+      await db.pool.query<{ id: string }>(
+        `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source) VALUES ('kaiping', 2027, 1, 40600, 40600, 0, 'personal') RETURNING id`,
+      )
+    ).rows[0]!.id;
+    await db.pool.query(`${task} ($1, $2, NULL, 'deduction failed: personal reason')`, [another, bare]);
+    await expect(
+      db.pool.query(`UPDATE follow_up_tasks SET town_id = $1 WHERE village_id IS NULL`, [town]),
+    ).rejects.toThrow(/references of a written row do not change/);
+    await expect(db.pool.query(`DELETE FROM enrollments WHERE id = $1`, [enrollment])).rejects.toThrow(
+      new RegExp(`enrollment ${enrollment} is still named by a follow-up task`),
+    );
+    await expect(db.pool.query(`DELETE FROM villages WHERE id = $1`, [village])).rejects.toThrow(
+      new RegExp(`village ${village} is still named by a follow-up task`),
+    );
+    await expect(db.pool.query(`DELETE FROM towns WHERE id = $1`, [bare])).rejects.toThrow(
+      new RegExp(`town ${bare} is still named by a follow-up task`),
+    );
+    // closing a task is no change of its references
+    const closed = await db.pool.query(
+      `UPDATE follow_up_tasks SET closed_at = now(), outcome = 'stopped' WHERE enrollment_id = $1 AND town_id = $2`,
+      [another, bare],
+    );
+    expect(closed.rowCount).toBe(1);
+  });
+
   it('a submission whose accepted and rejected rows do not add up to the rows read cannot be stored', async () => {
     await expect(
       db.pool.query(
