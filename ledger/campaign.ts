@@ -264,13 +264,18 @@ const BATCH_HAS_RESULTS_SQL = (b: string) =>
  * SQL: the year's ($1, $2) failed enrollments by town that await a re-deduction's result (a batch of the year
  * without any result yet: a crash between a levy and its results), as `town_id, n`. They stay failed in the
  * status column and its tallies (0075) and are levied in the documents' words, as they were before.
+ * The batches without results are found first (a fence), then only their lines, by key: the planner joined
+ * every re-deduction's lines to their enrollments before asking whether the batch had results (a scan of all
+ * 438,117 levy lines and 26,603 enrollment probes for round 2's batch, none awaiting: 0.35 s of a snapshot
+ * after round 2 at Kaiping 1x; 18 snapshots and the cut-off a year ask it).
  */
 const AWAITING_FAILED_BY_TOWN_SQL = `
        SELECT e.town_id, count(*) AS n
-       FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+       FROM (SELECT b.id, b.created_at FROM levy_batches b
+             WHERE b.jurisdiction = $1 AND b.campaign_year = $2 AND b.kind = 're-deduction'
+               AND NOT ${BATCH_HAS_RESULTS_SQL('b')} OFFSET 0) b
+       CROSS JOIN LATERAL (SELECT l.enrollment_id FROM levy_lines l WHERE l.batch_id = b.id OFFSET 0) l
        JOIN enrollments e ON e.id = l.enrollment_id AND e.status = 'failed' AND e.status_changed_at <= b.created_at
-       WHERE b.jurisdiction = $1 AND b.campaign_year = $2 AND b.kind = 're-deduction'
-         AND NOT ${BATCH_HAS_RESULTS_SQL('b')}
        GROUP BY e.town_id`;
 
 /** The SET list of a share refresh: the decided category and shares; a share of nothing is paid (settled). */

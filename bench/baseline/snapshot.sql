@@ -17,12 +17,14 @@ LEFT JOIN (SELECT t2.town_id, sum(t2.enrollments) FILTER (WHERE t2.status = 'pai
                   sum(t2.enrollments) FILTER (WHERE t2.status = 'failed') - coalesce(max(a.n), 0) AS failed,
                   sum(t2.enrollments) FILTER (WHERE t2.status = 'abandoned') AS abandoned
            FROM town_enrollment_tallies t2
+           -- the batches without results first, then only their lines by key (as the campaign)
            LEFT JOIN (SELECT e.town_id, count(*) AS n
-                      FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
+                      FROM (SELECT b.id, b.created_at FROM levy_batches b
+                            WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year AND b.kind = 're-deduction'
+                              -- one probe of the results' key per batch, whatever the statistics (BATCH_HAS_RESULTS_SQL)
+                              AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = b.id ORDER BY d.batch_id, d.enrollment_id LIMIT 1 OFFSET 0) OFFSET 0) b
+                      CROSS JOIN LATERAL (SELECT l.enrollment_id FROM levy_lines l WHERE l.batch_id = b.id OFFSET 0) l
                       JOIN enrollments e ON e.id = l.enrollment_id AND e.status = 'failed' AND e.status_changed_at <= b.created_at
-                      WHERE b.jurisdiction = :'jurisdiction' AND b.campaign_year = :year AND b.kind = 're-deduction'
-                        -- one probe of the results' key per batch, whatever the statistics (BATCH_HAS_RESULTS_SQL)
-                        AND NOT EXISTS (SELECT 1 FROM deduction_results d WHERE d.batch_id = b.id ORDER BY d.batch_id, d.enrollment_id LIMIT 1 OFFSET 0)
                       GROUP BY e.town_id) a ON a.town_id = t2.town_id
            WHERE t2.jurisdiction = :'jurisdiction' AND t2.campaign_year = :year GROUP BY t2.town_id) e ON e.town_id = t.id
 LEFT JOIN unnest(:'town_ids'::int[], :'targets'::int[]) AS tg(town_id, target) ON tg.town_id = t.id

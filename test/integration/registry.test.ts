@@ -589,6 +589,51 @@ describe('registry invariants held by PostgreSQL itself', () => {
     expect(closed.rowCount).toBe(1);
   });
 
+  it('an opening of the whole register is refused whole when one enrollment names a resident of another jurisdiction or none, as a single form is', async () => {
+    await db.pool.query(
+      `INSERT INTO jurisdictions VALUES ('heshan', '鹤山市', '广东省') ON CONFLICT DO NOTHING`,
+    );
+    await db.pool.query(`ANALYZE residents`);
+    // every resident enrolled for 2030 in one statement (more rows than a quarter of the register: the check walks
+    // the register in key order, migration 0091), the last one under another jurisdiction or a resident no one is
+    const opening = (last: string) => `
+      INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source)
+      SELECT 'kaiping', 2030, id, 40600, 40600, 0, 'personal' FROM residents WHERE id < (SELECT max(id) FROM residents)
+      UNION ALL ${last}`;
+    const lastResident = `(SELECT max(id) FROM residents)`;
+    await expect(
+      db.pool.query(opening(`SELECT 'heshan', 2030, ${lastResident}, 40600, 40600, 0, 'personal'`)),
+    ).rejects.toThrow(/resident \d+, who is no resident of heshan/);
+    await expect(
+      db.pool.query(
+        opening(`SELECT 'kaiping', 2030, ${lastResident} + 1000000, 40600, 40600, 0, 'personal'`),
+      ),
+    ).rejects.toThrow(/resident \d+, who is no resident of kaiping/);
+    // one enrollment (the probes by key)
+    await expect(
+      db.pool.query(
+        `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source)
+         VALUES ('heshan', 2030, 1, 40600, 40600, 0, 'personal')`,
+      ),
+    ).rejects.toThrow(/resident 1, who is no resident of heshan/);
+    expect(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM enrollments WHERE campaign_year = 2030`)).rows[0],
+    ).toEqual({ n: 0 });
+    // the same opening with every resident in their own jurisdiction is written whole (then undone here)
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(opening(`SELECT 'kaiping', 2030, ${lastResident}, 40600, 40600, 0, 'personal'`));
+      const n = await client.query<{ enrolled: number; residents: number }>(
+        `SELECT (SELECT count(*)::int FROM enrollments WHERE campaign_year = 2030) AS enrolled, (SELECT count(*)::int FROM residents) AS residents`,
+      );
+      expect(n.rows[0]!.enrolled).toBe(n.rows[0]!.residents);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
   it('a submission whose accepted and rejected rows do not add up to the rows read cannot be stored', async () => {
     await expect(
       db.pool.query(

@@ -54,6 +54,8 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
         url: u.toString(),
         pool: new pg.Pool({ connectionString: u.toString(), max: 4 }),
       };
+      // as the owner's pool above: the drop can terminate a login's client while its pool is closing
+      login.pool.on('error', () => undefined);
       logins.push(login);
       return login;
     },
