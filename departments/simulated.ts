@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { checkout, inTransaction } from '../ledger/transaction';
+import { inTransaction } from '../ledger/transaction';
 import { financeJsonClaim, taxCsvFormat } from './formats';
 import { unavailable, type DepartmentPorts, type ExchangedFile, type FileOnDisk } from './ports';
 
@@ -158,17 +158,19 @@ export async function simulatedTaxDeduction(
   const dir = join(config.exchangeDir, 'simulated-tax');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `tax-results-${jurisdiction}-batch-${batchId}.csv`);
-  const reader = await checkout(pool);
-  try {
-    const stream = reader.query(
-      copyTo(
-        `COPY (SELECT enrollment_id, outcome, coalesce(failure_code, '') FROM sim_tax_results WHERE batch_id = ${Number(batchId)} ORDER BY enrollment_id) TO STDOUT WITH (FORMAT csv, HEADER)`,
-      ),
-    );
-    await pipeline(stream, createWriteStream(path));
-  } finally {
-    reader.release();
-  }
+  // the file's sort in memory: at the server's 4 MB round 1's 411,514 results were sorted on disk (issue #23)
+  await inTransaction(
+    pool,
+    async (reader) => {
+      const stream = reader.query(
+        copyTo(
+          `COPY (SELECT enrollment_id, outcome, coalesce(failure_code, '') FROM sim_tax_results WHERE batch_id = ${Number(batchId)} ORDER BY enrollment_id) TO STDOUT WITH (FORMAT csv, HEADER)`,
+        ),
+      );
+      await pipeline(stream, createWriteStream(path));
+    },
+    { workMem: '64MB' },
+  );
   return path;
 }
 

@@ -77,9 +77,15 @@ WHERE e.id = ANY (ARRAY(SELECT enrollment_id FROM decided)) AND e.id = d.enrollm
   AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
   AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen);
 \else
-WITH candidates AS (
-  SELECT e.resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou FROM enrollments e JOIN residents p ON p.id = e.resident_id
+-- the year's unpaid enrollments that can change (ledger/campaign.ts refreshUnpaidShares): a person with an
+-- identity row of any validity, or a category or another share held; any other is decided what it holds
+WITH candidates AS MATERIALIZED (
+  SELECT e.id AS enrollment_id, e.resident_id, e.category AS held_category, e.personal_fen AS held_personal_fen,
+         p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou
+  FROM enrollments e
+  CROSS JOIN LATERAL (SELECT p.birth_date, p.disability_grade, p.residency FROM residents p WHERE p.id = e.resident_id OFFSET 0) p
   WHERE e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
+    AND (e.category IS NOT NULL OR e.personal_fen <> :personal_fen OR e.resident_id IN (SELECT i.resident_id FROM identities i))
     AND NOT EXISTS (SELECT 1 FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
                     WHERE b.jurisdiction = e.jurisdiction AND b.campaign_year = e.campaign_year AND b.created_at >= e.status_changed_at
                       AND l.enrollment_id = e.id
@@ -96,17 +102,19 @@ WITH candidates AS (
                 AND (k.max_age IS NULL OR ((to_char(:'as_of'::date, 'YYYYMMDD')::int - to_char(c.birth_date, 'YYYYMMDD')::int) / 10000) <= k.max_age)
                 AND (k.grades IS NULL OR c.disability_grade = ANY (k.grades))))
   ORDER BY c.resident_id, pc.rank DESC
-), decided AS (
-  SELECT c.resident_id, a.category, coalesce(a.personal_fen, :personal_fen) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
+), decided AS MATERIALIZED (
+  SELECT c.enrollment_id, a.category, coalesce(a.personal_fen, :personal_fen) AS personal_fen, coalesce(a.subsidy_fen, 0) AS subsidy_fen,
          coalesce(a.funding_source, 'personal') AS funding_source
   FROM candidates c LEFT JOIN applicable a ON a.resident_id = c.resident_id
+  WHERE c.held_category IS DISTINCT FROM a.category OR c.held_personal_fen <> coalesce(a.personal_fen, :personal_fen)
 )
 UPDATE enrollments e SET category = d.category, personal_fen = d.personal_fen, subsidy_fen = d.subsidy_fen, funding_source = d.funding_source,
        status = CASE WHEN d.personal_fen = 0 THEN 'paid'::enrollment_status ELSE e.status END,
        failure_class = CASE WHEN d.personal_fen = 0 THEN NULL ELSE e.failure_class END,
        benefit_start = CASE WHEN d.personal_fen = 0 THEN :'subsidised_from'::date ELSE e.benefit_start END
 FROM decided d
-WHERE e.resident_id = d.resident_id AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
+WHERE e.id = ANY (ARRAY(SELECT enrollment_id FROM decided)) AND e.id = d.enrollment_id
+  AND e.jurisdiction = :'jurisdiction' AND e.campaign_year = :year AND e.status IN ('registered', 'failed')
   AND (e.category IS DISTINCT FROM d.category OR e.personal_fen <> d.personal_fen)
   AND NOT EXISTS (SELECT 1 FROM levy_batches b JOIN levy_lines l ON l.batch_id = b.id
                     WHERE b.jurisdiction = e.jurisdiction AND b.campaign_year = e.campaign_year AND b.created_at >= e.status_changed_at

@@ -501,6 +501,21 @@ describe('registry invariants held by PostgreSQL itself', () => {
     await expect(db.pool.query(`INSERT INTO levy_lines VALUES (999, 1, 40600)`)).rejects.toThrow(
       /levy batch 999, which does not exist/,
     );
+    // a line names an enrollment of its own batch's jurisdiction and year (migration 0088): the person's 2025
+    // enrollment exists, but a line of a 2024 batch cannot levy it, alone or beside a good line of another batch
+    const next = await db.pool.query<{ id: string }>(
+      `INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source) VALUES ('kaiping', 2025, 1, 40600, 40600, 0, 'personal') RETURNING id`,
+    );
+    const other = next.rows[0]!.id;
+    await expect(db.pool.query(`INSERT INTO levy_lines VALUES (1, $1, 40600)`, [other])).rejects.toThrow(
+      new RegExp(`levy batch 1 refers to enrollment ${other}, which is not an enrollment of kaiping 2024`),
+    );
+    await db.pool.query(
+      `INSERT INTO levy_batches (jurisdiction, campaign_year, round, kind) VALUES ('kaiping', 2024, 3, 're-deduction')`,
+    );
+    await expect(
+      db.pool.query(`INSERT INTO levy_lines VALUES (3, 1, 40600), (2, $1, 40600)`, [other]),
+    ).rejects.toThrow(new RegExp(`levy batch 2 refers to enrollment ${other}`));
     await expect(
       db.pool.query(
         `INSERT INTO deduction_results (batch_id, enrollment_id, outcome) VALUES (2, 999, 'success')`,
