@@ -26,26 +26,31 @@ function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<
 
 /**
  * Fresh planner statistics, in one round trip, for each table a step changed a tenth or more of (autovacuum's
- * own analyze threshold is a tenth), or never analyzed (reltuples -1), or named in `always`; through the
- * owner's analyze_ledger (migration 0021). `changed` maps a ledger table to the rows the step wrote or changed
- * in it. Round 1 and its results change nearly every enrollment, and the next step's planner must see it; each
- * later round changes a few thousand of 428,000 enrollments and adds as many results to 411,000 that no later
- * step reads by the new batch's id but by key, and an ANALYZE samples 30,000 pages, most of each table (issue
- * #23: 22 enrollment ANALYZEs a year; then the results' 0.17-0.27 s every later round, on a 1x ledger after
- * its year).
+ * own analyze threshold is a tenth), or never analyzed (reltuples -1), or named in `always`, or named in
+ * `fiftieth` and changed by a fiftieth or more; through the owner's analyze_ledger (migration 0021). `changed`
+ * maps a ledger table to the rows the step wrote or changed in it. Round 1 and its results change nearly every
+ * enrollment, and the next step's planner must see it; each later round changes a few thousand of 428,000
+ * enrollments and adds as many levy lines and results to 411,000 each, which the steps after it read by key
+ * whatever the statistics say of the new batch, and an ANALYZE samples 30,000 pages, most of each table (issue
+ * #23: 22 enrollment ANALYZEs a year; then the lines' and results' 70-90 ms each every later round, at 1x).
+ * A later batch of a fiftieth of its table or more (rounds 2-4 at Kaiping 1x) is still analyzed: its hand-over
+ * and results, planned on an estimate of one line, probed by key where the planner hashes them, and were as
+ * slow as the ANALYZE they saved.
  */
 async function analyzeWhereManyChanged(
   client: pg.PoolClient,
   changed: Record<string, number>,
   always: string[] = [],
+  fiftieth: string[] = [],
 ): Promise<void> {
   const tables = Object.keys(changed);
   await client.query(
     `SELECT analyze_ledger(coalesce(array_agg(t.name ORDER BY t.i) FILTER (
-              WHERE c.reltuples <= 0 OR t.changed * 10 >= c.reltuples OR t.name = ANY ($3::text[])), '{}'))
+              WHERE c.reltuples <= 0 OR t.changed * 10 >= c.reltuples OR t.name = ANY ($3::text[])
+                 OR (t.name = ANY ($4::text[]) AND t.changed * 50 >= c.reltuples)), '{}'))
      FROM unnest($1::text[], $2::float8[]) WITH ORDINALITY AS t(name, changed, i)
      JOIN pg_class c ON c.oid = t.name::regclass`,
-    [tables, tables.map((t) => changed[t]), always],
+    [tables, tables.map((t) => changed[t]), always, fiftieth],
   );
 }
 
@@ -475,10 +480,19 @@ export async function createLevyBatch(
       n,
       total,
     ]);
-    // the enrollments keep their statuses: only the refresh changed any, a few at a time. Every batch's lines
-    // are a new batch id the planner must see: the levy hand-over reads them by it (the simulated bureau's
-    // statement, planned for one line, ran minutes on round 2's 26,603 without this ANALYZE)
-    await analyzeWhereManyChanged(client, { levy_lines: n, enrollments: refreshed }, ['levy_lines']);
+    // the enrollments keep their statuses: only the refresh changed any, a few at a time. Round 1's lines (and a
+    // later round's read from the year) are analyzed: the hand-over and the results join them by the thousand. A
+    // later round's lines read by key are analyzed only where they are a fiftieth of the table (an ANALYZE
+    // samples most of it: 70-90 ms at Kaiping 1x, 11 later rounds a year): everything after reads them by key
+    // whatever the statistics say of the new batch (the simulated bureau's totals as a window, the results'
+    // lines probed by key; on an estimate of one line the bureau's join of its lines to their accounts ran 104 s
+    // for round 2's 26,603)
+    await analyzeWhereManyChanged(
+      client,
+      { levy_lines: n, enrollments: refreshed },
+      byKey ? [] : ['levy_lines'],
+      ['levy_lines'],
+    );
     if (beforeCommit) await beforeCommit();
     return { batchId, round, lines: n, totalFen: total, candidatesFrom: byKey ? 'work set' : 'year' };
   });
@@ -537,13 +551,19 @@ export async function applyDeductionResults(
     // a file of fewer lines than a quarter of the results recorded (a later round's) finds its lines already
     // paid by probing each one's success; round 1's hashes them (a later round's hash read every success of the
     // year: 0.11 s of round 2's 0.26 s statement at Kaiping 1x)
-    const byKey =
-      (
-        await client.query<{ small: boolean }>(
-          `SELECT $1::float8 * 4 < reltuples AS small FROM pg_class WHERE oid = 'deduction_results'::regclass`,
-          [lines],
-        )
-      ).rows[0]?.small === true;
+    // And a batch of less than a fiftieth of the levy lines (whose levy did not ANALYZE them, createLevyBatch) has
+    // its lines probed by key: joined on an estimate of one line, the planner could loop over the file for each.
+    // A larger one is joined as before: probing round 2's 26,603 lines gave the planner the true count, and it
+    // then hashed all the year's enrollments for the UPDATE instead of probing them (0.3-0.5 s slower).
+    const sizes = (
+      await client.query<{ small: boolean; lines_by_key: boolean }>(
+        `SELECT $1::float8 * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass) AS small,
+                $1::float8 * 50 < (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass) AS lines_by_key`,
+        [lines],
+      )
+    ).rows[0];
+    const byKey = sizes?.small === true;
+    const linesByKey = byKey && sizes?.lines_by_key === true;
     // the statement names its batch: the status history records the moves its results stand for by
     // reference to them, and any other move row by row (migration 0070)
     await client.query(`SELECT set_config('medins.batch', $1, true)`, [`deduction_results:${batchId}`]);
@@ -572,7 +592,11 @@ export async function applyDeductionResults(
          INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
          SELECT DISTINCT ON (x.enrollment_id) $1, x.enrollment_id, x.outcome, x.failure_code, x.failure_class
          FROM incoming_results x
-         JOIN levy_lines l ON l.batch_id = $1 AND l.enrollment_id = x.enrollment_id
+         ${
+           linesByKey
+             ? `CROSS JOIN LATERAL (SELECT 1 FROM levy_lines l WHERE l.batch_id = $1 AND l.enrollment_id = x.enrollment_id OFFSET 0) l`
+             : `JOIN levy_lines l ON l.batch_id = $1 AND l.enrollment_id = x.enrollment_id`
+         }
          WHERE NOT EXISTS (SELECT 1 FROM paid p WHERE p.enrollment_id = x.enrollment_id)
          ORDER BY x.enrollment_id, x.line
          ${earlier.rowCount ? 'ON CONFLICT (batch_id, enrollment_id) DO NOTHING' : ''}
@@ -602,7 +626,7 @@ export async function applyDeductionResults(
     );
     const changed = inserted.rows.reduce((s, r) => s + r.n, 0);
     // A large file's results (round 1's) are analyzed, for the statements that join them by the thousand. A
-    // small one's (a later round's) only where they are a tenth of the table: the coverage snapshots, the cut-off
+    // small one's (a later round's) only where they are a fiftieth of the table: the coverage snapshots, the cut-off
     // and the next round ask whether a batch has results by one probe of the key each (BATCH_HAS_RESULTS_SQL),
     // and read a batch's results or an enrollment's by key, whatever the statistics say of the newest batch; an
     // ANALYZE of deduction_results samples most of the table (70-90 ms at Kaiping 1x, 11 later rounds a year)
@@ -610,6 +634,7 @@ export async function applyDeductionResults(
       client,
       { deduction_results: changed, enrollments: changed },
       byKey ? [] : ['deduction_results'],
+      ['deduction_results'],
     );
     // the batch's results as recorded, whether written now or by an earlier attempt that crashed after its
     // commit: a retried application reports the same round as the first. Without an earlier application the

@@ -17,7 +17,12 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM deduction_results WHERE batch_id = :batch
 -- a file of fewer lines than a quarter of the results recorded probes each line's success, as the campaign does
 SELECT CASE WHEN (SELECT count(*) FROM incoming_results) * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
             THEN 'CROSS JOIN LATERAL (SELECT d.enrollment_id FROM deduction_results d WHERE d.enrollment_id = l.enrollment_id AND d.outcome = ''success'' OFFSET 0) d'
-            ELSE 'JOIN deduction_results d ON d.enrollment_id = l.enrollment_id AND d.outcome = ''success''' END AS paid_join \gset
+            ELSE 'JOIN deduction_results d ON d.enrollment_id = l.enrollment_id AND d.outcome = ''success''' END AS paid_join,
+       -- and a batch of less than a fiftieth of the lines (not analyzed by its levy) its lines by key, as the campaign does
+       CASE WHEN (SELECT count(*) FROM incoming_results) * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
+             AND (SELECT count(*) FROM incoming_results) * 50 < (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass)
+            THEN 'CROSS JOIN LATERAL (SELECT 1 FROM levy_lines l WHERE l.batch_id = ' || :batch_id || ' AND l.enrollment_id = x.enrollment_id OFFSET 0) l'
+            ELSE 'JOIN levy_lines l ON l.batch_id = ' || :batch_id || ' AND l.enrollment_id = x.enrollment_id' END AS lines_join \gset
 -- one statement, as the campaign does (ledger/campaign.ts applyDeductionResults): a line repeated in the file
 -- counts its first copy (DISTINCT ON, in enrollment order), a line already paid is skipped (`paid`, read
 -- before anything is written), one UPDATE pays or fails each enrollment, a personal failure opens a
@@ -32,7 +37,7 @@ WITH paid AS MATERIALIZED (
   INSERT INTO deduction_results (batch_id, enrollment_id, outcome, failure_code, failure_class)
   SELECT DISTINCT ON (x.enrollment_id) :batch_id, x.enrollment_id, CASE WHEN x.outcome = 'success' THEN 'success' ELSE 'failure' END, nullif(x.failure_code, ''), fc.class
   FROM incoming_results x LEFT JOIN bl_failure_classes fc ON fc.code = x.failure_code AND x.outcome <> 'success'
-  JOIN levy_lines l ON l.batch_id = :batch_id AND l.enrollment_id = x.enrollment_id
+  :lines_join
   WHERE NOT EXISTS (SELECT 1 FROM paid p WHERE p.enrollment_id = x.enrollment_id)
   ORDER BY x.enrollment_id, x.line
   :on_conflict
@@ -56,12 +61,12 @@ FROM ins WHERE ins.outcome = 'success' AND t.enrollment_id = ins.enrollment_id A
   -- no task open at all (round 1): the successes are not read for it, as the campaign does
   AND EXISTS (SELECT 1 FROM follow_up_tasks o WHERE o.closed_at IS NULL);
 -- the results analyzed after a large file (not a quarter of the results before it) or where the round wrote a
--- tenth of the table, the enrollments only when the round changed a tenth of them, as the campaign does
+-- fiftieth of the table, the enrollments only when the round changed a tenth of them, as the campaign does
 -- (ledger/campaign.ts, analyzeWhereManyChanged; a later round's results are asked for by key)
 SELECT (count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
         OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many,
        (:'paid_join' NOT LIKE 'CROSS JOIN LATERAL%'
-        OR count(*) * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
+        OR count(*) * 50 >= (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass)
         OR (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass) <= 0) AS results_many
 FROM deduction_results WHERE batch_id = :batch_id \gset
 \if :results_many

@@ -154,11 +154,16 @@ WITH l AS (
 )
 UPDATE levy_batches SET (line_count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM l) WHERE id = :batch_id;
 \endif
--- the levy changes no enrollment's status (0075): levy_lines analyzed, enrollments only when the refresh changed a
--- tenth of them or more, as the campaign does (ledger/campaign.ts)
+-- the levy changes no enrollment's status (0075): levy_lines analyzed unless a later round by key wrote less than
+-- a fiftieth of them, enrollments only when the refresh changed a tenth of them or more, as the campaign does
+-- (ledger/campaign.ts analyzeWhereManyChanged)
 SELECT (:refreshed * 10 >= (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass)
-        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many \gset
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'enrollments'::regclass) <= 0) AS many,
+       (NOT :'by_key'::boolean OR (SELECT line_count FROM levy_batches WHERE id = :batch_id) * 50 >= (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass)
+        OR (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass) <= 0) AS lines_many \gset
+\if :lines_many
 ANALYZE levy_lines;
+\endif
 \if :many
 ANALYZE enrollments;
 \endif
