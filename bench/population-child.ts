@@ -19,19 +19,10 @@ async function main() {
       deltaMonths: 0,
       outDir,
     });
-    const seconds = (Date.now() - started) / 1000;
-    // The register a bureau holds was loaded long before its campaign, and autovacuum has long since set its
-    // pages' visibility: vacuumed now, as the template every copy (the year's, the baseline's, the floor's) is
-    // cloned from, so that the year does not first set the hint bits of a bulk load it never made, and its
-    // index-only reads of the register (the enrollments' reference check, 0091) need not visit the heap.
-    // Timed on its own, outside the generator's seconds.
-    const vacuumStarted = Date.now();
-    await pool.query('VACUUM (ANALYZE) residents, households, enrollments, identities, sim_bank_accounts');
     writeFileSync(
       out,
       JSON.stringify({
-        seconds,
-        vacuumSeconds: (Date.now() - vacuumStarted) / 1000,
+        seconds: (Date.now() - started) / 1000,
         residents: manifest.totals.residents,
         households: manifest.totals.households,
         toEnroll: manifest.totals.toEnroll,

@@ -80,8 +80,6 @@ export interface ScaleFigures {
     households: number;
     toEnroll: number;
     peakRssMiB: number;
-    /** VACUUM (ANALYZE) of the template's register after the load (population-child), seconds. */
-    vacuumSeconds?: number;
   };
   repeats: RepeatFigures[];
   /** The repeat whose year time is the median. */
@@ -546,7 +544,7 @@ async function main() {
       await child('bench/population-child.ts', [popPath, url, String(scale), String(SEED), populationDir]);
       const population = JSON.parse(readFileSync(popPath, 'utf8')) as ScaleFigures['population'];
       say(
-        `  population: ${population.residents} residents, ${population.households} households, ${population.toEnroll} to enroll, in ${population.seconds.toFixed(1)} s (${Math.round(population.residents / population.seconds)} residents/s, peak RSS ${population.peakRssMiB.toFixed(0)} MiB)${population.vacuumSeconds === undefined ? '' : `; vacuumed in ${population.vacuumSeconds.toFixed(1)} s`}`,
+        `  population: ${population.residents} residents, ${population.households} households, ${population.toEnroll} to enroll, in ${population.seconds.toFixed(1)} s (${Math.round(population.residents / population.seconds)} residents/s, peak RSS ${population.peakRssMiB.toFixed(0)} MiB)`,
       );
       // the larger scales take several times as long: once each unless --repeats-large says otherwise
       const n = scale === scales[0] ? repeats : Number(arg('--repeats-large') ?? 1);
