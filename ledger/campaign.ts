@@ -25,6 +25,12 @@ function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<
 }
 
 /**
+ * A later batch smaller than this fraction's inverse of its table (levy lines, results) is not analyzed by its
+ * step, and the steps after it read it by key (analyzeWhereManyChanged, applyDeductionResults): one fiftieth.
+ */
+const UNANALYZED_BATCH_SHARE = 50;
+
+/**
  * Fresh planner statistics, in one round trip, for each table a step changed a tenth or more of (autovacuum's
  * own analyze threshold is a tenth), or never analyzed (reltuples -1), or named in `always`, or named in
  * `fiftieth` and changed by a fiftieth or more; through the owner's analyze_ledger (migration 0021). `changed`
@@ -47,10 +53,10 @@ async function analyzeWhereManyChanged(
   await client.query(
     `SELECT analyze_ledger(coalesce(array_agg(t.name ORDER BY t.i) FILTER (
               WHERE c.reltuples <= 0 OR t.changed * 10 >= c.reltuples OR t.name = ANY ($3::text[])
-                 OR (t.name = ANY ($4::text[]) AND t.changed * 50 >= c.reltuples)), '{}'))
+                 OR (t.name = ANY ($4::text[]) AND t.changed * $5 >= c.reltuples)), '{}'))
      FROM unnest($1::text[], $2::float8[]) WITH ORDINALITY AS t(name, changed, i)
      JOIN pg_class c ON c.oid = t.name::regclass`,
-    [tables, tables.map((t) => changed[t]), always, fiftieth],
+    [tables, tables.map((t) => changed[t]), always, fiftieth, UNANALYZED_BATCH_SHARE],
   );
 }
 
@@ -379,24 +385,12 @@ async function refreshUnpaidShares(
 }
 
 /**
- * The share refresh a levy runs first (`refreshUnpaidShares` over the year, as round 1 runs it), alone in its
- * own transaction on `client` (a checked-out client, idle): for tests that read the session's table
- * statistics around it. Returns the enrollments changed.
+ * The share refresh a levy runs first (`refreshUnpaidShares` over the year, as round 1 runs it), alone in a
+ * transaction of its own on `pool`, as the ledger's steps run theirs: for tests that read a one-connection
+ * pool's session statistics around it. Returns the enrollments changed.
  */
-export async function refreshYearShares(
-  client: pg.PoolClient,
-  policy: Policy,
-  asOf: string,
-): Promise<number> {
-  await client.query('BEGIN');
-  try {
-    const n = await refreshUnpaidShares(client, policy, asOf, false);
-    await client.query('COMMIT');
-    return n;
-  } catch (e) {
-    await client.query('ROLLBACK');
-    throw e;
-  }
+export async function refreshYearShares(pool: pg.Pool, policy: Policy, asOf: string): Promise<number> {
+  return inTransaction(pool, (client) => refreshUnpaidShares(client, policy, asOf, false));
 }
 
 export interface LevyBatch {
@@ -558,8 +552,8 @@ export async function applyDeductionResults(
     const sizes = (
       await client.query<{ small: boolean; lines_by_key: boolean }>(
         `SELECT $1::float8 * 4 < (SELECT reltuples FROM pg_class WHERE oid = 'deduction_results'::regclass) AS small,
-                $1::float8 * 50 < (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass) AS lines_by_key`,
-        [lines],
+                $1::float8 * $2 < (SELECT reltuples FROM pg_class WHERE oid = 'levy_lines'::regclass) AS lines_by_key`,
+        [lines, UNANALYZED_BATCH_SHARE],
       )
     ).rows[0];
     const byKey = sizes?.small === true;

@@ -8,6 +8,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { categoryTable } from '../../domain/category-table';
 import { openEnrollments, refreshYearShares } from '../../ledger/campaign';
@@ -150,24 +151,24 @@ describe('the share refresh before a levy decides only the enrollments whose sha
     const three = [people.ended, people.given, people.turns60];
     const before = (await db.pool.query(others, three)).rows[0];
 
-    // the refresh in its own session, whose statistics on the register are read around it
-    const client = await db.pool.connect();
+    // the refresh in its own session (a one-connection pool), whose statistics on the register are read around it
+    const session = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
       const residentsRead = async () => {
-        await client.query('SELECT pg_stat_force_next_flush()');
-        const r = await client.query<{ n: string }>(
+        await session.query('SELECT pg_stat_force_next_flush()');
+        const r = await session.query<{ n: string }>(
           `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_user_tables WHERE relname = 'residents'`,
         );
         return Number(r.rows[0]!.n);
       };
       const readBefore = await residentsRead();
-      const changed = await refreshYearShares(client, policy, '2023-10-09');
+      const changed = await refreshYearShares(session, policy, '2023-10-09');
       const read = (await residentsRead()) - readBefore;
       expect(changed).toBe(3);
       // each enrollment that can change read its resident by key, and none other
       expect(read).toBeLessThanOrEqual(counts.can_change);
     } finally {
-      client.release();
+      await session.end();
     }
 
     expect(await held(people.ended)).toEqual({
