@@ -162,6 +162,20 @@ export function benchHtml(report: BenchReport): string {
       series: ['database'],
       rows: report.scales.map((s) => ({ label: `Kaiping x${s.scale}`, values: [s.median.databaseMiB] })),
     },
+    ...report.scales
+      .filter((s) => s.median.checkpoints)
+      .map((s): Bars => ({
+        title: `WAL written in each measured phase, and checkpoints during it (x${s.scale})`,
+        unit: 'MiB',
+        series: ['WAL'],
+        rows: (['year', 'floor', 'baseline'] as const).map((k) => {
+          const c = s.median.checkpoints![k];
+          return {
+            label: `${k}: ${c.requested} checkpoint(s) by WAL, ${c.timed} timed`,
+            values: [c.walMiB],
+          };
+        }),
+      })),
     {
       title: `History of each workflow run (x${last.scale})`,
       unit: 'events',

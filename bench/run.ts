@@ -70,6 +70,22 @@ export interface RepeatFigures {
   databaseMiB: number;
   runs: YearFigures['runs'];
   sameResult: { ok: boolean; app: Record<string, number>; baseline: Record<string, number> };
+  /**
+   * What PostgreSQL's checkpointer did during each measured phase: checkpoints started by WAL volume
+   * (max_wal_size; also DROP DATABASE's, none of which run during a phase) and by the timer, and the WAL the
+   * phase wrote, in MiB.
+   * Absent in the JSON of runs before it was recorded.
+   */
+  checkpoints?: Record<'year' | 'floor' | 'baseline', PhaseCheckpoints>;
+}
+
+export interface PhaseCheckpoints {
+  /** Checkpoints requested during the phase (WAL past max_wal_size's trigger). */
+  requested: number;
+  /** Checkpoints started by checkpoint_timeout during the phase. */
+  timed: number;
+  /** WAL written during the phase, MiB (the whole cluster's: nothing else runs during a bench). */
+  walMiB: number;
 }
 
 export interface ScaleFigures {
@@ -142,6 +158,48 @@ async function cloneDatabase(server: PostgresServer, template: string, name: str
     await c.end();
   }
   return ensureDatabase(server, name);
+}
+
+/**
+ * What PostgreSQL's checkpointer and WAL do during a measured phase: call before it, and the returned function
+ * after it. A checkpoint makes every page first changed after it write its full image to the WAL, and the
+ * checkpointer starts one when the WAL passes max_wal_size's trigger (the population's load and the two clones,
+ * CREATE DATABASE ... TEMPLATE, write WAL too) or checkpoint_timeout has passed: whether one falls into the year
+ * depends on what ran before it, one source of the year's run-to-run spread. Reported, not steered.
+ */
+async function checkpointsDuring(server: PostgresServer): Promise<() => Promise<PhaseCheckpoints>> {
+  const read = async (c: pg.Client) =>
+    (
+      await c.query<{ requested: string; timed: string; lsn: string }>(
+        `SELECT checkpoints_req::text AS requested, checkpoints_timed::text AS timed, pg_current_wal_lsn()::text AS lsn FROM pg_stat_bgwriter`,
+      )
+    ).rows[0]!;
+  const c = new pg.Client({ connectionString: server.adminUrl });
+  await c.connect();
+  let before: Awaited<ReturnType<typeof read>>;
+  try {
+    before = await read(c);
+  } finally {
+    await c.end();
+  }
+  return async () => {
+    const d = new pg.Client({ connectionString: server.adminUrl });
+    await d.connect();
+    try {
+      const after = await read(d);
+      const wal = await d.query<{ bytes: string }>(
+        `SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS bytes`,
+        [after.lsn, before.lsn],
+      );
+      return {
+        requested: Number(after.requested) - Number(before.requested),
+        timed: Number(after.timed) - Number(before.timed),
+        walMiB: Number(wal.rows[0]!.bytes) / 1048576,
+      };
+    } finally {
+      await d.end();
+    }
+  };
 }
 
 /** Row counts of each step, from the ledger the step wrote. */
@@ -224,13 +282,18 @@ async function oneRepeat(
     const marks = await floorMarks(appUrl);
     const figuresPath = join(yearWork, 'year.json');
     process.stdout.write(`  the year on the time-skipping server (scale ${scale}) ...\n`);
+    const yearCheckpoints = await checkpointsDuring(server);
     await child('bench/year-child.ts', [figuresPath, appUrl, populationDir, yearWork, String(SEED)]);
+    const checkpointsYear = await yearCheckpoints();
     const year = JSON.parse(readFileSync(figuresPath, 'utf8')) as YearFigures;
     const app = await stepRows(appUrl, policy);
     process.stdout.write(`  the write floor on the same copy ...\n`);
+    const floorCheckpoints = await checkpointsDuring(server);
     const floor = await measureWriteFloor(appUrl, policy.jurisdiction, policy.year, marks, yearWork);
+    const checkpointsFloor = await floorCheckpoints();
 
     process.stdout.write(`  the SQL baseline through psql ...\n`);
+    const baselineCheckpoints = await checkpointsDuring(server);
     const baselineSteps: StepTime[] = await runBaseline({
       url: blUrl,
       appUrl,
@@ -238,6 +301,7 @@ async function oneRepeat(
       seed: SEED,
       workDir: yearWork,
     });
+    const checkpointsBaseline = await baselineCheckpoints();
     const bl = await stepRows(blUrl, policy);
 
     // activity time per step (batch ids mapped to rounds through the app's ledger)
@@ -309,6 +373,7 @@ async function oneRepeat(
       databaseMiB: app.databaseMiB,
       runs: year.runs,
       sameResult,
+      checkpoints: { year: checkpointsYear, floor: checkpointsFloor, baseline: checkpointsBaseline },
     };
   } finally {
     // --keep-year leaves the year's copy for EXPLAIN ANALYZE afterwards (the next repeat replaces it)
@@ -330,6 +395,16 @@ function printRepeat(r: RepeatFigures, say: (s: string) => void) {
   for (const f of r.floor.items)
     say(
       `    floor: ${f.item.padEnd(52)} ${String(f.rows).padStart(9)} rows ${f.seconds.toFixed(2).padStart(7)} s`,
+    );
+  const checkpoints = r.checkpoints;
+  if (checkpoints)
+    say(
+      `  checkpoints during: ${(['year', 'floor', 'baseline'] as const)
+        .map((k) => {
+          const c = checkpoints[k];
+          return `${k} ${c.requested} by WAL, ${c.timed} timed, ${c.walMiB.toFixed(0)} MiB of WAL`;
+        })
+        .join('; ')}`,
     );
   say(`  phases: ${r.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join(', ')}`);
   say(
