@@ -1,11 +1,11 @@
-import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyExchangeLog } from '../../audit/verify';
-import { importDepartmentList } from '../../lists/import-list';
 import { seedPolicy } from '../../seeds';
-import { generatePopulation, type PopulationManifest } from '../../simulation/population';
+import type { PopulationManifest } from '../../simulation/population';
+import { populationWithRosters } from '../support/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 describe('audit verify: the exchange log’s hash chain and the stored files', () => {
@@ -16,28 +16,7 @@ describe('audit verify: the exchange log’s hash chain and the stored files', (
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    manifest = await generatePopulation(db.pool, policy, {
-      scale: 0.001,
-      seed: 4,
-      defectRate: 0,
-      deltaMonths: 0,
-      outDir: mkdtempSync(join(tmpdir(), 'medins-audit-pop-')),
-    });
-    for (const f of manifest.files) {
-      await importDepartmentList(
-        { pool: db.pool, policy, exchangeDir },
-        {
-          jurisdiction: 'kaiping',
-          department: f.department,
-          kind: 'roster',
-          period: '2023-08-31',
-          effectiveOn: '2023-08-31',
-          fileName: f.path.split('/').at(-1)!,
-          receivedBy: 'test',
-        },
-        readFileSync(f.path),
-      );
-    }
+    manifest = await populationWithRosters(db, policy, { scale: 0.001, seed: 4, defectRate: 0, exchangeDir });
   });
   afterAll(async () => {
     await db?.drop();

@@ -3,38 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimSubsidies, cutOff, openEnrollments, snapshotCoverage } from '../../ledger/campaign';
-import { importDepartmentList } from '../../lists/import-list';
 import { explain } from '../../domain/engine';
 import type { Policy } from '../../domain/policy';
 import { seedPolicy } from '../../seeds';
-import { generatePopulation } from '../../simulation/population';
+import { populationWithRosters } from '../support/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
+/** The population with its September rosters (seed 21, 1% defective rows). */
 async function registry(db: TestDatabase, policy: Policy, scale: number) {
-  const outDir = mkdtempSync(join(tmpdir(), `medins-ledger-${policy.jurisdiction}-`));
-  const manifest = await generatePopulation(db.pool, policy, {
-    scale,
-    seed: 21,
-    defectRate: 0.01,
-    deltaMonths: 0,
-    outDir,
-  });
-  const period = policy.calendar.rosterAsOf.at.slice(0, 10);
-  for (const f of manifest.files) {
-    await importDepartmentList(
-      { pool: db.pool, policy, exchangeDir: join(outDir, 'exchange') },
-      {
-        jurisdiction: policy.jurisdiction,
-        department: f.department,
-        kind: 'roster',
-        period,
-        effectiveOn: period,
-        fileName: f.path.split('/').at(-1)!,
-        receivedBy: 'test',
-      },
-      readFileSync(f.path),
-    );
-  }
+  await populationWithRosters(db, policy, { scale, seed: 21, defectRate: 0.01 });
 }
 
 describe.each(['kaiping', 'heshan', 'meishan'] as const)(

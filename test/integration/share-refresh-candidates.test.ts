@@ -5,16 +5,12 @@
  * identity the decision is always no category and the standard share, so the majority, who hold exactly that,
  * are neither read with their residents nor decided; the ones that can change are each refreshed right.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { categoryTable } from '../../domain/category-table';
 import { openEnrollments, refreshYearShares } from '../../ledger/campaign';
-import { importDepartmentList } from '../../lists/import-list';
 import { seedPolicy } from '../../seeds';
-import { generatePopulation } from '../../simulation/population';
+import { populationWithRosters } from '../support/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const policy = seedPolicy('meishan', 2024);
@@ -31,30 +27,7 @@ describe('the share refresh before a levy decides only the enrollments whose sha
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const outDir = mkdtempSync(join(tmpdir(), 'medins-refresh-'));
-    const manifest = await generatePopulation(db.pool, policy, {
-      scale: 0.003,
-      seed: 23,
-      defectRate: 0,
-      deltaMonths: 0,
-      outDir,
-    });
-    const period = policy.calendar.rosterAsOf.at.slice(0, 10);
-    for (const f of manifest.files) {
-      await importDepartmentList(
-        { pool: db.pool, policy, exchangeDir: join(outDir, 'exchange') },
-        {
-          jurisdiction: policy.jurisdiction,
-          department: f.department,
-          kind: 'roster',
-          period,
-          effectiveOn: period,
-          fileName: f.path.split('/').at(-1)!,
-          receivedBy: 'test',
-        },
-        readFileSync(f.path),
-      );
-    }
+    await populationWithRosters(db, policy, { scale: 0.003, seed: 23, defectRate: 0 });
     submission = (await db.pool.query<{ id: string }>(`SELECT id FROM submissions LIMIT 1`)).rows[0]!.id;
     // a renewing ordinary resident (no identity) born 1963-10-01 and certified 低收入 from August: 59 when
     // the year opens, so the category's age condition does not hold then, 60 on the levy's day

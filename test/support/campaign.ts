@@ -1,12 +1,13 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SimulationConfig } from '../../departments/simulated';
+import { importDepartmentList } from '../../lists/import-list';
 import { policyHash } from '../../ledger/policy-hash';
 import type { Policy } from '../../domain/policy';
-import { generatePopulation } from '../../simulation/population';
+import { generatePopulation, type PopulationManifest } from '../../simulation/population';
 import { createWorker } from '../../worker/create-worker';
 import { AnnualCampaignWorkflow, campaignWorkflowId, type CampaignProgress } from '../../workflows/campaign';
 import type { TestDatabase } from './database';
@@ -98,4 +99,42 @@ export async function drillPopulation(
     missingDepartments: options.missingDepartments ?? [],
     exchangeDir: join(outDir, 'exchange'),
   };
+}
+
+/**
+ * A synthetic population of `policy` in the ledger, with every certifying department's roster file imported as
+ * the September lists arrive (period and effective date: the policy's rosterAsOf day), in a fresh folder.
+ * `exchangeDir` is where the imports store the files (default: `exchange` in the population's folder).
+ * Returns the population's manifest (its department files).
+ */
+export async function populationWithRosters(
+  db: TestDatabase,
+  policy: Policy,
+  options: { scale: number; seed: number; defectRate: number; exchangeDir?: string },
+): Promise<PopulationManifest> {
+  const outDir = mkdtempSync(join(tmpdir(), `medins-registry-${policy.jurisdiction}-`));
+  const manifest = await generatePopulation(db.pool, policy, {
+    scale: options.scale,
+    seed: options.seed,
+    defectRate: options.defectRate,
+    deltaMonths: 0,
+    outDir,
+  });
+  const period = policy.calendar.rosterAsOf.at.slice(0, 10);
+  for (const f of manifest.files) {
+    await importDepartmentList(
+      { pool: db.pool, policy, exchangeDir: options.exchangeDir ?? join(outDir, 'exchange') },
+      {
+        jurisdiction: policy.jurisdiction,
+        department: f.department,
+        kind: 'roster',
+        period,
+        effectiveOn: period,
+        fileName: f.path.split('/').at(-1)!,
+        receivedBy: 'test',
+      },
+      readFileSync(f.path),
+    );
+  }
+  return manifest;
 }
