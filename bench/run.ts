@@ -148,15 +148,20 @@ async function child(script: string, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`${script} failed (${code}): ${err}`);
 }
 
-async function cloneDatabase(server: PostgresServer, template: string, name: string): Promise<string> {
-  await dropDatabase(server, name);
+/** `fn` on a connection of the cluster's superuser of its own, closed after. */
+async function asAdmin<T>(server: PostgresServer, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: server.adminUrl });
   await c.connect();
   try {
-    await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+    return await fn(c);
   } finally {
     await c.end();
   }
+}
+
+async function cloneDatabase(server: PostgresServer, template: string, name: string): Promise<string> {
+  await dropDatabase(server, name);
+  await asAdmin(server, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   return ensureDatabase(server, name);
 }
 
@@ -168,38 +173,31 @@ async function cloneDatabase(server: PostgresServer, template: string, name: str
  * depends on what ran before it, one source of the year's run-to-run spread. Reported, not steered.
  */
 async function checkpointsDuring(server: PostgresServer): Promise<() => Promise<PhaseCheckpoints>> {
-  const read = async (c: pg.Client) =>
-    (
-      await c.query<{ requested: string; timed: string; lsn: string }>(
-        `SELECT checkpoints_req::text AS requested, checkpoints_timed::text AS timed, pg_current_wal_lsn()::text AS lsn FROM pg_stat_bgwriter`,
-      )
-    ).rows[0]!;
-  const c = new pg.Client({ connectionString: server.adminUrl });
-  await c.connect();
-  let before: Awaited<ReturnType<typeof read>>;
-  try {
-    before = await read(c);
-  } finally {
-    await c.end();
-  }
-  return async () => {
-    const d = new pg.Client({ connectionString: server.adminUrl });
-    await d.connect();
-    try {
-      const after = await read(d);
-      const wal = await d.query<{ bytes: string }>(
-        `SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS bytes`,
-        [after.lsn, before.lsn],
-      );
+  const before = await asAdmin(
+    server,
+    async (c) =>
+      (
+        await c.query<{ requested: string; timed: string; lsn: string }>(
+          `SELECT checkpoints_req::text AS requested, checkpoints_timed::text AS timed, pg_current_wal_lsn()::text AS lsn FROM pg_stat_bgwriter`,
+        )
+      ).rows[0]!,
+  );
+  return () =>
+    asAdmin(server, async (c) => {
+      const since = (
+        await c.query<{ requested: string; timed: string; bytes: string }>(
+          `SELECT (checkpoints_req - $1::bigint)::text AS requested, (checkpoints_timed - $2::bigint)::text AS timed,
+                  pg_wal_lsn_diff(pg_current_wal_lsn(), $3::pg_lsn)::text AS bytes
+           FROM pg_stat_bgwriter`,
+          [before.requested, before.timed, before.lsn],
+        )
+      ).rows[0]!;
       return {
-        requested: Number(after.requested) - Number(before.requested),
-        timed: Number(after.timed) - Number(before.timed),
-        walMiB: Number(wal.rows[0]!.bytes) / 1048576,
+        requested: Number(since.requested),
+        timed: Number(since.timed),
+        walMiB: Number(since.bytes) / 1048576,
       };
-    } finally {
-      await d.end();
-    }
-  };
+    });
 }
 
 /** Row counts of each step, from the ledger the step wrote. */
