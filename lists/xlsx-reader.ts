@@ -160,6 +160,9 @@ async function* sheetChunks(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenera
 
 const DECODE_STEP = 64 * 1024;
 
+/** Shared strings a table may hold beyond what its workbook's cells could name (see referableStrings). */
+const SPARE_SHARED_STRINGS = 10_000;
+
 /**
  * Decodes an inflated piece and hands it to the parser 64 KiB at a time. A decoded string of 128 KiB or more
  * is a large object to V8: one alive while the parser works on it (as it always is when a young-generation
@@ -313,6 +316,25 @@ export class XlsxWorkbook {
     return Buffer.concat(chunks).toString('utf8');
   }
 
+  /** Inflated bytes of the workbook's worksheets, as the zip's directory gives them (checked while read). */
+  private sheetBytes(): number {
+    let bytes = 0;
+    for (const sheet of this.sheets) bytes += this.entries.get(sheet.path)?.uncompressedSize ?? 0;
+    return bytes;
+  }
+
+  /**
+   * How many shared strings the workbook's cells could refer to: a cell naming one is at least
+   * `<c t="s"><v>0</v></c>`, 21 bytes of its sheet, so the worksheets' bytes / 21, plus SPARE_SHARED_STRINGS
+   * for strings a program left in the table unused. A table holding more is refused as soon as it passes the
+   * count: a few hundred KB that inflate to millions of tiny strings (a zip bomb of the shared strings) is
+   * refused in milliseconds, not after its millions are read; a real 700,000-row list's sheet, some 300 MB,
+   * allows 14 million, past maxSharedStrings.
+   */
+  private referableStrings(): number {
+    return Math.floor(this.sheetBytes() / 21) + SPARE_SHARED_STRINGS;
+  }
+
   /**
    * The shared strings table, streamed: its XML is inflated in pieces and parsed as it comes (never held
    * whole), and the strings' texts kept joined in pieces of 4,096 with where each ends (SharedStrings), so
@@ -322,9 +344,16 @@ export class XlsxWorkbook {
   private async strings(): Promise<SharedStrings> {
     if (this.sharedStrings) return this.sharedStrings;
     const limits = this.limits;
-    const table = new SharedStrings(limits.maxSharedStringBytes, limits.maxSharedStrings);
     const path = this.sharedStringsPath;
     const entry = path ? this.entries.get(path) : undefined;
+    const referable = this.referableStrings();
+    const table = new SharedStrings(
+      limits.maxSharedStringBytes,
+      Math.min(limits.maxSharedStrings, referable),
+      referable < limits.maxSharedStrings
+        ? `, more than the cells of the workbook's sheets (${this.sheetBytes()} bytes of XML) could refer to`
+        : '',
+    );
     if (path && entry) {
       if (entry.uncompressedSize > limits.maxSheetBytes)
         throw new XlsxError(
@@ -699,7 +728,8 @@ export class XlsxWorkbook {
 
 /**
  * A shared strings table kept compact and cheap to read: the texts of each run of 4,096 consecutive strings
- * joined into one flat JS string (a piece), and where each string ends in its piece. `get` slices its piece:
+ * joined into one flat JS string (a piece), and where each string ends in its piece (4 bytes a string, in
+ * one array per piece, so the table never copies a growing array). `get` slices its piece:
  * no decoding per cell (a 700,000-row list has millions of text cells, and decoding each from UTF-8 cost
  * more CPU than any other step of the cell's handling), and no JS string per entry (some 40-60 bytes of heap
  * beside its text, for millions of IDs, names and addresses). A piece holds its text as V8 does, one byte per
@@ -707,18 +737,24 @@ export class XlsxWorkbook {
  */
 export class SharedStrings {
   private static readonly PIECE_SHIFT = 12;
+  private static readonly PIECE_SIZE = 1 << SharedStrings.PIECE_SHIFT;
   private readonly pieces: string[] = [];
+  /** Where each string of a piece ends in it, one array per piece (the last one being built). */
+  private readonly ends: Uint32Array[] = [];
   /** The texts of the piece being built, joined into one string once it has 4,096 of them (or at `seal`). */
   private open: string[] = [];
   private openChars = 0;
-  private ends = new Uint32Array(4096);
   private count = 0;
   private bytes = 0;
 
-  /** The most bytes of text held (two per UTF-16 code unit) and strings: XlsxError 'too-large' past either. */
+  /**
+   * The most bytes of text held (two per UTF-16 code unit) and strings: XlsxError 'too-large' past either,
+   * the count's message ending with `countReason` (why the bound is what it is, when it is not the limit).
+   */
   constructor(
     private readonly maxBytes: number,
     private readonly maxCount: number,
+    private readonly countReason = '',
   ) {}
 
   get length(): number {
@@ -728,7 +764,7 @@ export class SharedStrings {
   push(text: string): void {
     if (this.count >= this.maxCount)
       throw new XlsxError(
-        `the shared strings hold more than ${this.maxCount} strings`,
+        `the shared strings hold more than ${this.maxCount} strings${this.countReason}`,
         undefined,
         undefined,
         'too-large',
@@ -741,16 +777,13 @@ export class SharedStrings {
         undefined,
         'too-large',
       );
-    if (this.count === this.ends.length) {
-      const grown = new Uint32Array(this.ends.length * 2);
-      grown.set(this.ends);
-      this.ends = grown;
-    }
+    const at = this.count & (SharedStrings.PIECE_SIZE - 1);
+    if (at === 0) this.ends.push(new Uint32Array(SharedStrings.PIECE_SIZE));
     this.open.push(text);
     this.openChars += text.length;
-    this.ends[this.count] = this.openChars;
+    this.ends[this.ends.length - 1]![at] = this.openChars;
     this.count += 1;
-    if ((this.count & ((1 << SharedStrings.PIECE_SHIFT) - 1)) === 0) this.seal();
+    if (at === SharedStrings.PIECE_SIZE - 1) this.seal();
   }
 
   /**
@@ -767,10 +800,12 @@ export class SharedStrings {
   /** The string at `index` (0-based, as a cell's `<v>` names it), undefined when there is none. */
   get(index: number): string | undefined {
     if (!(index >= 0 && index < this.count) || !Number.isInteger(index)) return undefined;
-    const piece = this.pieces[index >>> SharedStrings.PIECE_SHIFT];
+    const pieceNo = index >>> SharedStrings.PIECE_SHIFT;
+    const piece = this.pieces[pieceNo];
     if (piece === undefined) return undefined; // not sealed yet: only while the table is still being read
-    const start = (index & ((1 << SharedStrings.PIECE_SHIFT) - 1)) === 0 ? 0 : this.ends[index - 1]!;
-    return piece.slice(start, this.ends[index]);
+    const ends = this.ends[pieceNo]!;
+    const at = index & (SharedStrings.PIECE_SIZE - 1);
+    return piece.slice(at === 0 ? 0 : ends[at - 1], ends[at]);
   }
 }
 

@@ -404,6 +404,15 @@ describe('a corpus of bad department files', () => {
     const sheet = (rows: string) =>
       `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>${rows}`;
     const parts = workbookParts([{ name: '名单', rows: [HEADER] }]);
+    const sharedStringsBomb: ZipPart = {
+      name: 'xl/sharedStrings.xml',
+      data: {
+        before: Buffer.from('<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'),
+        repeat: Buffer.from('<si><t>开平</t></si>'.repeat(32 * 1024)),
+        times: 500,
+        after: Buffer.from('</sst>'),
+      },
+    };
     const bombs: [string, ZipPart][] = [
       // one cell's text of 300 MB
       [
@@ -431,28 +440,43 @@ describe('a corpus of bad department files', () => {
           },
         },
       ],
-      // shared strings of 300 MB
-      [
-        '炸弹-共享字符串.xlsx',
-        {
-          name: 'xl/sharedStrings.xml',
-          data: {
-            before: Buffer.from('<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'),
-            repeat: Buffer.from('<si><t>开平</t></si>'.repeat(32 * 1024)),
-            times: 500,
-            after: Buffer.from('</sst>'),
-          },
-        },
-      ],
+      // shared strings of 300 MB (16 million strings) beside a sheet whose cells could name 21: refused at
+      // the count its cells could refer to, in milliseconds
+      ['炸弹-共享字符串.xlsx', sharedStringsBomb],
+      // the same, beside a sheet padded to 130 MB so that its cells could name 6.5 million: read up to the
+      // table's own bound of 6 million strings, the memory bounded as the table is
+      ['炸弹-共享字符串-大表.xlsx', sharedStringsBomb],
     ];
+    const paddedSheet: ZipPart = {
+      name: 'xl/worksheets/sheet1.xml',
+      data: {
+        before: Buffer.from(sheet('').replace('<sheetData>', '<!--')),
+        repeat: Buffer.alloc(1024 * 1024, ' '),
+        times: 130,
+        after: Buffer.from(
+          '--><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>',
+        ),
+      },
+    };
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
     try {
       for (const [name, bomb] of bombs) {
-        const bytes = await zip(parts.map((part) => (part.name === bomb.name ? bomb : part)));
+        const padded = name.endsWith('大表.xlsx');
+        const bytes = await zip(
+          parts.map((part) =>
+            part.name === bomb.name ? bomb : padded && part.name === paddedSheet.name ? paddedSheet : part,
+          ),
+        );
         expect(bytes.length).toBeLessThan(2 * 1024 * 1024);
         const started = Date.now();
         const e = await refused(name, bytes, 'too-large');
+        if (bomb === sharedStringsBomb)
+          expect(e.message).toMatch(
+            padded
+              ? /shared strings hold more than 6000000 strings: /
+              : /shared strings hold more than \d+ strings, more than the cells of the workbook's sheets \(\d+ bytes of XML\) could refer to/,
+          );
         outcomes.push(
           `${name}: ${(bytes.length / 1024).toFixed(0)} KiB, refused in ${((Date.now() - started) / 1000).toFixed(1)} s: ${e.message.slice(0, 120)}`,
         );

@@ -17,7 +17,7 @@ import {
 import { XLSX_LIMITS } from '../../lists/xlsx-reader';
 import { cleanCategory, cleanIdCell, notAPerson } from '../../lists/list-cells';
 import { makeIdNumber } from '../../domain/id-number';
-import { buildXlsx, type BuildSheet } from '../support/xlsx-build';
+import { buildXlsx, workbookParts, zip, type BuildSheet } from '../support/xlsx-build';
 
 const HEADER = ['序号', '姓名', '性别', '身份证号码', '特殊群体类别', '备注'];
 const ids = Array.from({ length: 6 }, (_, i) =>
@@ -149,6 +149,26 @@ describe('reading every valid workbook', () => {
         )
       ).message,
     ).toMatch(/more than 1000 strings/);
+  });
+
+  it('strings a program left unused in the shared strings are read past; a table with far more strings than the cells could name is refused at once', async () => {
+    // a cell naming a shared string takes at least 21 bytes of its sheet (<c t="s"><v>0</v></c>), so a
+    // small sheet names few; up to 10,000 more are let through (some programs keep strings no cell uses)
+    const withUnused = async (count: number) => {
+      const parts = workbookParts([list()]);
+      const sst = parts.find((p) => p.name === 'xl/sharedStrings.xml')!;
+      const unused = Array.from({ length: count }, (_, i) => `<si><t>旧${i}</t></si>`).join('');
+      sst.data = Buffer.from((sst.data as Buffer).toString('utf8').replace('</sst>', `${unused}</sst>`));
+      return zip(parts);
+    };
+    const read = await all(await open(await withUnused(9_000)));
+    expect(read.map((r) => r.cells[1])).toEqual(people.map((p) => p[1]));
+
+    const e = await refusal(open(await withUnused(12_000)).then(all));
+    expect(e.code).toBe('too-large');
+    expect(e.message).toMatch(
+      /^list\.xlsx: the shared strings hold more than \d+ strings, more than the cells of the workbook's sheets \(\d+ bytes of XML\) could refer to/,
+    );
   });
 
   it('Chinese text in a sheet of many inflated pieces reads whole: no character is cut where a piece ends', async () => {
