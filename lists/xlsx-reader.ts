@@ -164,6 +164,13 @@ const DECODE_STEP = 64 * 1024;
 const SPARE_SHARED_STRINGS = 10_000;
 
 /**
+ * A shared strings part inflating more than this many times its compressed size is bounded by the count of
+ * strings its workbook's cells could name (referableStrings); text, even IDs and names repeated in pattern,
+ * deflates some 3-10 to 1, a bomb of tiny repeated strings some 350-1,000 to 1.
+ */
+const BOMB_INFLATION = 100;
+
+/**
  * Decodes an inflated piece and hands it to the parser 64 KiB at a time. A decoded string of 128 KiB or more
  * is a large object to V8: one alive while the parser works on it (as it always is when a young-generation
  * collection comes) is moved to the old generation whole and freed only by a full collection, so a 256 KiB
@@ -326,8 +333,8 @@ export class XlsxWorkbook {
   /**
    * How many shared strings the workbook's cells could refer to: a cell naming one is at least
    * `<c t="s"><v>0</v></c>`, 21 bytes of its sheet, so the worksheets' bytes / 21, plus SPARE_SHARED_STRINGS
-   * for strings a program left in the table unused. A table holding more is refused as soon as it passes the
-   * count: a few hundred KB that inflate to millions of tiny strings (a zip bomb of the shared strings) is
+   * for strings a program left in the table unused. A table that inflates like a bomb (BOMB_INFLATION) and
+   * holds more is refused as soon as it passes the count: a few hundred KB that inflate to millions of tiny strings (a zip bomb of the shared strings) is
    * refused in milliseconds, not after its millions are read; a real 700,000-row list's sheet, some 300 MB,
    * allows 14 million, past maxSharedStrings.
    */
@@ -346,12 +353,18 @@ export class XlsxWorkbook {
     const limits = this.limits;
     const path = this.sharedStringsPath;
     const entry = path ? this.entries.get(path) : undefined;
-    const referable = this.referableStrings();
+    // the count the cells could name bounds only a table that inflates like a bomb: programs that write with
+    // Apache POI never remove a string from the table (a county list split per town, a template cleared and
+    // refilled), so a real table may hold many strings no cell names, but its text compresses as text does
+    // (some 3-10 to 1), not a thousand to one
+    const bombLike =
+      entry !== undefined && entry.uncompressedSize > BOMB_INFLATION * Math.max(entry.compressedSize, 1);
+    const referable = bombLike ? this.referableStrings() : Number.POSITIVE_INFINITY;
     const table = new SharedStrings(
       limits.maxSharedStringBytes,
       Math.min(limits.maxSharedStrings, referable),
       referable < limits.maxSharedStrings
-        ? `, more than the cells of the workbook's sheets (${this.sheetBytes()} bytes of XML) could refer to`
+        ? `, more than the cells of the workbook's sheets (${this.sheetBytes()} bytes of XML) could refer to, in a table that inflates more than ${BOMB_INFLATION} times (a zip bomb, not a list)`
         : '',
     );
     if (path && entry) {
