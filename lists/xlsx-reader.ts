@@ -160,12 +160,12 @@ async function* sheetChunks(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenera
 
 const DECODE_STEP = 64 * 1024;
 
-/** Shared strings a table may hold beyond what its workbook's cells could name (see referableStrings). */
+/** Shared strings a bomb-like table may hold beyond what its workbook's cells could name (see `strings`). */
 const SPARE_SHARED_STRINGS = 10_000;
 
 /**
  * A shared strings part inflating more than this many times its compressed size is bounded by the count of
- * strings its workbook's cells could name (referableStrings); text, even IDs and names repeated in pattern,
+ * strings its workbook's cells could name (see `strings`); text, even IDs and names repeated in pattern,
  * deflates some 3-10 to 1, a bomb of tiny repeated strings some 350-1,000 to 1.
  */
 const BOMB_INFLATION = 100;
@@ -331,18 +331,6 @@ export class XlsxWorkbook {
   }
 
   /**
-   * How many shared strings the workbook's cells could refer to: a cell naming one is at least
-   * `<c t="s"><v>0</v></c>`, 21 bytes of its sheet, so the worksheets' bytes / 21, plus SPARE_SHARED_STRINGS
-   * for strings a program left in the table unused. A table that inflates like a bomb (BOMB_INFLATION) and
-   * holds more is refused as soon as it passes the count: a few hundred KB that inflate to millions of tiny strings (a zip bomb of the shared strings) is
-   * refused in milliseconds, not after its millions are read; a real 700,000-row list's sheet, some 300 MB,
-   * allows 14 million, past maxSharedStrings.
-   */
-  private referableStrings(): number {
-    return Math.floor(this.sheetBytes() / 21) + SPARE_SHARED_STRINGS;
-  }
-
-  /**
    * The shared strings table, streamed: its XML is inflated in pieces and parsed as it comes (never held
    * whole), and the strings' texts kept joined in pieces of 4,096 with where each ends (SharedStrings), so
    * the table of a 700,000-row list costs its text's bytes, not a JS string per entry. Throws XlsxError past
@@ -353,18 +341,24 @@ export class XlsxWorkbook {
     const limits = this.limits;
     const path = this.sharedStringsPath;
     const entry = path ? this.entries.get(path) : undefined;
-    // the count the cells could name bounds only a table that inflates like a bomb: programs that write with
-    // Apache POI never remove a string from the table (a county list split per town, a template cleared and
-    // refilled), so a real table may hold many strings no cell names, but its text compresses as text does
-    // (some 3-10 to 1), not a thousand to one
+    // How many strings the workbook's cells could name: a cell naming one is at least `<c t="s"><v>0</v></c>`,
+    // 21 bytes of its sheet, so the worksheets' bytes / 21, plus SPARE_SHARED_STRINGS. It bounds only a table
+    // that inflates like a bomb (BOMB_INFLATION): a few hundred KB inflating to millions of tiny strings is
+    // refused in milliseconds, not after its millions are read. Programs that write with Apache POI never
+    // remove a string from the table (a county list split per town, a template cleared and refilled), so a
+    // real table may hold many strings no cell names, but its text compresses as text does (some 3-10 to 1).
+    // A real 700,000-row list's sheet, some 300 MB, would allow 14 million, past maxSharedStrings.
     const bombLike =
       entry !== undefined && entry.uncompressedSize > BOMB_INFLATION * Math.max(entry.compressedSize, 1);
-    const referable = bombLike ? this.referableStrings() : Number.POSITIVE_INFINITY;
+    const sheetBytes = bombLike ? this.sheetBytes() : 0;
+    const referable = bombLike
+      ? Math.floor(sheetBytes / 21) + SPARE_SHARED_STRINGS
+      : Number.POSITIVE_INFINITY;
     const table = new SharedStrings(
       limits.maxSharedStringBytes,
       Math.min(limits.maxSharedStrings, referable),
       referable < limits.maxSharedStrings
-        ? `, more than the cells of the workbook's sheets (${this.sheetBytes()} bytes of XML) could refer to, in a table that inflates more than ${BOMB_INFLATION} times (a zip bomb, not a list)`
+        ? `, more than the cells of the workbook's sheets (${sheetBytes} bytes of XML) could refer to, in a table that inflates more than ${BOMB_INFLATION} times (a zip bomb, not a list)`
         : '',
     );
     if (path && entry) {
