@@ -23,6 +23,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createInflateRaw } from 'node:zlib';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import yauzl from 'yauzl';
+import { redact } from '../domain/personal-data';
 
 export interface XlsxLimits {
   /** Inflated bytes of one worksheet part (streamed, so this bounds time, not memory). */
@@ -90,7 +91,40 @@ export interface XlsxRow {
   errors: boolean[];
 }
 
-type Entries = Map<string, yauzl.Entry>;
+/**
+ * The zip's parts by name, compared as the Open Packaging Conventions compare part names: as ASCII strings
+ * without regard to case (ECMA-376 Part 2, 9.1.1.1.2). A workbook whose relationship names
+ * `worksheets/Sheet1.xml` for the part `xl/worksheets/sheet1.xml` is read as Excel reads it. A package holding
+ * two parts whose names differ only in case (or the same name twice) is not a valid package, and which one
+ * is meant cannot be known: `add` refuses it as damaged.
+ */
+class Entries {
+  private readonly byName = new Map<string, yauzl.Entry>();
+  private static key(name: string): string {
+    return name.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+  }
+  add(name: string, entry: yauzl.Entry): void {
+    const key = Entries.key(name);
+    const already = this.byName.get(key);
+    if (already) {
+      // a part's name is whatever the writing program chose: shortened, and any long number masked
+      const shown = (n: string) => redact(n.slice(0, 120));
+      throw new XlsxError(
+        `the zip holds two parts named ${shown(already.fileName)} and ${shown(entry.fileName)} (part names do not differ by case)`,
+        undefined,
+        undefined,
+        'damaged',
+      );
+    }
+    this.byName.set(key, entry);
+  }
+  get(name: string): yauzl.Entry | undefined {
+    return this.byName.get(Entries.key(name));
+  }
+  has(name: string): boolean {
+    return this.byName.has(Entries.key(name));
+  }
+}
 
 function local(name: string): string {
   const i = name.indexOf(':');
@@ -225,10 +259,16 @@ export class XlsxWorkbook {
         'damaged',
       );
     }
-    const entries: Entries = new Map();
+    const entries = new Entries();
     await new Promise<void>((resolve, reject) => {
       zip.on('entry', (entry: yauzl.Entry) => {
-        entries.set(entry.fileName.replace(/\\/g, '/').replace(/^\//, ''), entry);
+        try {
+          entries.add(entry.fileName.replace(/\\/g, '/').replace(/^\//, ''), entry);
+        } catch (error) {
+          zip.close();
+          reject(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
         zip.readEntry();
       });
       zip.on('end', () => resolve());
@@ -414,7 +454,7 @@ export class XlsxWorkbook {
         const rest = decoder.end();
         if (rest) p.write(rest);
         p.close();
-        table.seal();
+        table.finish();
       } catch (error) {
         if (error instanceof XlsxError) throw error;
         const message = error instanceof Error ? error.message : String(error);
@@ -753,6 +793,7 @@ export class SharedStrings {
   private openChars = 0;
   private count = 0;
   private bytes = 0;
+  private finished = false;
 
   /**
    * The most bytes of text held (two per UTF-16 code unit) and strings: XlsxError 'too-large' past either,
@@ -768,7 +809,9 @@ export class SharedStrings {
     return this.count;
   }
 
+  /** Adds the next string of the table. Throws XlsxError past a bound, and Error once the table is finished. */
   push(text: string): void {
+    if (this.finished) throw new Error('the shared strings table was finished: no string can follow');
     if (this.count >= this.maxCount)
       throw new XlsxError(
         `the shared strings hold more than ${this.maxCount} strings${this.countReason}`,
@@ -794,10 +837,19 @@ export class SharedStrings {
   }
 
   /**
-   * Joins the piece being built (the texts it holds may be slices of the XML's decoded chunks: joined, they
-   * hold only their own characters and let the chunks go). Called by `push` and once the table is read.
+   * The table is read: the last piece is joined, and no string may follow (every piece but the last holds
+   * 4,096 strings, which is how `get` finds a string's piece).
    */
-  seal(): void {
+  finish(): void {
+    this.seal();
+    this.finished = true;
+  }
+
+  /**
+   * Joins the piece being built (the texts it holds may be slices of the XML's decoded chunks: joined, they
+   * hold only their own characters and let the chunks go): when it is full, and at `finish`.
+   */
+  private seal(): void {
     if (!this.open.length) return;
     this.pieces.push(this.open.join(''));
     this.open = [];

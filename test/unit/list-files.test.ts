@@ -14,7 +14,7 @@ import {
   type ListTable,
   type RawRow,
 } from '../../lists/list-files';
-import { XLSX_LIMITS } from '../../lists/xlsx-reader';
+import { SharedStrings, XLSX_LIMITS } from '../../lists/xlsx-reader';
 import { cleanCategory, cleanIdCell, notAPerson } from '../../lists/list-cells';
 import { makeIdNumber } from '../../domain/id-number';
 import { buildXlsx, workbookParts, zip, type BuildSheet } from '../support/xlsx-build';
@@ -114,6 +114,27 @@ describe('reading every valid workbook', () => {
     expect(last[0]!.cells[1]).toBe('姓名1');
   });
 
+  it('part names are matched without regard to case, as the packaging standard says; two parts named alike but for case are refused as damaged', async () => {
+    // a government system's export names its parts in capitals where its relationships name them in lower case
+    const capitals: Record<string, string> = {
+      'xl/workbook.xml': 'XL/Workbook.xml',
+      'xl/_rels/workbook.xml.rels': 'XL/_rels/Workbook.xml.rels',
+      'xl/sharedStrings.xml': 'XL/SharedStrings.XML',
+      'xl/worksheets/sheet1.xml': 'XL/Worksheets/Sheet1.xml',
+    };
+    const parts = workbookParts([list()]).map((p) => ({ ...p, name: capitals[p.name] ?? p.name }));
+    expect(parts.filter((p) => Object.values(capitals).includes(p.name))).toHaveLength(4);
+    const read = await all(await open(await zip(parts)));
+    expect(read.map((r) => r.cells[3])).toEqual(ids);
+
+    const twice = workbookParts([list()]);
+    const sheet = twice.find((p) => p.name === 'xl/worksheets/sheet1.xml')!;
+    const e = await refusal(open(await zip([...twice, { ...sheet, name: 'xl/worksheets/Sheet1.xml' }])));
+    expect(e.code).toBe('truncated-xlsx');
+    expect(e.message).toMatch(
+      /^list\.xlsx: the zip holds two parts named xl\/worksheets\/sheet1\.xml and xl\/worksheets\/Sheet1\.xml/,
+    );
+  });
   it('a shared strings table larger than the bound for parts held in memory is read (as Excel writes a 700,000-row list), within its own bounds', async () => {
     // Excel keeps every text cell in sharedStrings.xml: a 700,000-row roster's table is some 80-100 MB of
     // XML, above the 64 MiB the reader holds of a part whole. Here the bound is lowered to 64 KiB and the
@@ -149,6 +170,17 @@ describe('reading every valid workbook', () => {
         )
       ).message,
     ).toMatch(/more than 1000 strings/);
+  });
+
+  it('a shared string is found by its index across the table’s pieces of 4,096, and none can follow once the table is finished', () => {
+    const table = new SharedStrings(1 << 20, 10_000);
+    const texts = Array.from({ length: 4_096 * 2 + 5 }, (_, i) => `镇${i}`);
+    for (const t of texts) table.push(t);
+    table.finish();
+    for (const i of [0, 1, 4_095, 4_096, 4_097, 8_191, 8_192, 8_196]) expect(table.get(i)).toBe(texts[i]);
+    expect(table.get(8_197)).toBeUndefined();
+    // a string after the end would sit in a short last piece and every later index would name the wrong one
+    expect(() => table.push('late')).toThrow(/finished/);
   });
 
   it('strings a program left unused in the shared strings are read past; a table that inflates like a bomb with far more strings than the cells could name is refused', async () => {
