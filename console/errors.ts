@@ -140,6 +140,11 @@ const LIST_FILE_EXPLANATIONS: [RegExp, (m: RegExpMatchArray) => string][] = [
     /^(?:no visible sheet has a header row|missing|the header|no column|none of)/i,
     () => '找不到名单的表头（须有公民身份号码、姓名、类别等列）：请检查表头行后报送',
   ],
+  [
+    /^the zip holds two parts named/,
+    () =>
+      '.xlsx 文件中有两个同名（或仅大小写不同）的组成部分，无法确定应读哪一个：请在 Excel 中打开、另存为 .xlsx 后报送',
+  ],
   [/truncated or damaged/, () => '.xlsx 文件可能不完整或已损坏：请重新保存后报送'],
   [/refused, not read/, () => '文件过大，未读取（名单远小于此；请拆分或删去名单以外的内容）'],
   [/open it in Excel, save it again/, () => '.xlsx 文件无法读取：请在 Excel 中重新保存后报送'],

@@ -92,37 +92,67 @@ export interface XlsxRow {
 }
 
 /**
- * The zip's parts by name, compared as the Open Packaging Conventions compare part names: as ASCII strings
- * without regard to case (ECMA-376 Part 2, 9.1.1.1.2). A workbook whose relationship names
- * `worksheets/Sheet1.xml` for the part `xl/worksheets/sheet1.xml` is read as Excel reads it. A package holding
- * two parts whose names differ only in case (or the same name twice) is not a valid package, and which one
- * is meant cannot be known: `add` refuses it as damaged.
+ * The zip's parts by name, found as the Open Packaging Conventions compare part names: as ASCII strings
+ * without regard to case (ECMA-376 Part 2, 9.1.1.1.2). A part is looked up by its exact name first; only
+ * when no part has it is the name matched without regard to case, so a workbook whose relationship names
+ * `worksheets/Sheet1.xml` for the part `xl/worksheets/sheet1.xml` is read as Excel reads it. Which part is
+ * meant cannot be known when a name the reader looks up is held twice (by a zip that appends a part again)
+ * or, with no exact match, by two parts alike but for case: `get` refuses that as damaged. Parts the reader
+ * never looks up (document properties, images, folder entries) may repeat without harm.
  */
 class Entries {
-  private readonly byName = new Map<string, yauzl.Entry>();
-  private static key(name: string): string {
+  private readonly exact = new Map<string, yauzl.Entry[]>();
+  private readonly folded = new Map<string, string[]>();
+  private static fold(name: string): string {
     return name.replace(/[A-Z]+/g, (c) => c.toLowerCase());
   }
   add(name: string, entry: yauzl.Entry): void {
-    const key = Entries.key(name);
-    const already = this.byName.get(key);
-    if (already) {
-      // a part's name is whatever the writing program chose: shortened, and any long number masked
-      const shown = (n: string) => redact(n.slice(0, 120));
-      throw new XlsxError(
-        `the zip holds two parts named ${shown(already.fileName)} and ${shown(entry.fileName)} (part names do not differ by case)`,
-        undefined,
-        undefined,
-        'damaged',
-      );
+    if (name.endsWith('/')) return; // a folder entry, not a part
+    const same = this.exact.get(name);
+    if (same) {
+      same.push(entry);
+      return;
     }
-    this.byName.set(key, entry);
+    this.exact.set(name, [entry]);
+    const key = Entries.fold(name);
+    const names = this.folded.get(key);
+    if (names) names.push(name);
+    else this.folded.set(key, [name]);
   }
-  get(name: string): yauzl.Entry | undefined {
-    return this.byName.get(Entries.key(name));
+  /** The entries a name could mean: its exact name's, else those of every name alike but for case. */
+  private candidates(name: string): yauzl.Entry[] {
+    const same = this.exact.get(name);
+    if (same) return same;
+    return (this.folded.get(Entries.fold(name)) ?? []).flatMap((n) => this.exact.get(n) ?? []);
+  }
+  /**
+   * The part named `name`, undefined when there is none. Throws XlsxError ('damaged', naming `sheet` when
+   * given) when the name could mean two entries of the zip.
+   */
+  get(name: string, sheet?: string): yauzl.Entry | undefined {
+    const found = this.candidates(name);
+    if (found.length <= 1) return found[0];
+    // a part's name is whatever the writing program chose: any long number masked, then shortened
+    const shown = (n: string) => {
+      const masked = redact(n);
+      return masked.length <= 120 ? masked : `${masked.slice(0, 120).replace(/[0-9]+$/, '')}…`;
+    };
+    const [a, b] = [found[0]!.fileName, found[1]!.fileName];
+    throw new XlsxError(
+      a === b
+        ? `the zip holds two parts named ${shown(a)} (the same name twice, so which one is meant cannot be known)`
+        : `the zip holds two parts named ${shown(a)} and ${shown(b)} (part names do not differ by case)`,
+      sheet,
+      undefined,
+      'damaged',
+    );
   }
   has(name: string): boolean {
-    return this.byName.has(Entries.key(name));
+    return this.candidates(name).length > 0;
+  }
+  /** The largest inflated size a name could mean (0 when none): bounds without choosing between entries. */
+  largestSize(name: string): number {
+    return Math.max(0, ...this.candidates(name).map((e) => e.uncompressedSize));
   }
 }
 
@@ -366,7 +396,7 @@ export class XlsxWorkbook {
   /** Inflated bytes of the workbook's worksheets, as the zip's directory gives them (checked while read). */
   private sheetBytes(): number {
     let bytes = 0;
-    for (const sheet of this.sheets) bytes += this.entries.get(sheet.path)?.uncompressedSize ?? 0;
+    for (const sheet of this.sheets) bytes += this.entries.largestSize(sheet.path);
     return bytes;
   }
 
@@ -527,7 +557,7 @@ export class XlsxWorkbook {
    * Throws XlsxError naming the sheet and row for a file that breaks a bound or Excel's own limits.
    */
   async *rows(sheet: XlsxSheet, options: { maxRow?: number } = {}): AsyncGenerator<XlsxRow[]> {
-    const entry = this.entries.get(sheet.path);
+    const entry = this.entries.get(sheet.path, sheet.name);
     if (!entry)
       throw new XlsxError(`the sheet's part ${sheet.path} is missing`, sheet.name, undefined, 'damaged');
     const limits = this.limits;

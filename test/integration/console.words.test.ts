@@ -289,6 +289,16 @@ describe('the console refuses in Chinese, and its pages and files speak the docu
         ),
       ).text,
     ).toBe('giant-cell.csv（第 2 行）：一行超过 65536 个字符，不是名单的一行（可能有未结束的引号）');
+    expect(
+      explain(
+        refused(
+          'list.xlsx, sheet “名单”: the zip holds two parts named xl/worksheets/sheet1.xml (the same name twice, so which one is meant cannot be known): the .xlsx may be truncated or damaged; save it again and resend',
+          'ListFileError',
+        ),
+      ).text,
+    ).toBe(
+      'list.xlsx（工作表“名单”）：.xlsx 文件中有两个同名（或仅大小写不同）的组成部分，无法确定应读哪一个：请在 Excel 中打开、另存为 .xlsx 后报送',
+    );
     // a validator's refusal reaches the client as a plain ApplicationFailure without a type
     const late = explain(
       new WorkflowUpdateFailedError(

@@ -114,7 +114,7 @@ describe('reading every valid workbook', () => {
     expect(last[0]!.cells[1]).toBe('姓名1');
   });
 
-  it('part names are matched without regard to case, as the packaging standard says; two parts named alike but for case are refused as damaged', async () => {
+  it('part names are matched without regard to case, as the packaging standard says, the exact name first', async () => {
     // a government system's export names its parts in capitals where its relationships name them in lower case
     const capitals: Record<string, string> = {
       'xl/workbook.xml': 'XL/Workbook.xml',
@@ -127,14 +127,79 @@ describe('reading every valid workbook', () => {
     const read = await all(await open(await zip(parts)));
     expect(read.map((r) => r.cells[3])).toEqual(ids);
 
-    const twice = workbookParts([list()]);
-    const sheet = twice.find((p) => p.name === 'xl/worksheets/sheet1.xml')!;
-    const e = await refusal(open(await zip([...twice, { ...sheet, name: 'xl/worksheets/Sheet1.xml' }])));
-    expect(e.code).toBe('truncated-xlsx');
-    expect(e.message).toMatch(
-      /^list\.xlsx: the zip holds two parts named xl\/worksheets\/sheet1\.xml and xl\/worksheets\/Sheet1\.xml/,
+    // a part alike but for case beside the one the relationship names exactly: the exact one is the list
+    const base = workbookParts([list()]);
+    const other = workbookParts([list('名单', { rows: [HEADER] })]).find(
+      (p) => p.name === 'xl/worksheets/sheet1.xml',
+    )!;
+    const exactFirst = await all(
+      await open(await zip([...base, { ...other, name: 'xl/worksheets/Sheet1.xml' }])),
     );
+    expect(exactFirst.map((r) => r.cells[3])).toEqual(ids);
   });
+
+  it('a part the reader needs that the zip holds twice, or twice alike but for case with neither exact, is refused as damaged', async () => {
+    const base = workbookParts([list()]);
+    const sheet = base.find((p) => p.name === 'xl/worksheets/sheet1.xml')!;
+    const rest = base.filter((p) => p !== sheet);
+
+    const twice = await refusal(open(await zip([...base, sheet])));
+    expect(twice.code).toBe('truncated-xlsx');
+    expect(twice.message).toMatch(
+      /^list\.xlsx, sheet “[^”]+”: the zip holds two parts named xl\/worksheets\/sheet1\.xml \(the same name twice/,
+    );
+
+    const alike = await refusal(
+      open(
+        await zip([
+          ...rest,
+          { ...sheet, name: 'xl/worksheets/Sheet1.xml' },
+          { ...sheet, name: 'xl/worksheets/SHEET1.xml' },
+        ]),
+      ),
+    );
+    expect(alike.code).toBe('truncated-xlsx');
+    expect(alike.message).toMatch(
+      /the zip holds two parts named xl\/worksheets\/Sheet1\.xml and xl\/worksheets\/SHEET1\.xml \(part names do not differ by case\)/,
+    );
+
+    // a part named by an ID number is masked in the refusal, even where the name is shortened
+    const id = makeIdNumber('440783', '1966-02-10', 2);
+    const longName = `xl/${'a'.repeat(100)}/${id}.xml`;
+    const rels = base.find((p) => p.name === 'xl/_rels/workbook.xml.rels')!;
+    const relsToLong = {
+      ...rels,
+      data: Buffer.from(
+        (rels.data as Buffer).toString('utf8').replace('worksheets/sheet1.xml', longName.slice(3)),
+      ),
+    };
+    const masked = await refusal(
+      open(
+        await zip([
+          ...rest.filter((p) => p !== rels),
+          relsToLong,
+          { ...sheet, name: longName },
+          { ...sheet, name: longName },
+        ]),
+      ),
+    );
+    expect(masked.message).toContain('the same name twice');
+    // masked as a whole number is masked (its first six and last four), not cut short first and then masked
+    for (const run of masked.message.match(/[0-9]+/g) ?? [])
+      expect([id.slice(0, 6), id.slice(-4)]).toContain(run);
+  });
+
+  it('parts the reader never needs may repeat: document properties appended twice, folder entries', async () => {
+    const base = workbookParts([list()]);
+    const core = {
+      name: 'docProps/core.xml',
+      data: Buffer.from('<?xml version="1.0"?><cp:coreProperties xmlns:cp="x"/>'),
+    };
+    const folder = { name: 'xl/', data: Buffer.alloc(0) };
+    const read = await all(await open(await zip([folder, ...base, core, folder, core])));
+    expect(read.map((r) => r.cells[3])).toEqual(ids);
+  });
+
   it('a shared strings table larger than the bound for parts held in memory is read (as Excel writes a 700,000-row list), within its own bounds', async () => {
     // Excel keeps every text cell in sharedStrings.xml: a 700,000-row roster's table is some 80-100 MB of
     // XML, above the 64 MiB the reader holds of a part whole. Here the bound is lowered to 64 KiB and the
