@@ -126,10 +126,15 @@ export function createCampaignActivities(deps: CampaignDeps) {
       );
     },
 
+    /**
+     * Records a campaign event in campaign_events (once per key). Returns the event as recorded (key, kind,
+     * detail: references and masked text only): run as a local activity, its marker in the history keeps this
+     * result and not the input, and the audit's timeline reads the event from it (audit/history.ts).
+     */
     async recordCampaignEvent(
       ref: CampaignRef,
       event: { key: string; kind: string; campaignAtMs: number; detail: Record<string, unknown> },
-    ): Promise<void> {
+    ): Promise<{ key: string; kind: string; detail: Record<string, unknown> }> {
       await pool.query(
         `INSERT INTO campaign_events (jurisdiction, campaign_year, event_key, kind, campaign_at, detail) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
         [
@@ -141,6 +146,8 @@ export function createCampaignActivities(deps: CampaignDeps) {
           JSON.stringify(event.detail),
         ],
       );
+      // the event as recorded: run as a local activity, the history keeps this result and not the input
+      return { key: event.key, kind: event.kind, detail: event.detail };
     },
 
     /**
@@ -295,7 +302,7 @@ export function createCampaignActivities(deps: CampaignDeps) {
          FROM coverage_snapshots WHERE jurisdiction = $1 AND campaign_year = $2 AND snapshot_key = $3`,
         [ref.jurisdiction, ref.year, input.key],
       );
-      return { ...totals.rows[0]!, reportXlsx: files.xlsx, reportJson: files.json };
+      return { key: input.key, ...totals.rows[0]!, reportXlsx: files.xlsx, reportJson: files.json };
     },
 
     async claimSubsidies(ref: CampaignRef, input: { fundingSources: string[]; dueOn: string }) {

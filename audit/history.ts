@@ -165,6 +165,9 @@ const EVENT_ZH: Record<string, string> = {
 };
 const yuanZh = (fen: number) => (fen / 100).toFixed(2);
 
+/** The marker the SDK records a local activity's result in (its details: `data`, the step's type; `result`). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
 /** A table's entry for an activity named in a history (a name from elsewhere has none). */
 function byActivity<T>(table: Partial<Record<ActivityName, T>>, name: string): T | undefined {
   return (table as Partial<Record<string, T>>)[name];
@@ -446,6 +449,38 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
   let policy: Policy | undefined;
   let offsetMs = 0;
   const chinaTime = (iso: string) => chinaMinuteOf(Date.parse(iso) - offsetMs);
+  /** An activity's completion, in the domain's words where PHRASES has its type. */
+  const completed = (
+    base: { workflowId: string; runId: string },
+    at: string,
+    name: string,
+    args: unknown[],
+    result: unknown,
+  ) => {
+    const phrase = byActivity(PHRASES, name)?.(args, result, policy) ?? { kind: 'decision', what: name };
+    timeline.push({
+      ...base,
+      at,
+      campaignTime: chinaTime(at),
+      kind: phrase.kind,
+      what: phrase.what,
+      zh: byActivity(PHRASES_ZH, name)?.(args, result, policy) ?? phrase.what,
+      ...(phrase.source ? { source: phrase.source } : {}),
+      ...(phrase.exchange
+        ? { exchange: { ...phrase.exchange, departmentName: deptZh(phrase.exchange.department, policy) } }
+        : {}),
+      detail: result,
+    });
+  };
+  const failed = (base: { workflowId: string; runId: string }, at: string, name: string | undefined) =>
+    timeline.push({
+      ...base,
+      at,
+      campaignTime: chinaTime(at),
+      kind: 'decision',
+      what: `${name ?? 'an activity'} failed after its retries`,
+      zh: `${name ?? '活动'} 重试后仍失败`,
+    });
   for (const run of runs) {
     const base = { workflowId: run.workflowId, runId: run.runId };
     const scheduled = new Map<number, { name: string; args: unknown[] }>();
@@ -505,33 +540,24 @@ export async function timelineOf(client: Client, runs: RunHistory[]): Promise<Ti
         const s = scheduled.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId));
         if (!s) continue;
         const [result] = await decode(e.activityTaskCompletedEventAttributes.result?.payloads);
-        const phrase = byActivity(PHRASES, s.name)?.(s.args, result, policy) ?? {
-          kind: 'decision',
-          what: s.name,
-        };
-        timeline.push({
-          ...base,
-          at,
-          campaignTime: chinaTime(at),
-          kind: phrase.kind,
-          what: phrase.what,
-          zh: byActivity(PHRASES_ZH, s.name)?.(s.args, result, policy) ?? phrase.what,
-          ...(phrase.source ? { source: phrase.source } : {}),
-          ...(phrase.exchange
-            ? { exchange: { ...phrase.exchange, departmentName: deptZh(phrase.exchange.department, policy) } }
-            : {}),
-          detail: result,
-        });
+        completed(base, at, s.name, s.args, result);
       } else if (e.activityTaskFailedEventAttributes) {
         const s = scheduled.get(num(e.activityTaskFailedEventAttributes.scheduledEventId));
-        timeline.push({
-          ...base,
-          at,
-          campaignTime: chinaTime(at),
-          kind: 'decision',
-          what: `${s?.name ?? 'an activity'} failed after its retries`,
-          zh: `${s?.name ?? '活动'} 重试后仍失败`,
-        });
+        failed(base, at, s?.name);
+      } else if (e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
+        // a local activity (the short ledger steps, workflows/campaign.ts): its marker keeps the step's type
+        // and result, not its input; those steps return what they were asked (the event recorded, the
+        // snapshot's key), which stands in for the input the phrases read
+        const details = e.markerRecordedEventAttributes.details ?? {};
+        const [data] = (await decode(details.data?.payloads)) as [
+          { activity_type?: string; activityType?: string }?,
+        ];
+        const name = data?.activity_type ?? data?.activityType ?? '?';
+        if (e.markerRecordedEventAttributes.failure || !details.result) failed(base, at, name);
+        else {
+          const [result] = await decode(details.result.payloads);
+          completed(base, at, name, [undefined, result], result);
+        }
       } else if (e.workflowExecutionUpdateAcceptedEventAttributes) {
         const req = e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
         const [arg] = (await decode(req?.args?.payloads)) as [

@@ -15,7 +15,9 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -44,6 +46,34 @@ const quick = proxyActivities<CampaignActivities>({
     nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
   },
 });
+/**
+ * The shortest ledger steps (a campaign event, a coverage snapshot with its progress report, the policy's
+ * snapshot: a few small statements each, no department called) as local activities: the worker runs each
+ * inside the workflow task that asks for it and the history keeps its result as a marker, where a regular
+ * activity costs two more trips to the server and a workflow task of its own (issue #23: 13-31 ms each on
+ * the time-skipping server, 26 of them a year). Retried as `quick` is (ten attempts, backoff to 30 seconds),
+ * a wait past ten seconds on a durable timer. Department calls and batch steps stay regular activities: they
+ * may be slow, and a local activity cannot heartbeat.
+ */
+const localLedger = proxyLocalActivities<CampaignActivities>({
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  },
+});
+
+/**
+ * The short ledger steps' proxy: local activities, except in a year whose history began before they were
+ * (its events, snapshots and policy were recorded as regular activities, and replay must ask for them so).
+ */
+function ledgerSteps(): typeof quick {
+  return patched('local-ledger-steps') ? localLedger : quick;
+}
+
 /**
  * Batch steps: one set-based transaction each, heartbeating while they run (worker/activity-boundary.ts), so a
  * worker lost mid-batch is noticed after the heartbeat timeout (a drill's is short) and the step runs again
@@ -261,7 +291,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
     // a bad file does not undo a good one: a roster already imported (or held) stays as it is
     const before = progress.rosters[department]?.status;
     if (before !== 'imported' && before !== 'held') progress.rosters[department] = status;
-    await quick.recordCampaignEvent(ref, {
+    await ledgerSteps().recordCampaignEvent(ref, {
       key: `roster-refused-${department}-${campaignNow()}`,
       kind: 'roster-refused',
       campaignAtMs: campaignNow(),
@@ -290,7 +320,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         handingIn.delete(department);
       }
       progress.rosters[department] = status;
-      await quick.recordCampaignEvent(ref, {
+      await ledgerSteps().recordCampaignEvent(ref, {
         key: `roster-submitted-${department}-${status.submissionId}`,
         kind: status.status === 'held' ? 'roster-held' : 'operator-submitted-roster',
         campaignAtMs: campaignNow(),
@@ -362,7 +392,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       await condition(() => policyStored);
       const { operator, ...rest } = form;
       const outcome = await quick.applyHouseholdForm(ref, rest);
-      await quick.recordCampaignEvent(ref, {
+      await ledgerSteps().recordCampaignEvent(ref, {
         key: `household-form-${form.kind}-${form.idNumber.slice(-4)}-${campaignNow()}`,
         kind: `household-form-${form.kind}`,
         campaignAtMs: campaignNow(),
@@ -397,7 +427,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         { key: CampaignPhase, value: phase },
       ]);
     }
-    await quick.recordCampaignEvent(ref, {
+    await ledgerSteps().recordCampaignEvent(ref, {
       key: `phase-${phase}`,
       kind: 'phase',
       campaignAtMs: campaignNow(),
@@ -406,7 +436,8 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
   };
 
   // the first step claims the year's ledger rows for this campaign (a drill's or the real year's, never both)
-  if (!input.progress) await quick.storePolicySnapshot({ policy, hash: input.policyHash, claimYear: true });
+  if (!input.progress)
+    await ledgerSteps().storePolicySnapshot({ policy, hash: input.policyHash, claimYear: true });
   policyStored = true;
 
   /**
@@ -425,7 +456,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         const message = failureMessage(error);
         progress.attention = { step, type, message, since: chinaDateOf(campaignNow()) };
         log.warn('campaign step needs an operator', { step, type });
-        await quick.recordCampaignEvent(ref, {
+        await ledgerSteps().recordCampaignEvent(ref, {
           key: `step-failed-${step}-${attempt}`,
           kind: 'step-failed',
           campaignAtMs: campaignNow(),
@@ -465,7 +496,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       );
       progress.rosters[department] = status;
       if (status.status === 'held') {
-        await quick.recordCampaignEvent(ref, {
+        await ledgerSteps().recordCampaignEvent(ref, {
           key: `roster-held-${department}-${status.submissionId}`,
           kind: 'roster-held',
           campaignAtMs: campaignNow(),
@@ -498,7 +529,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         const cause = error instanceof ActivityFailure ? error.cause : undefined;
         if (!(cause instanceof ApplicationFailure) || cause.type !== 'DepartmentRejected') throw error;
         progress.claimRejections = (progress.claimRejections ?? 0) + 1;
-        await quick.recordCampaignEvent(ref, {
+        await ledgerSteps().recordCampaignEvent(ref, {
           key: `claim-rejected-${dueOn}-${attempt}`,
           kind: 'claim-rejected',
           campaignAtMs: campaignNow(),
@@ -522,7 +553,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
             await importRosterFrom(d.id, file);
           } else if (!handingIn.has(d.id) && progress.rosters[d.id] === undefined) {
             progress.rosters[d.id] = { status: 'reminded' };
-            await quick.recordCampaignEvent(ref, {
+            await ledgerSteps().recordCampaignEvent(ref, {
               key: `roster-reminder-${d.id}`,
               kind: 'roster-reminder',
               campaignAtMs: campaignNow(),
@@ -548,7 +579,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
             was === 'held'
               ? now!
               : { status: 'escalated', ...(now?.refusal ? { refusal: now.refusal } : {}) };
-          await quick.recordCampaignEvent(ref, {
+          await ledgerSteps().recordCampaignEvent(ref, {
             key: `roster-escalated-${d.id}`,
             kind: 'roster-escalated',
             campaignAtMs: campaignNow(),
@@ -568,7 +599,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
         await deductionRound(item.round, item.at);
         return;
       case 'progress-report': {
-        const t = await quick.snapshotCoverage(ref, { key: item.key, campaignAtMs: item.at });
+        const t = await ledgerSteps().snapshotCoverage(ref, { key: item.key, campaignAtMs: item.at });
         progress.lastReport = {
           key: item.key,
           enrolled: t.enrolled,
@@ -581,7 +612,7 @@ export async function AnnualCampaignWorkflow(input: CampaignInput): Promise<Camp
       case 'cutoff': {
         await setPhase('cut-off');
         const c = await batch.cutOff(ref);
-        const t = await quick.snapshotCoverage(ref, { key: 'cutoff', campaignAtMs: item.at });
+        const t = await ledgerSteps().snapshotCoverage(ref, { key: 'cutoff', campaignAtMs: item.at });
         progress.cutoff = { ...c, enrolled: t.enrolled, toEnroll: t.to_enroll };
         return;
       }

@@ -5,7 +5,7 @@ import ExcelJS from 'exceljs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { campaignTimeline, formatTimeline, timelineHtml } from '../../audit/history';
+import { campaignTimeline, collectRuns, formatTimeline, timelineHtml } from '../../audit/history';
 import { renderedDom, screenshot } from '../../provision/chromium';
 import { progressHtml, progressReport, progressXlsx } from '../../documents/progress';
 import { seedPolicy } from '../../seeds';
@@ -242,6 +242,42 @@ describe('the annual campaign on the time-skipping server: Kaiping 2024 at small
     expect(text).toMatch(/截止：\d+ 人视为自动弃保/);
     expect(text).not.toContain('phase: deduction');
     expect(timeline.every((t) => t.zh.length > 0 && t.what.length > 0)).toBe(true);
+  });
+
+  it('the short ledger steps (events, coverage snapshots, the policy) are local activities: markers in the history, each still told in the audit timeline', async () => {
+    const runs = (await collectRuns(env.client, 'campaign-kaiping-2024')).filter(
+      (r) => r.workflowType === 'AnnualCampaignWorkflow',
+    );
+    const asked = new Map<string, number>();
+    let markers = 0;
+    for (const run of runs)
+      for (const e of run.history.events ?? []) {
+        const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+        if (name) asked.set(name, (asked.get(name) ?? 0) + 1);
+        if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') markers += 1;
+      }
+    // the batch steps stay activities of their own; the short steps ask the server for none
+    expect(asked.get('createLevyBatch')).toBe(progress.rounds.length);
+    for (const short of ['recordCampaignEvent', 'snapshotCoverage', 'storePolicySnapshot'])
+      expect(asked.get(short), short).toBeUndefined();
+    const reports = (
+      await q<{ snapshot_key: string }>(`SELECT DISTINCT snapshot_key FROM coverage_snapshots ORDER BY 1`)
+    ).map((r) => r.snapshot_key);
+    const [{ phases }] = (await q<{ phases: number }>(
+      `SELECT count(*)::int AS phases FROM campaign_events WHERE kind = 'phase'`,
+    )) as [{ phases: number }];
+    expect(reports).toContain('cutoff');
+    expect(markers).toBeGreaterThanOrEqual(reports.length + phases + 1);
+    // the timeline reads each from its marker: every report by its key, every phase, the policy stored
+    const timeline = await campaignTimeline(env.client, 'campaign-kaiping-2024');
+    const told = timeline.filter((t) => t.kind === 'report').map((t) => /^progress (\S+):/.exec(t.what)![1]);
+    expect(told.sort()).toEqual(reports);
+    expect(timeline.filter((t) => t.kind === 'phase')).toHaveLength(phases);
+    const campaignRuns = new Set(runs.map((r) => r.runId));
+    expect(
+      timeline.filter((t) => t.what === 'policy snapshot stored' && campaignRuns.has(t.runId)),
+    ).toHaveLength(1);
+    expect(formatTimeline(timeline)).toMatch(/进度统计 cutoff：参保 \d+ 人 \/ 应参保 \d+ 人/);
   });
 
   it('progress is reported every Thursday and the run continued as new to keep its history short', () => {

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
@@ -9,9 +9,10 @@ import { quietRuntime, workflowBundle } from '../support/temporal';
 
 const { History } = proto.temporal.api.history.v1;
 
-const committed = () =>
+/** The runs of a committed history file (default: the first recorded, before the local ledger steps). */
+const committed = (file = 'campaign-kaiping-2024.json') =>
   (
-    JSON.parse(readFileSync('test/histories/campaign-kaiping-2024.json', 'utf8')) as {
+    JSON.parse(readFileSync(join('test/histories', file), 'utf8')) as {
       workflowId: string;
       runId: string;
       history: string;
@@ -33,6 +34,26 @@ describe('replaying committed histories', () => {
       expect(run.history.events.length).toBeGreaterThan(100);
       await Worker.runReplayHistory({ workflowBundle: bundle }, run.history, run.workflowId);
     }
+  });
+
+  it('every committed history replays: a year begun before the short ledger steps became local activities and one begun after', async () => {
+    quietRuntime();
+    const files = readdirSync('test/histories').filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(1);
+    const bundle = await workflowBundle();
+    let marked = 0;
+    for (const file of files)
+      for (const run of committed(file)) {
+        // a year recorded with local ledger steps holds their markers; the first recorded holds none
+        if (
+          run.history.events.some(
+            (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+          )
+        )
+          marked += 1;
+        await Worker.runReplayHistory({ workflowBundle: bundle }, run.history, run.workflowId);
+      }
+    expect(marked).toBeGreaterThan(0);
   });
 
   it('the same history refuses to replay when two steps of the year are swapped without patched()', async () => {
