@@ -610,7 +610,7 @@ describe('registry invariants held by PostgreSQL itself', () => {
     );
     await db.pool.query(`ANALYZE residents`);
     // every resident enrolled for 2030 in one statement (more rows than a quarter of the register: the check walks
-    // the register in key order, migration 0091), the last one under another jurisdiction or a resident no one is
+    // the register in key order, migrations 0091 and 0092), the last one under another jurisdiction or a resident no one is
     const opening = (last: string) => `
       INSERT INTO enrollments (jurisdiction, campaign_year, resident_id, total_fen, personal_fen, subsidy_fen, funding_source)
       SELECT 'kaiping', 2030, id, 40600, 40600, 0, 'personal' FROM residents WHERE id < (SELECT max(id) FROM residents)
