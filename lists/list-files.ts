@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
+import { maskLongDigits } from '../domain/personal-data';
 import { XlsxError, XlsxWorkbook, XLSX_LIMITS, type XlsxLimits } from './xlsx-reader';
 
 export type FileFormat = 'xlsx' | 'csv';
@@ -58,14 +59,6 @@ function placeText(p: FilePlace): string {
   if (p.line !== undefined) parts.push(`line ${p.line}`);
   if (p.field !== undefined) parts.push(`field ${p.field}`);
   return parts.length ? `, ${parts.join(', ')}` : '';
-}
-
-/** Any run of 15 or more digits (an ID number, a bank account) shown as its first 6 and last 4 only. */
-export function maskLongDigits(text: string): string {
-  return text.replace(
-    /[0-9０-９]{14,}[0-9０-９XxＸｘ]/g,
-    (s) => `${s.slice(0, 6)}${'*'.repeat(s.length - 10)}${s.slice(-4)}`,
-  );
 }
 
 export interface DetectedFile {

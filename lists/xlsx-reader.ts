@@ -23,7 +23,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createInflateRaw } from 'node:zlib';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import yauzl from 'yauzl';
-import { redact } from '../domain/personal-data';
+import { maskLongDigits } from '../domain/personal-data';
 
 export interface XlsxLimits {
   /** Inflated bytes of one worksheet part (streamed, so this bounds time, not memory). */
@@ -96,9 +96,10 @@ export interface XlsxRow {
  * without regard to case (ECMA-376 Part 2, 9.1.1.1.2). A part is looked up by its exact name first; only
  * when no part has it is the name matched without regard to case, so a workbook whose relationship names
  * `worksheets/Sheet1.xml` for the part `xl/worksheets/sheet1.xml` is read as Excel reads it. Which part is
- * meant cannot be known when a name the reader looks up is held twice (by a zip that appends a part again)
- * or, with no exact match, by two parts alike but for case: `get` refuses that as damaged. Parts the reader
- * never looks up (document properties, images, folder entries) may repeat without harm.
+ * meant cannot be known when a name the reader looks up is held twice with different contents (by a zip
+ * that appends a part again) or, with no exact match, by two different parts alike but for case: `get`
+ * refuses that as damaged. The same bytes twice (equal CRC-32 and size) leave nothing to choose, and parts
+ * the reader never looks up (document properties, images, folder entries) may repeat without harm.
  */
 class Entries {
   private readonly exact = new Map<string, yauzl.Entry[]>();
@@ -131,11 +132,15 @@ class Entries {
    */
   get(name: string, sheet?: string): yauzl.Entry | undefined {
     const found = this.candidates(name);
-    if (found.length <= 1) return found[0];
-    // a part's name is whatever the writing program chose: any long number masked, then shortened
+    // byte for byte the same part twice (a zip tool that appended it again): there is nothing to choose
+    const [first] = found;
+    if (found.every((e) => e.crc32 === first!.crc32 && e.uncompressedSize === first!.uncompressedSize))
+      return first;
+    // a part's name is whatever the writing program chose: any long number (ASCII or full-width digits)
+    // masked, then shortened, and a number the cut left partly shown dropped
     const shown = (n: string) => {
-      const masked = redact(n);
-      return masked.length <= 120 ? masked : `${masked.slice(0, 120).replace(/[0-9]+$/, '')}…`;
+      const masked = maskLongDigits(n);
+      return masked.length <= 120 ? masked : `${masked.slice(0, 120).replace(/[0-9０-９]+$/, '')}…`;
     };
     const [a, b] = [found[0]!.fileName, found[1]!.fileName];
     throw new XlsxError(

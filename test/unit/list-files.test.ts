@@ -142,8 +142,12 @@ describe('reading every valid workbook', () => {
     const base = workbookParts([list()]);
     const sheet = base.find((p) => p.name === 'xl/worksheets/sheet1.xml')!;
     const rest = base.filter((p) => p !== sheet);
+    // the same sheet's part with other rows: which of the two is the list cannot be known
+    const other = workbookParts([list('名单', { rows: [HEADER, ...people.slice(0, 2)] })]).find(
+      (p) => p.name === 'xl/worksheets/sheet1.xml',
+    )!;
 
-    const twice = await refusal(open(await zip([...base, sheet])));
+    const twice = await refusal(open(await zip([...base, other])));
     expect(twice.code).toBe('truncated-xlsx');
     expect(twice.message).toMatch(
       /^list\.xlsx, sheet “[^”]+”: the zip holds two parts named xl\/worksheets\/sheet1\.xml \(the same name twice/,
@@ -154,7 +158,7 @@ describe('reading every valid workbook', () => {
         await zip([
           ...rest,
           { ...sheet, name: 'xl/worksheets/Sheet1.xml' },
-          { ...sheet, name: 'xl/worksheets/SHEET1.xml' },
+          { ...other, name: 'xl/worksheets/SHEET1.xml' },
         ]),
       ),
     );
@@ -179,7 +183,7 @@ describe('reading every valid workbook', () => {
           ...rest.filter((p) => p !== rels),
           relsToLong,
           { ...sheet, name: longName },
-          { ...sheet, name: longName },
+          { ...other, name: longName },
         ]),
       ),
     );
@@ -187,6 +191,33 @@ describe('reading every valid workbook', () => {
     // masked as a whole number is masked (its first six and last four), not cut short first and then masked
     for (const run of masked.message.match(/[0-9]+/g) ?? [])
       expect([id.slice(0, 6), id.slice(-4)]).toContain(run);
+    // and so is an ID typed in full-width digits (a Chinese input method's), wherever the cut falls
+    const wide = [...id].map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)).join('');
+    for (const pad of [97, 100, 103]) {
+      const name = `xl/${'a'.repeat(pad)}/${wide}.xml`;
+      const relsToWide = {
+        ...rels,
+        data: Buffer.from(
+          (rels.data as Buffer).toString('utf8').replace('worksheets/sheet1.xml', name.slice(3)),
+        ),
+      };
+      const e = await refusal(
+        open(
+          await zip([...rest.filter((p) => p !== rels), relsToWide, { ...sheet, name }, { ...other, name }]),
+        ),
+      );
+      expect(e.message, String(pad)).toContain('the same name twice');
+      for (const run of e.message.match(/[0-9０-９]+/g) ?? [])
+        expect([wide.slice(0, 6), wide.slice(-4)], String(pad)).toContain(run);
+    }
+  });
+
+  it('the same bytes of a part twice leave nothing to choose: read', async () => {
+    const base = workbookParts([list()]);
+    const sheet = base.find((p) => p.name === 'xl/worksheets/sheet1.xml')!;
+    const strings = base.find((p) => p.name === 'xl/sharedStrings.xml');
+    const read = await all(await open(await zip([...base, sheet, ...(strings ? [strings] : [])])));
+    expect(read.map((r) => r.cells[3])).toEqual(ids);
   });
 
   it('parts the reader never needs may repeat: document properties appended twice, folder entries', async () => {
