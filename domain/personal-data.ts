@@ -10,7 +10,12 @@ const PERSONAL_NUMBER = /(?<![0-9])[0-9]{14,24}[0-9Xx](?![0-9A-Za-z])/g;
  * `440783196602100024` → `440783********0024`. Pure; shapes of the rest of the text are kept.
  */
 export function redact(text: string): string {
-  return text.replace(PERSONAL_NUMBER, (n) => `${n.slice(0, 6)}${'*'.repeat(n.length - 10)}${n.slice(-4)}`);
+  return text.replace(PERSONAL_NUMBER, maskNumber);
+}
+
+/** A number as its first six and last four characters, the rest starred. */
+function maskNumber(n: string): string {
+  return `${n.slice(0, 6)}${'*'.repeat(n.length - 10)}${n.slice(-4)}`;
 }
 
 /**
@@ -21,8 +26,5 @@ export function redact(text: string): string {
  * texts that come from a file or a department rather than from the ledger. Pure.
  */
 export function maskLongDigits(text: string): string {
-  return text.replace(
-    /[0-9０-９]{14,}[0-9０-９XxＸｘ]/g,
-    (s) => `${s.slice(0, 6)}${'*'.repeat(s.length - 10)}${s.slice(-4)}`,
-  );
+  return text.replace(/[0-9０-９]{14,}[0-9０-９XxＸｘ]/g, maskNumber);
 }

@@ -34,10 +34,11 @@ import { FailureType, NON_RETRYABLE_FAILURES } from '../domain/failures';
 import type { Policy } from '../domain/policy';
 
 /**
- * Short ledger steps (an event, a snapshot, a policy). Ten attempts with backoff ride out a database restart
- * (about two minutes); past that the step reaches the operator (see `guarded`), never loops unseen.
+ * Short ledger steps (an event, a snapshot, a policy, a household form). Ten attempts with backoff ride out a
+ * database restart (about two minutes); past that the step reaches the operator (see `guarded`), never loops
+ * unseen. The same bounds for the regular and the local ones.
  */
-const quick = proxyActivities<CampaignActivities>({
+const QUICK_STEP = {
   startToCloseTimeout: '1 minute',
   retry: {
     initialInterval: '1 second',
@@ -45,7 +46,8 @@ const quick = proxyActivities<CampaignActivities>({
     maximumAttempts: 10,
     nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
   },
-});
+} as const;
+const quick = proxyActivities<CampaignActivities>(QUICK_STEP);
 /**
  * The shortest ledger steps (a campaign event, a coverage snapshot with its progress report, the policy's
  * snapshot: a few small statements each, no department called) as local activities: the worker runs each
@@ -56,14 +58,8 @@ const quick = proxyActivities<CampaignActivities>({
  * may be slow, and a local activity cannot heartbeat.
  */
 const localLedger = proxyLocalActivities<CampaignActivities>({
-  startToCloseTimeout: '1 minute',
+  ...QUICK_STEP,
   localRetryThreshold: '10 seconds',
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-  },
 });
 
 /**
