@@ -4,14 +4,23 @@
 BEGIN;
 SET LOCAL work_mem = '64MB';
 WITH candidates AS (
-  SELECT p.id AS resident_id, p.town_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou,
+  SELECT p.id AS resident_id, p.town_id,
          EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = :year - 1 AND e.status = 'paid') AS renewed
   FROM residents p
   WHERE p.jurisdiction = :'jurisdiction' AND NOT p.employee_insured AND (p.deceased_on IS NULL OR p.deceased_on > :'as_of'::date)
     AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.resident_id = p.id AND e.campaign_year = :year)
+), holders AS (
+  -- a category is decided only for the holders of an identity valid on the day, each read by key; the
+  -- insert joins the decisions to the candidates
+  SELECT p.id AS resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou
+  FROM (SELECT DISTINCT i.resident_id FROM identities i
+        WHERE i.valid_from <= :'as_of'::date AND (i.valid_to IS NULL OR i.valid_to >= :'as_of'::date)
+        ORDER BY i.resident_id) i
+  CROSS JOIN LATERAL (SELECT p.id, p.birth_date, p.disability_grade, p.residency FROM residents p
+                      WHERE p.id = i.resident_id OFFSET 0) p
 ), applicable AS (
   SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
-  FROM candidates c
+  FROM holders c
   JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= :'as_of'::date AND (i.valid_to IS NULL OR i.valid_to >= :'as_of'::date)
   JOIN bl_policy_categories pc ON pc.category = i.category
   WHERE (NOT pc.local_hukou_only OR c.local_hukou)
