@@ -103,6 +103,13 @@ const ageSql = (on: string, birth: string) =>
   `((to_char(${on}, 'YYYYMMDD')::int - to_char(${birth}, 'YYYYMMDD')::int) / 10000)`;
 
 /**
+ * SQL: identity `i` (an identities alias) is valid on date $3, the day a category is decided on. The holders
+ * the opening decides for and the identities `applicableSql` decides by must be the same: both say it here.
+ */
+const validOnDaySql = (i: string) =>
+  `${i}.valid_from <= $3::date AND (${i}.valid_to IS NULL OR ${i}.valid_to >= $3::date)`;
+
+/**
  * The applicable category of each person of a CTE (`from`, with resident_id, birth_date, disability_grade,
  * local_hukou) on date $3: identities valid that day, the policy's conditions checked as `categoryTable`
  * compiles them (age, disability grade, local hukou), the highest rank wins. SQL text of a CTE named
@@ -113,7 +120,7 @@ const applicableSql = (from: string) => `
        applicable AS (
          SELECT DISTINCT ON (c.resident_id) c.resident_id, pc.category, pc.subsidy_fen, pc.personal_fen, pc.funding_source
          FROM ${from} c
-         JOIN identities i ON i.resident_id = c.resident_id AND i.valid_from <= $3::date AND (i.valid_to IS NULL OR i.valid_to >= $3::date)
+         JOIN identities i ON i.resident_id = c.resident_id AND ${validOnDaySql('i')}
          JOIN policy_categories pc ON pc.category = i.category
          WHERE (NOT pc.local_hukou_only OR c.local_hukou)
            AND (NOT EXISTS (SELECT 1 FROM policy_conditions k WHERE k.category = pc.category)
@@ -168,7 +175,7 @@ export async function openEnrollments(
        holders AS (
          SELECT p.id AS resident_id, p.birth_date, p.disability_grade, p.residency = 'hukou' AS local_hukou
          FROM (SELECT DISTINCT i.resident_id FROM identities i
-               WHERE i.valid_from <= $3::date AND (i.valid_to IS NULL OR i.valid_to >= $3::date)
+               WHERE ${validOnDaySql('i')}
                ORDER BY i.resident_id) i
          CROSS JOIN LATERAL (SELECT p.id, p.birth_date, p.disability_grade, p.residency FROM residents p
                              WHERE p.id = i.resident_id OFFSET 0) p
