@@ -278,8 +278,14 @@ export async function ensureLocalCluster(log: Logger = quietLogger): Promise<Loc
         '-c shared_buffers=256MB',
         '-c fsync=on',
         // a deduction round rewrites every enrollment: with the default 1 GB a checkpoint came every 17 s of
-        // the Kaiping year, each followed by full-page writes of the pages the round goes on to change
-        '-c max_wal_size=4GB',
+        // the Kaiping year, each followed by full-page writes of the pages the round goes on to change. Sized
+        // for a city of ten times Kaiping (issue #23): at 4 GB and the default 5 min such a year (7.2 million
+        // residents) had 3-4 checkpoints and wrote 7.2-8.2 GB of WAL, 13.5-15x the Kaiping year's 547 MiB; at
+        // 16 GB, 30 min and full-page images compressed it had none and wrote 5.7 GB, 10.4x. A crash replays
+        // more WAL (up to 30 min of it) before the ledger opens again.
+        '-c max_wal_size=16GB',
+        '-c checkpoint_timeout=30min',
+        '-c wal_compression=lz4',
       ].join(' ');
       const start = await runPg(layout, join(binDir, 'pg_ctl'), [
         'start',
