@@ -144,6 +144,13 @@ export interface OpenEnrollmentsResult {
  * Enrollments for the campaign year: everyone who paid last year and is still alive and not in employee
  * insurance (renewed automatically at the new rate, 000 五(七)), and everyone holding an open identity
  * on `asOf` (registered by the center, 000 五(一)). Fully subsidised people are enrolled without a levy.
+ *
+ * A real policy's enrollments are the real year's rows: the year is claimed for the real year in the same
+ * transaction (`claim_campaign_year`, migration 0050), so a monthly reconciliation that opens the year before
+ * its campaign starts (the difficulty lists' additions, 000 五(一)) leaves a ledger where a drill of that year
+ * is refused and no drill's clearing can delete them. Throws the ledger's MD001 error (a `pg` error, its
+ * message saying what to clear) when a drill holds the year; a drill policy's campaign claimed the year when
+ * it started.
  */
 export async function openEnrollments(
   pool: pg.Pool,
@@ -151,6 +158,11 @@ export async function openEnrollments(
   asOf: string,
 ): Promise<OpenEnrollmentsResult> {
   return inTransaction(pool, async (client) => {
+    if (!policy.drill)
+      await client.query(`SELECT claim_campaign_year($1, $2, false, NULL, NULL)`, [
+        policy.jurisdiction,
+        policy.year,
+      ]);
     await loadCategoryTable(client, policy);
     // 先登记参保: covered from the registration day (000 五(一)), or from the benefit year (003 三(三))
     const subsidisedFrom = difficultyBenefitStart(policy, asOf);
