@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
+import { addDays, chinaDateOf, compareDates, isIsoDate } from '../domain/dates';
 import { identityClosesOn } from '../domain/engine';
 import { checkIdNumber } from '../domain/id-number';
 import { rosterIsHeld, type Policy } from '../domain/policy';
@@ -146,12 +147,39 @@ export interface ImportDeps {
   onProgress?: (progress: { rowsRead: number }) => void;
 }
 
+/**
+ * A list's date must be a day of the calendar and must not lie ahead: a roster is a department's whole list
+ * as of its date (a delta: of its month), and the newest roster is the one in force, so one dated in the
+ * future by a typo (2093-08-31 for 2023-08-31) would take effect over every real roster sent after it, and
+ * its identities, which are never deleted, would start on that day. Allowed up to the day after today in
+ * China, for a drill whose compressed calendar crosses midnight. Throws RefusedError naming the field
+ * (`--period`) and the file; nothing is read or written.
+ */
+function refuseImpossiblePeriod(request: ListImportRequest): void {
+  const day = /^\d{4}-\d{2}$/.test(request.period) ? `${request.period}-01` : request.period;
+  const field = request.kind === 'delta' ? 'month (--period YYYY-MM)' : 'as-of date (--period YYYY-MM-DD)';
+  if (!isIsoDate(day))
+    throw new RefusedError(
+      `${request.fileName}: the list's ${field} ${request.period} is not a day of the calendar; nothing was imported`,
+    );
+  if (!isIsoDate(request.effectiveOn))
+    throw new RefusedError(
+      `${request.fileName}: the registration day (--effective-on) ${request.effectiveOn} is not a day of the calendar; nothing was imported`,
+    );
+  const latest = addDays(chinaDateOf(Date.now()), 1);
+  if (compareDates(day, latest) > 0)
+    throw new RefusedError(
+      `${request.fileName}: the list's ${field} ${request.period} lies in the future (today in China is ${chinaDateOf(Date.now())}); a roster dated ahead would stay in force over every real one sent after it: check the date; nothing was imported`,
+    );
+}
+
 export async function importDepartmentList(
   deps: ImportDeps,
   rawRequest: ListImportRequest,
   bytes: Buffer,
 ): Promise<ListImportResult> {
   const request = ListImportRequest.parse(rawRequest);
+  refuseImpossiblePeriod(request);
   const { policy } = deps;
   if (request.jurisdiction !== policy.jurisdiction) {
     throw new RefusedError(`the policy is ${policy.jurisdiction}, the list is for ${request.jurisdiction}`);

@@ -113,6 +113,27 @@ describe('roster safety: resends, held rosters, refused files, the exchange stor
     expect(fourth.submissionId).toBe(third.submissionId);
   });
 
+  it('a roster dated in the future by a typo, or on a day the calendar lacks, is refused before anything is written', async () => {
+    const submissions = async () =>
+      (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM submissions`)).rows[0]!.n;
+    const before = { submissions: await submissions(), open: await openIdentities() };
+    // 2093 for 2023: once in force it would shut out every real roster of the department sent after it
+    await expect(
+      importList(csv(people), { period: '2093-08-31', effectiveOn: '2093-08-31', fileName: 'dpf-typo.csv' }),
+    ).rejects.toThrow(
+      /dpf-typo\.csv: the list's as-of date \(--period YYYY-MM-DD\) 2093-08-31 lies in the future/,
+    );
+    await expect(
+      importList(csv(people), { period: '2023-02-30', effectiveOn: '2023-02-28', fileName: 'dpf-feb.csv' }),
+    ).rejects.toThrow(
+      /dpf-feb\.csv: the list's as-of date \(--period YYYY-MM-DD\) 2023-02-30 is not a day of the calendar/,
+    );
+    await expect(
+      importList(csv(people), { kind: 'delta', period: '2023-13', effectiveOn: '2023-12-01' }),
+    ).rejects.toThrow(/month \(--period YYYY-MM\) 2023-13 is not a day of the calendar/);
+    expect({ submissions: await submissions(), open: await openIdentities() }).toEqual(before);
+  });
+
   it('a roster that would close 51 of 53 identities is held: nothing closes until an operator confirms it', async () => {
     const period = '2023-08-02';
     await importList(csv(people), { period, effectiveOn: period });
