@@ -25,6 +25,7 @@
  * Every one of them throws (naming the login) for a login with no project role.
  */
 import ExcelJS from 'exceljs';
+import { RefusedError } from '../domain/failures';
 import { maskIdNumber } from '../domain/id-number';
 import { formatYuan } from '../domain/money';
 import type { Policy } from '../domain/policy';
@@ -204,7 +205,9 @@ const NO_VILLAGE = '（未分村）';
 /**
  * 附件2 参保宣传发动名单: per town and village, the residents to enroll who have not paid for the year
  * (last year's enrollees not yet renewed, failures under follow-up, people never enrolled). Reader `town`
- * by default (phones in full, bank accounts masked). Throws for a department's login.
+ * by default (phones in full, bank accounts masked). Throws for a department's login, and RefusedError when
+ * `townName` names no town of the jurisdiction (listing its towns): a mistyped town gave a form that looked
+ * filed and said 无待宣传发动人员.
  */
 export async function mobilisationList(
   db: Queryable,
@@ -212,6 +215,16 @@ export async function mobilisationList(
   options: { townName?: string; reader?: Reader } = {},
 ): Promise<MobilisationList> {
   const view = await viewOf(db, options.reader ?? 'town');
+  if (options.townName !== undefined) {
+    const towns = await db.query<{ name: string }>(
+      `SELECT name FROM towns WHERE jurisdiction = $1 ORDER BY name`,
+      [policy.jurisdiction],
+    );
+    if (!towns.rows.some((t) => t.name === options.townName))
+      throw new RefusedError(
+        `${policy.jurisdiction} has no town named ${options.townName} (its towns: ${towns.rows.map((t) => t.name).join('、') || 'none registered'}); nothing was written`,
+      );
+  }
   // the household head: on the ledger by full ID; on the masked views by the masked ID within the household,
   // the first such member only (two members' masked IDs can be equal: a plain join listed a person twice)
   const headJoin = view.audit

@@ -224,6 +224,15 @@ describe('documents a bureau can file', () => {
     );
   });
 
+  it('附件2 for a town the jurisdiction does not have (赤坎 for 赤坎镇) is refused, naming its towns, not filed empty', async () => {
+    await expect(exportMobilisationList(operator.pool, policy, { townName: '赤坎' })).rejects.toThrow(
+      /kaiping has no town named 赤坎 \(its towns: .*赤坎镇.*\); nothing was written/,
+    );
+    await expect(exportMobilisationPdf(operator.pool, policy, { townName: '赤坎' })).rejects.toThrow(
+      /no town named 赤坎/,
+    );
+  });
+
   it('the four ledgers are filed forms, phones masked for the auditor’s login', async () => {
     const wb = await workbook((await exportLedgers(auditor.pool, policy)).bytes);
     expect(wb.worksheets).toHaveLength(4);
