@@ -31,7 +31,7 @@ export async function importList(
     rejections?: string;
     receivedBy: string;
   },
-): Promise<ListImportResult> {
+): Promise<ListImportResult & { rejectionReport?: string }> {
   const { policy } = input;
   const result = await importDepartmentList(
     { pool: deps.pool, policy, exchangeDir: deps.exchangeDir },
@@ -48,9 +48,24 @@ export async function importList(
     },
     readListFile(input.path),
   );
-  if (input.rejections && result.rowsRejected > 0)
-    await writeRejectionReport(deps.pool, result.submissionId, input.rejections);
+  if (input.rejections && result.rowsRejected > 0) {
+    const path = reportPathFor(input.rejections, result.format);
+    await writeRejectionReport(deps.pool, result.submissionId, path);
+    return { ...result, rejectionReport: path };
+  }
   return result;
+}
+
+/**
+ * Where a rejection report in `format` goes when `--rejections` asked for `path`: the report keeps the
+ * department's own format (a CSV list gets a CSV report it can fix and resend), so a path whose extension
+ * names the other format gets the report's (OUT.xlsx for a CSV list: OUT.csv), where CSV bytes under an .xlsx
+ * name would not open in Excel. A path without a known extension is kept as given.
+ */
+export function reportPathFor(path: string, format: 'xlsx' | 'csv'): string {
+  const m = /\.(xlsx|xls|csv|txt)$/i.exec(path);
+  if (!m || m[1]!.toLowerCase() === format) return path;
+  return `${path.slice(0, m.index)}.${format}`;
 }
 
 /** A list received (table `submissions`), with its row counts: read = accepted + rejected + skipped. */

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ListImportResult } from '../lists/import-list';
-import { importList, listSubmissions } from '../application/lists';
+import { importList, listSubmissions, reportPathFor } from '../application/lists';
 import {
   exportHouseholdForm,
   exportLedgers,
@@ -41,7 +41,11 @@ export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string
   } catch (error) {
     await pool.end();
     const code = (error as { code?: string }).code;
-    if (code === '28P01' || code === '28000' || code === '3D000')
+    if (code === '3D000')
+      throw new Error(
+        `cannot open the ledger: ${(error as Error).message}. An administrator creates and migrates it: MEDINS_DATABASE=<its name> npm run db:migrate`,
+      );
+    if (code === '28P01' || code === '28000')
       throw new Error(
         `cannot open the ledger as ${connection.user ?? config.PGUSER ?? 'the given user'}: ${(error as Error).message}. ` +
           'Log in as yourself: PGUSER and PGPASSWORD, ~/.pgpass, PGSERVICE or DATABASE_URL (an administrator creates your login with `users add`)',
@@ -51,7 +55,7 @@ export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string
   return { pool, exchangeDir: exchangeDirOf(config) };
 }
 
-export function formatImport(r: ListImportResult): string {
+export function formatImport(r: ListImportResult & { rejectionReport?: string }): string {
   const reasons = Object.entries(r.rejectedByReason)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
@@ -68,7 +72,10 @@ export function formatImport(r: ListImportResult): string {
         ? `HELD: it would close ${r.wouldClose} of the department's ${r.openBefore} open identities and open ${r.wouldOpen ?? 0}; nothing is opened or closed until an operator runs lists confirm (or lists reject) --submission ${r.submissionId}`
         : r.notInForce
           ? `NOT IN FORCE: ${r.notInForce}; nothing changed`
-          : `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
+          : r.alreadyImported
+            ? `identities unchanged by this import (submission ${r.submissionId} opened ${r.identitiesOpened} and closed ${r.identitiesClosed} when it was imported)`
+            : `identities opened ${r.identitiesOpened}, closed ${r.identitiesClosed}`,
+      ...(r.rejectionReport ? [`rejection report: ${r.rejectionReport}`] : []),
     ].join('\n') + '\n'
   );
 }
@@ -85,7 +92,7 @@ export async function importCommand(
     rejections?: string;
   },
   receivedBy: string,
-): Promise<ListImportResult> {
+): Promise<ListImportResult & { rejectionReport?: string }> {
   const { pool, exchangeDir } = await openLedger();
   try {
     return await importList(
@@ -125,15 +132,28 @@ export async function statusCommand(jurisdiction?: string): Promise<string> {
 }
 
 /**
- * Writes a submission's rejection report to `out`; returns the rows written. `masked` (an auditor's report):
- * a CSV built from the masked view only (row, masked ID, category, action, field, reason), never from the
- * department's file with its full numbers, names, addresses and phones.
+ * Writes a submission's rejection report; returns the rows written and the path, which is `out` with its
+ * extension made the report's format where it named the other (`reportPathFor`). `masked` (an auditor's
+ * report): a CSV built from the masked view only (row, masked ID, category, action, field, reason), never
+ * from the department's file with its full numbers, names, addresses and phones; otherwise the department's
+ * own format.
  */
-export async function rejectionsCommand(submissionId: number, out: string, masked = false): Promise<number> {
+export async function rejectionsCommand(
+  submissionId: number,
+  out: string,
+  masked = false,
+): Promise<{ rows: number; path: string }> {
   const { pool } = await openLedger();
   try {
-    if (masked) return await writeMaskedRejections(pool, submissionId, out);
-    return (await writeRejectionReport(pool, submissionId, out)).rows;
+    if (masked) {
+      const path = reportPathFor(out, 'csv');
+      return { rows: await writeMaskedRejections(pool, submissionId, path), path };
+    }
+    const s = await pool.query<{ format: 'xlsx' | 'csv' }>('SELECT format FROM submissions WHERE id = $1', [
+      submissionId,
+    ]);
+    const path = s.rows[0] ? reportPathFor(out, s.rows[0].format) : out;
+    return { rows: (await writeRejectionReport(pool, submissionId, path)).rows, path };
   } finally {
     await pool.end();
   }

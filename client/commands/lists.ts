@@ -153,7 +153,7 @@ export function registerListsCommands(program: Command): void {
       // an auditor's report is built from the masked view: no full ID, name, address or phone
       const masked = whoAmI().role === 'auditor';
       process.stdout.write(
-        `${await rejectionsCommand(o.submission, o.out, masked)} rejected rows written to ${o.out}${masked ? ' (IDs masked)' : ''}\n`,
+        `${await rejectionsCommand(o.submission, o.out, masked).then((r) => `${r.rows} rejected rows written to ${r.path}`)}${masked ? ' (IDs masked)' : ''}\n`,
       );
     });
 }
