@@ -11,7 +11,12 @@ export interface VerifyReport {
   filesChecked: number;
   /** The first entry whose digest or link to its predecessor does not hold. */
   firstBrokenLink: { seq: number; fileName: string; reason: string } | null;
-  tamperedFiles: { seq: number; fileName: string; storedAt: string; reason: string }[];
+  /**
+   * Stored files that do not match the log: `missing` when the file is gone (e.g. a rehearsal's folder went
+   * with its run), otherwise altered (its digest differs). Both fail the verification; only the second is
+   * evidence that a file was changed.
+   */
+  tamperedFiles: { seq: number; fileName: string; storedAt: string; reason: string; missing: boolean }[];
   ok: boolean;
 }
 
@@ -104,6 +109,7 @@ export async function verifyExchangeLog(pool: pg.Pool): Promise<VerifyReport> {
         seq: Number(row.seq),
         fileName: row.file_name,
         storedAt: row.stored_at,
+        missing: actual === 'missing',
         reason:
           actual === 'missing'
             ? 'the stored file is missing'

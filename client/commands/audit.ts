@@ -127,7 +127,9 @@ export function registerAuditCommands(program: Command): void {
               `BROKEN: entry ${r.firstBrokenLink.seq} (${r.firstBrokenLink.fileName}) ${r.firstBrokenLink.reason}\n`,
             );
           for (const f of r.tamperedFiles)
-            process.stdout.write(`TAMPERED: entry ${f.seq} ${f.fileName} at ${f.storedAt}: ${f.reason}\n`);
+            process.stdout.write(
+              `${f.missing ? 'MISSING' : 'TAMPERED'}: entry ${f.seq} ${f.fileName} at ${f.storedAt}: ${f.reason}\n`,
+            );
           if (r.ok) process.stdout.write('the chain holds and every stored file matches its digest\n');
         }
         if (!r.ok) process.exitCode = 1;

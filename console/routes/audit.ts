@@ -127,7 +127,7 @@ export function auditRoutes(app: FastifyInstance, ctx: RouteContext): void {
       reply,
       h`<section class="verify">${notice(r.ok ? 'ok' : 'error', r.ok ? `哈希链完整：${n(r.entries)} 条交换日志，${n(r.filesChecked)} 个存档文件与摘要一致` : `核验未通过：${n(r.entries)} 条交换日志`)}
 ${r.firstBrokenLink ? notice('error', `第 ${r.firstBrokenLink.seq} 条（${r.firstBrokenLink.fileName}）断链：${r.firstBrokenLink.reason}`) : ''}
-${r.tamperedFiles.map((f) => notice('error', `第 ${f.seq} 条 ${f.fileName} 被改动：${f.reason}`))}</section>`,
+${r.tamperedFiles.map((f) => notice('error', f.missing ? `第 ${f.seq} 条 ${f.fileName} 的存档文件缺失（${f.storedAt} 不存在，无法核对；并非内容被改动）` : `第 ${f.seq} 条 ${f.fileName} 被改动：存档文件的摘要与交换日志不一致`))}</section>`,
       r.ok ? 200 : 409,
     );
   });

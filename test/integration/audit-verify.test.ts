@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,8 +43,32 @@ describe('audit verify: the exchange log’s hash chain and the stored files', (
     const r = await verifyExchangeLog(db.pool);
     expect(r.ok).toBe(false);
     expect(r.tamperedFiles).toEqual([
-      expect.objectContaining({ seq: Number(target.seq), fileName: target.file_name }),
+      expect.objectContaining({ seq: Number(target.seq), fileName: target.file_name, missing: false }),
     ]);
+  });
+
+  it('a stored file that is gone fails verify as missing, told apart from an altered one', async () => {
+    const target = (
+      await db.pool.query<{ seq: string; file_name: string; stored_at: string }>(
+        `SELECT seq, file_name, stored_at FROM exchange_log ORDER BY seq LIMIT 1 OFFSET 2`,
+      )
+    ).rows[0]!;
+    renameSync(target.stored_at, `${target.stored_at}.moved`);
+    try {
+      const r = await verifyExchangeLog(db.pool);
+      expect(r.ok).toBe(false);
+      expect(r.tamperedFiles).toContainEqual(
+        expect.objectContaining({
+          seq: Number(target.seq),
+          missing: true,
+          reason: 'the stored file is missing',
+        }),
+      );
+      // the file altered in the test before is still told as altered, not missing
+      expect(r.tamperedFiles.filter((f) => !f.missing)).toHaveLength(1);
+    } finally {
+      renameSync(`${target.stored_at}.moved`, target.stored_at);
+    }
   });
 
   it('an entry edited behind the append-only trigger breaks the chain there, and verify names it', async () => {
