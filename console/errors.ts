@@ -237,6 +237,26 @@ export function explain(error: unknown): Explained {
   if (f.code === '23505') return { status: 409, text: '该记录已存在，未重复办理', known: true };
   if (f.code?.startsWith('08') || f.code === 'ECONNREFUSED' || f.code === '57P01')
     return { status: 503, text: '数据库暂时无法连接，请稍后再试', known: false };
+  if (f.code === '3D000')
+    return {
+      status: 503,
+      text: '该台账数据库已不存在（例如预演数据库已被下一次预演清除），请联系系统维护人员',
+      known: false,
+    };
+  // a stored exchange file that is gone (a rehearsal's files go with its run): nothing to send
+  if (f.code === 'ENOENT')
+    return {
+      status: 404,
+      text: '存档文件已不存在（例如随预演目录一并移除），无法提供下载；交换日志中的记录仍在',
+      known: true,
+    };
+  // the console cannot reach Temporal (client/temporal-client.ts): the list was not handed to the campaign
+  if (/^No Temporal server answers at /.test(f.message))
+    return {
+      status: 503,
+      text: '工作流服务（Temporal）无法连接，本次报送未交给征缴年度；请稍后重试，或联系系统维护人员启动工作流服务',
+      known: false,
+    };
   // a list file that cannot be read (its refusal names the file, the place and what to do)
   if (f.type === 'ListFile' || f.name === 'ListFileError' || f.type === 'ListFileError') {
     const said = listFileMessageZh(f.message);

@@ -316,6 +316,33 @@ describe('the console refuses in Chinese, and its pages and files speak the docu
     expect(explain(new Error('something internal')).status).toBe(500);
   });
 
+  it('a stored file that is gone, a ledger that is gone and an unreachable Temporal are said in Chinese, not as an internal error', () => {
+    const gone = Object.assign(
+      new Error("ENOENT: no such file or directory, open '/tmp/medins-rehearsal-x/f.csv'"),
+      {
+        code: 'ENOENT',
+      },
+    );
+    expect(explain(gone)).toMatchObject({ status: 404, text: expect.stringMatching(/^存档文件已不存在/) });
+    const dropped = Object.assign(new Error('database "rehearsal_kaiping_2024_x" does not exist'), {
+      code: '3D000',
+    });
+    expect(explain(dropped)).toMatchObject({
+      status: 503,
+      text: expect.stringMatching(/^该台账数据库已不存在/),
+    });
+    const noServer = new Error(
+      'No Temporal server answers at 127.0.0.1:7233 (Failed to connect before the deadline). Start one with `npm run dev:server`',
+    );
+    expect(explain(noServer)).toMatchObject({
+      status: 503,
+      text: expect.stringMatching(/^工作流服务（Temporal）无法连接，本次报送未交给征缴年度/),
+    });
+    // the product's name aside, no English reaches the page
+    for (const e of [gone, dropped, noServer])
+      expect(explain(e).text.replace('Temporal', '')).not.toMatch(/[A-Za-z]{6,}/);
+  });
+
   it('a month’s reconciliation result reads as Chinese, not JSON', () => {
     const text = reconciliationSummaryText(
       {
