@@ -10,7 +10,7 @@
  * - given a Temporal client, each file is matched to the workflow run that exchanged it (by digest).
  * A mismatch is shown on its entry and counted; the command exits 1 when there is any.
  */
-import { FUNDING_SOURCE_NAMES, SUBMISSION_STATUS_NAMES, zh } from '../domain/words';
+import { FOLLOW_UP_REASON_NAMES, FUNDING_SOURCE_NAMES, SUBMISSION_STATUS_NAMES, zh } from '../domain/words';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { verifyEntries } from './verify';
@@ -383,7 +383,7 @@ export async function personTrail(
     entries.push({
       date: chinaDate(f.openedAt),
       kind: '跟进',
-      what: `转镇村跟进：${f.reason}${f.closedAt ? `；${chinaDate(f.closedAt)} 结束：${f.outcome === 'paid' ? '已缴费' : f.outcome === 'abandoned' ? '弃保' : '停保'}` : '；跟进中'}`,
+      what: `转镇村跟进：${FOLLOW_UP_REASON_NAMES[f.reason] ?? f.reason}${f.closedAt ? `；${chinaDate(f.closedAt)} 结束：${f.outcome === 'paid' ? '已缴费' : f.outcome === 'abandoned' ? '弃保' : '停保'}` : '；跟进中'}`,
       proof: {},
       checks: [],
     });

@@ -17,6 +17,16 @@ export const FUNDING_SOURCE_NAMES: Record<string, string> = {
   'veterans-affairs-funds': '退役军人事务部门资金',
   'health-department-funds': '卫生健康部门资金',
   'special-fiscal-funds': '财政专项资金',
+  // an enrollment without a subsidy: the person pays the whole contribution
+  personal: '个人全额缴费，无资助',
+};
+
+/**
+ * 跟进原因 of a follow-up task as the ledger's statements write it (ledger/campaign.ts; the failure classes of
+ * domain/engine.ts classifyDeductionFailure): the Chinese the trail and pages show.
+ */
+export const FOLLOW_UP_REASON_NAMES: Record<string, string> = {
+  'deduction failed: personal reason': '扣费失败（个人原因：余额不足或账户异常）',
 };
 
 /** The campaign's phases (the plan's calendar: 名单报送 to 资助资金申报). */
@@ -145,7 +155,7 @@ export function exceptionDetailText(
     parts.push(detail.departments.map((d) => departmentName(String(d), policy)).join('、'));
   if (typeof detail.row === 'number') parts.push(`第 ${detail.row} 行`);
   if (Array.isArray(detail.categories)) parts.push(`类别 ${detail.categories.map(String).join('、')}`);
-  if (typeof detail.reason === 'string') parts.push(detail.reason);
+  if (typeof detail.reason === 'string') parts.push(reasonText(detail.reason));
   return parts.join('，');
 }
 

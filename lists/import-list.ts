@@ -16,6 +16,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { addDays, chinaDateOf, compareDates, isIsoDate } from '../domain/dates';
 import { identityClosesOn } from '../domain/engine';
+import { departmentName } from '../domain/departments';
 import { checkIdNumber } from '../domain/id-number';
 import { rosterIsHeld, type Policy } from '../domain/policy';
 import formats from '../seeds/formats/department-lists.json';
@@ -870,7 +871,8 @@ async function copyRows(
             verdict = {
               code: 'category-not-certified-by-department',
               field: FIELD_HEADERS.category,
-              reason: `类别${category.id}由${category.department}核定，不由${request.department}报送 (certified by another department)`,
+              // the departments by the plan's own names (民政局, 退役军人事务局): the reason goes back to the clerk
+              reason: `类别${category.id}由${departmentName(category.department, policy)}核定，不由${departmentName(request.department, policy)}报送 (certified by another department)`,
             };
           } else categoryId = category.id;
         }

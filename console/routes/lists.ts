@@ -97,6 +97,15 @@ function importedNotice(fileName: string, r: ListImportResult): Raw {
   )}${r.rowsRejected > 0 ? h`<p><a href="/lists/${r.submissionId}/rejections" download class="rejections">下载拒收报告</a></p>` : ''}</div>`;
 }
 
+/**
+ * Who received a list, as the page says it: a person's login as it is; `adapter:<department>` (a list the
+ * campaign fetched through the department's adapter, workflows/campaign.ts) as 民政局（系统接口）.
+ */
+function receiverLabel(receivedBy: string, policy?: Parameters<typeof departmentLabel>[1]): string {
+  const m = /^adapter:(.+)$/.exec(receivedBy);
+  return m ? `${departmentLabel(m[1]!, policy)}（系统接口）` : receivedBy;
+}
+
 export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const imports = new ImportJobs();
   const jobOf = (request: Parameters<RouteContext['login']>[0]) => {
@@ -147,7 +156,7 @@ export function listRoutes(app: FastifyInstance, ctx: RouteContext): void {
           : h``;
     const table = h`<table class="submissions"><thead><tr><th>编号</th><th>地区</th><th>认定部门</th><th>类型</th><th>时点/月份</th><th>文件</th><th>读取</th><th>接收</th><th>拒收</th><th>跳过</th><th>状态</th><th>接收人</th><th>接收时间</th><th>拒收报告</th></tr></thead><tbody>${rows.map(
       (s) =>
-        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${jurisdictionLabel(s.jurisdiction)}</td><td>${departmentLabel(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${s.receivedBy}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
+        h`<tr data-submission="${s.id}" data-department="${s.department}"><td>${s.id}</td><td>${jurisdictionLabel(s.jurisdiction)}</td><td>${departmentLabel(s.department, policyOf(s.jurisdiction))}</td><td>${s.kind === 'roster' ? '全量名单' : '月度增减'}</td><td>${s.period}</td><td>${s.fileName}</td><td class="read">${n(s.rowsRead)}</td><td class="accepted">${n(s.rowsAccepted)}</td><td class="rejected">${n(s.rowsRejected)}</td><td class="skipped">${n(s.rowsSkipped)}</td><td>${SUBMISSION_STATUS_NAMES[s.status] ?? s.status}</td><td>${receiverLabel(s.receivedBy, policyOf(s.jurisdiction))}</td><td>${beijing(s.receivedAt)}</td><td>${s.rowsRejected > 0 ? h`<a href="/lists/${s.id}/rejections" download>下载</a>` : ''}</td></tr>`,
     )}</tbody></table>`;
     const heldTable = held.length
       ? h`<section class="held"><h3>待确认的名单（将关闭过多身份，须经办确认）</h3><table><thead><tr><th>编号</th><th>认定部门</th><th>时点</th><th>文件</th><th>将关闭</th><th>现有身份</th><th>将开启</th><th></th></tr></thead><tbody>${held.map(

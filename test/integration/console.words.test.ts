@@ -258,6 +258,23 @@ describe('the console refuses in Chinese, and its pages and files speak the docu
     expect(englishWords(r.body, [veterans.user])).toEqual([]);
   });
 
+  it('a list the campaign fetched through a department’s adapter names its receiver as that department’s 系统接口', async () => {
+    await db.pool.query(`UPDATE submissions SET received_by = 'adapter:veterans-affairs' WHERE id = $1`, [
+      veteransList,
+    ]);
+    try {
+      const v = await logIn(veterans);
+      const r = await app.inject({ method: 'GET', url: '/lists', headers: { cookie: v.cookie } });
+      expect(r.body).toContain('<td>退役军人事务局（系统接口）</td>');
+      expect(r.body).not.toContain('adapter:');
+    } finally {
+      await db.pool.query(`UPDATE submissions SET received_by = $2 WHERE id = $1`, [
+        veteransList,
+        veterans.user,
+      ]);
+    }
+  });
+
   it('the Temporal client’s refusals are unwrapped and said in Chinese, naming the file and the line', () => {
     const refused = (message: string, type: string) =>
       new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable(message, type));

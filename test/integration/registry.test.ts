@@ -153,6 +153,12 @@ describe('the registry: department lists in real file formats', () => {
       [11, null],
     ]);
     expect([result.rowsRead, result.rowsAccepted, result.rowsRejected]).toEqual([10, 2, 8]);
+    // the reason goes back to the clerk: the departments by the plan's names, not the system's codes
+    const reason = await db.pool.query<{ reason: string }>(
+      `SELECT reason FROM submission_rows WHERE submission_id = $1 AND reason_code = 'category-not-certified-by-department'`,
+      [result.submissionId],
+    );
+    expect(reason.rows[0]!.reason).toMatch(/^类别7由残疾人联合会核定，不由民政局报送/);
   });
 
   it('an 18-digit ID that Excel stored as a number has lost digits and is rejected as such', async () => {

@@ -124,7 +124,11 @@ describe('audit person: one person’s year, in Chinese, cross-checked', () => {
     const t = await trailOf(id);
     expect(t.mismatches).toBe(0);
     expect(t.entries.some((e) => e.kind === '扣费失败' && e.what.includes('个人原因'))).toBe(true);
-    expect(t.entries.some((e) => e.kind === '跟进')).toBe(true);
+    const followUp = t.entries.find((e) => e.kind === '跟进')!;
+    // the follow-up's reason and the enrollment's funding in Chinese: no code of the ledger reaches the trail
+    expect(followUp.what).toContain('转镇村跟进：扣费失败（个人原因：余额不足或账户异常）');
+    const enrolled = t.entries.find((e) => e.kind === '参保')!;
+    expect(enrolled.what).not.toMatch(/未知（|personal/);
     const abandoned = t.entries.find((e) => e.kind === '弃保')!;
     expect(abandoned.rule).toBe(policy.deductionFailures.source);
   });
