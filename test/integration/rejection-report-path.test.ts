@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importList, reportPathFor } from '../../application/lists';
 import { seedPolicy } from '../../seeds';
-import { generatePopulation } from '../../simulation/population';
+import { drillPopulation } from '../support/campaign';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const policy = seedPolicy('kaiping', 2024);
@@ -21,13 +21,7 @@ describe('the rejection report goes where its format says', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'medins-report-path-'));
-    await generatePopulation(db.pool, policy, {
-      scale: 0.001,
-      seed: 9,
-      defectRate: 0,
-      deltaMonths: 0,
-      outDir: mkdtempSync(join(tmpdir(), 'medins-pop-')),
-    });
+    await drillPopulation(db, policy, { seed: 9 });
   }, 300_000);
   afterAll(async () => {
     await db?.drop();
