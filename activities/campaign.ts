@@ -107,19 +107,13 @@ export function createCampaignActivities(deps: CampaignDeps) {
         [input.policy.jurisdiction, input.policy.name, input.policy.province],
       );
       if (input.claimYear)
-        await pool
-          .query(`SELECT claim_campaign_year($1, $2, $3, $4, $5)`, [
-            input.policy.jurisdiction,
-            input.policy.year,
-            input.policy.drill,
-            input.hash,
-            Context.current().info.workflowExecution?.workflowId ?? null,
-          ])
-          .catch((error: unknown) => {
-            if ((error as { code?: string }).code === 'MD001')
-              throw new RefusedError((error as Error).message);
-            throw error;
-          });
+        await pool.query(`SELECT claim_campaign_year($1, $2, $3, $4, $5)`, [
+          input.policy.jurisdiction,
+          input.policy.year,
+          input.policy.drill,
+          input.hash,
+          Context.current().info.workflowExecution?.workflowId ?? null,
+        ]);
       await pool.query(
         `INSERT INTO campaign_policies (policy_hash, jurisdiction, year, policy) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
         [input.hash, input.policy.jurisdiction, input.policy.year, JSON.stringify(input.policy)],

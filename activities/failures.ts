@@ -43,6 +43,10 @@ function typeOf(error: Error): { type: FailureType; retryable: boolean } {
   if (name === 'PolicyValidationError') return { type: FailureType.policyInvalid, retryable: false };
   if (name === 'NotFound') return { type: FailureType.notFound, retryable: false };
   if (name === 'Refused') return { type: FailureType.refused, retryable: false };
+  // the ledger's refusal of a jurisdiction-year's rows (claim_campaign_year, clear_drill_rows: migrations 0050,
+  // 0070): a drill's rows where the real year would write, or the real year's where a drill would; its
+  // message names what to run. The same call fails the same way until an operator acts, so never retried.
+  if (pgCode(error) === 'MD001') return { type: FailureType.refused, retryable: false };
   if (isTransientDatabaseError(error) || /Connection terminated|connect ECONNREFUSED/.test(error.message))
     return { type: FailureType.databaseUnavailable, retryable: true };
   return { type: FailureType.internal, retryable: true };

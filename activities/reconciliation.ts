@@ -7,7 +7,6 @@
 import type pg from 'pg';
 import type { Policy } from '../domain/policy';
 import { openEnrollments } from '../ledger/campaign';
-import { RefusedError } from '../domain/failures';
 import type { DepartmentPorts } from '../departments/ports';
 import { importDepartmentList, sha256Hex, storeExchangeFile } from '../lists/import-list';
 import { readStoredFile, storedFileRef, type StoredFileRef } from '../ledger/exchange-store';
@@ -121,11 +120,8 @@ export function createReconciliationActivities(deps: ReconcileDeps) {
          ON CONFLICT DO NOTHING`,
         [ref.jurisdiction, input.month, policy.precedence.kind],
       );
-      // a drill holding the year refuses the real year's rows (MD001): said to the operator, never retried
-      const registered = await openEnrollments(pool, policy, input.effectiveOn).catch((error: unknown) => {
-        if ((error as { code?: string }).code === 'MD001') throw new RefusedError((error as Error).message);
-        throw error;
-      });
+      // a drill holding the year refuses the real year's rows (the ledger's MD001): a refusal, never retried
+      const registered = await openEnrollments(pool, policy, input.effectiveOn);
       const exceptions = await pool.query<{ kind: string; n: number }>(
         `SELECT kind, count(*)::int AS n FROM reconciliation_exceptions WHERE jurisdiction = $1 AND month = $2 GROUP BY kind ORDER BY kind`,
         [ref.jurisdiction, input.month],

@@ -10,6 +10,9 @@ import type { Policy } from '../domain/policy';
 import { deltaRegistrationDay } from '../domain/reconciliation';
 import { readListFile } from './uploads';
 
+/** An import's result, and where its rejection report was written when one was asked for and written. */
+export type ImportedList = ListImportResult & { rejectionReport?: string };
+
 /**
  * Imports the list file at `path` (.xlsx or .csv, UTF-8 or GBK) under `policy`: every row ends accepted,
  * rejected or skipped with a reason (ListImportResult's counts add up). The identities take effect on
@@ -31,7 +34,7 @@ export async function importList(
     rejections?: string;
     receivedBy: string;
   },
-): Promise<ListImportResult & { rejectionReport?: string }> {
+): Promise<ImportedList> {
   const { policy } = input;
   const result = await importDepartmentList(
     { pool: deps.pool, policy, exchangeDir: deps.exchangeDir },

@@ -4,8 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import pg from 'pg';
-import type { ListImportResult } from '../lists/import-list';
-import { importList, listSubmissions, reportPathFor } from '../application/lists';
+import { importList, listSubmissions, reportPathFor, type ImportedList } from '../application/lists';
 import {
   exportHouseholdForm,
   exportLedgers,
@@ -55,7 +54,7 @@ export async function openLedger(): Promise<{ pool: pg.Pool; exchangeDir: string
   return { pool, exchangeDir: exchangeDirOf(config) };
 }
 
-export function formatImport(r: ListImportResult & { rejectionReport?: string }): string {
+export function formatImport(r: ImportedList): string {
   const reasons = Object.entries(r.rejectedByReason)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
@@ -92,7 +91,7 @@ export async function importCommand(
     rejections?: string;
   },
   receivedBy: string,
-): Promise<ListImportResult & { rejectionReport?: string }> {
+): Promise<ImportedList> {
   const { pool, exchangeDir } = await openLedger();
   try {
     return await importList(

@@ -167,10 +167,10 @@ function refuseImpossiblePeriod(request: ListImportRequest): void {
     throw new RefusedError(
       `${request.fileName}: the registration day (--effective-on) ${request.effectiveOn} is not a day of the calendar; nothing was imported`,
     );
-  const latest = addDays(chinaDateOf(Date.now()), 1);
-  if (compareDates(day, latest) > 0)
+  const today = chinaDateOf(Date.now());
+  if (compareDates(day, addDays(today, 1)) > 0)
     throw new RefusedError(
-      `${request.fileName}: the list's ${field} ${request.period} lies in the future (today in China is ${chinaDateOf(Date.now())}); a roster dated ahead would stay in force over every real one sent after it: check the date; nothing was imported`,
+      `${request.fileName}: the list's ${field} ${request.period} lies in the future (today in China is ${today}); a roster dated ahead would stay in force over every real one sent after it: check the date; nothing was imported`,
     );
 }
 
